@@ -1,0 +1,3 @@
+from nasbench_harness.cli import main
+
+main()

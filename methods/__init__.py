@@ -1,0 +1,1 @@
+"""Built-in predictors and losses (registered through entry points in pyproject.toml)."""

@@ -1,0 +1,128 @@
+"""The method contract: predictors, losses, and the architecture sets they receive.
+
+A predictor is fit on a few labelled architectures and scores many. It never sees a
+task's eval metric: the protocol hands it an ``ArchSet`` (rows of a task) and the train
+scores (higher is better). It pulls exactly the inputs it declares: an encoding matrix,
+dense graphs, or both; these are computed once per search space and sliced.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class ArchSet:
+    """A subset of a task's architectures (rows of its universe)."""
+
+    def __init__(self, task, rows: np.ndarray) -> None:
+        self.task = task
+        self.rows = np.asarray(rows, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def space(self):
+        return self.task.space
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.task.ids[self.rows]
+
+    def encoding(self, kind: str = "onehot") -> np.ndarray:
+        """(len, d) float32 features of encoding ``kind`` (see tasks/encodings.py)."""
+        return self.task.encoding(kind)[self.rows]
+
+    def graphs(self):
+        """GraphBatch (dense padded adjacency + node ops) for these architectures."""
+        return self.task.graphs()[self.rows]
+
+    def extras(self, columns: list[str]) -> np.ndarray:
+        """Extra per-architecture columns (e.g. zero-cost proxies) where the task has them."""
+        return self.task.extras[columns].to_numpy()[self.rows]
+
+    def subset(self, idx) -> ArchSet:
+        return ArchSet(self.task, self.rows[idx])
+
+
+class Predictor(ABC):
+    """Base class of every predictor (built-in or plugin).
+
+    Subclasses set ``name``/``description``, declare ``inputs``, and implement fit/predict.
+    Randomness must come from ``self.seed`` only.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    inputs: ClassVar[str] = "encoding"  # "encoding" | "graph" | "encoding+graph"
+    default_encoding: ClassVar[str] = "onehot"
+    supports_loss: ClassVar[bool] = False  # True: trained by gradient on any registered loss
+    default_loss: ClassVar[str | None] = None
+    default_params: ClassVar[dict[str, Any]] = {}
+    uses_unlabeled: ClassVar[bool] = False  # True: fit() wants the unlabelled pool too
+
+    def __init__(self, *, seed: int = 0, encoding: str | None = None, loss=None, threads: int = 1, **params):
+        unknown = set(params) - set(self.default_params)
+        if unknown:
+            from nasbench_harness.errors import ConfigError
+
+            raise ConfigError(
+                f"Predictor '{self.name}' got unknown parameter(s) {sorted(unknown)}; "
+                f"it accepts {sorted(self.default_params)}."
+            )
+        self.seed = int(seed)
+        self.encoding = encoding or self.default_encoding
+        self.loss = loss
+        self.threads = threads
+        self.params = {**self.default_params, **params}
+
+    @abstractmethod
+    def fit(self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None) -> None:
+        """Fit on ``archs`` with scores ``y`` (higher is better)."""
+
+    @abstractmethod
+    def predict(self, archs: ArchSet) -> np.ndarray:
+        """Scores for ``archs`` (higher = predicted better), shape (len(archs),)."""
+
+
+@dataclass
+class TrainState:
+    """Where training is, for losses that change over time (the piecewise loss)."""
+
+    iteration: int = 0
+    n_iterations: int = 1
+    epoch: int = 0
+    n_epochs: int = 1
+    n_train: int = 0
+
+
+class Loss(ABC):
+    """Base class of every loss for differentiable predictors (torch).
+
+    ``__call__(pred, target, state)`` takes 1-D tensors of predicted scores and true
+    scores (higher is better) for one batch and returns a scalar tensor.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    formula: ClassVar[str] = ""
+    default_params: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params):
+        unknown = set(params) - set(self.default_params)
+        if unknown:
+            from nasbench_harness.errors import ConfigError
+
+            raise ConfigError(
+                f"Loss '{self.name}' got unknown parameter(s) {sorted(unknown)}; "
+                f"it accepts {sorted(self.default_params)}."
+            )
+        self.params = {**self.default_params, **params}
+
+    @abstractmethod
+    def __call__(self, pred, target, state: TrainState):
+        ...

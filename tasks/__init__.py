@@ -1,0 +1,1 @@
+"""Search spaces, benchmark importers, the local data cache and task definitions."""

@@ -1,0 +1,208 @@
+"""The local benchmark cache: one Parquet table per search space plus a manifest.
+
+Layout under ``data_dir()``::
+
+    <space>/table.parquet      arch_id + "<dataset>.<metric>" columns (+ extras)
+    <space>/manifest.json      sources (path, sha256, bytes), row counts, importer versions,
+                               the table's own sha256
+    <space>/<name>.npz         optional arrays an importer stores (e.g. NB101 structures)
+
+Writes are atomic (temp file + rename), so an interrupted or failed import leaves the
+previous cache untouched. Re-importing merges new columns into the existing table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nasbench_harness.errors import DataError
+from nasbench_harness.paths import data_dir
+
+TABLE = "table.parquet"
+MANIFEST = "manifest.json"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file an importer read, recorded in the manifest for provenance and verification."""
+
+    path: str
+    sha256: str
+    bytes: int
+    format: str
+
+    @classmethod
+    def of(cls, path: Path, fmt: str) -> SourceFile:
+        path = Path(path).resolve()
+        return cls(str(path), sha256_file(path), path.stat().st_size, fmt)
+
+
+def _atomic_write_bytes(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class DataCache:
+    """Read and write imported benchmark tables under one root folder."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else data_dir()
+
+    # -- paths ------------------------------------------------------------------------
+    def space_dir(self, space: str) -> Path:
+        return self.root / space
+
+    def has(self, space: str) -> bool:
+        return (self.space_dir(space) / TABLE).is_file()
+
+    def spaces(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / TABLE).is_file())
+
+    # -- reading ----------------------------------------------------------------------
+    def read_table(self, space: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        path = self.space_dir(space) / TABLE
+        if not path.is_file():
+            raise DataError(
+                f"No imported data for search space '{space}' in {self.root}; run "
+                f"`nasbench-harness data import PATH` on the {space} benchmark files first."
+            )
+        try:
+            table = pq.read_table(path, columns=list(columns) if columns else None, memory_map=True)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(
+                f"The cached table {path} is unreadable ({exc}); re-run `nasbench-harness data import` "
+                f"for '{space}' to rebuild it."
+            ) from None
+        return table.to_pandas()
+
+    def manifest(self, space: str) -> dict:
+        path = self.space_dir(space) / MANIFEST
+        if not path.is_file():
+            return {"space": space, "sources": [], "importers": {}, "rows": 0}
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise DataError(
+                f"The manifest {path} is not valid JSON; re-run `nasbench-harness data import` for '{space}'."
+            ) from None
+
+    def table_checksum(self, space: str) -> str:
+        """The sha256 of the table recorded at import (cheap: no re-hashing on every load)."""
+        digest = self.manifest(space).get("table_sha256")
+        if not digest:
+            raise DataError(
+                f"No imported data for search space '{space}' in {self.root}; run "
+                f"`nasbench-harness data import PATH` first."
+            )
+        return digest
+
+    def read_arrays(self, space: str, name: str) -> dict[str, np.ndarray]:
+        path = self.space_dir(space) / f"{name}.npz"
+        if not path.is_file():
+            raise DataError(f"Missing cached arrays {path}; run `nasbench-harness data import` for '{space}'.")
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    # -- writing ----------------------------------------------------------------------
+    def write_table(
+        self,
+        space: str,
+        table: pd.DataFrame,
+        *,
+        sources: list[SourceFile],
+        importer: str,
+        importer_version: int,
+        merge: bool = True,
+    ) -> pd.DataFrame:
+        """Store ``table`` (must have a unique ``arch_id`` column) for ``space``.
+
+        With ``merge``, columns already in the cache are kept and the new ones are joined in
+        on ``arch_id`` (outer join; new values win where both have a column). The table and
+        the manifest are each replaced atomically.
+        """
+        if "arch_id" not in table.columns or table["arch_id"].duplicated().any():
+            raise ValueError(f"importer {importer} produced a table without unique arch_id")
+        if merge and self.has(space):
+            old = self.read_table(space)
+            keep = [c for c in old.columns if c == "arch_id" or c not in table.columns]
+            table = old[keep].merge(table, on="arch_id", how="outer", sort=False)
+        table = table.reset_index(drop=True)
+        buf = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pandas(table, preserve_index=False), buf, compression="zstd")
+        data = buf.getvalue().to_pybytes()
+        _atomic_write_bytes(self.space_dir(space) / TABLE, data)
+
+        manifest = self.manifest(space)
+        known = {s["path"]: s for s in manifest.get("sources", [])}
+        known.update({s.path: asdict(s) for s in sources})
+        manifest.update(
+            space=space,
+            sources=sorted(known.values(), key=lambda s: s["path"]),
+            rows=len(table),
+            columns=list(table.columns),
+            table_sha256=hashlib.sha256(data).hexdigest(),
+        )
+        manifest.setdefault("importers", {})[importer] = importer_version
+        _atomic_write_bytes(self.space_dir(space) / MANIFEST, json.dumps(manifest, indent=2).encode())
+        return table
+
+    def write_arrays(self, space: str, name: str, **arrays: np.ndarray) -> Path:
+        """Atomically store named arrays (e.g. enumerated structures) next to the table."""
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        target = self.space_dir(space) / f"{name}.npz"
+        _atomic_write_bytes(target, buf.getvalue())
+        return target
+
+    # -- verification -----------------------------------------------------------------
+    def verify(self, space: str) -> list[str]:
+        """Problems found (empty = fine): table checksum, and each source still matching."""
+        problems = []
+        manifest = self.manifest(space)
+        path = self.space_dir(space) / TABLE
+        if not path.is_file():
+            return [f"{space}: no table at {path}"]
+        if sha256_file(path) != manifest.get("table_sha256"):
+            problems.append(f"{space}: {path} changed since import; re-run `nasbench-harness data import`")
+        for src in manifest.get("sources", []):
+            p = Path(src["path"])
+            if not p.is_file():
+                continue  # sources may be deleted after import; the cache is self-contained
+            if sha256_file(p) != src["sha256"]:
+                problems.append(
+                    f"{space}: source {p} changed since it was imported (sha256 differs); "
+                    f"re-run `nasbench-harness data import {p}`"
+                )
+        return problems

@@ -1,0 +1,149 @@
+"""Task definitions (YAML data in tasks/definitions/) and loading a task into arrays.
+
+A task is one search space on one dataset with a *train metric* (what a predictor may
+see) and an *eval metric* (what it is judged on). Predictors always receive scores where
+higher is better: ``Task.train_scores``/``eval_scores`` flip lower-is-better metrics.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from nasbench_harness.errors import ConfigError, DataError, did_you_mean
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str  # "<space>/<dataset>", e.g. "nb201/cifar100"
+    space: str
+    dataset: str
+    train_metric: str  # column in the space table
+    eval_metric: str  # column in the space table
+    higher_is_better: bool = True
+    unit: str = ""
+    eval_is_test: bool = True  # False: no test metric exists; eval = validation (said in reports)
+    source: str = ""  # where the numbers come from (shown in `data list`)
+    description: str = ""
+    notes: str = ""  # caveats shown beside results (e.g. "NB101: 20,001-cell subset")
+    extras: tuple[str, ...] = ()  # extra columns that travel along (12-epoch, params, proxies)
+
+
+@functools.cache
+def task_specs() -> dict[str, TaskSpec]:
+    """All task definitions shipped in tasks/definitions/*.yaml, by name."""
+    specs: dict[str, TaskSpec] = {}
+    folder = resources.files("nasbench_harness.tasks") / "definitions"
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        for raw in yaml.safe_load(entry.read_text()) or []:
+            raw = dict(raw)
+            raw["extras"] = tuple(raw.get("extras", ()))
+            try:
+                spec = TaskSpec(**raw)
+            except TypeError as exc:
+                raise ConfigError(f"Task definition in {entry.name} is invalid ({exc}).") from None
+            if spec.name in specs:
+                raise ConfigError(f"Task '{spec.name}' is defined twice (second time in {entry.name}).")
+            specs[spec.name] = spec
+    return specs
+
+
+def get_spec(name: str) -> TaskSpec:
+    specs = task_specs()
+    if name not in specs:
+        raise ConfigError(
+            f"Unknown task '{name}'; `nasbench-harness list tasks` shows the known ones.{did_you_mean(name, specs)}"
+        )
+    return specs[name]
+
+
+@dataclass
+class Task:
+    """A loaded task: aligned arrays over its architecture universe."""
+
+    spec: TaskSpec
+    space: object  # SearchSpace
+    ids: np.ndarray  # (n,) str, canonical arch ids
+    train: np.ndarray  # (n,) float64, train metric as stored (original sign)
+    eval: np.ndarray  # (n,) float64, eval metric as stored (original sign)
+    extras: pd.DataFrame  # (n, k), extra columns
+    data_checksum: str
+    _row: dict | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def sign(self) -> float:
+        return 1.0 if self.spec.higher_is_better else -1.0
+
+    @property
+    def train_scores(self) -> np.ndarray:
+        """Train metric oriented so that higher is better (what predictors are fit on)."""
+        return self.sign * self.train
+
+    @property
+    def eval_scores(self) -> np.ndarray:
+        """Eval metric oriented so that higher is better (what metrics are computed on)."""
+        return self.sign * self.eval
+
+    @functools.cached_property
+    def universe_key(self) -> str:
+        return f"{self.name}:{self.data_checksum[:16]}:{len(self.ids)}"
+
+    def rows_of(self, arch_ids) -> np.ndarray:
+        """Row positions of the given ids (-1 for ids not in this task)."""
+        if self._row is None:
+            self._row = {a: i for i, a in enumerate(self.ids.tolist())}
+        return np.fromiter((self._row.get(a, -1) for a in arch_ids), dtype=np.int64)
+
+    def encoding(self, kind: str) -> np.ndarray:
+        """Encoding ``kind`` for every row, memoised in the search space."""
+        return self.space.encoding(kind, self.ids, self.universe_key)
+
+    def graphs(self):
+        """GraphBatch for every row, memoised in the search space."""
+        return self.space.encoding("graph", self.ids, self.universe_key)
+
+
+def load_task(name: str, cache=None) -> Task:
+    """Load a task's arrays from the data cache (or the embedded package)."""
+    from nasbench_harness.registry import get_search_space
+    from nasbench_harness.tasks.cache import DataCache
+
+    spec = get_spec(name)
+    cache = cache or DataCache()
+    space = get_search_space(spec.space)
+    table = space.load_table(cache)
+    needed = [spec.train_metric, spec.eval_metric]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"Task '{name}' needs column(s) {missing} that the imported '{spec.space}' data lacks; "
+            f"import the {spec.source or spec.space} files with `nasbench-harness data import PATH`."
+        )
+    table = table.dropna(subset=needed)
+    extras = [c for c in spec.extras if c in table.columns]
+    return Task(
+        spec=spec,
+        space=space,
+        ids=table["arch_id"].to_numpy(dtype=str),
+        train=table[spec.train_metric].to_numpy(dtype=np.float64),
+        eval=table[spec.eval_metric].to_numpy(dtype=np.float64),
+        extras=table[extras].reset_index(drop=True),
+        data_checksum=hashlib.sha256(
+            (space.data_checksum(cache) + spec.train_metric + spec.eval_metric).encode()
+        ).hexdigest(),
+    )

@@ -1,0 +1,128 @@
+"""Benchmark importers: detect file formats and turn them into the local cache.
+
+Each importer module defines one or more ``Importer`` subclasses and is listed in
+``IMPORTER_MODULES``. ``import_paths`` walks the given paths (a directory imports every
+file it recognises), groups files by importer (several files of one benchmark are joined
+into one table), and runs each importer. An importer validates everything *before*
+writing, so a bad file raises a DataError and leaves the existing cache untouched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nasbench_harness.errors import DataError
+
+# Modules whose Importer subclasses are consulted, in this order (first detection wins).
+IMPORTER_MODULES = [
+    "nasbench_harness.tasks.importers.nb201",
+    "nasbench_harness.tasks.importers.nb101",
+    "nasbench_harness.tasks.importers.tnb101",
+    "nasbench_harness.tasks.importers.darts",
+    "nasbench_harness.tasks.importers.zero_cost",
+    "nasbench_harness.tasks.importers.transfer",
+]
+
+
+@dataclass
+class ImportResult:
+    importer: str
+    space: str
+    files: list[Path]
+    rows: int
+    columns: list[str]
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+class Importer(ABC):
+    """One benchmark file format."""
+
+    name: str  # e.g. "nb201-nasgraph-csv"
+    space: str  # search space the table belongs to
+    version: int = 1  # bump when the output changes (recorded in the manifest)
+    priority: int = 0  # importers of one space run in ascending priority
+
+    @abstractmethod
+    def detect(self, path: Path) -> bool:
+        """Cheap sniff (name, first bytes): is ``path`` in this importer's format?"""
+
+    @abstractmethod
+    def run(self, paths: list[Path], cache) -> ImportResult:
+        """Parse and validate ``paths`` fully, then write to ``cache`` (atomically)."""
+
+
+def all_importers() -> list[Importer]:
+    found = []
+    for mod_name in IMPORTER_MODULES:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod_name:  # not written yet / optional
+                continue
+            raise
+        for obj in vars(mod).values():
+            if isinstance(obj, type) and issubclass(obj, Importer) and obj is not Importer and obj.__module__ == mod_name:
+                if not getattr(obj, "__abstractmethods__", None):
+                    found.append(obj())
+    return found
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    out = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise DataError(f"The path {p} does not exist; give an existing benchmark file or directory to import.")
+        out.extend(sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p])
+    return out
+
+
+def detect(path: Path, importers: list[Importer] | None = None) -> Importer | None:
+    for imp in importers if importers is not None else all_importers():
+        try:
+            if imp.detect(path):
+                return imp
+        except OSError:
+            continue
+    return None
+
+
+def import_paths(paths: list[Path], cache, *, progress=None) -> list[ImportResult]:
+    """Import every recognised file under ``paths``; DataError if nothing is recognised.
+
+    A file given explicitly that no importer recognises is an error; inside a directory,
+    unrecognised files are skipped (directories hold READMEs, licences, etc.).
+    """
+    importers = all_importers()
+    explicit = {Path(p) for p in paths if Path(p).is_file()}
+    groups: dict[str, tuple[Importer, list[Path]]] = {}
+    for f in _files(paths):
+        imp = detect(f, importers)
+        if imp is None:
+            if f in explicit:
+                raise DataError(
+                    f"{f} is not a benchmark format nasbench-harness recognises; expected one of the formats "
+                    f"listed by `nasbench-harness data import --help` (e.g. NB201 CSV/.pth, NB101 .tfrecord/.csv, "
+                    f"TransNAS CSV/.pth)."
+                )
+            continue
+        groups.setdefault(imp.name, (imp, []))[1].append(f)
+    if not groups:
+        raise DataError(
+            f"No recognised benchmark files under {', '.join(map(str, paths))}; "
+            f"see `nasbench-harness data import --help` for the supported formats."
+        )
+    results = []
+    for imp, files in sorted(groups.values(), key=lambda g: (g[0].space, g[0].priority, g[0].name)):
+        t0 = time.perf_counter()
+        if progress:
+            progress(f"importing {len(files)} file(s) with {imp.name}")
+        res = imp.run(files, cache)
+        res.seconds = time.perf_counter() - t0
+        results.append(res)
+    return results

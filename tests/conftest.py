@@ -1,0 +1,63 @@
+"""Shared fixtures: the development data in ../shared/data and a session-wide import of it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nasbench_harness.paths import shared_data_dir
+
+# Which ../shared/data folders make up each search space's (or add-on's) data.
+SHARED_FOLDERS = {
+    "nb201": ["nasbench201"],
+    "nb101": ["nasbench101"],
+    "tnb101-micro": ["transnas_bench_101"],
+    "tnb101-macro": ["transnas_bench_101"],
+    "darts": ["nas_bench_301"],
+    "zc": ["zero_cost_proxies"],
+    "transfer": ["meta_nas_transfer"],
+}
+
+SKIP_REASON = (
+    "../shared/data is not present (a user's clone): the real-benchmark tests need the "
+    "development data folder beside the repository"
+)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip(SKIP_REASON)
+    return path
+
+
+@pytest.fixture(scope="session")
+def session_data_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("nbh-data")
+
+
+@pytest.fixture(scope="session")
+def cache_for(shared_data, session_data_root):
+    """``cache_for(space)`` -> a DataCache in which that space's shared files are imported.
+
+    Imports happen once per test session; NASBENCH_HARNESS_DATA points at the cache so
+    that subprocess CLI calls see it too.
+    """
+    from nasbench_harness.tasks.cache import DataCache
+    from nasbench_harness.tasks.importers import import_paths
+
+    done: set[str] = set()
+    cache = DataCache(session_data_root)
+    os.environ["NASBENCH_HARNESS_DATA"] = str(session_data_root)
+
+    def ensure(space: str) -> DataCache:
+        for folder in SHARED_FOLDERS.get(space, []):
+            if folder not in done:
+                import_paths([shared_data / folder], cache)
+                done.add(folder)
+        return cache
+
+    return ensure
