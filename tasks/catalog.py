@@ -28,7 +28,8 @@ class TaskSpec:
     eval_metric: str  # column in the space table
     higher_is_better: bool = True
     unit: str = ""
-    eval_is_test: bool = True  # False: no test metric exists; eval = validation (said in reports)
+    eval_is_test: bool = True  # False: the eval metric is a validation metric (said in reports)
+    eval_fallback: str = ""  # column used when eval_metric is not imported (then eval_is_test is False)
     source: str = ""  # where the numbers come from (shown in `data list`)
     description: str = ""
     notes: str = ""  # caveats shown beside results (e.g. "NB101: 20,001-cell subset")
@@ -76,6 +77,8 @@ class Task:
     eval: np.ndarray  # (n,) float64, eval metric as stored (original sign)
     extras: pd.DataFrame  # (n, k), extra columns
     data_checksum: str
+    eval_metric: str = ""  # the column actually used (eval_fallback when the test column is absent)
+    eval_is_test: bool = True
     _row: dict | None = field(default=None, repr=False)
 
     @property
@@ -127,7 +130,11 @@ def load_task(name: str, cache=None) -> Task:
     cache = cache or DataCache()
     space = get_search_space(spec.space)
     table = space.load_table(cache)
-    needed = [spec.train_metric, spec.eval_metric]
+    eval_metric, eval_is_test = spec.eval_metric, spec.eval_is_test
+    if eval_metric not in table.columns and spec.eval_fallback in table.columns:
+        # e.g. NB101 without test accuracy: judge on validation, and say so.
+        eval_metric, eval_is_test = spec.eval_fallback, False
+    needed = [spec.train_metric, eval_metric]
     missing = [c for c in needed if c not in table.columns]
     if missing:
         raise DataError(
@@ -141,9 +148,11 @@ def load_task(name: str, cache=None) -> Task:
         space=space,
         ids=table["arch_id"].to_numpy(dtype=str),
         train=table[spec.train_metric].to_numpy(dtype=np.float64),
-        eval=table[spec.eval_metric].to_numpy(dtype=np.float64),
+        eval=table[eval_metric].to_numpy(dtype=np.float64),
         extras=table[extras].reset_index(drop=True),
         data_checksum=hashlib.sha256(
-            (space.data_checksum(cache) + spec.train_metric + spec.eval_metric).encode()
+            (space.data_checksum(cache) + spec.train_metric + eval_metric).encode()
         ).hexdigest(),
+        eval_metric=eval_metric,
+        eval_is_test=eval_is_test,
     )
