@@ -1,15 +1,436 @@
 """Architecture encodings, computed once per (search space, task universe).
 
-PLACEHOLDER CONTRACT (to be implemented): compute_encoding(space, kind, arch_ids)
-returns a float32 (n, d) matrix, or a GraphBatch for kind == "graph".
+``compute_encoding(space, kind, ids)`` returns a float32 ``(n, d)`` matrix (or the
+``GraphBatch`` for ``kind="graph"``); ``SearchSpace.encoding`` memoises it. Every kind is
+generic over ``GraphBatch`` (dense padded node-labelled DAGs), vectorised across
+architectures with per-node dynamic programming in topological (index) order; a space
+may override a kind with a method ``encode_<kind>(ids)``.
+
+Conventions shared by the kinds (details and formulas in docs/METRICS.md, "Encodings"):
+- *structural* nodes (``input``, ``output``, ``prev_cell``, ``concat``) carry no
+  operation: they neither count as ops nor extend a path;
+- a *path* starts at a source node (a real node without incoming edges: the input, and
+  in DARTS the previous cell) and ends at the output node (the last real node);
+- *op complexity weights* (meta-features) rank the space's operations from least to
+  most complex, 1..V: none/zero < skip/identity < pooling < convolutions by kernel area
+  (separable above dilated); unknown names sit in the middle in vocabulary order. This
+  reproduces the ConvNP paper's weights exactly: NB101 maxpool 1, conv1x1 2, conv3x3 3;
+  NB201 zeroize 1, skip 2, avg-pool 3, conv1x1 4, conv3x3 5. A space can set
+  ``meta_op_weights = {op_name: weight}`` to choose its own.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import numpy as np
 
+from nasbench_harness.errors import ConfigError, DataError
 
-def compute_encoding(space, kind: str, arch_ids: np.ndarray):
+KINDS = ("graph", "onehot", "path", "meta", "graf", "zc")
+STRUCTURAL_OPS = frozenset({"input", "output", "prev_cell", "concat"})
+MAX_PATHS = 2048  # path-encoding columns kept (shortest paths first), see _path_codes
+_CHUNK_BYTES = 64 << 20  # working memory per chunk of architectures in the path DPs
+
+
+def compute_encoding(space, kind: str, arch_ids):
+    """Encoding ``kind`` of ``arch_ids`` in ``space`` (see module docstring)."""
+    ids = np.asarray(arch_ids)
     if kind == "graph":
-        return space.to_graph(list(arch_ids))
-    raise NotImplementedError(kind)
+        return space.to_graph(list(ids))
+    if kind not in KINDS:
+        raise ConfigError(f"Unknown encoding '{kind}'; expected one of {', '.join(KINDS)}.")
+    override = getattr(space, f"encode_{kind}", None)
+    if callable(override):
+        return np.asarray(override(ids), dtype=np.float32)
+    if kind == "zc":
+        return zc_encoding(space, ids)
+    graphs = space.to_graph(list(ids))
+    if kind == "onehot":
+        return onehot_encoding(graphs)
+    if kind == "path":
+        return path_encoding(graphs)
+    if kind == "graf":
+        return graf_encoding(graphs)
+    weights = getattr(space, "meta_op_weights", None)
+    return meta_encoding(graphs, params=_params_of(space, ids, graphs), op_weights=weights)
+
+
+# -- helpers over a GraphBatch ----------------------------------------------------------
+def _op_columns(op_names) -> list[int]:
+    """Vocabulary indices of real operations (not structural nodes)."""
+    return [i for i, name in enumerate(op_names) if name not in STRUCTURAL_OPS]
+
+
+def _is_op(graphs) -> np.ndarray:
+    """(n, N) bool: node carries a real operation."""
+    lut = np.zeros(len(graphs.op_names) + 1, dtype=bool)
+    lut[_op_columns(graphs.op_names)] = True
+    return lut[graphs.ops]  # ops == -1 indexes the trailing False
+
+
+def _endpoints(graphs) -> tuple[np.ndarray, np.ndarray]:
+    """(n, N) bool source mask and (n,) output node index."""
+    adj = graphs.adj.astype(bool)
+    real = graphs.node_mask
+    sources = real & ~adj.any(axis=1)
+    out = graphs.n_nodes - 1
+    return sources, out
+
+
+def _chunks(n: int, per_row_bytes: int):
+    step = max(1, _CHUNK_BYTES // max(1, per_row_bytes))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def _minmax(X: np.ndarray) -> np.ndarray:
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    return (X - lo) / span
+
+
+# -- onehot ------------------------------------------------------------------------------
+def onehot_encoding(graphs) -> np.ndarray:
+    """Upper-triangular adjacency bits + one-hot node operations (padding nodes all zero)."""
+    n, N = len(graphs), graphs.max_nodes
+    iu = np.triu_indices(N, 1)
+    adj = graphs.adj[:, iu[0], iu[1]].astype(np.float32)
+    ops = graphs.one_hot_ops(np.float32).reshape(n, -1)
+    return np.concatenate([adj, ops], axis=1)
+
+
+# -- path encoding ----------------------------------------------------------------------
+def _path_codes(n_ops: int, max_len: int, max_paths: int) -> tuple[np.ndarray, int]:
+    """Offsets of paths of each length (0..L) and the longest length L kept.
+
+    Paths are indexed by length, then lexicographically by op: length-l paths occupy
+    ``offset[l] .. offset[l] + V**l``; lengths are kept while the total stays <= max_paths.
+    """
+    offsets = [0]
+    total, length = 1, 0
+    while length < max_len and total + n_ops ** (length + 1) <= max_paths:
+        length += 1
+        offsets.append(total)
+        total += n_ops**length
+    offsets.append(total)
+    return np.array(offsets, dtype=np.int64), length
+
+
+def path_encoding(graphs, max_paths: int = MAX_PATHS) -> np.ndarray:
+    """BANANAS path encoding: bit per possible source->output sequence of operations.
+
+    One column per op sequence of length 0..L (V**0 + V**1 + ... + V**L columns, V = real
+    ops); L is the most op nodes on any path of the encoded universe, reduced until the
+    column count is <= ``max_paths`` (longer paths are then not encoded).
+    """
+    op_cols = _op_columns(graphs.op_names)
+    V = len(op_cols)
+    op_code = np.full(len(graphs.op_names) + 1, -1, dtype=np.int64)
+    op_code[op_cols] = np.arange(V)
+    longest = int(_path_lengths(graphs, graphs.node_mask)[1].max(initial=0))
+    offsets, L = _path_codes(V, longest, max_paths)
+    P = int(offsets[-1])
+    # next_code[o, c]: code of path c extended by op o (P = dropped: too long for the table).
+    length_of = np.repeat(np.arange(L + 1), np.diff(offsets))
+    within = np.arange(P) - offsets[length_of]
+    next_code = np.full((V, P + 1), P, dtype=np.int64)
+    extendable = length_of < L
+    for o in range(V):
+        next_code[o, :P][extendable] = offsets[length_of[extendable] + 1] + within[extendable] * V + o
+    n, N = len(graphs), graphs.max_nodes
+    out = np.zeros((n, P), dtype=np.float32)
+    sources, out_node = _endpoints(graphs)
+    for sl in _chunks(n, N * (P + 1) * 2):
+        adj = graphs.adj[sl].astype(bool)
+        codes = op_code[graphs.ops[sl]]  # (b, N), -1 for structural/padding
+        b = adj.shape[0]
+        reach = np.zeros((b, N, P + 1), dtype=bool)  # column P collects overflow
+        reach[:, :, 0] = sources[sl]  # the empty path starts at every source
+        rows = np.arange(b)
+        for j in range(1, N):
+            incoming = (adj[:, :, j, None] & reach).any(axis=1)  # (b, P+1)
+            code_j = codes[:, j]
+            passthrough = code_j < 0
+            reach[passthrough, j] |= incoming[passthrough]
+            for o in range(V):
+                sel = np.flatnonzero(code_j == o)
+                if len(sel):
+                    src = incoming[sel]
+                    moved = np.zeros_like(src)
+                    r, c = np.nonzero(src)
+                    moved[r, next_code[o, c]] = True
+                    reach[sel, j] |= moved
+        out[sl] = reach[rows, out_node[sl], :P]
+    return out
+
+
+# -- DP over the DAG: paths' weight distribution and lengths -------------------------------
+def _path_weight_hist(graphs, weight: np.ndarray) -> np.ndarray:
+    """(n, W+1) number of source->output paths by total op weight (integer node weights)."""
+    n, N = len(graphs), graphs.max_nodes
+    node_w = weight[graphs.ops].astype(np.int64)  # (n, N)
+    W = int(node_w.clip(0).max(initial=0) * N) + 1
+    sources, out_node = _endpoints(graphs)
+    hist = np.zeros((n, W), dtype=np.float64)
+    for sl in _chunks(n, N * W * 8):
+        adj = graphs.adj[sl].astype(np.float64)
+        b = adj.shape[0]
+        cnt = np.zeros((b, N, W), dtype=np.float64)
+        cnt[:, :, 0] = sources[sl]
+        wj_all = node_w[sl]
+        cols = np.arange(W)
+        for j in range(1, N):
+            incoming = np.einsum("bi,biw->bw", adj[:, :, j], cnt)
+            shift = cols[None, :] - wj_all[:, j, None]  # weight before entering node j
+            valid = shift >= 0
+            cnt[:, j] += np.where(valid, np.take_along_axis(incoming, shift.clip(0), axis=1), 0.0)
+        hist[sl] = cnt[np.arange(b), out_node[sl]]
+    return hist
+
+
+def _path_lengths(graphs, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max number of op nodes on source->output paths using only ``allowed`` nodes.
+
+    ``allowed`` (n, N) bool must include the structural nodes a path may cross. Returns
+    (n,) float arrays; 0 where no such path exists.
+    """
+    n, N = len(graphs), graphs.max_nodes
+    adj = graphs.adj.astype(bool)
+    is_op = _is_op(graphs).astype(np.float64)
+    sources, out_node = _endpoints(graphs)
+    inf = np.inf
+    lo = np.where(sources & allowed, 0.0, inf)
+    hi = np.where(sources & allowed, 0.0, -inf)
+    for j in range(1, N):
+        edge = adj[:, :, j] & allowed[:, j, None]
+        best_lo = np.where(edge, lo, inf).min(axis=1)
+        best_hi = np.where(edge, hi, -inf).max(axis=1)
+        lo[:, j] = np.minimum(lo[:, j], best_lo + is_op[:, j])
+        hi[:, j] = np.maximum(hi[:, j], best_hi + is_op[:, j])
+    rows = np.arange(n)
+    mn, mx = lo[rows, out_node], hi[rows, out_node]
+    return np.where(np.isfinite(mn), mn, 0.0), np.where(np.isfinite(mx), mx, 0.0)
+
+
+def _on_path(graphs) -> np.ndarray:
+    """(n, N) bool: node lies on some source->output path (reachable both ways)."""
+    n, N = len(graphs), graphs.max_nodes
+    adj = graphs.adj.astype(bool)
+    sources, out_node = _endpoints(graphs)
+    fwd = sources.copy()
+    for j in range(1, N):
+        fwd[:, j] |= (adj[:, :, j] & fwd).any(axis=1)
+    bwd = np.zeros((n, N), dtype=bool)
+    bwd[np.arange(n), out_node] = True
+    for i in range(N - 2, -1, -1):
+        bwd[:, i] |= (adj[:, i, :] & bwd).any(axis=1)
+    return fwd & bwd
+
+
+# -- meta-features (ConvNP) -------------------------------------------------------------
+def _complexity_key(name: str) -> float:
+    """Heuristic complexity of an op name (only its order matters)."""
+    low = name.lower()
+    if low in {"none", "zero", "zeroize"} or low.startswith("none"):
+        return 0.0
+    if "skip" in low or "identity" in low:
+        return 1.0
+    if "pool" in low:
+        return 2.0
+    kernel = re.search(r"(\d+)x(\d+)", low)
+    if "conv" in low and kernel:
+        area = int(kernel.group(1)) * int(kernel.group(2))
+        return 3.0 + area + (0.5 if "sep" in low else 0.0)
+    return 2.5  # unknown (e.g. GNN layers, macro blocks): between pooling and convolutions
+
+
+def op_weights(op_names, overrides: dict[str, float] | None = None) -> np.ndarray:
+    """Per-vocabulary-entry weights (structural 0, ops 1..V by complexity), +1 trailing 0 for padding."""
+    cols = _op_columns(op_names)
+    w = np.zeros(len(op_names) + 1, dtype=np.float64)
+    if overrides:
+        for i in cols:
+            w[i] = float(overrides.get(op_names[i], 0.0))
+        return w
+    keys = sorted(cols, key=lambda i: (_complexity_key(op_names[i]), i))
+    for rank, i in enumerate(keys, start=1):
+        w[i] = rank
+    return w
+
+
+META_NAMES = (
+    "n_nodes",
+    "path_weight_max",
+    "path_weight_min",
+    "path_weight_mode",
+    "path_weight_total",
+    "params",
+    "n_edges",
+    "edges_per_node",
+    "max_out_degree",
+    "max_in_degree",
+)
+
+
+def meta_features(graphs, params: np.ndarray, op_weights_override=None) -> tuple[np.ndarray, list[str]]:
+    """Unscaled ConvNP meta-features (all of them) and their names.
+
+    Statistical: count of each op, number of nodes. Complexity: max, min, mode and total
+    of the op-weight sums over all source->output paths, parameter count. Structure:
+    edges, edges / nodes, max out-degree, max in-degree.
+    """
+    cols = _op_columns(graphs.op_names)
+    counts = np.stack([(graphs.ops == c).sum(axis=1) for c in cols], axis=1).astype(np.float64)
+    w = op_weights(graphs.op_names, op_weights_override)
+    hist = _path_weight_hist(graphs, np.rint(w).astype(np.int64))  # weights are integers
+    has = hist > 0
+    vals = np.arange(hist.shape[1], dtype=np.float64)
+    any_path = has.any(axis=1)
+    wmax = np.where(any_path, (vals * has).max(axis=1), 0.0)
+    wmin = np.where(any_path, np.where(has, vals, np.inf).min(axis=1), 0.0)
+    wmode = np.where(any_path, hist.argmax(axis=1), 0.0)  # ties: the lightest weight
+    total = hist @ vals
+    adj = graphs.adj.astype(np.float64)
+    n_nodes = graphs.n_nodes.astype(np.float64)
+    n_edges = adj.sum(axis=(1, 2))
+    X = np.column_stack(
+        [
+            counts,
+            n_nodes,
+            wmax,
+            wmin,
+            wmode,
+            total,
+            params,
+            n_edges,
+            n_edges / np.maximum(n_nodes, 1),
+            adj.sum(axis=2).max(axis=1),
+            adj.sum(axis=1).max(axis=1),
+        ]
+    )
+    names = [f"count.{graphs.op_names[c]}" for c in cols] + list(META_NAMES)
+    return X, names
+
+
+def meta_encoding(graphs, params: np.ndarray, op_weights=None) -> np.ndarray:
+    """ConvNP meta-features, min-max scaled over ``graphs``; constant measures dropped.
+
+    Dropping measures that are constant over the universe is how the paper goes from
+    13 NB101 features to 10 for NB201 (node count and structure are fixed there).
+    """
+    X, _ = meta_features(graphs, params, op_weights)
+    keep = X.max(axis=0) > X.min(axis=0)
+    return _minmax(X[:, keep]).astype(np.float32)
+
+
+def _kernel_area(name: str) -> float:
+    match = re.search(r"(\d+)x(\d+)", name)
+    if match and "conv" in name:
+        return float(int(match.group(1)) * int(match.group(2)))
+    return 0.0 if _complexity_key(name) < 3 else 1.0
+
+
+def params_proxy(graphs) -> np.ndarray:
+    """Structural parameter proxy when no counts are known: sum of conv kernel areas.
+
+    Parameter-free ops (none, skip, pooling) count 0, convolutions their kernel area
+    (k*k), other ops 1: proportional to the parameters of a cell with fixed channels.
+    """
+    lut = np.array([_kernel_area(n) if n not in STRUCTURAL_OPS else 0.0 for n in graphs.op_names] + [0.0])
+    return lut[graphs.ops].sum(axis=1)
+
+
+def _table_columns(space, ids: np.ndarray, pick: Callable[[list[str]], list[str]]):
+    """Columns of the space's imported table chosen by ``pick``, aligned to ``ids``.
+
+    Returns (DataFrame or None, reason). None when the table or the columns are missing.
+    """
+    try:
+        from nasbench_harness.tasks.cache import DataCache
+
+        table = space.load_table(DataCache())
+    except Exception as exc:  # no import yet, embedded package missing: the caller decides
+        return None, f"the '{space.name}' table cannot be read ({exc})"
+    cols = pick([str(c) for c in table.columns])
+    if not cols:
+        return None, f"the '{space.name}' table has no such columns"
+    sub = table[["arch_id", *cols]].drop_duplicates("arch_id").set_index("arch_id")
+    aligned = sub.reindex(ids.astype(str))
+    return aligned, ""
+
+
+def _params_of(space, ids: np.ndarray, graphs) -> np.ndarray:
+    """Trainable-parameter counts: space.param_counts(ids), the table's params column, or the proxy."""
+    counter = getattr(space, "param_counts", None)
+    if callable(counter):
+        return np.asarray(counter(ids), dtype=np.float64)
+
+    def pick(columns: list[str]) -> list[str]:
+        found = [c for c in columns if c == "params"] or sorted(c for c in columns if c.endswith(".params"))
+        return found[:1]
+
+    aligned, _ = _table_columns(space, ids, pick)
+    if aligned is not None:
+        values = aligned.iloc[:, 0].to_numpy(dtype=np.float64)
+        if np.isfinite(values).all():
+            return values
+    return params_proxy(graphs)
+
+
+# -- GRAF-like features ------------------------------------------------------------------
+def graf_encoding(graphs) -> np.ndarray:
+    """Zero-training graph features in the spirit of GRAF (Kadlecova et al.).
+
+    Per real op o (V of them): node count; count on source->output paths; min and max
+    number of op nodes along paths that use only op-o nodes. Then: min and max path
+    length over all paths, out-degree of the input, in-degree of the output, edges, and
+    nodes on paths. 4V + 6 columns, unscaled.
+    """
+    cols = _op_columns(graphs.op_names)
+    n = len(graphs)
+    adj = graphs.adj.astype(np.float64)
+    on_path = _on_path(graphs)
+    structural = graphs.node_mask & ~_is_op(graphs)
+    feats = []
+    for c in cols:
+        is_c = graphs.ops == c
+        lo, hi = _path_lengths(graphs, structural | is_c)
+        feats += [is_c.sum(axis=1), (is_c & on_path).sum(axis=1), lo, hi]
+    lo_all, hi_all = _path_lengths(graphs, graphs.node_mask)
+    _, out_node = _endpoints(graphs)
+    rows = np.arange(n)
+    feats += [
+        lo_all,
+        hi_all,
+        adj[:, 0, :].sum(axis=1),
+        adj[rows, :, out_node].sum(axis=1),
+        adj.sum(axis=(1, 2)),
+        (on_path & _is_op(graphs)).sum(axis=1),
+    ]
+    return np.column_stack(feats).astype(np.float32)
+
+
+# -- zero-cost proxies -----------------------------------------------------------------
+def zc_encoding(space, ids: np.ndarray) -> np.ndarray:
+    """The table's ``zc.<proxy>`` columns for ``ids``; missing scores get the column median.
+
+    Needs the zero-cost proxy files imported for this space (they join on arch_id).
+    """
+    aligned, reason = _table_columns(space, ids, lambda cols: sorted(c for c in cols if c.startswith("zc.")))
+    if aligned is None:
+        raise DataError(
+            f"Encoding 'zc' needs zero-cost proxy columns (zc.<proxy>) for '{space.name}', but {reason}; "
+            f"import the zero-cost proxy files with `nasbench-harness data import PATH` or pick another encoding."
+        )
+    X = aligned.to_numpy(dtype=np.float64)
+    X = X[:, np.isfinite(X).any(axis=0)]
+    if X.shape[1] == 0:
+        raise DataError(
+            f"Encoding 'zc' found no zero-cost proxy score for these '{space.name}' architectures; "
+            f"import proxy files covering them or pick another encoding."
+        )
+    med = np.nanmedian(X, axis=0)
+    X = np.where(np.isfinite(X), X, med)
+    return X.astype(np.float32)

@@ -1,0 +1,288 @@
+"""The ``nasbench-harness`` command line (typer).
+
+Subcommands: ``run``, ``list``, ``validate``, ``report`` and the ``data`` group (mounted
+from ``cli_data`` when present). ``main()`` turns every ``HarnessError`` into its one
+sentence on stderr and the error's exit code; other exceptions keep their traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from nasbench_harness.errors import HarnessError
+
+app = typer.Typer(
+    name="nasbench-harness",
+    help="Benchmark harness and leaderboard for NAS performance predictors and their losses.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DEFAULT_RESULTS = Path("results")
+DEFAULT_REPORTS = Path("reports")
+
+
+def _mount_data_app() -> None:
+    """Mount the ``data`` group when its module exists (it is developed separately)."""
+    try:
+        from nasbench_harness.cli_data import data_app
+    except ModuleNotFoundError as exc:
+        if exc.name != "nasbench_harness.cli_data":
+            raise
+        return
+    app.add_typer(data_app, name="data", help="Import, list and verify benchmark data.")
+
+
+# -- run ----------------------------------------------------------------------------------
+def _fmt_seconds(s: float) -> str:
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h {m:02d}m {sec:02d}s" if h else (f"{m}m {sec:02d}s" if m else f"{sec}s")
+
+
+def _progress(total: int):
+    """A rich progress bar with ETA on a terminal; None (quiet) otherwise."""
+    if not err.is_terminal or total == 0:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err)
+    task_id = bar.add_task("cells", total=total)
+    return bar, lambda rows: bar.advance(task_id, 1)
+
+
+@app.command()
+def run(
+    matrix: Annotated[str, typer.Option("--matrix", "-m", help="Built-in matrix name (see `list matrices`) or a YAML path.")],
+    results: Annotated[Path, typer.Option(help="Results directory (Parquet shards).")] = DEFAULT_RESULTS,
+    executor: Annotated[str, typer.Option(help="serial | process | dask")] = "serial",
+    jobs: Annotated[Optional[int], typer.Option(help="Parallel workers (process/dask); default: the CPU count.")] = None,
+    threads: Annotated[int, typer.Option(help="Threads per worker (BLAS, torch).")] = 1,
+    dask_scheduler: Annotated[Optional[str], typer.Option(help="Address of an existing Dask scheduler; default: a local cluster.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print cells, done and estimated time; run nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute cells that are already stored.")] = False,
+    filter: Annotated[Optional[list[str]], typer.Option("--filter", help="field=glob[,glob] (task, predictor, loss, encoding, budget, seed, method, space, protocol); repeatable.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Typed matrix override key.path=value (YAML value, never evaluated); repeatable.")] = None,
+    skip_missing_data: Annotated[bool, typer.Option("--skip-missing-data", help="Skip tasks whose data is not imported (e.g. for `full`) instead of stopping.")] = False,
+) -> None:
+    """Run a matrix: skip stored cells, run the rest, store every result."""
+    from nasbench_harness.executors import make_executor
+    from nasbench_harness.matrix import filter_cells, load_matrix
+    from nasbench_harness.runner import estimate_seconds, execute, plan
+    from nasbench_harness.store import ResultStore
+
+    m = load_matrix(matrix, set_ or [])
+    cells = filter_cells(m.cells, filter or [])
+    store = ResultStore(results)
+    p = plan(m, store, cells, force=force, threads=threads, skip_missing_data=skip_missing_data)
+    for task, why in p.missing.items():
+        err.print(f"[yellow]warning:[/yellow] skipped task {task}: {escape(why)}")
+    n_jobs = 1 if executor == "serial" else (jobs or _default_jobs(threads))
+    if dry_run:
+        eta = estimate_seconds(p, store, n_jobs)
+        out.print(
+            f"matrix {m.name}: {len(p.cells)} cells, {p.n_done} already done, {len(p.pending)} to run; "
+            f"estimated {_fmt_seconds(eta)} on {n_jobs} worker(s)"
+        )
+        return
+    store.ensure_writable()
+    bar, advance = _progress(len(p.pending))
+    stored_before = p.n_done
+    try:
+        with make_executor(executor, n_jobs, threads, dask_scheduler) as ex:
+            if bar is not None:
+                with bar:
+                    summary = execute(p, store, ex, progress=advance)
+            else:
+                summary = execute(p, store, ex)
+    except KeyboardInterrupt:
+        n_now = len(store.done_keys() & set(p.keys))
+        err.print(f"Interrupted: {n_now - stored_before} new cell(s) were stored in {results}; rerun the same command to resume.")
+        raise typer.Exit(130) from None
+    out.print(
+        f"matrix {m.name}: {summary.n_cells} cells, {summary.n_skipped} already done, {summary.n_ok} ok, "
+        f"{summary.n_failed} failed in {_fmt_seconds(summary.seconds)}; results in {results}"
+    )
+    for line in summary.failures[:10]:
+        err.print(f"failed: {escape(line)}")
+    if summary.n_failed:
+        err.print("Failed cells are retried on the next run.")
+
+
+def _default_jobs(threads: int) -> int:
+    import os
+
+    return max(1, (os.cpu_count() or 1) // max(1, threads))
+
+
+# -- list ---------------------------------------------------------------------------------
+class Kind(str, Enum):
+    predictors = "predictors"
+    losses = "losses"
+    tasks = "tasks"
+    matrices = "matrices"
+    protocols = "protocols"
+    search_spaces = "search-spaces"
+
+
+def _plugin_rows(kind: str) -> list[dict]:
+    from nasbench_harness import registry
+
+    rows = []
+    for name in registry.names(kind):
+        row = {"name": name, "description": "", "package": registry.info(kind, name).dist}
+        try:
+            obj = registry.load(kind, name)
+            row["description"] = registry.describe(kind, name)
+        except HarnessError as exc:
+            row.update(description="(broken plugin: it fails to import; see `list --json`)", error=str(exc), broken=True)
+            rows.append(row)
+            continue
+        if kind == "predictors":
+            row.update(
+                inputs=getattr(obj, "inputs", ""),
+                default_encoding=getattr(obj, "default_encoding", ""),
+                supports_loss=bool(getattr(obj, "supports_loss", False)),
+                default_loss=getattr(obj, "default_loss", None) or "",
+                default_params=getattr(obj, "default_params", {}),
+            )
+        elif kind == "losses":
+            row.update(formula=getattr(obj, "formula", ""), default_params=getattr(obj, "default_params", {}))
+        rows.append(row)
+    return rows
+
+
+def list_rows(kind: str) -> list[dict]:
+    """Rows (each with ``name`` and ``description``) for ``list KIND``."""
+    if kind in ("predictors", "losses"):
+        return _plugin_rows(kind)
+    if kind == "search-spaces":
+        return _plugin_rows("search_spaces")
+    if kind == "protocols":
+        from nasbench_harness.protocols import PROTOCOLS
+
+        return [{"name": n, "description": d, "function": f} for n, (f, d) in PROTOCOLS.items()]
+    if kind == "tasks":
+        from nasbench_harness.tasks.catalog import task_specs
+        from nasbench_harness.testing import SYNTHETIC_DESCRIPTIONS
+
+        rows = [
+            {"name": s.name, "description": s.description, "space": s.space, "dataset": s.dataset, "train_metric": s.train_metric, "eval_metric": s.eval_metric}
+            for s in task_specs().values()
+        ]
+        return rows + [{"name": n, "description": d, "space": n.split("/")[0], "dataset": n.split("/")[1]} for n, d in SYNTHETIC_DESCRIPTIONS.items()]
+    import yaml
+
+    from nasbench_harness.matrix import builtin_matrices
+
+    rows = []
+    for name, path in builtin_matrices().items():
+        try:
+            doc = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError:
+            doc = {}
+        rows.append({"name": name, "description": str(doc.get("description", "")) if isinstance(doc, dict) else "", "path": str(path)})
+    return rows
+
+
+@app.command("list")
+def list_(
+    kind: Annotated[Kind, typer.Argument(help="What to list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of objects (name, description, ...).")] = False,
+) -> None:
+    """List registered predictors, losses, search spaces, and known tasks, matrices, protocols."""
+    rows = list_rows(kind.value)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    table = Table(title=kind.value)
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    extra = "package" if kind.value in ("predictors", "losses", "search-spaces") else None
+    if extra:
+        table.add_column(extra)
+    for r in rows:
+        table.add_row(r["name"], escape(r["description"]), *([r.get(extra, "")] if extra else []))
+    out.print(table)
+
+
+# -- validate -----------------------------------------------------------------------------
+@app.command()
+def validate(
+    matrix: Annotated[str, typer.Argument(help="Built-in matrix name or YAML path.")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Typed override key.path=value; repeatable.")] = None,
+) -> None:
+    """Check a matrix (names, types, values) and print what it expands to."""
+    from nasbench_harness.matrix import load_matrix
+
+    m = load_matrix(matrix, set_ or [])
+    tasks = sorted({c.task for c in m.cells})
+    methods = sorted({c.method for c in m.cells})
+    budgets = sorted({float(c.budget) for c in m.cells})
+    seeds = sorted({c.seed for c in m.cells})
+    out.print(
+        f"{m.path}: valid; {len(m.cells)} cells = {len(tasks)} task(s) x {len(methods)} method(s) x "
+        f"{len(budgets)} budget(s) x {len(seeds)} seed(s) (after blocks/includes)"
+    )
+
+
+# -- report -------------------------------------------------------------------------------
+@app.command()
+def report(
+    results: Annotated[Path, typer.Option(help="Results directory to read.")] = DEFAULT_RESULTS,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for index.html and its pages.")] = DEFAULT_REPORTS,
+) -> None:
+    """Render the HTML leaderboards and plots from a results directory."""
+    from nasbench_harness.errors import ResultStoreError
+
+    if not results.is_dir():
+        raise ResultStoreError(f"The results directory {results} does not exist; run `nasbench-harness run --matrix smoke` first or pass --results DIR.")
+    try:
+        from nasbench_harness.report import build_report
+    except ImportError as exc:
+        raise HarnessError(f"The report package could not be imported ({exc}); reinstall nasbench-harness.") from None
+    from nasbench_harness.store import ResultStore
+
+    for msg in ResultStore(results).unreadable_shards():
+        err.print(f"[yellow]warning:[/yellow] {escape(msg)}")
+    index = build_report(results, out_dir)
+    out.print(f"report written to {index}")
+
+
+# -- entry point --------------------------------------------------------------------------
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    err.print(f"[yellow]warning:[/yellow] {escape(str(message))}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry: one sentence and the error's exit code for HarnessError."""
+    from nasbench_harness.store import CorruptShardWarning
+
+    _mount_data_app()
+    previous = warnings.showwarning
+    warnings.showwarning = lambda m, c, *a, **k: _show_warning(m, c, *a, **k) if issubclass(c, CorruptShardWarning) else previous(m, c, *a, **k)
+    try:
+        app(args=argv, prog_name="nasbench-harness")
+    except HarnessError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        sys.exit(exc.exit_code)
+    finally:
+        warnings.showwarning = previous
+
+
+if __name__ == "__main__":
+    main()

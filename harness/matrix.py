@@ -1,0 +1,552 @@
+"""Experiment matrices (YAML) and the cells they expand into.
+
+A matrix document::
+
+    name: smoke
+    description: one line
+    protocol: predict                      # default predict
+    protocol_params: {eval_set: space}     # passed to the protocol
+    tasks: [nbgraph/cora, nbgraph/citeseer]
+    methods:                               # a name, or a mapping
+      - ridge
+      - {predictor: xgboost, params: {n_estimators: 100}, encoding: path}
+      - {predictor: gcn, loss: hr, loss_params: {margin: 0.1}}
+    budgets: [0.01, 100]                   # float < 1 = fraction of the task, int = count
+    seeds: 3                               # an int n = seeds 0..n-1, or a list
+    blocks:                                # optional sub-matrices: each overrides any of
+      - {tasks: [nb201/cifar10], budgets: [0.001]}   # the top-level fields above
+    include: [paper-losses.yaml]           # other matrix files (relative), appended
+    include_if_present: [extra.yaml]       # the same, skipped when the file is absent
+
+Without ``blocks`` the top level is the one block. Every error names the file, the path in
+the document and what was expected. Cells carry everything that changes a result; their
+run key adds the task's data checksum and the code version (see ``Cell.run_key``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import itertools
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
+
+BLOCK_KEYS = {"protocol", "protocol_params", "tasks", "methods", "budgets", "seeds"}
+TOP_KEYS = BLOCK_KEYS | {"name", "description", "blocks", "include", "include_if_present"}
+METHOD_KEYS = {"predictor", "params", "encoding", "loss", "loss_params", "label"}
+
+
+def canonical_json(obj: Any) -> str:
+    """Stable JSON (sorted keys, no spaces) used for hashing and for the params columns."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _h32(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run: protocol x task x method x budget x seed."""
+
+    protocol: str
+    task: str
+    predictor: str
+    encoding: str
+    budget: int | float
+    seed: int
+    protocol_params: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    loss: str = ""
+    loss_params: dict = field(default_factory=dict)
+    label: str = ""
+    matrix: str = ""
+
+    def identity(self) -> dict:
+        """Every field that changes the result (not the display label or matrix name)."""
+        d = asdict(self)
+        d.pop("label")
+        d.pop("matrix")
+        d["budget"] = budget_value(self.budget)
+        return d
+
+    def run_key(self, data_checksum: str, code_version: str) -> str:
+        payload = canonical_json({"cell": self.identity(), "data": data_checksum, "code": code_version})
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    @property
+    def method(self) -> str:
+        return self.label or method_label(self.predictor, self.loss, self.encoding)
+
+    def seed_sequence(self, stream: int = 0) -> np.random.SeedSequence:
+        """Randomness from the cell's sampling fields only (task, budget, seed).
+
+        Independent of the predictor, so every method of one seed trains on the same
+        architectures (paired comparisons), and of the executor or machine.
+        """
+        entropy = [int(self.seed), _h32(self.task), _h32(canonical_json(budget_value(self.budget))), stream]
+        return np.random.SeedSequence(entropy)
+
+    def rng(self, stream: int = 0) -> np.random.Generator:
+        return np.random.default_rng(self.seed_sequence(stream))
+
+    def predictor_seed(self) -> int:
+        return int(self.seed_sequence(stream=1).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def budget_value(budget: int | float) -> int | float:
+    """Integral budgets are counts (int); others stay fractions (float)."""
+    return int(budget) if isinstance(budget, (int, np.integer)) else float(budget)
+
+
+def method_label(predictor: str, loss: str, encoding: str, default_encoding: str | None = None, params: dict | None = None) -> str:
+    """``predictor[(params)][+loss][@encoding]``; params and encoding only when non-default."""
+    label = predictor
+    if params:
+        label += "(" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + ")"
+    label += f"+{loss}" if loss else ""
+    if encoding and encoding != default_encoding:
+        label += f"@{encoding}"
+    return label
+
+
+# -- finding and loading matrices ---------------------------------------------------------
+def builtin_dir() -> Path:
+    return Path(str(resources.files("nasbench_harness.tasks") / "matrices"))
+
+
+def builtin_matrices() -> dict[str, Path]:
+    folder = builtin_dir()
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def find_matrix(name_or_path: str | Path) -> Path:
+    """A matrix by built-in name (tasks/matrices/<name>.yaml) or by file path."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if p.is_file():
+            return p
+        raise ConfigError(f"The matrix file {p} does not exist; give an existing YAML file or a built-in matrix name.")
+    known = builtin_matrices()
+    if str(name_or_path) in known:
+        return known[str(name_or_path)]
+    raise ConfigError(
+        f"Unknown matrix '{name_or_path}'; `nasbench-harness list matrices` shows the built-in ones, "
+        f"or give a path to a YAML file.{did_you_mean(str(name_or_path), known)}"
+    )
+
+
+def _load_yaml(path: Path) -> dict:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid syntax"
+        raise ConfigError(f"The matrix {path} is not valid YAML{where} ({problem}); fix the syntax there.") from None
+    except OSError as exc:
+        raise ConfigError(f"Could not read the matrix {path} ({exc.strerror}); check the path.") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"The matrix {path} must be a YAML mapping with keys such as tasks, methods, budgets, seeds; it is {type(doc).__name__}.")
+    return doc
+
+
+def set_override(doc: dict, assignment: str) -> None:
+    """Apply one ``--set key.path=value`` (value parsed as YAML data, never evaluated)."""
+    if "=" not in assignment:
+        raise ConfigError(f"The override '{assignment}' must look like key=value (e.g. seeds=[0,1] or protocol_params.eval_set=space).")
+    path, raw = assignment.split("=", 1)
+    keys = [k for k in path.strip().split(".") if k]
+    if not keys:
+        raise ConfigError(f"The override '{assignment}' has an empty key; use e.g. seeds=[0,1].")
+    settable = BLOCK_KEYS | {"name", "description"}
+    if keys[0] not in settable:
+        raise ConfigError(
+            f"The override key '{keys[0]}' is not a matrix field; expected one of {sorted(settable)}."
+            f"{did_you_mean(keys[0], TOP_KEYS)}"
+        )
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    target = doc
+    for k in keys[:-1]:
+        if not isinstance(target.get(k), dict):
+            target[k] = {}
+        target = target[k]
+    target[keys[-1]] = value
+
+
+# -- validation helpers -------------------------------------------------------------------
+class _Where:
+    """Formats 'file: path' locations for messages."""
+
+    def __init__(self, file: Path, path: str = "") -> None:
+        self.file, self.path = file, path
+
+    def __truediv__(self, part) -> _Where:
+        sep = "" if isinstance(part, int) or not self.path else "."
+        return _Where(self.file, f"{self.path}{sep}{f'[{part}]' if isinstance(part, int) else part}")
+
+    def fail(self, expected: str) -> ConfigError:
+        return ConfigError(f"In {self.file} at {self.path or 'the top level'}: {expected}")
+
+
+def _check_keys(d: dict, allowed: set[str], where: _Where) -> None:
+    for k in d:
+        if k not in allowed:
+            raise where.fail(f"unknown key '{k}'; expected one of {sorted(allowed)}.{did_you_mean(str(k), allowed)}")
+
+
+def _list_of(value, where: _Where, what: str) -> list:
+    if isinstance(value, (str, int, float, dict)):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise where.fail(f"expected a non-empty list of {what}.")
+    return value
+
+
+def _budgets(value, where: _Where) -> list[int | float]:
+    out = []
+    for i, b in enumerate(_list_of(value, where, "budgets")):
+        w = where / i
+        if isinstance(b, bool) or not isinstance(b, (int, float)):
+            raise w.fail(f"expected a budget (an int count >= 2 or a float fraction in (0, 1)), got {b!r}.")
+        if isinstance(b, float) and b.is_integer() and b >= 1:
+            b = int(b)
+        if isinstance(b, int) and b < 2:
+            raise w.fail(f"expected a training count of at least 2 architectures, got {b}.")
+        if isinstance(b, float) and not 0 < b < 1:
+            raise w.fail(f"expected a fraction strictly between 0 and 1 (or an int count), got {b}.")
+        out.append(b)
+    return out
+
+
+def _seeds(value, where: _Where) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise where.fail(f"expected a positive number of seeds or a list of ints, got {value}.")
+        return list(range(value))
+    seeds = _list_of(value, where, "seeds")
+    for i, s in enumerate(seeds):
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise (where / i).fail(f"expected a non-negative int seed, got {s!r}.")
+    return seeds
+
+
+def _mapping(value, where: _Where) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise where.fail(f"expected a mapping of parameter names to values, got {type(value).__name__}.")
+    return dict(value)
+
+
+@cache
+def _predictor_class(name: str):
+    from nasbench_harness import registry
+
+    return registry.load("predictors", name)
+
+
+@cache
+def _loss_class(name: str):
+    from nasbench_harness import registry
+
+    return registry.load("losses", name)
+
+
+def _registry_names(kind: str) -> list[str]:
+    from nasbench_harness import registry
+
+    return registry.names(kind)
+
+
+def _method(raw, where: _Where) -> dict:
+    if isinstance(raw, str):
+        raw = {"predictor": raw}
+    if not isinstance(raw, dict):
+        raise where.fail(f"expected a predictor name or a mapping with a 'predictor' key, got {raw!r}.")
+    _check_keys(raw, METHOD_KEYS, where)
+    name = raw.get("predictor")
+    if not isinstance(name, str) or not name:
+        raise (where / "predictor").fail("expected the name of a registered predictor.")
+    known = _registry_names("predictors")
+    if name not in known:
+        raise (where / "predictor").fail(
+            f"unknown predictor '{name}'; `nasbench-harness list predictors` shows the registered ones.{did_you_mean(name, known)}"
+        )
+    try:
+        cls = _predictor_class(name)
+    except HarnessError as exc:
+        raise (where / "predictor").fail(str(exc)) from None
+    params = _mapping(raw.get("params"), where / "params")
+    unknown = sorted(set(params) - set(getattr(cls, "default_params", {})))
+    if unknown:
+        raise (where / "params").fail(
+            f"predictor '{name}' does not accept {unknown}; it accepts {sorted(getattr(cls, 'default_params', {}))}."
+        )
+    default_enc = getattr(cls, "default_encoding", "onehot")
+    encoding = raw.get("encoding") or default_enc
+    if not isinstance(encoding, str):
+        raise (where / "encoding").fail(f"expected an encoding name such as onehot, path, meta, graf, zc; got {encoding!r}.")
+    loss = raw.get("loss")
+    if loss is None and getattr(cls, "supports_loss", False):
+        loss = getattr(cls, "default_loss", None)
+    loss = loss or ""
+    loss_params = _mapping(raw.get("loss_params"), where / "loss_params")
+    if loss:
+        if not getattr(cls, "supports_loss", False):
+            raise (where / "loss").fail(
+                f"predictor '{name}' is not trained by gradient and takes no loss; remove 'loss' or choose a predictor with supports_loss."
+            )
+        losses = _registry_names("losses")
+        if loss not in losses:
+            raise (where / "loss").fail(
+                f"unknown loss '{loss}'; `nasbench-harness list losses` shows the registered ones.{did_you_mean(loss, losses)}"
+            )
+        try:
+            loss_cls = _loss_class(loss)
+        except HarnessError as exc:
+            raise (where / "loss").fail(str(exc)) from None
+        bad = sorted(set(loss_params) - set(getattr(loss_cls, "default_params", {})))
+        if bad:
+            raise (where / "loss_params").fail(
+                f"loss '{loss}' does not accept {bad}; it accepts {sorted(getattr(loss_cls, 'default_params', {}))}."
+            )
+    elif loss_params:
+        raise (where / "loss_params").fail("loss_params given without a loss; add 'loss: NAME' or remove them.")
+    label = raw.get("label") or method_label(name, loss, encoding, default_enc, params)
+    return {
+        "predictor": name,
+        "params": params,
+        "encoding": encoding,
+        "loss": loss,
+        "loss_params": loss_params,
+        "label": str(label),
+    }
+
+
+@dataclass(frozen=True)
+class _SyntheticSpec:
+    space: str
+
+
+def _tasks(value, where: _Where) -> list[str]:
+    from nasbench_harness.tasks.catalog import task_specs
+    from nasbench_harness.testing import SYNTHETIC_TASKS, ToySpace
+
+    specs = {**task_specs(), **{n: _SyntheticSpec(ToySpace.name) for n in SYNTHETIC_TASKS}}
+    tasks = _list_of(value, where, "task names")
+    out = []
+    for i, t in enumerate(tasks):
+        if not isinstance(t, str):
+            raise (where / i).fail(f"expected a task name such as 'nbgraph/cora', got {t!r}.")
+        if t.endswith("/*"):  # every task of a space
+            matched = [n for n, s in specs.items() if s.space == t[:-2]]
+            if not matched:
+                spaces = sorted({s.space for s in specs.values()})
+                raise (where / i).fail(f"no tasks for search space '{t[:-2]}'; known spaces: {spaces}.{did_you_mean(t[:-2], spaces)}")
+            out += matched
+        elif t == "*":
+            out += [n for n, s in specs.items() if not isinstance(s, _SyntheticSpec)]
+        elif t not in specs:
+            raise (where / i).fail(
+                f"unknown task '{t}'; `nasbench-harness list tasks` shows the known ones.{did_you_mean(t, specs)}"
+            )
+        else:
+            out.append(t)
+    return list(dict.fromkeys(out))
+
+
+def _protocol(value, where: _Where) -> str:
+    from nasbench_harness.protocols import PROTOCOLS
+
+    if not isinstance(value, str) or value not in PROTOCOLS:
+        raise where.fail(f"unknown protocol {value!r}; expected one of {sorted(PROTOCOLS)}.{did_you_mean(str(value), PROTOCOLS)}")
+    return value
+
+
+def _check_protocol_params(protocol: str, params: dict, where: _Where) -> None:
+    """Let the protocol module validate its params when it offers ``check_params``."""
+    import importlib
+
+    from nasbench_harness.protocols import PROTOCOLS
+
+    try:
+        module = importlib.import_module(PROTOCOLS[protocol][0].split(":")[0])
+    except ImportError:
+        return  # protocol not installed yet: the runner reports it when a cell runs
+    check = getattr(module, "check_params", None)
+    if check is not None:
+        try:
+            check(params)
+        except HarnessError as exc:
+            raise where.fail(str(exc)) from None
+
+
+def _resolve_methods(value, where: _Where) -> list[dict]:
+    if value == "*" or value == ["*"]:  # every registered predictor with its defaults
+        value = _registry_names("predictors")
+    return [_method(m, where / i) for i, m in enumerate(_list_of(value, where, "methods"))]
+
+
+def _block_cells(block: dict, where: _Where, matrix: str) -> list[Cell]:
+    for key in ("tasks", "methods", "budgets"):
+        if key not in block:
+            raise where.fail(f"missing '{key}' (set it here or at the top level).")
+    protocol = _protocol(block.get("protocol", "predict"), where / "protocol")
+    pparams = _mapping(block.get("protocol_params"), where / "protocol_params")
+    _check_protocol_params(protocol, pparams, where / "protocol_params")
+    tasks = _tasks(block["tasks"], where / "tasks")
+    methods = _resolve_methods(block["methods"], where / "methods")
+    budgets = _budgets(block["budgets"], where / "budgets")
+    seeds = _seeds(block.get("seeds", 1), where / "seeds")
+    return [
+        Cell(protocol=protocol, task=t, budget=b, seed=s, protocol_params=pparams, matrix=matrix, **m)
+        for t, m, b, s in itertools.product(tasks, methods, budgets, seeds)
+    ]
+
+
+@dataclass
+class Matrix:
+    name: str
+    path: Path
+    description: str
+    cells: list[Cell]
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+
+def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matrix_name: str | None) -> Matrix:
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError(f"The matrix {path} includes itself (through {' -> '.join(p.name for p in seen)}); remove the cycle.")
+    doc = _load_yaml(path)
+    for o in overrides:
+        set_override(doc, o)
+    top = _Where(path)
+    _check_keys(doc, TOP_KEYS, top)
+    name = str(doc.get("name") or path.stem)
+    matrix_name = matrix_name or name
+    defaults = {k: v for k, v in doc.items() if k in BLOCK_KEYS}
+    cells: list[Cell] = []
+    blocks = doc.get("blocks")
+    if blocks is not None:
+        for i, block in enumerate(_list_of(blocks, top / "blocks", "blocks")):
+            w = top / "blocks" / i
+            if not isinstance(block, dict):
+                raise w.fail("expected a mapping (a sub-matrix with its own tasks/methods/budgets/seeds).")
+            _check_keys(block, BLOCK_KEYS | {"name", "description"}, w)
+            merged = {**copy.deepcopy(defaults), **{k: v for k, v in block.items() if k in BLOCK_KEYS}}
+            cells += _block_cells(merged, w, matrix_name)
+    elif "tasks" in doc or "methods" in doc:
+        cells += _block_cells(defaults, top, matrix_name)
+    for key in ("include", "include_if_present"):
+        includes = doc.get(key) or []
+        for i, inc in enumerate(_list_of(includes, top / key, "files") if includes else []):
+            if not isinstance(inc, str):
+                raise (top / key / i).fail(f"expected a relative path to a matrix file, got {inc!r}.")
+            inc_path = path.parent / inc
+            if not inc_path.is_file():
+                if key == "include_if_present":
+                    continue
+                raise (top / key / i).fail(f"the included file {inc_path} does not exist; fix the path (relative to {path.parent}).")
+            cells += _expand_file(inc_path, [], (*seen, path), matrix_name).cells
+    if not cells:
+        raise top.fail("the matrix has no cells; give tasks, methods and budgets (or blocks / include).")
+    return Matrix(name=name, path=path, description=str(doc.get("description", "")), cells=cells_unique(cells))
+
+
+def cells_unique(cells: list[Cell]) -> list[Cell]:
+    """Drop repeated cells (same identity), keeping the first occurrence."""
+    seen, out = set(), []
+    for c in cells:
+        ident = canonical_json(c.identity())
+        if ident not in seen:
+            seen.add(ident)
+            out.append(c)
+    return out
+
+
+def load_matrix(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Matrix:
+    """Find, validate and expand a matrix into its cells."""
+    return _expand_file(find_matrix(name_or_path), list(overrides), (), None)
+
+
+# -- filtering ----------------------------------------------------------------------------
+FILTER_FIELDS = ("protocol", "task", "predictor", "encoding", "loss", "budget", "seed", "method", "space")
+
+
+def _cell_field(cell: Cell, fld: str) -> str:
+    if fld == "method":
+        return cell.method
+    if fld == "space":
+        return cell.task.split("/")[0]
+    return str(getattr(cell, fld))
+
+
+def filter_cells(cells: list[Cell], filters: list[str]) -> list[Cell]:
+    """Keep cells matching every ``field=pattern[,pattern]`` (shell globs, OR within a field)."""
+    from fnmatch import fnmatchcase
+
+    parsed = []
+    for f in filters:
+        if "=" not in f:
+            raise ConfigError(f"The filter '{f}' must look like field=pattern (e.g. predictor=xgboost or task=nbgraph/*).")
+        fld, pats = f.split("=", 1)
+        fld = fld.strip()
+        if fld not in FILTER_FIELDS:
+            raise ConfigError(f"Cannot filter on '{fld}'; expected one of {list(FILTER_FIELDS)}.{did_you_mean(fld, FILTER_FIELDS)}")
+        parsed.append((fld, [p.strip() for p in pats.split(",")]))
+    return [c for c in cells if all(any(fnmatchcase(_cell_field(c, fld), p) for p in pats) for fld, pats in parsed)]
+
+
+# -- code version -------------------------------------------------------------------------
+def _module_digest(obj) -> str:
+    """sha256 of the source file defining ``obj`` (or of its module name when unavailable)."""
+    module = sys.modules.get(getattr(obj, "__module__", ""), None)
+    try:
+        src = Path(inspect.getsourcefile(module or obj) or "").read_bytes()
+    except (TypeError, OSError):
+        src = str(getattr(obj, "__module__", obj)).encode()
+    return hashlib.sha256(src).hexdigest()[:16]
+
+
+@cache
+def code_version(protocol: str, predictor: str, loss: str) -> str:
+    """The harness version plus digests of the code that computes this kind of cell.
+
+    Editing a predictor's module re-runs only that predictor's cells; editing the protocol
+    or the metrics re-runs every cell of the protocol.
+    """
+    import importlib
+
+    from nasbench_harness import __version__
+    from nasbench_harness.protocols import PROTOCOLS
+
+    parts = [f"nasbench-harness={__version__}"]
+    mod_name = PROTOCOLS[protocol][0].split(":")[0]
+    for name in (mod_name, "nasbench_harness.metrics"):
+        try:
+            parts.append(f"{name.rsplit('.', 1)[-1]}={_module_digest(importlib.import_module(name))}")
+        except ImportError:
+            parts.append(f"{name.rsplit('.', 1)[-1]}=missing")
+    parts.append(f"predictor={_module_digest(_predictor_class(predictor))}")
+    if loss:
+        parts.append(f"loss={_module_digest(_loss_class(loss))}")
+    return ";".join(parts)

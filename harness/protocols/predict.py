@@ -1,0 +1,121 @@
+"""The ``predict`` protocol: fit on N sampled architectures, score an evaluation set.
+
+Steps for one cell:
+1. sample the training rows from the task with the cell's rng (a fraction of the task,
+   rounded, at least 2; or a count);
+2. fit the predictor on ``task.train_scores`` of those rows (higher is better);
+3. score the evaluation set (``eval_set``: ``space`` = the whole task, the default;
+   ``space-minus-train``; ``mutation`` = the loss paper's mutation-based test set);
+4. compute ``prediction_metrics`` on ``task.eval_scores`` of the evaluation rows.
+
+Protocol params: ``eval_set``, ``mutation`` (keyword arguments of
+``mutation_test_set``), ``metrics`` (keyword arguments of ``prediction_metrics``).
+NaN or infinite predictions raise ``CellFailed`` with the reason; the runner records the
+cell as failed and retries it on the next run.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from nasbench_harness.errors import ConfigError
+
+EVAL_SETS = ("space", "space-minus-train", "mutation")
+PARAMS = {"eval_set", "mutation", "metrics"}
+
+
+class CellFailed(Exception):
+    """A cell ran but produced no usable result (e.g. NaN predictions)."""
+
+
+def n_train_for(budget: int | float, n: int) -> int:
+    """Training-set size: a fraction of ``n`` (rounded, at least 2) or a count."""
+    if isinstance(budget, float):
+        k = max(2, int(round(budget * n)))
+    else:
+        k = int(budget)
+    if k > n:
+        raise ConfigError(f"A training budget of {budget} needs {k} architectures but the task has only {n}; lower the budget.")
+    return k
+
+
+def eval_rows(cell, task, train: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Rows of the evaluation set named by ``eval_set``."""
+    kind = cell.protocol_params.get("eval_set", "space")
+    n = len(task)
+    if kind == "space":
+        return np.arange(n)
+    if kind == "space-minus-train":
+        mask = np.ones(n, dtype=bool)
+        mask[train] = False
+        return np.flatnonzero(mask)
+    if kind == "mutation":
+        from nasbench_harness.protocols.testsets import mutation_test_set
+
+        return np.asarray(mutation_test_set(task, rng, **cell.protocol_params.get("mutation", {})), dtype=np.int64)
+    raise ConfigError(f"Unknown eval_set '{kind}' in protocol_params; expected one of {list(EVAL_SETS)}.")
+
+
+def check_params(params: dict) -> None:
+    unknown = set(params) - PARAMS
+    if unknown:
+        raise ConfigError(f"The predict protocol got unknown protocol_params {sorted(unknown)}; it accepts {sorted(PARAMS)}.")
+    if params.get("eval_set", "space") not in EVAL_SETS:
+        raise ConfigError(f"Unknown eval_set '{params['eval_set']}' in protocol_params; expected one of {list(EVAL_SETS)}.")
+
+
+def build_predictor(cell, threads: int = 1):
+    """Instantiate the cell's predictor (and its loss) from the registry."""
+    from nasbench_harness import registry
+
+    cls = registry.load("predictors", cell.predictor)
+    loss = None
+    if cell.loss:
+        if not getattr(cls, "supports_loss", False):
+            raise ConfigError(f"Predictor '{cell.predictor}' takes no loss but the cell gives '{cell.loss}'; remove the loss.")
+        loss = registry.load("losses", cell.loss)(**cell.loss_params)
+    return cls(seed=cell.predictor_seed(), encoding=cell.encoding, loss=loss, threads=threads, **cell.params)
+
+
+def run(cell, task, *, threads: int = 1) -> list[dict]:
+    """Run one ``predict`` cell on a loaded task and return its result row."""
+    from nasbench_harness.metrics import prediction_metrics
+    from nasbench_harness.methods.base import ArchSet
+
+    check_params(cell.protocol_params)
+    n = len(task)
+    k = n_train_for(cell.budget, n)
+    rng = cell.rng()
+    train = np.sort(rng.choice(n, size=k, replace=False))
+    evaluate = eval_rows(cell, task, train, cell.rng(stream=2))
+
+    predictor = build_predictor(cell, threads)
+    unlabeled = None
+    if getattr(predictor, "uses_unlabeled", False):
+        mask = np.ones(n, dtype=bool)
+        mask[train] = False
+        unlabeled = ArchSet(task, np.flatnonzero(mask))
+
+    t0 = time.perf_counter()
+    predictor.fit(ArchSet(task, train), task.train_scores[train], unlabeled=unlabeled)
+    t1 = time.perf_counter()
+    pred = np.asarray(predictor.predict(ArchSet(task, evaluate)), dtype=np.float64).reshape(-1)
+    t2 = time.perf_counter()
+
+    if pred.shape[0] != len(evaluate):
+        raise CellFailed(f"predictor returned {pred.shape[0]} predictions for {len(evaluate)} architectures")
+    bad = ~np.isfinite(pred)
+    if bad.any():
+        raise CellFailed(f"predictor returned {int(bad.sum())} non-finite (NaN/inf) predictions out of {len(pred)}")
+    metrics = prediction_metrics(task.eval_scores[evaluate], pred, sign=task.sign, **cell.protocol_params.get("metrics", {}))
+    return [
+        {
+            "n_train": int(k),
+            "n_eval": int(len(evaluate)),
+            "fit_seconds": t1 - t0,
+            "predict_seconds": t2 - t1,
+            **{name: float(v) for name, v in metrics.items()},
+        }
+    ]

@@ -1,0 +1,311 @@
+"""The HTML report: leaderboards, rankings and plots rendered from the result store.
+
+``build_report(results_dir, out_dir)`` writes a self-contained ``index.html`` (inline CSS
+and JS, figures embedded, works offline) plus one page per comparison under
+``out_dir/boards/``. Every table links a CSV of its numbers with the run keys they come
+from. Paper-specific sections (``harness/report/sections/``) follow the generic part.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+from nasbench_harness.errors import ResultStoreError
+from nasbench_harness.report import aggregate as A
+from nasbench_harness.report import plots
+from nasbench_harness.report.context import ReportContext
+from nasbench_harness.report.sections import render_all
+
+__all__ = ["build_report"]
+
+BOARDS_DIR = "boards"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | None = None) -> Path:
+    """Render the report of ``results_dir`` into ``out_dir``; returns the written index.html."""
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    results, problems = A.load_results(results_dir)
+    ctx = ReportContext(results, plots.palette(results["method"].unique()))
+    title = title or f"NAS predictor benchmark · {results_dir.resolve().name}"
+    generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    boards = [_board(results, comp, ctx) for comp in A.comparisons(results)]
+    sections = render_all(results, ctx)
+    env = _environment()
+    common = {"title": title, "generated": generated, "results_dir": str(results_dir.resolve())}
+    index = env.get_template("index.html.j2").render(
+        **common,
+        overview=_overview(results, problems),
+        provenance=_provenance(results, ctx),
+        rankings=_rankings(results, ctx),
+        boards=boards,
+        failed=_failed(results, ctx),
+        sections=sections,
+    )
+    try:
+        (out_dir / BOARDS_DIR).mkdir(parents=True, exist_ok=True)
+        for b in boards:
+            page = env.get_template("board.html.j2").render(**common, board=b)
+            _write(out_dir / BOARDS_DIR / f"{b['slug']}.html", page)
+        target = out_dir / "index.html"
+        _write(target, index)
+    except OSError as exc:
+        raise ResultStoreError(
+            f"Could not write the report to {out_dir} ({exc.strerror or exc}); pass a writable folder with --out DIR."
+        ) from None
+    return target
+
+
+def _environment() -> jinja2.Environment:
+    folder = resources.files("nasbench_harness.report") / "templates"
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomic write: a reader never sees half a page."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- header -------------------------------------------------------------------------------
+def _overview(results: pd.DataFrame, problems: list[str]) -> dict:
+    ok = results["status"] == "ok"
+    seeds = sorted(int(s) for s in results["seed"].dropna().unique())
+    budgets = sorted(results["budget"].dropna().unique())
+    matrices = results["matrix"].replace("", "(unnamed)").value_counts().sort_index()
+    return {
+        "cells": len(results),
+        "ok": int(ok.sum()),
+        "failed": int((~ok).sum()),
+        "matrices": [f"{m} ({n:,})" for m, n in matrices.items()],
+        "tasks": sorted(results["task"].unique()),
+        "methods": sorted(results["method"].unique()),
+        "protocols": sorted(results["protocol"].unique()),
+        "seeds": _ranges(seeds),
+        "n_seeds": len(seeds),
+        "budgets": [A.format_budget(b) for b in budgets],
+        "code_versions": sorted(v for v in results["code_version"].unique() if v) or ["(not recorded)"],
+        "problems": problems,
+    }
+
+
+def _ranges(values: list[int]) -> str:
+    """[0,1,2,5] -> '0–2, 5'."""
+    parts, start = [], None
+    for i, v in enumerate(values):
+        if start is None:
+            start = v
+        if i + 1 == len(values) or values[i + 1] != v + 1:
+            parts.append(f"{start}" if start == v else f"{start}–{v}")
+            start = None
+    return ", ".join(parts) or "—"
+
+
+def _provenance(results: pd.DataFrame, ctx: ReportContext) -> str:
+    """Data checksum and code version per task, and the package versions recorded."""
+    per_task = (
+        results.groupby("task")
+        .agg(
+            data_checksum=("data_checksum", lambda s: ", ".join(sorted({v[:16] for v in s if v})) or "—"),
+            code_version=("code_version", lambda s: " | ".join(sorted({v for v in s if v})) or "—"),
+            rows=("key", "size"),
+        )
+        .reset_index()
+    )
+    html = ctx.table(per_task, "Data checksums and code versions per task", csv="provenance.csv")
+    versions: dict[str, set[str]] = {}
+    for raw in results["versions"].unique():
+        try:
+            parsed = json.loads(raw) if raw else {}
+        except ValueError:
+            continue
+        for name, ver in parsed.items() if isinstance(parsed, dict) else []:
+            versions.setdefault(str(name), set()).add(str(ver))
+    if versions:
+        vt = pd.DataFrame({"package": list(versions), "versions": [", ".join(sorted(v)) for v in versions.values()]})
+        html += ctx.table(vt.sort_values("package"), "Package versions recorded in the result rows", csv="versions.csv")
+    return html
+
+
+# -- leaderboards -------------------------------------------------------------------------
+def _task_meta(rows: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
+    spec = ctx.task(comp["task"])
+    eval_is_test = None
+    if "eval_is_test" in rows.columns and rows["eval_is_test"].notna().any():
+        eval_is_test = bool(rows["eval_is_test"].dropna().astype(bool).all())
+    elif spec is not None:
+        eval_is_test = bool(spec.eval_is_test)
+    n_eval = rows["n_eval"].dropna()
+    return {
+        "train_metric": getattr(spec, "train_metric", "") or "—",
+        "eval_metric": getattr(spec, "eval_metric", "") or "—",
+        "unit": getattr(spec, "unit", ""),
+        "higher_is_better": bool(getattr(spec, "higher_is_better", True)),
+        "eval_is_test": eval_is_test,
+        "n_eval": f"{int(n_eval.median()):,}" if len(n_eval) else "—",
+        "notes": getattr(spec, "notes", ""),
+        "params": A._short_params(comp["protocol_params"]),
+    }
+
+
+def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
+    """Everything one comparison shows: meta, a table per budget, curves, failures, rows."""
+    rows = A.select(results, comp)
+    ok_rows = rows[rows["status"] == "ok"]
+    metrics = A.metric_columns(ok_rows)
+    meta = _task_meta(rows, comp, ctx)
+    hib = {m: A.higher_is_better(m, meta["higher_is_better"]) for m in metrics}
+    agg = A.aggregate(ok_rows, ["budget", "method"], metrics)
+    primary = next((m for m in metrics if A.metric_info(m).group != "Cost"), None)
+    tabs = []
+    for budget, sub in agg.groupby("budget", sort=True):
+        if primary:
+            sub = sub.sort_values(f"{primary}.mean", ascending=not hib[primary], na_position="last")
+        table = sub.drop(columns=["budget"]).rename(columns={"n_train": "train archs"})
+        # 16 hex digits identify a run; the full keys are in the comparison page's rows CSV.
+        table["keys"] = table["keys"].str.replace(r"([0-9a-f]{16})[0-9a-f]*", r"\1", regex=True)
+        caption = f"{comp['label']} · budget {A.format_budget(budget)} · {len(sub)} methods"
+        tabs.append(
+            {
+                "label": A.format_budget(budget),
+                "html": ctx.table(table, caption, best=hib, csv=f"{comp['slug']}-{A.format_budget(budget)}.csv"),
+            }
+        )
+    figure = _curves(agg, metrics, hib, ctx)
+    failed = rows[rows["status"] != "ok"]
+    return {
+        **comp,
+        "meta": meta,
+        "n_ok": len(ok_rows),
+        "n_failed": len(failed),
+        "n_methods": ok_rows["method"].nunique(),
+        "tabs": tabs,
+        "active_tab": len(tabs) - 1,
+        "figure": figure,
+        "failed_html": _failed_table(failed, ctx, csv=f"{comp['slug']}-failed.csv") if len(failed) else "",
+        "rows_html": _rows_table(rows, metrics, ctx, comp["slug"]),
+        "href": f"{BOARDS_DIR}/{comp['slug']}.html",
+    }
+
+
+def _curves(agg: pd.DataFrame, metrics: list[str], hib: dict[str, bool], ctx: ReportContext) -> str:
+    """Metric-versus-budget figure of the best methods (at most plots.MAX_CURVES lines)."""
+    curve_metrics = plots.pick_curve_metrics(metrics)
+    if not curve_metrics:
+        return ""
+    shown = plots.top_methods(agg, curve_metrics[0], hib[curve_metrics[0]])
+    fig = plots.budget_curves(agg[agg["method"].isin(shown)], curve_metrics, ctx.palette)
+    if fig is None:
+        return ""
+    names = " and ".join(A.metric_info(m).label for m in curve_metrics)
+    n_all = agg["method"].nunique()
+    which = (
+        f"the {len(shown)} best of {n_all} methods by {A.metric_info(curve_metrics[0]).label}; "
+        if len(shown) < n_all
+        else ""
+    )
+    caption = f"{names} versus training size ({which}mean over seeds, band = ± 1 std)."
+    return ctx.figure(fig, caption, tight=False)  # budget_curves sets its own margins
+
+
+def _rows_table(rows: pd.DataFrame, metrics: list[str], ctx: ReportContext, slug: str) -> str:
+    cols = ["method", "budget", "seed", "n_train", "status", *metrics, "finished_at", "key"]
+    table = rows[[c for c in cols if c in rows.columns]].sort_values(["method", "budget", "seed"])
+    table = table.assign(budget=table["budget"].map(A.format_budget))
+    return ctx.table(table, "Every result row behind this leaderboard", csv=f"{slug}-rows.csv", max_rows=1000)
+
+
+# -- ranking and failures -----------------------------------------------------------------
+def _rankings(results: pd.DataFrame, ctx: ReportContext) -> list[dict]:
+    out = []
+    ok = results[results["status"] == "ok"]
+    task_hib = {}
+    for task in ok["task"].unique():
+        spec = ctx.task(task)
+        task_hib[task] = bool(getattr(spec, "higher_is_better", True))
+    for protocol, rows in ok.groupby("protocol", sort=True):
+        metrics = [m for m in A.metric_columns(rows) if A.metric_info(m).group != "Cost"]
+        if not metrics:
+            continue
+        ranking = A.overall_ranking(rows, metrics, task_hib)
+        labels = {m: A.metric_info(m).label for m in metrics}
+        caption = (
+            f"{protocol}: average rank per metric over every (task, budget) leaderboard "
+            f"({rows['task'].nunique()} tasks); 1 = best"
+        )
+        html = ctx.table(
+            ranking,
+            caption,
+            best={m: False for m in metrics},
+            fmt={m: ".2f" for m in metrics},
+            labels=labels,
+            csv=f"ranking-{protocol}.csv",
+        )
+        out.append(
+            {"protocol": protocol, "html": html, "n_tasks": rows["task"].nunique(), **_cross_task(rows, metrics, ctx)}
+        )
+    return out
+
+
+def _cross_task(rows: pd.DataFrame, metrics: list[str], ctx: ReportContext) -> dict:
+    """Tabs (one per budget) of the headline metric's mean per method on every task."""
+    metric = "kendall_tau" if "kendall_tau" in metrics else metrics[0]
+    info = A.metric_info(metric)
+    tables = A.by_task(rows, metric)
+    tabs = []
+    for budget, table in tables.items():
+        if table.shape[1] <= 3:  # one task: its leaderboard says it all
+            continue
+        table = table.sort_values("mean over tasks", ascending=not info.higher_is_better, na_position="last")
+        best = {c: info.higher_is_better for c in table.columns if c != "method"}
+        caption = f"{info.label}: mean over seeds per task, budget {A.format_budget(budget)}"
+        html = ctx.table(table, caption, best=best, fmt=".3f", csv=f"{metric}-by-task-{A.format_budget(budget)}.csv")
+        tabs.append({"label": A.format_budget(budget), "html": html})
+    return {"cross_label": info.label, "cross": {"tabs": tabs, "active_tab": len(tabs) - 1}}
+
+
+def _failed_table(failed: pd.DataFrame, ctx: ReportContext, csv: str) -> str:
+    cols = ["task", "protocol", "method", "budget", "seed", "error", "key"]
+    table = failed[[c for c in cols if c in failed.columns]].sort_values(["task", "method", "budget", "seed"])
+    table = table.assign(budget=table["budget"].map(A.format_budget), key=table["key"].str.slice(0, 12))
+    return ctx.table(table, f"{len(failed):,} failed cells", csv=csv, max_rows=500)
+
+
+def _failed(results: pd.DataFrame, ctx: ReportContext) -> dict:
+    failed = results[results["status"] != "ok"]
+    if failed.empty:
+        return {"n": 0, "summary": "", "html": ""}
+    summary = (
+        failed.assign(reason=failed["error"].str.split("\n").str[0].str.slice(0, 160))
+        .groupby("reason")
+        .agg(cells=("key", "size"), tasks=("task", "nunique"), methods=("method", lambda s: ", ".join(sorted(set(s)))))
+        .reset_index()
+        .sort_values("cells", ascending=False)
+    )
+    return {
+        "n": len(failed),
+        "summary": ctx.table(summary, "Failures grouped by error", csv="failed-summary.csv"),
+        "html": _failed_table(failed, ctx, csv="failed.csv"),
+    }

@@ -1,0 +1,372 @@
+"""The ``ctx`` object handed to report sections: small, stable helpers that return HTML.
+
+A section module in ``harness/report/sections/`` defines ``TITLE``, optional ``ORDER``
+(default 100) and ``render(results, ctx) -> str | None``. ``results`` holds every stored
+row (``status`` is ``ok`` or ``failed``). Every helper returns an HTML fragment (a ``str``)
+that the section concatenates and returns; all text is escaped for you.
+
+API (keyword arguments are optional):
+
+``ctx.aggregate(results, by=[...], metrics=[...]) -> DataFrame``
+    Mean and sample std (ddof=1) over the ok rows of each ``by`` group: the ``by``
+    columns, ``n``, ``keys`` (run keys, ";"-joined), ``n_train`` (mean),
+    ``<metric>.mean`` and ``<metric>.std``. ``metrics=None`` takes every metric column.
+``ctx.table(df, caption=None, sortable=True, fmt=None, best=None, csv="table.csv", max_rows=None, labels=None) -> str``
+    An HTML table. ``<m>.mean``/``<m>.std`` column pairs are merged into one "mean ± std"
+    column headed by the metric's label and grouped by metric family. ``fmt``: a format
+    spec (".3f"), a dict {column: spec or callable}, or a callable for every number
+    (default: decimals chosen per column). ``best=True`` highlights the best value of each
+    metric column (direction from ``ctx.metric_info``); a dict {column: higher_is_better}
+    chooses columns and directions. A ``keys`` column becomes a tooltip on ``n`` and is
+    kept in the downloadable CSV (``csv=None`` for no download link). ``labels`` renames
+    headers ({column: label}); ``max_rows`` caps the rows shown (the CSV keeps all).
+    Clicking a header sorts when ``sortable``.
+``ctx.tabs({label: html, ...}, title="", active=-1) -> str``
+    Switchable panels (e.g. one table per budget), like the leaderboards' budget selector.
+``ctx.figure(fig, caption=None, fmt="svg", tight=True) -> str``
+    Embed a matplotlib Figure inline (base64 SVG or PNG) and close it; ``tight`` trims
+    the margins (one extra draw).
+``ctx.metric_info(name) -> MetricInfo``
+    ``.label``, ``.higher_is_better``, ``.group``, ``.description`` of a metric column.
+``ctx.metric_columns(results) -> list[str]``
+    The metric columns present in ``results``, in display order.
+``ctx.published(name) -> object``
+    The parsed ``harness/report/published/<name>.yaml`` (numbers typed from a paper).
+``ctx.check(claim, passed, evidence) -> str``
+    A claim check box: passed True (reproduced), False (not reproduced), None (not enough
+    results to tell); ``evidence`` says which numbers decided it.
+``ctx.note(text) -> str``
+    A paragraph of explanatory text.
+``ctx.color(method) -> str``
+    The method's colour (hex), the same on every plot of the report.
+``ctx.error_box(title, message) -> str``
+    A short red box (what the report shows for a section that raised).
+``ctx.format_budget(budget) -> str``, ``ctx.escape(text) -> str``, ``ctx.task(name)`` (the
+    task definition or None).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Callable, Iterable, Mapping
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from markupsafe import escape
+from nasbench_harness.errors import ConfigError
+from nasbench_harness.report import aggregate as agg_mod
+from nasbench_harness.report.aggregate import MetricInfo
+
+Fmt = str | Callable[[float], str] | Mapping[str, str | Callable[[float], str]] | None
+
+
+def _auto_decimals(values: np.ndarray) -> int:
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0:
+        return 3
+    if np.all(finite == np.round(finite)) and finite.max() >= 1:
+        return 0
+    top = finite.max()
+    return 3 if top < 10 else 2 if top < 1000 else 0
+
+
+def _formatter(spec: str | Callable[[float], str] | None, values: np.ndarray) -> Callable[[float], str]:
+    if callable(spec):
+        return spec
+    if spec is None:
+        spec = f",.{_auto_decimals(values)}f"
+    return lambda v, s=spec: format(v, s)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _csv_link(df: pd.DataFrame, name: str) -> str:
+    data = base64.b64encode(df.to_csv(index=False).encode()).decode()
+    return (
+        f'<a class="csv" download="{escape(name)}" href="data:text/csv;base64,{data}" '
+        f'title="The aggregated numbers with the run keys they come from">CSV</a>'
+    )
+
+
+class ReportContext:
+    """Helpers for rendering; one per report build (holds the palette and task lookups)."""
+
+    def __init__(self, results: pd.DataFrame, palette: Mapping[str, str] | None = None) -> None:
+        self.results = results
+        self.palette = dict(palette or {})
+        self._table_counter = 0
+
+    # -- data --------------------------------------------------------------------------
+    def aggregate(self, results: pd.DataFrame, by: list[str], metrics: list[str] | None = None) -> pd.DataFrame:
+        return agg_mod.aggregate(results, list(by), metrics)
+
+    def metric_info(self, name: str) -> MetricInfo:
+        return agg_mod.metric_info(name)
+
+    def metric_columns(self, results: pd.DataFrame) -> list[str]:
+        return agg_mod.metric_columns(results)
+
+    def published(self, name: str) -> Any:
+        folder = resources.files("nasbench_harness.report") / "published"
+        entry = folder / f"{name}.yaml"
+        if not entry.is_file():
+            known = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")) if folder.is_dir() else []
+            raise ConfigError(
+                f"No published numbers named '{name}'; add harness/report/published/{name}.yaml "
+                f"(known: {', '.join(known) or 'none'})."
+            )
+        try:
+            return yaml.safe_load(entry.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                f"harness/report/published/{name}.yaml is not valid YAML ({exc}); fix the file."
+            ) from None
+
+    def task(self, name: str):
+        try:
+            from nasbench_harness.tasks.catalog import task_specs
+
+            return task_specs().get(name)
+        except Exception:  # noqa: BLE001 - task definitions absent or broken: report still renders
+            return None
+
+    def color(self, method: str) -> str:
+        return self.palette.get(method, "#777777")
+
+    # -- text --------------------------------------------------------------------------
+    @staticmethod
+    def escape(text: Any) -> str:
+        return str(escape(text))
+
+    @staticmethod
+    def format_budget(budget: float) -> str:
+        return agg_mod.format_budget(budget)
+
+    def note(self, text: str) -> str:
+        return f'<p class="note">{escape(text)}</p>'
+
+    def check(self, claim: str, passed: bool | None, evidence: str) -> str:
+        state, icon, word = (
+            ("unknown", "?", "not enough results")
+            if passed is None
+            else ("pass", "✓", "reproduced")
+            if passed
+            else ("fail", "✗", "not reproduced")
+        )
+        return (
+            f'<div class="check {state}"><span class="icon" aria-hidden="true">{icon}</span>'
+            f'<div><div class="claim">{escape(claim)} <span class="verdict">{word}</span></div>'
+            f'<div class="evidence">{escape(evidence)}</div></div></div>'
+        )
+
+    def tabs(self, panels: Mapping[str, str], title: str = "", active: int = -1) -> str:
+        if not panels:
+            return ""
+        active = active % len(panels)
+        buttons = "".join(
+            f'<button type="button" data-tab="{i}" class="{"active" if i == active else ""}">{escape(label)}</button>'
+            for i, label in enumerate(panels)
+        )
+        bodies = "".join(
+            f'<div class="tabpanel{" active" if i == active else ""}" data-panel="{i}">{html}</div>'
+            for i, html in enumerate(panels.values())
+        )
+        lbl = f'<span class="lbl">{escape(title)}</span>' if title else ""
+        return f'<div class="tabs"><div class="tabbar">{lbl}{buttons}</div>{bodies}</div>'
+
+    def error_box(self, title: str, message: str) -> str:
+        return f'<div class="error-box"><strong>{escape(title)}</strong> {escape(message)}</div>'
+
+    # -- figures -----------------------------------------------------------------------
+    def figure(self, fig, caption: str | None = None, fmt: str = "svg", *, tight: bool = True) -> str:
+        buf = io.BytesIO()
+        # "tight" costs a second draw: skip it when a layout engine or the caller fitted the figure.
+        bbox = "tight" if tight and fig.get_layout_engine() is None else None
+        if fmt == "svg":
+            fig.savefig(buf, format="svg", bbox_inches=bbox)
+            mime = "image/svg+xml"
+        else:
+            fig.savefig(buf, format="png", dpi=110, bbox_inches=bbox)
+            mime = "image/png"
+        _close(fig)
+        data = base64.b64encode(buf.getvalue()).decode()
+        cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
+        alt = escape(caption or "figure")
+        return f'<figure><img src="data:{mime};base64,{data}" alt="{alt}">{cap}</figure>'
+
+    # -- tables ------------------------------------------------------------------------
+    def table(
+        self,
+        df: pd.DataFrame,
+        caption: str | None = None,
+        *,
+        sortable: bool = True,
+        fmt: Fmt = None,
+        best: bool | Mapping[str, bool] | None = None,
+        csv: str | None = "table.csv",
+        max_rows: int | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> str:
+        """See the module docstring; returns ``<div class="table-wrap">…</div>``."""
+        self._table_counter += 1
+        columns = _display_columns(df)
+        labels = dict(labels or {})
+        best_dirs = _best_directions(columns, best)
+        shown = df if max_rows is None else df.head(max_rows)
+        numeric = [k == "metric" or _numeric(df[n]) for n, k in columns]
+        head = _header_html(columns, labels, sortable, numeric)
+        cells = [self._column_cells(df, shown, col, fmt, best_dirs.get(col[0])) for col in columns]
+        keys_title = _keys_titles(shown) if "keys" in df.columns else None
+        body = []
+        for i in range(len(shown)):
+            tds = []
+            for col, column_cells in zip(columns, cells, strict=True):
+                td = column_cells[i]
+                if col[0] == "n" and keys_title is not None:
+                    td = td.replace("<td", f'<td title="{keys_title[i]}"', 1)
+                tds.append(td)
+            body.append(f"<tr>{''.join(tds)}</tr>")
+        more = ""
+        if max_rows is not None and len(df) > max_rows:
+            more = f'<p class="more">Showing {max_rows:,} of {len(df):,} rows; the CSV has all of them.</p>'
+        bar = ""
+        if caption or csv:
+            link = _csv_link(df, csv) if csv else ""
+            bar = f'<div class="table-bar"><span class="caption">{escape(caption or "")}</span>{link}</div>'
+        cls = "board sortable" if sortable else "board"
+        return (
+            f'<div class="table-wrap">{bar}<div class="scroll"><table class="{cls}">'
+            f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table></div>{more}</div>"
+        )
+
+    def _column_cells(self, df, shown, col, fmt, hib: bool | None) -> list[str]:
+        name, kind = col
+        spec = fmt.get(name) if isinstance(fmt, Mapping) else fmt
+        if kind == "metric":
+            means = pd.to_numeric(shown[f"{name}.mean"], errors="coerce").to_numpy(dtype=float)
+            stds = pd.to_numeric(shown[f"{name}.std"], errors="coerce").to_numpy(dtype=float)
+            full = pd.to_numeric(df[f"{name}.mean"], errors="coerce").to_numpy(dtype=float)
+            f = _formatter(spec, full)
+            best = _best_mask(means, hib)
+            out = []
+            for m, s, b in zip(means, stds, best, strict=True):
+                if not math.isfinite(m):
+                    out.append('<td class="num" data-v="">—</td>')
+                    continue
+                sd = f'<span class="sd">± {f(s)}</span>' if math.isfinite(s) else ""
+                cls = "num best" if b else "num"
+                out.append(f'<td class="{cls}" data-v="{float(m)!r}">{f(m)}{sd}</td>')
+            return out
+        values = shown[name].tolist()
+        if values and all(_is_num(v) or v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+            arr = pd.to_numeric(shown[name], errors="coerce").to_numpy(dtype=float)
+            f = _formatter(spec, pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float))
+            best = _best_mask(arr, hib)
+            return [
+                f'<td class="num{" best" if b else ""}" data-v="{float(v)!r}">{f(v)}</td>'
+                if math.isfinite(v)
+                else '<td class="num" data-v="">—</td>'
+                for v, b in zip(arr, best, strict=True)
+            ]
+        texts = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
+        # Long text (errors, version strings) wraps instead of widening the whole table.
+        wrap = ' class="wrap"'
+        return [f"<td{wrap if len(t) > 60 else ''}>{escape(t)}</td>" for t in texts]
+
+
+def _close(fig) -> None:
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    except Exception:  # noqa: BLE001, S110 - a pyplot-free Figure needs no closing
+        pass
+
+
+def _display_columns(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """(name, kind) per shown column: mean/std pairs merge into one 'metric' column."""
+    cols: list[tuple[str, str]] = []
+    names = set(df.columns)
+    for c in df.columns:
+        if c == "keys" or (c.endswith(".std") and c[:-4] + ".mean" in names):
+            continue
+        if c.endswith(".mean") and c[:-5] + ".std" in names:
+            cols.append((c[:-5], "metric"))
+        else:
+            cols.append((c, "plain"))
+    return cols
+
+
+def _best_directions(columns: list[tuple[str, str]], best) -> dict[str, bool]:
+    if not best:
+        return {}
+    if isinstance(best, Mapping):
+        return {k: bool(v) for k, v in best.items()}
+    return {name: agg_mod.metric_info(name).higher_is_better for name, kind in columns if kind == "metric"}
+
+
+def _best_mask(values: np.ndarray, hib: bool | None) -> np.ndarray:
+    mask = np.zeros(len(values), dtype=bool)
+    finite = np.isfinite(values)
+    if hib is None or finite.sum() < 2:
+        return mask
+    target = values[finite].max() if hib else values[finite].min()
+    return finite & np.isclose(values, target, rtol=0, atol=1e-12)
+
+
+def _numeric(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+
+
+def _header_html(columns: list[tuple[str, str]], labels: Mapping[str, str], sortable: bool, numeric: list[bool]) -> str:
+    groups = [agg_mod.metric_info(n).group if k == "metric" else "" for n, k in columns]
+    top = ""
+    if len({g for g in groups if g}) > 1:
+        spans = []
+        for g in groups:
+            if spans and spans[-1][0] == g:
+                spans[-1][1] += 1
+            else:
+                spans.append([g, 1])
+        top = (
+            "<tr class='groups'>"
+            + "".join(f'<th colspan="{n}" class="{"grp" if g else ""}">{escape(g)}</th>' for g, n in spans)
+            + "</tr>"
+        )
+    ths = []
+    for (name, kind), is_num in zip(columns, numeric, strict=True):
+        info = agg_mod.metric_info(name) if kind == "metric" else None
+        label = labels.get(name) or (info.label if info else name)
+        tip = ""
+        if info:
+            arrow = "higher is better" if info.higher_is_better else "lower is better"
+            tip = (
+                f' title="{escape(info.description + " " if info.description else "")}({arrow}; mean ± std over seeds)"'
+            )
+            label = f"{label} {'↑' if info.higher_is_better else '↓'}"
+        sort = ' data-sort="1" tabindex="0"' if sortable else ""
+        cls = ' class="num"' if is_num else ""
+        ths.append(f"<th{cls}{sort}{tip}>{escape(label)}</th>")
+    return f"{top}<tr>{''.join(ths)}</tr>"
+
+
+def _keys_titles(df: pd.DataFrame) -> list[str]:
+    """Tooltip text per row: the short run keys it aggregates."""
+    out = []
+    for keys in df["keys"].astype(str).tolist():
+        short = [k[:12] for k in keys.split(";") if k]
+        text = "run keys: " + ", ".join(short[:30]) + (f" … (+{len(short) - 30})" if len(short) > 30 else "")
+        out.append(str(escape(text)))
+    return out
+
+
+def concat(parts: Iterable[str | None]) -> str:
+    """Join HTML fragments, skipping None."""
+    return "".join(p for p in parts if p)

@@ -1,0 +1,132 @@
+"""Report figures: one colour per method across the whole report, metric-vs-budget curves.
+
+Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot global state), so
+rendering is thread-safe and needs no display; ``ReportContext.figure`` embeds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from nasbench_harness.report.aggregate import format_budget, metric_info
+
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#e5e7eb",
+    "grid.linewidth": 0.8,
+    "legend.frameon": False,
+    "svg.fonttype": "none",  # keep text as text: smaller files, crisp labels
+}
+
+
+def palette(methods: Iterable[str]) -> dict[str, str]:
+    """A stable colour per method (sorted names), distinct for up to 20 methods."""
+    import seaborn as sns
+
+    names = sorted(set(methods))
+    n = len(names)
+    base = "tab10" if n <= 10 else "tab20" if n <= 20 else "husl"
+    colours = sns.color_palette(base, n_colors=max(n, 1)).as_hex()
+    return dict(zip(names, colours, strict=False))
+
+
+def pick_curve_metrics(metrics: list[str]) -> list[str]:
+    """Kendall tau and Precision@T first (the papers' headline metrics), at most three."""
+    chosen = [m for m in metrics if m == "kendall_tau"]
+    chosen += [m for m in metrics if m.startswith("precision@")][:2]
+    if not chosen:
+        chosen = [m for m in metrics if metric_info(m).group in ("Ranking", "Search", "Top-K")][:2]
+    return chosen[:3]
+
+
+MAX_CURVES = 10
+
+
+def top_methods(agg: pd.DataFrame, metric: str, higher_is_better: bool, k: int = MAX_CURVES) -> list[str]:
+    """The ``k`` methods with the best mean ``metric`` averaged over budgets."""
+    col = f"{metric}.mean"
+    if col not in agg.columns:
+        return sorted(agg["method"].unique())[:k]
+    score = agg.groupby("method")[col].mean().sort_values(ascending=not higher_is_better, na_position="last")
+    return score.index[:k].tolist()
+
+
+def budget_curves(
+    agg: pd.DataFrame, metrics: list[str], colours: Mapping[str, str], *, title: str | None = None
+) -> Figure | None:
+    """Mean ± std (band) of each metric versus training size, one line per method.
+
+    ``agg`` is ``aggregate(rows, ["budget", "method"], metrics)`` (callers keep it to about
+    ``MAX_CURVES`` methods: more lines are unreadable). The x axis is the mean number of
+    training architectures (log scale when it spans a decade); returns None when there are
+    fewer than two budgets to draw a curve through.
+    """
+    if agg.empty or agg["budget"].nunique() < 2 or not metrics:
+        return None
+    import matplotlib as mpl
+
+    n_methods = agg["method"].nunique()
+    ncol = n_methods if n_methods <= 6 else 5
+    legend_rows = -(-n_methods // ncol)
+    width, height = 4.3 * len(metrics), 3.0 + 0.2 * legend_rows
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(width, height))
+        # Fixed margins (inches) instead of a layout engine: one draw per figure, not three.
+        fig.subplots_adjust(
+            left=0.5 / width,
+            right=1 - 0.15 / width,
+            top=1 - 0.3 / height,
+            bottom=(0.8 + 0.2 * legend_rows) / height,
+            wspace=0.25,
+        )
+        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+        x_col = "n_train" if "n_train" in agg.columns and agg["n_train"].notna().all() else "budget"
+        xs = agg[x_col].to_numpy(dtype=float)
+        log_x = np.nanmin(xs) > 0 and np.nanmax(xs) / np.nanmin(xs) >= 8
+        for ax, metric in zip(axes, metrics, strict=True):
+            if log_x:  # before drawing: set_xscale resets the tick locators set below
+                ax.set_xscale("log")
+            _draw_metric(ax, agg, metric, x_col, colours)
+            info = metric_info(metric)
+            ax.set_title(f"{info.label} {'↑' if info.higher_is_better else '↓'}")
+            ax.set_xlabel("training architectures" if x_col == "n_train" else "budget")
+        handles, labels = axes[0].get_legend_handles_labels()
+        if handles:
+            fig.legend(
+                handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8, handlelength=1.5
+            )
+        if title:
+            fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _draw_metric(ax, agg: pd.DataFrame, metric: str, x_col: str, colours: Mapping[str, str]) -> None:
+    mean_col, std_col = f"{metric}.mean", f"{metric}.std"
+    if mean_col not in agg.columns:
+        return
+    for method, g in agg.sort_values(x_col).groupby("method", sort=True):
+        x = g[x_col].to_numpy(dtype=float)
+        m = g[mean_col].to_numpy(dtype=float)
+        s = np.nan_to_num(g[std_col].to_numpy(dtype=float))
+        ok = np.isfinite(m)
+        if not ok.any():
+            continue
+        colour = colours.get(method, "#777777")
+        ax.plot(x[ok], m[ok], marker="o", markersize=3, linewidth=1.6, color=colour, label=method)
+        ax.fill_between(x[ok], (m - s)[ok], (m + s)[ok], color=colour, alpha=0.15, linewidth=0)
+    budgets = agg[["budget", x_col]].drop_duplicates("budget").sort_values(x_col)
+    if x_col == "n_train" and len(budgets) <= 8 and (budgets["budget"] < 1).any():
+        # Fractions asked: say which percentage each tick is.
+        ax.set_xticks(budgets[x_col].to_numpy(dtype=float), minor=False)
+        ax.set_xticklabels(
+            [f"{int(n):,}\n({format_budget(b)})" for b, n in budgets.itertuples(index=False)], fontsize=7
+        )
+        ax.minorticks_off()

@@ -1,0 +1,106 @@
+"""Paper-specific report sections, discovered from the modules of this package.
+
+Each module defines ``TITLE`` (str), optional ``ORDER`` (int, default 100; lower comes
+first) and ``render(results, ctx) -> str | None`` returning an HTML fragment built with
+the helpers documented in ``harness/report/context.py`` (None: nothing to show). Modules
+whose name starts with "_" are skipped. Third-party packages can add sections under the
+entry point group ``nasbench_harness.report_sections`` (each pointing at such a module).
+
+A section that fails to import or raises while rendering is shown as a short error box;
+it never breaks the rest of the report.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import traceback
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from types import ModuleType
+
+import pandas as pd
+
+ENTRY_POINT_GROUP = "nasbench_harness.report_sections"
+DEFAULT_ORDER = 100
+
+
+@dataclass
+class Section:
+    """One section as discovered: its module (None when it failed to import) and order."""
+
+    name: str
+    title: str
+    order: int
+    module: ModuleType | None
+    import_error: str = ""
+
+    @property
+    def anchor(self) -> str:
+        return "section-" + re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+
+@dataclass
+class RenderedSection:
+    name: str
+    title: str
+    anchor: str
+    html: str
+    error: str = ""  # one line: why the section could not be rendered
+
+
+def _describe(exc: BaseException) -> str:
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno})" if frame else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _section_from(name: str, loader) -> Section:
+    try:
+        module = loader()
+    except Exception as exc:  # noqa: BLE001 - a broken section must not break the report
+        return Section(name, name, DEFAULT_ORDER, None, _describe(exc))
+    title = str(getattr(module, "TITLE", name))
+    try:
+        order = int(getattr(module, "ORDER", DEFAULT_ORDER))
+    except (TypeError, ValueError):
+        order = DEFAULT_ORDER
+    if not callable(getattr(module, "render", None)):
+        return Section(name, title, order, None, "the module defines no render(results, ctx) function")
+    return Section(name, title, order, module)
+
+
+def discover() -> list[Section]:
+    """Built-in section modules plus entry-point sections, sorted by (ORDER, name)."""
+    found: list[Section] = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        found.append(_section_from(info.name, lambda n=info.name: importlib.import_module(f"{__name__}.{n}")))
+    try:
+        eps = entry_points(group=ENTRY_POINT_GROUP)
+    except Exception:  # noqa: BLE001 - broken metadata: keep the built-ins
+        eps = []
+    for ep in eps:
+        found.append(_section_from(ep.name, ep.load))
+    return sorted(found, key=lambda s: (s.order, s.name))
+
+
+def render_all(results: pd.DataFrame, ctx, sections: list[Section] | None = None) -> list[RenderedSection]:
+    """Render every section; a failure becomes an error box in place of that section."""
+    out = []
+    for s in discover() if sections is None else sections:
+        if s.module is None:
+            error = f"could not be loaded: {s.import_error}"
+            out.append(RenderedSection(s.name, s.title, s.anchor, ctx.error_box(f"Section {s.name}", error), error))
+            continue
+        try:
+            html = s.module.render(results, ctx)
+        except Exception as exc:  # noqa: BLE001 - shown as an error box instead
+            error = f"failed: {_describe(exc)}"
+            out.append(RenderedSection(s.name, s.title, s.anchor, ctx.error_box(f"Section {s.name}", error), error))
+            continue
+        if html:
+            out.append(RenderedSection(s.name, s.title, s.anchor, str(html)))
+    return out

@@ -1,0 +1,278 @@
+"""The runner: plan a matrix against the result store, execute pending cells, store rows.
+
+``plan`` expands nothing itself (see ``matrix.load_matrix``): it loads each task once to
+get its data checksum, derives every cell's run key and splits cells into done and
+pending. ``execute`` sends pending cells to an executor and appends each finished cell's
+row to the store as its own atomic shard, so a killed run loses only the cells in flight;
+the shards are compacted when the run ends. ``execute_cell`` is what workers run: it
+never raises for a failing cell, it returns a ``failed`` row with the reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from nasbench_harness.errors import ConfigError, HarnessError
+from nasbench_harness.matrix import Cell, Matrix, canonical_json, code_version
+from nasbench_harness.store import ResultStore
+from nasbench_harness.threads import pin_threads
+
+# Seconds one cell takes on one core when no timing of it is stored yet (measured on the
+# NAS-Bench-Graph and NB201 tasks at small budgets, whole space scored; rough on purpose:
+# only used by `run --dry-run` until real timings exist).
+PRIOR_SECONDS = {
+    "linear": 0.3,
+    "ridge": 0.3,
+    "random_forest": 3.0,
+    "xgboost": 3.0,
+    "lightgbm": 2.0,
+    "mlp": 5.0,
+    "gp": 8.0,
+    "gcn": 40.0,
+    "ap": 20.0,
+    "transformer": 60.0,
+    "gin": 40.0,
+    "neural_predictor": 40.0,
+    "cap": 90.0,
+    "carl": 90.0,
+    "convnp": 120.0,
+}
+DEFAULT_PRIOR_SECONDS = 10.0
+
+VERSIONED_PACKAGES = ("nasbench-harness", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "torch", "xgboost", "xgboost-cpu", "lightgbm", "nas-bench-graph")
+
+
+# -- worker side --------------------------------------------------------------------------
+@functools.cache
+def _load_task(name: str, data_root: str | None):
+    """Each worker process loads a task once (tables, encodings memoised in the space)."""
+    from nasbench_harness.tasks.cache import DataCache
+    from nasbench_harness.tasks.catalog import load_task
+    from nasbench_harness.testing import SYNTHETIC_TASKS
+
+    if name in SYNTHETIC_TASKS:
+        return SYNTHETIC_TASKS[name]()
+    return load_task(name, DataCache(Path(data_root)) if data_root else None)
+
+
+@functools.cache
+def package_versions(extra_dist: str = "") -> str:
+    """JSON of the versions of the packages that can change a result (memoised per process)."""
+    out = {"python": platform.python_version()}
+    for dist in (*VERSIONED_PACKAGES, *([extra_dist] if extra_dist else [])):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return json.dumps(out, sort_keys=True)
+
+
+@functools.cache
+def _protocol(name: str) -> tuple[Callable, bool]:
+    from nasbench_harness.protocols import get_protocol
+
+    fn = get_protocol(name)
+    return fn, "threads" in inspect.signature(fn).parameters
+
+
+def _base_row(cell: Cell, payload: dict) -> dict:
+    return {
+        "key": payload["key"],
+        "matrix": cell.matrix,
+        "protocol": cell.protocol,
+        "protocol_params": canonical_json(cell.protocol_params),
+        "task": cell.task,
+        "space": cell.task.split("/", 1)[0],
+        "dataset": cell.task.split("/", 1)[-1],
+        "predictor": cell.predictor,
+        "encoding": cell.encoding,
+        "loss": cell.loss,
+        "method": cell.method,
+        "params": canonical_json({"predictor": cell.params, "loss": cell.loss_params}),
+        "budget": float(cell.budget),
+        "seed": int(cell.seed),
+        "code_version": payload["code_version"],
+        "data_checksum": payload["data_checksum"],
+        "versions": package_versions(payload.get("dist", "")),
+    }
+
+
+def execute_cell(payload: dict) -> list[dict]:
+    """Run one cell (in any process) and return its result rows; failures become rows."""
+    cell = Cell(**payload["cell"])
+    threads = int(payload.get("threads", 1))
+    row = _base_row(cell, payload)
+    start = time.perf_counter()
+    try:
+        pin_threads(threads)
+        task = _load_task(cell.task, payload.get("data_root"))
+        fn, takes_threads = _protocol(cell.protocol)
+        start = time.perf_counter()  # task loading is a once-per-worker cost, not the cell's
+        results = fn(cell, task, threads=threads) if takes_threads else fn(cell, task)
+        rows = [{**row, "status": "ok", "error": "", "eval_is_test": bool(task.eval_is_test), **r} for r in results]
+    except HarnessError as exc:
+        rows = [{**row, "status": "failed", "error": str(exc)}]
+    except Exception as exc:  # a failing method must not stop the run: record and retry later
+        rows = [{**row, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}]
+    total = time.perf_counter() - start
+    finished = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    for r in rows:
+        r.setdefault("total_seconds", total)
+        r["finished_at"] = finished
+    return rows
+
+
+# -- planning -----------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """A matrix's cells with their run keys, split into done and pending."""
+
+    matrix: Matrix
+    cells: list[Cell]
+    keys: list[str]
+    payloads: list[dict]
+    done: list[bool]
+    data_root: str | None = None
+    task_sizes: dict[str, int] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # task -> why its cells were dropped
+
+    @property
+    def pending(self) -> list[int]:
+        return [i for i, d in enumerate(self.done) if not d]
+
+    @property
+    def n_done(self) -> int:
+        return sum(self.done)
+
+
+def _dist_of(predictor: str) -> str:
+    from nasbench_harness import registry
+
+    try:
+        return registry.info("predictors", predictor).dist
+    except HarnessError:
+        return ""
+
+
+def plan(
+    matrix: Matrix,
+    store: ResultStore,
+    cells: list[Cell] | None = None,
+    *,
+    force: bool = False,
+    threads: int = 1,
+    skip_missing_data: bool = False,
+) -> Plan:
+    """Derive run keys (loading each task once for its data checksum) and what is done.
+
+    A task whose data is not imported raises its DataError (which names the import to
+    run), or with ``skip_missing_data`` drops that task's cells and notes why in
+    ``Plan.missing``.
+    """
+    from nasbench_harness.errors import DataError
+    from nasbench_harness.paths import DATA_ENV
+
+    cells = matrix.cells if cells is None else cells
+    data_root = os.environ.get(DATA_ENV)
+    tasks, missing = {}, {}
+    for name in dict.fromkeys(c.task for c in cells):
+        try:
+            tasks[name] = _load_task(name, data_root)
+        except DataError as exc:
+            if not skip_missing_data:
+                raise
+            missing[name] = str(exc)
+    cells = [c for c in cells if c.task in tasks]
+    for c in cells:
+        if isinstance(c.budget, int) and c.budget > len(tasks[c.task]):
+            raise ConfigError(
+                f"The budget {c.budget} of matrix '{matrix.name}' exceeds the {len(tasks[c.task])} architectures of task "
+                f"'{c.task}'; use a smaller count or a fraction."
+            )
+    keys, payloads = [], []
+    for c in cells:
+        cv = code_version(c.protocol, c.predictor, c.loss)
+        checksum = tasks[c.task].data_checksum
+        key = c.run_key(checksum, cv)
+        keys.append(key)
+        payloads.append(
+            {
+                "cell": asdict(c),
+                "key": key,
+                "code_version": cv,
+                "data_checksum": checksum,
+                "data_root": data_root,
+                "threads": threads,
+                "dist": _dist_of(c.predictor),
+            }
+        )
+    stored = set() if force else store.done_keys()
+    return Plan(matrix, cells, keys, payloads, [k in stored for k in keys], data_root, {n: len(t) for n, t in tasks.items()}, missing)
+
+
+def estimate_seconds(p: Plan, store: ResultStore, jobs: int = 1) -> float:
+    """Wall-time estimate of the pending cells: stored timings of the same predictor and
+    task (else the same predictor anywhere, else ``PRIOR_SECONDS``), divided over jobs."""
+    df = store.read(["predictor", "task", "total_seconds"])
+    by_pt: dict = {}
+    by_p: dict = {}
+    if not df.empty and "total_seconds" in df.columns:
+        ok = df[df["status"] == "ok"]
+        by_pt = ok.groupby(["predictor", "task"])["total_seconds"].median().to_dict()
+        by_p = ok.groupby("predictor")["total_seconds"].median().to_dict()
+    total = 0.0
+    for i in p.pending:
+        c = p.cells[i]
+        total += by_pt.get((c.predictor, c.task), by_p.get(c.predictor, PRIOR_SECONDS.get(c.predictor, DEFAULT_PRIOR_SECONDS)))
+    return total / max(1, jobs)
+
+
+# -- executing ----------------------------------------------------------------------------
+@dataclass
+class Summary:
+    n_cells: int
+    n_skipped: int
+    n_ok: int = 0
+    n_failed: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+
+def execute(p: Plan, store: ResultStore, executor, *, progress: Callable[[list[dict]], None] | None = None, compact: bool = True) -> Summary:
+    """Run the pending cells of ``p`` on ``executor``; each result is stored as it arrives.
+
+    On an interruption (KeyboardInterrupt, a killed worker) the rows already stored stay;
+    the exception propagates after compaction so the caller can say how to resume.
+    """
+    store.ensure_writable()
+    pending = [p.payloads[i] for i in p.pending]
+    summary = Summary(n_cells=len(p.cells), n_skipped=len(p.cells) - len(pending))
+    t0 = time.perf_counter()
+    try:
+        for rows in executor.map(execute_cell, pending):
+            store.append(rows)
+            for r in rows:
+                if r["status"] == "ok":
+                    summary.n_ok += 1
+                else:
+                    summary.n_failed += 1
+                    summary.failures.append(f"{r['task']} {r['method']} budget={r['budget']:g} seed={r['seed']}: {r['error']}")
+            if progress is not None:
+                progress(rows)
+    finally:
+        summary.seconds = time.perf_counter() - t0
+        if compact:
+            store.compact()
+    return summary

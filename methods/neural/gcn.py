@@ -1,0 +1,38 @@
+"""GCN predictor: the uniform graph-convolution predictor of the loss-function study.
+
+Dense batched adjacency, a few bidirectional graph-conv layers (Wen et al. / BRP-NAS
+lineage), mean pooling over real nodes, and a two-layer MLP head giving one score.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from nasbench_harness.methods.neural.layers import DenseGraphConv, masked_mean, mlp_head
+from nasbench_harness.methods.neural.training import GraphPredictor, NeuralPredictor
+
+
+class GCNModel(nn.Module):
+    def __init__(self, n_ops: int, hidden: int, layers: int, dropout: float) -> None:
+        super().__init__()
+        dims = [n_ops] + [hidden] * layers
+        self.convs = nn.ModuleList(DenseGraphConv(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.head = mlp_head(hidden, hidden, dropout)
+
+    def forward(self, x: torch.Tensor, adj: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = conv(x, adj, mask)
+        return self.head(masked_mean(x, mask)).squeeze(-1)
+
+
+class GCNPredictor(GraphPredictor):
+    name = "gcn"
+    description = "Graph convolutional predictor (dense batched GCN, mean pool, MLP head); trains on any loss."
+    default_params: ClassVar[dict[str, Any]] = {**NeuralPredictor.train_params, "hidden": 64, "layers": 3, "dropout": 0.0}
+
+    def _build(self) -> nn.Module:
+        p = self.params
+        return GCNModel(len(self.op_names), int(p["hidden"]), int(p["layers"]), float(p["dropout"]))

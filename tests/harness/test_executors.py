@@ -1,0 +1,82 @@
+"""Executors: serial, process (loky) and Dask (LocalCluster) give identical metric values."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasbench_harness.errors import ConfigError
+from nasbench_harness.executors import make_executor
+from nasbench_harness.matrix import load_matrix
+from nasbench_harness.runner import execute, plan
+from nasbench_harness.store import ResultStore
+from nasbench_harness.threads import pin_threads
+
+pytest.importorskip("nasbench_harness.metrics", reason="harness/metrics.py (prediction_metrics) is not in this checkout yet")
+
+METRIC_COLS = ["kendall_tau", "spearman", "n_train", "n_eval"]
+
+
+def run_with(matrix_path, results, name: str, **kw) -> pd.DataFrame:
+    store = ResultStore(results)
+    p = plan(load_matrix(matrix_path), store)
+    with make_executor(name, **kw) as ex:
+        summary = execute(p, store, ex)
+    assert summary.n_ok == len(p.cells), summary.failures
+    df = store.read().set_index("key").sort_index()
+    return df[[c for c in METRIC_COLS if c in df.columns]]
+
+
+@pytest.fixture(scope="module")
+def serial_results(tmp_path_factory, example_plugin, toy_matrix_text):
+    folder = tmp_path_factory.mktemp("exec")
+    path = folder / "toy.yaml"
+    path.write_text(toy_matrix_text)
+    return path, run_with(path, folder / "serial", "serial")
+
+
+def test_process_pool_matches_serial(serial_results, tmp_path):
+    path, serial = serial_results
+    got = run_with(path, tmp_path / "process", "process", jobs=2)
+    pd.testing.assert_frame_equal(got, serial)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_matches_serial(serial_results, tmp_path):
+    pytest.importorskip("dask.distributed")
+    path, serial = serial_results
+    got = run_with(path, tmp_path / "dask", "dask", jobs=2)
+    pd.testing.assert_frame_equal(got, serial)
+
+
+def test_dask_existing_scheduler_address(serial_results, tmp_path):
+    """--dask-scheduler: connect to a cluster someone else started."""
+    distributed = pytest.importorskip("dask.distributed")
+    path, serial = serial_results
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        got = run_with(path, tmp_path / "dask-addr", "dask", jobs=1, scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(got, serial)
+
+
+def test_unknown_executor_suggests_closest():
+    with pytest.raises(ConfigError, match="Unknown executor 'proces'.*Did you mean 'process'"):
+        make_executor("proces")
+
+
+def test_pin_threads_limits_blas_and_torch():
+    from threadpoolctl import threadpool_info
+
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        pin_threads(1)
+        assert torch.get_num_threads() == 1
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+        np.dot(np.ones((50, 50)), np.ones((50, 50)))  # still works pinned
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,254 @@
+"""Every loss on hand-made cases with known answers, gradients, weightings and the piecewise switch."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nasbench_harness.errors import ConfigError
+from nasbench_harness.methods.base import TrainState
+from nasbench_harness.methods.losses import (
+    CATEGORIES,
+    ExponentialWeightedLoss,
+    HingeRankingLoss,
+    ListMLELoss,
+    LogisticRankingLoss,
+    MAPELoss,
+    MSELoss,
+    MSESequenceRankingLoss,
+    PiecewiseLoss,
+    WARPLoss,
+    importance_weights,
+    true_ranks,
+)
+from nasbench_harness.registry import load, names
+
+ALL = ["mse", "hr", "logistic", "mse_sr", "listmle", "ew", "mape", "warp", "pw"]
+T = torch.tensor([0.9, 0.1, 0.5, 0.3], dtype=torch.float64)
+
+
+def test_all_losses_registered_with_categories():
+    assert set(ALL) <= set(names("losses"))
+    for name in ALL:
+        cls = load("losses", name)
+        assert cls.formula and cls.description and CATEGORIES[name] == cls.category
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_gradients_flow_and_loss_is_finite(name):
+    pred = torch.tensor([0.2, 0.4, 0.1, 0.8], dtype=torch.float64, requires_grad=True)
+    value = load("losses", name)()(pred, T, TrainState(n_train=10))
+    assert value.ndim == 0 and torch.isfinite(value) and value.item() > 0
+    value.backward()
+    assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_exact_prediction_is_a_minimum_of_regression_and_weighted_losses(name):
+    loss = load("losses", name)()
+    if loss.category in ("regression", "weighted") and name != "warp":
+        assert loss(T.clone(), T, TrainState()).item() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_mse():
+    assert MSELoss()(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.0]), None).item() == pytest.approx(2.5)
+
+
+def test_hinge_zero_when_ordered_beyond_margin_and_exact_otherwise():
+    hr = HingeRankingLoss(margin=0.1)
+    ordered = T * 10  # same order, all gaps >= 2 > margin
+    assert hr(ordered, T, None).item() == 0.0
+    # Reversed 2 items: one pair, loss = margin - (p_better - p_worse) = 0.1 - (0 - 1) = 1.1
+    assert hr(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0]), None).item() == pytest.approx(1.1)
+    # Ties in the target are not pairs: nothing to rank.
+    assert hr(torch.tensor([0.3, 0.7]), torch.tensor([0.5, 0.5]), None).item() == 0.0
+
+
+def test_logistic_ranking_matches_formula():
+    pred, target = torch.tensor([0.0, 2.0, 1.0]), torch.tensor([3.0, 2.0, 1.0])
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    expected = np.mean([math.log1p(math.exp(-(pred[i] - pred[j]).item())) for i, j in pairs])
+    assert LogisticRankingLoss()(pred, target, None).item() == pytest.approx(expected, rel=1e-6)
+    assert LogisticRankingLoss()(torch.tensor([100.0, 0.0]), torch.tensor([1.0, 0.0]), None).item() < 1e-20
+
+
+def test_mse_sr_is_mse_plus_gap_error():
+    pred, target = torch.tensor([0.0, 1.0, 0.5]), torch.tensor([0.2, 0.6, 0.4])
+    mse = torch.mean((pred - target) ** 2).item()
+    gaps = [abs((pred[i] - pred[j]) - (target[i] - target[j])).item() for i, j in [(0, 1), (0, 2), (1, 2)]]
+    assert MSESequenceRankingLoss(sr_weight=0.5)(pred, target, None).item() == pytest.approx(mse + 0.5 * np.mean(gaps))
+    # A prediction shifted by a constant has exact gaps: only the MSE part remains.
+    assert MSESequenceRankingLoss()(target + 1, target, None).item() == pytest.approx(1.0)
+
+
+def test_listmle_matches_brute_force_on_four_items():
+    pred = torch.tensor([0.3, -1.2, 2.0, 0.7], dtype=torch.float64)
+    order = sorted(range(4), key=lambda i: -T[i].item())
+    s = [pred[i].item() for i in order]
+    nll = -sum(s[k] - math.log(sum(math.exp(v) for v in s[k:])) for k in range(4))
+    assert ListMLELoss()(pred, T, None).item() == pytest.approx(nll / 4, rel=1e-12)
+    # Plackett-Luce over every permutation sums to one: the true order is the likeliest only when scores agree.
+    probs = []
+    for perm in itertools.permutations(range(4)):
+        v = [pred[i].item() for i in perm]
+        probs.append(math.prod(math.exp(v[k]) / sum(math.exp(u) for u in v[k:]) for k in range(4)))
+    assert sum(probs) == pytest.approx(1.0)
+
+
+def test_listmle_is_stable_for_huge_scores():
+    pred = torch.tensor([1e4, -1e4, 5e3], dtype=torch.float64)
+    assert torch.isfinite(ListMLELoss()(pred, torch.tensor([1.0, 0.0, 0.5], dtype=torch.float64), None))
+
+
+def test_weightings_increase_with_the_true_score():
+    for kind in ("GT", "EXP-GT", "Ranking"):
+        w = importance_weights(T, kind)
+        assert w.mean().item() == pytest.approx(1.0)
+        assert torch.equal(torch.argsort(w), torch.argsort(T)), kind
+    np.testing.assert_allclose(importance_weights(T, "GT"), T / T.mean())
+    np.testing.assert_allclose(importance_weights(T, "EXP-GT"), torch.exp(T) / torch.exp(T).mean())
+    ranks = true_ranks(T)  # 1 = best
+    assert ranks.tolist() == [1, 4, 2, 3]
+    np.testing.assert_allclose(importance_weights(T, "Ranking"), (1 - (ranks - 1) / 4) / (1 - (ranks - 1) / 4).mean())
+    with pytest.raises(ConfigError, match="weighting"):
+        ExponentialWeightedLoss(weighting="exp")
+
+
+def test_ew_weights_errors_on_good_architectures_more():
+    ew = ExponentialWeightedLoss()
+    target = torch.tensor([1.0, 0.0])
+    err_on_best = ew(torch.tensor([0.5, 0.0]), target, None).item()
+    err_on_worst = ew(torch.tensor([1.0, 0.5]), target, None).item()
+    assert err_on_best == pytest.approx(0.25 * math.e / ((1 + math.e) / 2) / 2)
+    assert err_on_best > err_on_worst
+
+
+def test_mape_baseline_weighting():
+    mape = MAPELoss(baseline=0.1)
+    target = torch.tensor([1.0, 0.0])
+    # |error| / (1 + b - y): 0.5 / 0.1 on the best; 0.5 / 1.1 on the worst.
+    assert mape(torch.tensor([0.5, 0.0]), target, None).item() == pytest.approx(2.5)
+    assert mape(torch.tensor([1.0, 0.5]), target, None).item() == pytest.approx(0.5 / 1.1 / 2)
+    with pytest.raises(ConfigError):
+        MAPELoss(baseline=0)
+
+
+def test_warp_matches_hand_computation():
+    warp = WARPLoss(margin=0.1, weighting="GT")
+    target = torch.tensor([1.0, 0.5, 0.0])
+    pred = torch.tensor([0.0, 0.5, 1.0])  # fully reversed
+    # Best item (0): 2 violators, hinges 0.6 and 1.1, L(2)/2 = 1.5/2; item 1: 1 violator, hinge 0.6, L(1)/1 = 1.
+    w = target / target.mean()
+    expected = (w[0] * 0.75 * 1.7 + w[1] * 1.0 * 0.6) / 3
+    assert warp(pred, target, None).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert warp(target * 10, target, None).item() == 0.0  # ordered beyond the margin: no violators
+
+
+def test_warp_penalises_a_swap_among_the_best_more_than_a_swap_among_the_worst():
+    target = torch.linspace(1, 0, 10)
+    top_swapped, bottom_swapped = target.clone(), target.clone()
+    top_swapped[[0, 1]] = top_swapped[[1, 0]]
+    bottom_swapped[[8, 9]] = bottom_swapped[[9, 8]]
+    for kind in ("GT", "EXP-GT", "Ranking"):
+        warp = WARPLoss(weighting=kind)
+        # Same single violated pair and hinge; only the weight of the better architecture differs.
+        assert warp(top_swapped, target, None) > warp(bottom_swapped, target, None) > 0, kind
+
+
+def test_warp_rank_discount_is_harmonic():
+    def harmonic(k: int) -> float:
+        return sum(1 / s for s in range(1, k + 1))
+
+    for k in (1, 3, 7):
+        # Architecture 0 is the best but predicted below the k others, which tie among themselves.
+        target = torch.linspace(1, 0, k + 1, dtype=torch.float64)
+        pred = torch.cat([torch.zeros(1), torch.ones(k)]).double()
+        w = importance_weights(target, "EXP-GT")
+        # Item 0: k violators with hinge 1.1 each; item m >= 1: k - m violators with hinge 0.1 (the margin).
+        parts = [w[0] * harmonic(k) / k * 1.1 * k] + [w[m] * harmonic(k - m) * 0.1 for m in range(1, k + 1)]
+        expected = sum(float(p) for p in parts) / (k + 1)
+        assert WARPLoss()(pred, target, None).item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_piecewise_switches_by_training_set_size():
+    pw = PiecewiseLoss(first="mse", second="hr", switch="n_train", threshold=50)
+    pred, target = torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0])
+    assert pw(pred, target, TrainState(n_train=49)).item() == pytest.approx(MSELoss()(pred, target, None).item())
+    assert pw(pred, target, TrainState(n_train=50)).item() == pytest.approx(HingeRankingLoss()(pred, target, None).item())
+
+
+def test_piecewise_switches_by_iteration_fraction_with_sub_loss_params():
+    pw = PiecewiseLoss(first="hr", second="warp", switch="fraction", threshold=0.25, first_params={"margin": 0.5})
+    pred, target = torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0])
+    warm = [pw.in_warmup(TrainState(iteration=i, n_iterations=100)) for i in range(100)]
+    assert warm.index(False) == 25 and not any(warm[25:])
+    assert pw(pred, target, TrainState(iteration=0, n_iterations=100)).item() == pytest.approx(1.5)
+    assert pw(pred, target, TrainState(iteration=30, n_iterations=100)).item() == pytest.approx(
+        WARPLoss()(pred, target, None).item()
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"switch": "epoch"},
+        {"switch": "fraction", "threshold": 2},
+        {"first": "pw"},
+        {"first": "nope"},
+        {"second_params": {"margin": -1}, "second": "hr"},
+    ],
+)
+def test_piecewise_rejects_bad_configuration(params):
+    from nasbench_harness.errors import HarnessError
+
+    with pytest.raises(HarnessError):
+        PiecewiseLoss(**params)
+
+
+def test_unknown_loss_parameter_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        HingeRankingLoss(margn=0.1)
+
+
+def test_pairwise_losses_are_vectorised_over_a_large_batch():
+    # 2,000 items = ~2M pairs in one call; a Python pair loop would not finish quickly.
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.rand(2000, generator=g), torch.rand(2000, generator=g)
+    for name in ["hr", "logistic", "mse_sr", "warp"]:
+        assert torch.isfinite(load("losses", name)()(pred, target, TrainState()))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_loss_conformance(name):
+    from nasbench_harness.testing import check_loss
+
+    check_loss(name)
+
+
+def test_paper_losses_matrix_expands(monkeypatch):
+    """The paper-losses matrix validates and has the blocks the report reads (NB201 tasks stubbed if not yet defined)."""
+    import collections
+    import dataclasses
+
+    from nasbench_harness.matrix import load_matrix
+    from nasbench_harness.tasks import catalog
+
+    specs = dict(catalog.task_specs())
+    base = next(iter(specs.values()))
+    for d in ("cifar10", "cifar100", "imagenet16-120"):
+        specs.setdefault(f"nb201/{d}", dataclasses.replace(base, name=f"nb201/{d}", space="nb201", dataset=d))
+    monkeypatch.setattr(catalog, "task_specs", lambda: specs)
+    cells = load_matrix("paper-losses").cells
+    main = {c.task for c in cells if c.protocol_params.get("eval_set") == "space"}
+    assert len(main) == 13
+    assert {c.seed for c in cells} == set(range(30))
+    assert {c.loss for c in cells if c.predictor == "gcn"} == set(ALL)
+    assert {c.budget for c in cells if c.task == "nb101/cifar10"} >= {423}
+    assert {c.predictor for c in cells} == {"gcn", "ap", "transformer"}
+    labels = collections.Counter(c.method for c in cells if "[" in c.method and "pw" not in c.method)
+    assert len(labels) == 6  # EW and WARP x 3 weightings
+    assert any(c.protocol_params.get("eval_set") == "mutation" for c in cells)

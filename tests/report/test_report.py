@@ -1,0 +1,228 @@
+"""The HTML report end to end: numbers, sorting markup, figures, failures, sections, errors."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+from nasbench_harness.errors import ConfigError, ResultStoreError
+from nasbench_harness.report import build_report
+from nasbench_harness.report import sections as sections_mod
+from nasbench_harness.report.context import ReportContext
+from report_rows import make_rows, write_store
+
+
+@pytest.fixture
+def report(results_dir, tmp_path):
+    index = build_report(results_dir, tmp_path / "out", title="Unit report")
+    return index
+
+
+def _board_html(index) -> str:
+    return (index.parent / "boards" / "nb201-cifar10.html").read_text()
+
+
+def test_leaderboard_shows_independent_mean_and_std(report, rows):
+    html = report.read_text()
+    ok = rows[rows["status"] == "ok"]
+    for (task, budget, method), g in ok.groupby(["task", "budget", "method"]):
+        tau = g["kendall_tau"].to_numpy()
+        mean, std = float(np.mean(tau)), float(np.std(tau, ddof=1))
+        shown = re.findall(rf'data-v="([^"]+)">{mean:.3f}<span class="sd">± {std:.3f}</span>', html)
+        assert any(float(v) == pytest.approx(mean, rel=1e-12) for v in shown), (task, budget, method)
+        mae = g["mae"].to_numpy()
+        assert f'>{mae.mean():.3f}<span class="sd">± {mae.std(ddof=1):.3f}</span>' in html
+
+
+def test_best_mean_per_column_is_highlighted(report, rows):
+    html = _board_html(report)
+    ok = rows[(rows["status"] == "ok") & (rows["task"] == "nb201/cifar10") & (rows["budget"] == 0.1)]
+    means = ok.groupby("method")[["kendall_tau", "mae"]].mean()
+    best_tau, best_mae = means["kendall_tau"].max(), means["mae"].min()  # MAE: lower is better
+    best = [float(v) for v in re.findall(r'class="num best" data-v="([^"]+)"', html)]
+    plain = [float(v) for v in re.findall(r'class="num" data-v="([^"]+)"', html) if v]
+    assert any(v == pytest.approx(best_tau, rel=1e-12) for v in best)
+    assert any(v == pytest.approx(best_mae, rel=1e-12) for v in best)
+    assert not any(v == pytest.approx(means["kendall_tau"].min(), rel=1e-12) for v in best)
+    assert any(v == pytest.approx(means["kendall_tau"].min(), rel=1e-12) for v in plain)
+
+
+def test_sorting_markup_tabs_and_seed_counts(report):
+    html = report.read_text()
+    assert '<table class="board sortable">' in html
+    assert html.count('data-sort="1"') > 20
+    assert "function sortBy" in html and "data-v" in html
+    for label in ("1%", "5%", "10%"):
+        assert f">{label}</button>" in html
+    # n seeds with the run keys as a tooltip
+    assert re.search(
+        r'<td title="run keys: [0-9a-f]{12}, [0-9a-f]{12}, [0-9a-f]{12}" class="num" data-v="3.0">3</td>', html
+    )
+
+
+def test_report_is_self_contained_with_embedded_figures(report):
+    html = report.read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<link " not in html and "<script src" not in html
+    figures = re.findall(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(figures) == 2  # one curve figure per task: three budgets each
+    svg = base64.b64decode(figures[0]).decode()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "Kendall τ" in svg and "xgboost@onehot" in svg
+
+
+def test_csv_downloads_trace_numbers_to_run_keys(report, rows):
+    html = _board_html(report)
+    link = re.search(r'download="nb201-cifar10-10%.csv" href="data:text/csv;base64,([^"]+)"', html)
+    assert link
+    csv = pd.read_csv(io.StringIO(base64.b64decode(link.group(1)).decode()))
+    ok = rows[(rows["status"] == "ok") & (rows["task"] == "nb201/cifar10") & (rows["budget"] == 0.1)]
+    for rec in csv.itertuples(index=False):
+        sel = ok[ok["method"] == rec.method]
+        assert set(rec.keys.split(";")) == {k[:16] for k in sel["key"]}
+    assert np.allclose(
+        csv.set_index("method")["kendall_tau.mean"].sort_index(),
+        ok.groupby("method")["kendall_tau"].mean().sort_index(),
+    )
+    # The comparison page's rows CSV holds every row with its full run key.
+    link = re.search(r'download="nb201-cifar10-rows.csv" href="data:text/csv;base64,([^"]+)"', html)
+    rows_csv = pd.read_csv(io.StringIO(base64.b64decode(link.group(1)).decode()))
+    assert set(rows_csv["key"]) == set(rows.loc[rows["task"] == "nb201/cifar10", "key"])
+
+
+def test_failed_cells_are_listed_with_errors(report, rows):
+    html = report.read_text()
+    failed = rows[rows["status"] == "failed"]
+    assert len(failed) == 2
+    for err in failed["error"]:
+        assert err in html
+    assert "Failed cells (2)" in html
+    assert "2 failed" in _board_html(report)
+
+
+def test_overview_and_provenance(report):
+    html = report.read_text()
+    assert "Unit report" in html
+    assert "0.1.0+abc" in html and "d" * 16 in html
+    assert ">numpy</td>" in html and ">2.13</td>" in html
+    assert "eval = test" in html
+
+
+def test_validation_eval_metric_is_flagged(tmp_path):
+    rows = make_rows(tasks=["tnb101-micro/jigsaw"], failed=0).assign(eval_is_test=False)
+    index = build_report(write_store(tmp_path / "r", rows), tmp_path / "o")
+    assert "eval = validation" in index.read_text()
+
+
+def test_single_budget_has_no_curve_and_single_seed_has_no_std(tmp_path):
+    rows = make_rows(budgets=[0.02], seeds=[0], failed=0)
+    html = build_report(write_store(tmp_path / "r", rows), tmp_path / "o").read_text()
+    assert "data:image/svg+xml" not in html
+    assert "Failed cells (0)" in html
+    tau = rows.loc[rows["method"] == "gcn+hr", "kendall_tau"].iloc[0]
+    assert f'data-v="{float(tau)!r}">{tau:.3f}</td>' in html
+
+
+def test_broken_section_does_not_break_the_report(results_dir, tmp_path, monkeypatch):
+    def good(results, ctx):
+        agg = ctx.aggregate(results, by=["method"], metrics=["kendall_tau"])
+        return (
+            ctx.note("Good section text.")
+            + ctx.table(agg, caption="agg by method", best=True)
+            + ctx.check("tau grows with budget", True, "0.4 -> 0.6")
+        )
+
+    def broken(results, ctx):
+        raise KeyError("missing column kendall_tau_x")
+
+    mods = []
+    for name, fn, order in (("zz_good", good, 5), ("aa_broken", broken, 1), ("empty", lambda r, c: None, 0)):
+        mods.append(types.ModuleType(name))
+        mods[-1].TITLE, mods[-1].ORDER, mods[-1].render = f"Title {name}", order, fn
+    found = [sections_mod._section_from(m.__name__, lambda m=m: m) for m in mods]
+    found.append(sections_mod._section_from("cannot_import", lambda: __import__("no_such_module_xyz")))
+    monkeypatch.setattr(sections_mod, "discover", lambda: sorted(found, key=lambda s: (s.order, s.name)))
+
+    html = build_report(results_dir, tmp_path / "out").read_text()
+    assert "Good section text." in html and "tau grows with budget" in html
+    assert '<div class="check pass">' in html
+    assert "Section aa_broken" in html and "missing column kendall_tau_x" in html
+    assert "Section cannot_import" in html and "ModuleNotFoundError" in html
+    assert "Title empty" not in html  # None: nothing to show
+    assert html.index("<h2>Title aa_broken</h2>") < html.index("<h2>Title zz_good</h2>")  # ORDER respected
+    assert html.index("<h2>Overall ranking across tasks</h2>") < html.index("<h2>Title aa_broken</h2>")
+
+
+def test_builtin_sections_are_discovered():
+    for s in sections_mod.discover():
+        assert s.title and isinstance(s.order, int)
+
+
+def test_empty_results_dir_is_one_sentence(tmp_path):
+    (tmp_path / "results" / "shards").mkdir(parents=True)
+    with pytest.raises(ResultStoreError) as err:
+        build_report(tmp_path / "results", tmp_path / "out")
+    assert str(err.value).startswith(f"no results in {tmp_path / 'results'}; run `nasbench-harness run` first")
+    assert not (tmp_path / "out").exists()
+
+
+def test_corrupt_shard_is_reported_and_the_rest_rendered(results_dir, tmp_path):
+    (results_dir / "shards" / "part-0-bad.parquet").write_bytes(b"PAR1 not really parquet")
+    html = build_report(results_dir, tmp_path / "out").read_text()
+    assert "part-0-bad.parquet" in html and 'class="warn-box"' in html
+    assert "nb201/cifar100" in html
+
+
+def test_ctx_published_and_figure_helpers(rows):
+    ctx = ReportContext(rows)
+    with pytest.raises(ConfigError, match="No published numbers named 'no-such-paper'"):
+        ctx.published("no-such-paper")
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    fig.add_subplot().plot([0, 1], [1, 0])
+    png = ctx.figure(fig, caption="a <b> line", fmt="png")
+    assert png.startswith('<figure><img src="data:image/png;base64,iVBOR')
+    assert "a &lt;b&gt; line" in png
+    assert ctx.check("x", None, "no rows").startswith('<div class="check unknown">')
+    tabs = ctx.tabs({"1%": "<p>a</p>", "5%": "<p>b</p>"}, title="budget")
+    assert '<button type="button" data-tab="1" class="active">5%</button>' in tabs
+    assert '<div class="tabpanel" data-panel="0"><p>a</p></div>' in tabs
+    assert "&lt;script&gt;" in ctx.note("<script>")
+
+
+def test_ctx_table_formats_and_escapes():
+    ctx = ReportContext(pd.DataFrame())
+    df = pd.DataFrame({"name": ["<a>", "b"], "x": [1.23456, 2.5], "n@10.mean": [3.0, 1.0], "n@10.std": [0.5, np.nan]})
+    html = ctx.table(df, caption="cap", fmt={"x": ".1f"}, best=True, csv=None)
+    assert "&lt;a&gt;" in html and ">1.2</td>" in html and ">2.5</td>" in html
+    assert 'class="num best" data-v="1.0">1<' in html  # n@10: lower is better
+    assert "download=" not in html
+    assert "N@10 ↓" in html
+
+
+def test_cross_task_table_averages_task_means(report, rows):
+    html = report.read_text()
+    assert "Kendall τ on every task" in html
+    ok = rows[(rows["status"] == "ok") & (rows["budget"] == 0.05)]
+    per_task = ok.groupby(["method", "task"])["kendall_tau"].mean().unstack("task")
+    for method, task_means in per_task.iterrows():
+        overall = task_means.mean()
+        cells = re.findall(
+            rf"<td>{re.escape(method)}</td><td class=\"num(?: best)?\" data-v=\"([^\"]+)\">{overall:.3f}</td>", html
+        )
+        assert any(float(v) == pytest.approx(overall, rel=1e-12) for v in cells), method
+
+
+def test_task_with_only_failed_cells_still_renders(tmp_path):
+    rows = make_rows(tasks=["nb201/cifar10"], failed=0)
+    dead = make_rows(tasks=["nb201/cifar100"], failed=0).assign(status="failed", error="RuntimeError: out of memory")
+    index = build_report(write_store(tmp_path / "r", pd.concat([rows, dead], ignore_index=True)), tmp_path / "o")
+    page = (index.parent / "boards" / "nb201-cifar100.html").read_text()
+    assert "No successful runs" in page and "RuntimeError: out of memory" in page
+    assert "No successful runs" not in (index.parent / "boards" / "nb201-cifar10.html").read_text()
