@@ -80,11 +80,13 @@ def run(
     skip_missing_data: Annotated[bool, typer.Option("--skip-missing-data", help="Skip tasks whose data is not imported (e.g. for `full`) instead of stopping.")] = False,
 ) -> None:
     """Run a matrix: skip stored cells, run the rest, store every result."""
-    from nasbench_harness.executors import make_executor
+    from nasbench_harness.executors import EXECUTORS, make_executor
     from nasbench_harness.matrix import filter_cells, load_matrix
     from nasbench_harness.runner import estimate_seconds, execute, plan
     from nasbench_harness.store import ResultStore
 
+    if executor not in EXECUTORS:
+        make_executor(executor)  # raises the one-sentence ConfigError before any work
     m = load_matrix(matrix, set_ or [])
     cells = filter_cells(m.cells, filter or [])
     store = ResultStore(results)
@@ -101,17 +103,22 @@ def run(
         return
     store.ensure_writable()
     bar, advance = _progress(len(p.pending))
-    stored_before = p.n_done
+    stored = [0]  # cells stored by this run, known even when it is interrupted
+
+    def on_cell(rows: list[dict]) -> None:
+        stored[0] += 1
+        if advance is not None:
+            advance(rows)
+
     try:
         with make_executor(executor, n_jobs, threads, dask_scheduler) as ex:
             if bar is not None:
                 with bar:
-                    summary = execute(p, store, ex, progress=advance)
+                    summary = execute(p, store, ex, progress=on_cell)
             else:
-                summary = execute(p, store, ex)
+                summary = execute(p, store, ex, progress=on_cell)
     except KeyboardInterrupt:
-        n_now = len(store.done_keys() & set(p.keys))
-        err.print(f"Interrupted: {n_now - stored_before} new cell(s) were stored in {results}; rerun the same command to resume.")
+        err.print(f"Interrupted: {stored[0]} new cell(s) were stored in {results}; rerun the same command to resume.")
         raise typer.Exit(130) from None
     out.print(
         f"matrix {m.name}: {summary.n_cells} cells, {summary.n_skipped} already done, {summary.n_ok} ok, "

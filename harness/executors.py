@@ -20,6 +20,7 @@ from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.threads import thread_env
 
 EXECUTORS = ("serial", "process", "dask")
+DASK_CONNECT_TIMEOUT = "10s"  # how long to wait for an existing scheduler (--dask-scheduler)
 
 
 class Executor:
@@ -122,7 +123,7 @@ class DaskExecutor(Executor):
         self._cluster = None
         try:
             if scheduler:
-                self.client = Client(scheduler, timeout="10s")
+                self.client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
             else:
                 self._cluster = LocalCluster(
                     n_workers=self.jobs,

@@ -136,13 +136,13 @@ def builtin_matrices() -> dict[str, Path]:
 def find_matrix(name_or_path: str | Path) -> Path:
     """A matrix by built-in name (tasks/matrices/<name>.yaml) or by file path."""
     p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if p.is_file():
-            return p
-        raise ConfigError(f"The matrix file {p} does not exist; give an existing YAML file or a built-in matrix name.")
+    if p.is_file():
+        return p
     known = builtin_matrices()
-    if str(name_or_path) in known:
+    if str(name_or_path) in known:  # a name wins over a same-named folder (e.g. results dir)
         return known[str(name_or_path)]
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        raise ConfigError(f"The matrix file {p} does not exist or is not a file; give an existing YAML file or a built-in matrix name.")
     raise ConfigError(
         f"Unknown matrix '{name_or_path}'; `nasbench-harness list matrices` shows the built-in ones, "
         f"or give a path to a YAML file.{did_you_mean(str(name_or_path), known)}"
@@ -176,7 +176,7 @@ def set_override(doc: dict, assignment: str) -> None:
     if keys[0] not in settable:
         raise ConfigError(
             f"The override key '{keys[0]}' is not a matrix field; expected one of {sorted(settable)}."
-            f"{did_you_mean(keys[0], TOP_KEYS)}"
+            f"{did_you_mean(keys[0], settable)}"
         )
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""

@@ -2,7 +2,7 @@
 
 ``prediction_metrics(y_true, y_pred)`` takes the eval metric and the predicted scores, both
 oriented so that higher is better, and returns a flat ``{name: float}`` dict. Everything is
-vectorised around exactly two sorts (one per array; a third only when predictions tie),
+vectorised around two argsorts (one per array; a third only when predictions tie),
 so all metrics on the 423,624 NB101 cells take tens of milliseconds.
 
 Tie rules (deterministic, never dependent on row order):
@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from nasbench_harness.errors import HarnessError
 
 DEFAULT_PRECISION_T: tuple[float, ...] = (0.1, 0.5, 1, 5, 10, 20, 50)
@@ -41,15 +40,43 @@ class MetricInfo:
 
 # Families: (name pattern, higher is better, description template; {p} = the parameter).
 _FAMILIES: tuple[tuple[str, bool, str], ...] = (
-    (r"kendall_tau", True, "Kendall rank correlation (tau-b, ties corrected) between predicted and true scores."),
+    (
+        r"kendall_tau",
+        True,
+        "Kendall rank correlation (tau-b, ties corrected) between predicted and true scores.",
+    ),
     (r"spearman", True, "Spearman rank correlation (Pearson of average ranks)."),
     (r"pearson", True, "Pearson linear correlation between predicted and true scores."),
-    (r"mae", False, "Mean absolute error between predicted and true scores (eval-metric units)."),
-    (r"rmse", False, "Root mean squared error between predicted and true scores (eval-metric units)."),
-    (r"precision@(?P<p>[0-9.]+)", True, "Share of the true top-{p}% among the predicted top-{p}% of the evaluation set."),
-    (r"n@(?P<p>[0-9]+)", False, "Best true rank (1 = best) among the top-{p} predicted architectures."),
-    (r"recall@(?P<p>[0-9]+)", True, "Share of the true top-{p} found among the predicted top-{p}."),
-    (r"best_of_top(?P<p>[0-9]+)", True, "Eval metric of the best of the top-{p} predicted architectures (original units)."),
+    (
+        r"mae",
+        False,
+        "Mean absolute error between predicted and true scores (eval-metric units).",
+    ),
+    (
+        r"rmse",
+        False,
+        "Root mean squared error between predicted and true scores (eval-metric units).",
+    ),
+    (
+        r"precision@(?P<p>[0-9.]+)",
+        True,
+        "Share of the true top-{p}% among the predicted top-{p}% of the evaluation set.",
+    ),
+    (
+        r"n@(?P<p>[0-9]+)",
+        False,
+        "Best true rank (1 = best) among the top-{p} predicted architectures.",
+    ),
+    (
+        r"recall@(?P<p>[0-9]+)",
+        True,
+        "Share of the true top-{p} found among the predicted top-{p}.",
+    ),
+    (
+        r"best_of_top(?P<p>[0-9]+)",
+        True,
+        "Eval metric of the best of the top-{p} predicted architectures (original units).",
+    ),
 )
 
 
@@ -64,7 +91,9 @@ def metric_info(name: str, *, metric_higher_is_better: bool = True) -> MetricInf
         if match:
             if name.startswith("best_of_top"):
                 higher = metric_higher_is_better
-            return MetricInfo(name, higher, text.format(p=match.groupdict().get("p", "")))
+            return MetricInfo(
+                name, higher, text.format(p=match.groupdict().get("p", ""))
+            )
     raise MetricInputError(
         f"Unknown metric '{name}'; expected kendall_tau, spearman, pearson, mae, rmse, "
         f"precision@<T>, n@<K>, recall@<k> or best_of_top<K>."
@@ -112,13 +141,15 @@ class _Ranks:
     better: np.ndarray  # (n,) int64, number of strictly larger values
     n_groups: int
     has_ties: bool
-    order: np.ndarray  # (n,) the stable ascending argsort
+    order: np.ndarray  # (n,) an ascending argsort
 
 
 def _ranks(values: np.ndarray) -> _Ranks:
-    """All rank flavours of one array from a single stable argsort."""
+    """All rank flavours of one array from a single argsort."""
     n = len(values)
-    order = np.argsort(values, kind="stable")
+    order = np.argsort(
+        values
+    )  # SIMD quicksort; rank flavours never depend on order within ties
     sorted_vals = values[order]
     new = np.empty(n, dtype=bool)
     new[0] = True
@@ -131,7 +162,9 @@ def _ranks(values: np.ndarray) -> _Ranks:
     dense[order] = group
     g0 = group - 1
     average = np.empty(n, dtype=np.float64)
-    average[order] = ((starts + ends + 1) / 2.0)[g0]  # mean of 1-based positions start+1..end
+    average[order] = ((starts + ends + 1) / 2.0)[
+        g0
+    ]  # mean of 1-based positions start+1..end
     better = np.empty(n, dtype=np.int64)
     better[order] = (n - ends)[g0]
     return _Ranks(dense, average, better, n_groups, n_groups < n, order)
@@ -142,27 +175,43 @@ def _pairs(counts: np.ndarray) -> int:
     return int((counts * (counts - 1) // 2).sum())
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    # einsum, not BLAS: a threaded BLAS dot costs milliseconds of thread wake-up on a busy machine.
+    return float(np.einsum("i,i->", a, b))
+
+
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     a = a - a.mean()
     b = b - b.mean()
-    denom = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b) / denom if denom > 0 else float("nan")
+    denom = math.sqrt(_dot(a, a) * _dot(b, b))
+    return _dot(a, b) / denom if denom > 0 else float("nan")
 
 
 def _discordant(x_sorted: np.ndarray, y: np.ndarray) -> int:
     """Discordant pairs of a sequence sorted by x (ties in x ordered by y): O(n log n)."""
     try:
-        from scipy.stats._stats import _kendall_dis  # Cython merge count used by scipy itself
-    except ImportError:  # pragma: no cover - private API moved; count with scipy's public code
+        from scipy.stats._stats import (
+            _kendall_dis,  # Cython merge count used by scipy itself
+        )
+    except (
+        ImportError
+    ):  # pragma: no cover - private API moved; count with scipy's public code
         return -1
-    return int(_kendall_dis(np.ascontiguousarray(x_sorted, dtype=np.intp), np.ascontiguousarray(y, dtype=np.intp)))
+    return int(
+        _kendall_dis(
+            np.ascontiguousarray(x_sorted, dtype=np.intp),
+            np.ascontiguousarray(y, dtype=np.intp),
+        )
+    )
 
 
 def _kendall_tau_b(t: _Ranks, p: _Ranks, order: np.ndarray, y_true, y_pred) -> float:
     """tau-b of (pred, true) from the pessimistic predicted order (pred desc, true asc)."""
     n = len(order)
     total = n * (n - 1) // 2
-    x_seq = (p.n_groups + 1) - p.dense[order]  # dense ranks of -pred: non-decreasing along order
+    x_seq = (p.n_groups + 1) - p.dense[
+        order
+    ]  # dense ranks of -pred: non-decreasing along order
     y_seq = t.dense[order]
     dis = _discordant(x_seq, y_seq)
     if dis < 0:  # pragma: no cover
@@ -191,12 +240,18 @@ def _check(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
             f"pass one predicted score per evaluated architecture."
         )
     if len(y_true) < 2:
-        raise MetricInputError("Metrics need at least 2 evaluated architectures; enlarge the evaluation set.")
+        raise MetricInputError(
+            "Metrics need at least 2 evaluated architectures; enlarge the evaluation set."
+        )
     if not np.isfinite(y_pred).all():
         bad = int((~np.isfinite(y_pred)).sum())
-        raise MetricInputError(f"The predictor returned {bad} non-finite scores (NaN or inf); every score must be finite.")
+        raise MetricInputError(
+            f"The predictor returned {bad} non-finite scores (NaN or inf); every score must be finite."
+        )
     if not np.isfinite(y_true).all():
-        raise MetricInputError("The eval metric has non-finite values; drop those architectures from the task first.")
+        raise MetricInputError(
+            "The eval metric has non-finite values; drop those architectures from the task first."
+        )
     return y_true, y_pred
 
 
@@ -219,18 +274,26 @@ def prediction_metrics(
     y_true, y_pred = _check(y_true, y_pred)
     n = len(y_true)
     if any(not 0 < float(T) <= 100 for T in precision_T):
-        raise MetricInputError(f"Precision@T takes T in (0, 100] (a percentage), got {list(precision_T)}.")
+        raise MetricInputError(
+            f"Precision@T takes T in (0, 100] (a percentage), got {list(precision_T)}."
+        )
     if any(int(k) < 1 for k in (*n_K, *recall_k, *top_K)):
-        raise MetricInputError("N@K, Recall@k and best_of_top<K> take K >= 1; fix the metric parameters.")
+        raise MetricInputError(
+            "N@K, Recall@k and best_of_top<K> take K >= 1; fix the metric parameters."
+        )
     t = _ranks(y_true)
     p = _ranks(y_pred)
     if p.has_ties:
         # Pessimistic order: prediction descending, then true value ascending.
         key = (p.n_groups - p.dense).astype(np.int64) * (t.n_groups + 1) + t.dense
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)  # equal keys are indistinguishable architectures
     else:
-        order = p.order[::-1]  # no ties: the descending order is the ascending one reversed
-    true_rank = t.better[order] + 1  # competition rank of the k-th predicted architecture
+        order = p.order[
+            ::-1
+        ]  # no ties: the descending order is the ascending one reversed
+    true_rank = (
+        t.better[order] + 1
+    )  # competition rank of the k-th predicted architecture
 
     diff = y_pred - y_true
     out: dict[str, float] = {
@@ -238,11 +301,13 @@ def prediction_metrics(
         "spearman": _pearson(t.average, p.average),
         "pearson": _pearson(y_true, y_pred),
         "mae": float(np.abs(diff).mean()),
-        "rmse": float(math.sqrt(float(diff @ diff) / n)),
+        "rmse": float(math.sqrt(_dot(diff, diff) / n)),
     }
     for T in precision_T:
         m = top_count(float(T), n)
-        out[f"precision@{_fmt(float(T))}"] = float(np.count_nonzero(true_rank[:m] <= m)) / m
+        out[f"precision@{_fmt(float(T))}"] = (
+            float(np.count_nonzero(true_rank[:m] <= m)) / m
+        )
     best_rank = np.minimum.accumulate(true_rank[: max([*n_K, 1])])
     for K in n_K:
         out[f"n@{int(K)}"] = float(best_rank[min(int(K), n) - 1])

@@ -109,6 +109,23 @@ def _base_row(cell: Cell, payload: dict) -> dict:
     }
 
 
+def _warm_inputs(cell: Cell, task) -> None:
+    """Compute the memoised encoding/graphs the cell's predictor reads, outside its timing.
+
+    Errors are left for the protocol to raise inside the cell (recorded as its failure).
+    """
+    from nasbench_harness import registry
+
+    try:
+        inputs = getattr(registry.load("predictors", cell.predictor), "inputs", "encoding")
+        if "encoding" in inputs:
+            task.encoding(cell.encoding)
+        if "graph" in inputs:
+            task.graphs()
+    except Exception:  # noqa: BLE001 - reported by the protocol with the cell's context
+        pass
+
+
 def execute_cell(payload: dict) -> list[dict]:
     """Run one cell (in any process) and return its result rows; failures become rows."""
     cell = Cell(**payload["cell"])
@@ -118,8 +135,9 @@ def execute_cell(payload: dict) -> list[dict]:
     try:
         pin_threads(threads)
         task = _load_task(cell.task, payload.get("data_root"))
+        _warm_inputs(cell, task)
         fn, takes_threads = _protocol(cell.protocol)
-        start = time.perf_counter()  # task loading is a once-per-worker cost, not the cell's
+        start = time.perf_counter()  # loading and encoding are once-per-worker costs, not the cell's
         results = fn(cell, task, threads=threads) if takes_threads else fn(cell, task)
         rows = [{**row, "status": "ok", "error": "", "eval_is_test": bool(task.eval_is_test), **r} for r in results]
     except HarnessError as exc:

@@ -15,11 +15,12 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import Loss, TrainState
 
 WEIGHTINGS = ("GT", "EXP-GT", "Ranking")
+# Learning rate a predictor uses with a loss when its own ``lr`` is not set (docs/LOSSES.md).
+DEFAULT_LR = 3e-3
 
 
 # -- shared helpers -----------------------------------------------------------------------
@@ -81,6 +82,7 @@ class MSELoss(Loss):
     category = "regression"
     description = "Mean squared error (regression)."
     formula = "mean_i (p_i - y_i)^2"
+    default_lr: ClassVar[float | None] = 1e-2
 
     def __call__(self, pred, target, state: TrainState | None = None):
         return torch.mean((pred - target) ** 2)
@@ -136,6 +138,7 @@ class MSESequenceRankingLoss(Loss):
     category = "ranking"
     description = "MSE + pairwise sequence ranking (hybrid of regression and ranking)."
     formula = "mean_i (p_i - y_i)^2 + lambda * mean_{i<j} |(p_i - p_j) - (y_i - y_j)|"
+    default_lr: ClassVar[float | None] = 1e-2
     default_params: ClassVar[dict[str, Any]] = {"sr_weight": 1.0}
 
     def __init__(self, **params):
@@ -160,6 +163,7 @@ class ListMLELoss(Loss):
     category = "ranking"
     description = "Listwise ranking loss: ListMLE (ranking)."
     formula = "(1/n) sum_k [ log sum_{l>=k} exp(s p_{pi(l)}) - s p_{pi(k)} ], pi = true order"
+    default_lr: ClassVar[float | None] = 1e-2
     default_params: ClassVar[dict[str, Any]] = {"scale": 1.0}
 
     def __init__(self, **params):
@@ -182,6 +186,7 @@ class ExponentialWeightedLoss(Loss):
     category = "weighted"
     description = "Exponentially weighted MSE (weighted)."
     formula = "sum_i w_i (p_i - y_i)^2 / sum_i w_i, w from `weighting` (default exp(y_i))"
+    default_lr: ClassVar[float | None] = 1e-2
     default_params: ClassVar[dict[str, Any]] = {"weighting": "EXP-GT"}
 
     def __init__(self, **params):
@@ -205,6 +210,7 @@ class MAPELoss(Loss):
     category = "weighted"
     description = "Mean absolute percentage error against a baseline (weighted)."
     formula = "mean_i |p_i - y_i| / (1 + b - y_i)"
+    default_lr: ClassVar[float | None] = 1e-2
     default_params: ClassVar[dict[str, Any]] = {"baseline": 0.1}
 
     def __init__(self, **params):
@@ -294,6 +300,8 @@ class PiecewiseLoss(Loss):
 
         self.first = load("losses", p["first"])(**dict(p["first_params"] or {}))
         self.second = load("losses", p["second"])(**dict(p["second_params"] or {}))
+        # The second loss shapes the final model, so its learning rate is the one used.
+        self.default_lr = getattr(self.second, "default_lr", None)
 
     def in_warmup(self, state: TrainState) -> bool:
         if self.params["switch"] == "n_train":

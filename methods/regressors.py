@@ -25,11 +25,10 @@ import warnings
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.stats import loguniform, randint, uniform
-from sklearn.exceptions import ConvergenceWarning
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import ArchSet, Predictor
+from scipy.stats import loguniform, randint, uniform
+from sklearn.exceptions import ConvergenceWarning
 
 _TUNE_PARAMS = {"tune": False, "n_trials": 30, "cv_folds": 5}
 
@@ -47,7 +46,9 @@ class _RegressorPredictor(Predictor):
         super().__init__(**kwargs)
         for key in ("n_trials", "cv_folds"):
             if int(self.params[key]) < 1:
-                raise ConfigError(f"Predictor '{self.name}' needs {key} >= 1, got {self.params[key]}.")
+                raise ConfigError(
+                    f"Predictor '{self.name}' needs {key} >= 1, got {self.params[key]}."
+                )
         self.best_params_: dict[str, Any] = {}
         self._model = None
 
@@ -75,7 +76,9 @@ class _RegressorPredictor(Predictor):
             )
         return X
 
-    def fit(self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None) -> None:
+    def fit(
+        self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None
+    ) -> None:
         from threadpoolctl import threadpool_limits
 
         X = self._features(archs)
@@ -89,9 +92,14 @@ class _RegressorPredictor(Predictor):
         self._std = float(y.std()) or 1.0
         z = (y - self._mean) / self._std
         self._constant = bool(np.ptp(y) == 0)
-        if self._constant:  # nothing to learn; every model would predict the mean anyway
+        if (
+            self._constant
+        ):  # nothing to learn; every model would predict the mean anyway
             return
-        with threadpool_limits(limits=max(1, int(self.threads))), warnings.catch_warnings():
+        with (
+            threadpool_limits(limits=max(1, int(self.threads))),
+            warnings.catch_warnings(),
+        ):
             # Few points: MLP iterations and GP kernel bounds "fail to converge" routinely.
             warnings.simplefilter("ignore", ConvergenceWarning)
             params = self._model_params()
@@ -110,7 +118,9 @@ class _RegressorPredictor(Predictor):
         cv = model_selection.KFold(folds, shuffle=True, random_state=self.seed)
         n_fit = len(z) - int(np.ceil(len(z) / folds))  # smallest CV training fold
         sampler = model_selection.ParameterSampler(
-            self.search_space, n_iter=int(self.params["n_trials"]), random_state=self.seed
+            self.search_space,
+            n_iter=int(self.params["n_trials"]),
+            random_state=self.seed,
         )
         best, best_score = {}, -np.inf
         for trial in sampler:
@@ -128,7 +138,9 @@ class _RegressorPredictor(Predictor):
         from threadpoolctl import threadpool_limits
 
         if not hasattr(self, "_mean"):
-            raise ConfigError(f"Predictor '{self.name}' was asked to predict before fit(); call fit first.")
+            raise ConfigError(
+                f"Predictor '{self.name}' was asked to predict before fit(); call fit first."
+            )
         if self._constant:
             return np.full(len(archs), self._mean)
         X = self._features(archs)
@@ -147,7 +159,7 @@ class LinearRegressionPredictor(_RegressorPredictor):
 
     name = "linear"
     description = "Linear regression (least squares) on an encoding."
-    default_params = {**_TUNE_PARAMS}
+    default_params: ClassVar[dict[str, Any]] = {**_TUNE_PARAMS}
 
     def _estimator(self, n_train: int, **hp):
         from sklearn.linear_model import LinearRegression
@@ -160,8 +172,8 @@ class RidgePredictor(_RegressorPredictor):
 
     name = "ridge"
     description = "Ridge regression (L2-regularised least squares) on an encoding."
-    default_params = {**_TUNE_PARAMS, "alpha": 1.0}
-    search_space = {"alpha": loguniform(1e-3, 1e3)}
+    default_params: ClassVar[dict[str, Any]] = {**_TUNE_PARAMS, "alpha": 1.0}
+    search_space: ClassVar[dict[str, Any]] = {"alpha": loguniform(1e-3, 1e3)}
 
     def _estimator(self, n_train: int, **hp):
         from sklearn.linear_model import Ridge
@@ -175,15 +187,17 @@ class MLPPredictor(_RegressorPredictor):
 
     name = "mlp"
     description = "Multilayer perceptron regressor (scikit-learn) on an encoding."
-    default_params = {
+    default_params: ClassVar[dict[str, Any]] = {
         **_TUNE_PARAMS,
         "hidden_layer_sizes": (64, 64),
         "alpha": 1e-4,
         "learning_rate_init": 1e-3,
         "max_iter": 500,
     }
-    search_space = {
-        "hidden_layer_sizes": [(w,) * d for d in (1, 2, 3) for w in (16, 32, 64, 128, 256)],
+    search_space: ClassVar[dict[str, Any]] = {
+        "hidden_layer_sizes": [
+            (w,) * d for d in (1, 2, 3) for w in (16, 32, 64, 128, 256)
+        ],
         "alpha": loguniform(1e-6, 1e-1),
         "learning_rate_init": loguniform(1e-4, 1e-2),
     }
@@ -203,8 +217,14 @@ class RandomForestPredictor(_RegressorPredictor):
     name = "random_forest"
     description = "Random forest regressor (scikit-learn) on an encoding."
     scale_features = False
-    default_params = {**_TUNE_PARAMS, "n_estimators": 300, "max_depth": None, "min_samples_leaf": 1, "max_features": 1.0}
-    search_space = {
+    default_params: ClassVar[dict[str, Any]] = {
+        **_TUNE_PARAMS,
+        "n_estimators": 300,
+        "max_depth": None,
+        "min_samples_leaf": 1,
+        "max_features": 1.0,
+    }
+    search_space: ClassVar[dict[str, Any]] = {
         "n_estimators": randint(50, 501),
         "max_depth": [None, 4, 6, 8, 12, 16, 20],
         "min_samples_leaf": randint(1, 6),
@@ -215,7 +235,9 @@ class RandomForestPredictor(_RegressorPredictor):
         from sklearn.ensemble import RandomForestRegressor
 
         hp["min_samples_leaf"] = min(int(hp["min_samples_leaf"]), max(1, n_train // 2))
-        return RandomForestRegressor(random_state=self.seed, n_jobs=max(1, int(self.threads)), **hp)
+        return RandomForestRegressor(
+            random_state=self.seed, n_jobs=max(1, int(self.threads)), **hp
+        )
 
 
 class XGBoostPredictor(_RegressorPredictor):
@@ -226,7 +248,7 @@ class XGBoostPredictor(_RegressorPredictor):
     name = "xgboost"
     description = "XGBoost gradient-boosted trees on an encoding."
     scale_features = False
-    default_params = {
+    default_params: ClassVar[dict[str, Any]] = {
         **_TUNE_PARAMS,
         "n_estimators": 500,
         "max_depth": 6,
@@ -236,7 +258,7 @@ class XGBoostPredictor(_RegressorPredictor):
         "min_child_weight": 1.0,
         "reg_lambda": 1.0,
     }
-    search_space = {
+    search_space: ClassVar[dict[str, Any]] = {
         "n_estimators": randint(100, 1001),
         "max_depth": randint(2, 11),
         "learning_rate": loguniform(0.01, 0.3),
@@ -250,7 +272,11 @@ class XGBoostPredictor(_RegressorPredictor):
         from xgboost import XGBRegressor
 
         return XGBRegressor(
-            tree_method="hist", random_state=self.seed, n_jobs=max(1, int(self.threads)), verbosity=0, **hp
+            tree_method="hist",
+            random_state=self.seed,
+            n_jobs=max(1, int(self.threads)),
+            verbosity=0,
+            **hp,
         )
 
 
@@ -262,7 +288,7 @@ class LightGBMPredictor(_RegressorPredictor):
     name = "lightgbm"
     description = "LightGBM gradient-boosted trees on an encoding."
     scale_features = False
-    default_params = {
+    default_params: ClassVar[dict[str, Any]] = {
         **_TUNE_PARAMS,
         "n_estimators": 500,
         "num_leaves": 31,
@@ -272,7 +298,7 @@ class LightGBMPredictor(_RegressorPredictor):
         "colsample_bytree": 0.8,
         "reg_lambda": 1.0,
     }
-    search_space = {
+    search_space: ClassVar[dict[str, Any]] = {
         "n_estimators": randint(100, 1001),
         "num_leaves": randint(4, 65),
         "learning_rate": loguniform(0.01, 0.3),
@@ -286,7 +312,9 @@ class LightGBMPredictor(_RegressorPredictor):
         from lightgbm import LGBMRegressor
 
         # Small training sets: LightGBM's leaf/bin minimums would otherwise forbid any split.
-        hp["min_child_samples"] = min(int(hp["min_child_samples"]), max(1, n_train // 3))
+        hp["min_child_samples"] = min(
+            int(hp["min_child_samples"]), max(1, n_train // 3)
+        )
         return LGBMRegressor(
             random_state=self.seed,
             n_jobs=max(1, int(self.threads)),
@@ -303,19 +331,48 @@ class LightGBMPredictor(_RegressorPredictor):
 class GaussianProcessPredictor(_RegressorPredictor):
     """Gaussian process: constant x Matern(nu) + white noise on standardised features and
     targets, kernel hyperparameters fitted by marginal likelihood. Search space (tune):
-    nu in {0.5, 1.5, 2.5, inf (RBF)} and the initial length scale log-uniform [0.1, 100]."""
+    nu in {0.5, 1.5, 2.5, inf (RBF)} and the initial length scale log-uniform [0.1, 100].
+    Training sets above ``max_points`` (default 2000) are subsampled with the seed."""
 
     name = "gp"
     description = "Gaussian process regressor (Matern kernel + noise) on an encoding."
-    default_params = {**_TUNE_PARAMS, "nu": 2.5, "length_scale": 10.0, "n_restarts": 2}
-    search_space = {"nu": [0.5, 1.5, 2.5, np.inf], "length_scale": loguniform(0.1, 100)}
+    default_params: ClassVar[dict[str, Any]] = {
+        **_TUNE_PARAMS,
+        "nu": 2.5,
+        "length_scale": 10.0,
+        "n_restarts": 2,
+        "max_points": 2000,
+    }
+    search_space: ClassVar[dict[str, Any]] = {
+        "nu": [0.5, 1.5, 2.5, np.inf],
+        "length_scale": loguniform(0.1, 100),
+    }
+
+    def _model_params(self) -> dict[str, Any]:
+        return {k: v for k, v in super()._model_params().items() if k != "max_points"}
+
+    def fit(
+        self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None
+    ) -> None:
+        """Exact GPs cost O(n^3): above ``max_points`` fit on a seeded random subset."""
+        limit = int(self.params["max_points"])
+        if len(archs) > limit:
+            keep = np.sort(
+                np.random.default_rng(self.seed).choice(
+                    len(archs), limit, replace=False
+                )
+            )
+            archs, y = archs.subset(keep), np.asarray(y)[keep]
+        super().fit(archs, y, unlabeled=unlabeled)
 
     def _estimator(self, n_train: int, **hp):
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
         kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(
-            length_scale=float(hp["length_scale"]), length_scale_bounds=(1e-2, 1e4), nu=float(hp["nu"])
+            length_scale=float(hp["length_scale"]),
+            length_scale_bounds=(1e-2, 1e4),
+            nu=float(hp["nu"]),
         ) + WhiteKernel(0.1, (1e-6, 1e1))
         return GaussianProcessRegressor(
             kernel=kernel,

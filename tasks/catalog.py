@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 from dataclasses import dataclass, field
 from importlib import resources
 
 import numpy as np
 import pandas as pd
 import yaml
-
 from nasbench_harness.errors import ConfigError, DataError, did_you_mean
 
 
@@ -121,6 +121,18 @@ class Task:
         return self.space.encoding("graph", self.ids, self.universe_key)
 
 
+def _task_table(space, cache, spec: TaskSpec) -> pd.DataFrame:
+    """The space's table, restricted to the task's columns when the space can read a subset.
+
+    Wide tables (e.g. NB201 with ~100 zero-cost proxy columns) then cost only the columns
+    a task uses; spaces whose ``load_table`` takes no ``columns`` argument load everything.
+    """
+    if "columns" not in inspect.signature(space.load_table).parameters:
+        return space.load_table(cache)
+    wanted = ["arch_id", spec.train_metric, spec.eval_metric, spec.eval_fallback, *spec.extras]
+    return space.load_table(cache, columns=[c for c in dict.fromkeys(wanted) if c])
+
+
 def load_task(name: str, cache=None) -> Task:
     """Load a task's arrays from the data cache (or the embedded package)."""
     from nasbench_harness.registry import get_search_space
@@ -129,7 +141,7 @@ def load_task(name: str, cache=None) -> Task:
     spec = get_spec(name)
     cache = cache or DataCache()
     space = get_search_space(spec.space)
-    table = space.load_table(cache)
+    table = _task_table(space, cache, spec)
     eval_metric, eval_is_test = spec.eval_metric, spec.eval_is_test
     if eval_metric not in table.columns and spec.eval_fallback in table.columns:
         # e.g. NB101 without test accuracy: judge on validation, and say so.

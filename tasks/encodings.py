@@ -9,8 +9,9 @@ may override a kind with a method ``encode_<kind>(ids)``.
 Conventions shared by the kinds (details and formulas in docs/METRICS.md, "Encodings"):
 - *structural* nodes (``input``, ``output``, ``prev_cell``, ``concat``) carry no
   operation: they neither count as ops nor extend a path;
-- a *path* starts at a source node (a real node without incoming edges: the input, and
-  in DARTS the previous cell) and ends at the output node (the last real node);
+- a *path* starts at a source node (a structural node without incoming edges: the
+  input, and in DARTS the previous cell) and ends at the output node (the last real
+  node); op nodes without inputs are dead ends, not starts;
 - *op complexity weights* (meta-features) rank the space's operations from least to
   most complex, 1..V: none/zero < skip/identity < pooling < convolutions by kernel area
   (separable above dilated); unknown names sit in the middle in vocabulary order. This
@@ -25,7 +26,6 @@ import re
 from collections.abc import Callable
 
 import numpy as np
-
 from nasbench_harness.errors import ConfigError, DataError
 
 KINDS = ("graph", "onehot", "path", "meta", "graf", "zc")
@@ -39,8 +39,14 @@ def compute_encoding(space, kind: str, arch_ids):
     ids = np.asarray(arch_ids)
     if kind == "graph":
         return space.to_graph(list(ids))
+    if kind.startswith(
+        "zc."
+    ):  # zc.<dataset>: that dataset's <dataset>.zc.<proxy> columns
+        return zc_encoding(space, ids, dataset=kind[3:])
     if kind not in KINDS:
-        raise ConfigError(f"Unknown encoding '{kind}'; expected one of {', '.join(KINDS)}.")
+        raise ConfigError(
+            f"Unknown encoding '{kind}'; expected one of {', '.join(KINDS)}."
+        )
     override = getattr(space, f"encode_{kind}", None)
     if callable(override):
         return np.asarray(override(ids), dtype=np.float32)
@@ -54,7 +60,9 @@ def compute_encoding(space, kind: str, arch_ids):
     if kind == "graf":
         return graf_encoding(graphs)
     weights = getattr(space, "meta_op_weights", None)
-    return meta_encoding(graphs, params=_params_of(space, ids, graphs), op_weights=weights)
+    return meta_encoding(
+        graphs, params=_params_of(space, ids, graphs), op_weights=weights
+    )
 
 
 # -- helpers over a GraphBatch ----------------------------------------------------------
@@ -74,8 +82,11 @@ def _endpoints(graphs) -> tuple[np.ndarray, np.ndarray]:
     """(n, N) bool source mask and (n,) output node index."""
     adj = graphs.adj.astype(bool)
     real = graphs.node_mask
-    sources = real & ~adj.any(axis=1)
+    sources = (
+        real & ~adj.any(axis=1) & ~_is_op(graphs)
+    )  # an op node without inputs is dead, not a start
     out = graphs.n_nodes - 1
+    sources[np.arange(len(out)), out] = False  # a disconnected output is not a path
     return sources, out
 
 
@@ -138,31 +149,42 @@ def path_encoding(graphs, max_paths: int = MAX_PATHS) -> np.ndarray:
     next_code = np.full((V, P + 1), P, dtype=np.int64)
     extendable = length_of < L
     for o in range(V):
-        next_code[o, :P][extendable] = offsets[length_of[extendable] + 1] + within[extendable] * V + o
+        next_code[o, :P][extendable] = (
+            offsets[length_of[extendable] + 1] + within[extendable] * V + o
+        )
+    sources_of = [np.flatnonzero(next_code[o, :P] < P) for o in range(V)]
+    targets = [next_code[o, :P][sources_of[o]] for o in range(V)]
     n, N = len(graphs), graphs.max_nodes
     out = np.zeros((n, P), dtype=np.float32)
     sources, out_node = _endpoints(graphs)
-    for sl in _chunks(n, N * (P + 1) * 2):
+    for sl in _chunks(n, N * (P + 1) * 3):
         adj = graphs.adj[sl].astype(bool)
         codes = op_code[graphs.ops[sl]]  # (b, N), -1 for structural/padding
         b = adj.shape[0]
-        reach = np.zeros((b, N, P + 1), dtype=bool)  # column P collects overflow
-        reach[:, :, 0] = sources[sl]  # the empty path starts at every source
-        rows = np.arange(b)
-        for j in range(1, N):
-            incoming = (adj[:, :, j, None] & reach).any(axis=1)  # (b, P+1)
+        reach = []  # per node: (b, P+1) bool, paths from a source ending here (column P: overflow)
+        for j in range(N):
+            here = np.zeros((b, P + 1), dtype=bool)
+            here[:, 0] = sources[sl, j]  # the empty path starts at every source
+            incoming = np.zeros((b, P + 1), dtype=bool)
+            for i in range(j):
+                edge = adj[:, i, j]
+                if edge.any():
+                    incoming |= reach[i] & edge[:, None]
             code_j = codes[:, j]
-            passthrough = code_j < 0
-            reach[passthrough, j] |= incoming[passthrough]
+            here |= (
+                incoming & (code_j < 0)[:, None]
+            )  # structural nodes pass paths through
             for o in range(V):
-                sel = np.flatnonzero(code_j == o)
-                if len(sel):
-                    src = incoming[sel]
-                    moved = np.zeros_like(src)
-                    r, c = np.nonzero(src)
-                    moved[r, next_code[o, c]] = True
-                    reach[sel, j] |= moved
-        out[sl] = reach[rows, out_node[sl], :P]
+                is_o = code_j == o
+                if is_o.any():
+                    moved = np.zeros_like(here)
+                    moved[:, targets[o]] = incoming[
+                        :, sources_of[o]
+                    ]  # extend every path by op o
+                    here |= moved & is_o[:, None]
+            reach.append(here)
+            ends_here = out_node[sl] == j
+            out[sl][ends_here] = here[ends_here, :P]
     return out
 
 
@@ -185,7 +207,9 @@ def _path_weight_hist(graphs, weight: np.ndarray) -> np.ndarray:
             incoming = np.einsum("bi,biw->bw", adj[:, :, j], cnt)
             shift = cols[None, :] - wj_all[:, j, None]  # weight before entering node j
             valid = shift >= 0
-            cnt[:, j] += np.where(valid, np.take_along_axis(incoming, shift.clip(0), axis=1), 0.0)
+            cnt[:, j] += np.where(
+                valid, np.take_along_axis(incoming, shift.clip(0), axis=1), 0.0
+            )
         hist[sl] = cnt[np.arange(b), out_node[sl]]
     return hist
 
@@ -243,7 +267,9 @@ def _complexity_key(name: str) -> float:
     if "conv" in low and kernel:
         area = int(kernel.group(1)) * int(kernel.group(2))
         return 3.0 + area + (0.5 if "sep" in low else 0.0)
-    return 2.5  # unknown (e.g. GNN layers, macro blocks): between pooling and convolutions
+    return (
+        2.5  # unknown (e.g. GNN layers, macro blocks): between pooling and convolutions
+    )
 
 
 def op_weights(op_names, overrides: dict[str, float] | None = None) -> np.ndarray:
@@ -274,7 +300,9 @@ META_NAMES = (
 )
 
 
-def meta_features(graphs, params: np.ndarray, op_weights_override=None) -> tuple[np.ndarray, list[str]]:
+def meta_features(
+    graphs, params: np.ndarray, op_weights_override=None
+) -> tuple[np.ndarray, list[str]]:
     """Unscaled ConvNP meta-features (all of them) and their names.
 
     Statistical: count of each op, number of nodes. Complexity: max, min, mode and total
@@ -282,9 +310,13 @@ def meta_features(graphs, params: np.ndarray, op_weights_override=None) -> tuple
     edges, edges / nodes, max out-degree, max in-degree.
     """
     cols = _op_columns(graphs.op_names)
-    counts = np.stack([(graphs.ops == c).sum(axis=1) for c in cols], axis=1).astype(np.float64)
+    counts = np.stack([(graphs.ops == c).sum(axis=1) for c in cols], axis=1).astype(
+        np.float64
+    )
     w = op_weights(graphs.op_names, op_weights_override)
-    hist = _path_weight_hist(graphs, np.rint(w).astype(np.int64))  # weights are integers
+    hist = _path_weight_hist(
+        graphs, np.rint(w).astype(np.int64)
+    )  # weights are integers
     has = hist > 0
     vals = np.arange(hist.shape[1], dtype=np.float64)
     any_path = has.any(axis=1)
@@ -338,7 +370,10 @@ def params_proxy(graphs) -> np.ndarray:
     Parameter-free ops (none, skip, pooling) count 0, convolutions their kernel area
     (k*k), other ops 1: proportional to the parameters of a cell with fixed channels.
     """
-    lut = np.array([_kernel_area(n) if n not in STRUCTURAL_OPS else 0.0 for n in graphs.op_names] + [0.0])
+    lut = np.array(
+        [_kernel_area(n) if n not in STRUCTURAL_OPS else 0.0 for n in graphs.op_names]
+        + [0.0]
+    )
     return lut[graphs.ops].sum(axis=1)
 
 
@@ -351,7 +386,7 @@ def _table_columns(space, ids: np.ndarray, pick: Callable[[list[str]], list[str]
         from nasbench_harness.tasks.cache import DataCache
 
         table = space.load_table(DataCache())
-    except Exception as exc:  # no import yet, embedded package missing: the caller decides
+    except Exception as exc:  # noqa: BLE001 - no import yet, package missing: the caller decides
         return None, f"the '{space.name}' table cannot be read ({exc})"
     cols = pick([str(c) for c in table.columns])
     if not cols:
@@ -362,21 +397,31 @@ def _table_columns(space, ids: np.ndarray, pick: Callable[[list[str]], list[str]
 
 
 def _params_of(space, ids: np.ndarray, graphs) -> np.ndarray:
-    """Trainable-parameter counts: space.param_counts(ids), the table's params column, or the proxy."""
+    """Trainable-parameter counts: space.param_counts(ids), the table's params column, or the proxy.
+
+    Architectures without a count in the table get one from a linear fit on the proxy.
+    """
     counter = getattr(space, "param_counts", None)
     if callable(counter):
         return np.asarray(counter(ids), dtype=np.float64)
 
     def pick(columns: list[str]) -> list[str]:
-        found = [c for c in columns if c == "params"] or sorted(c for c in columns if c.endswith(".params"))
+        found = [c for c in columns if c == "params"] or sorted(
+            c for c in columns if c.endswith(".params")
+        )
         return found[:1]
 
+    proxy = params_proxy(graphs)
     aligned, _ = _table_columns(space, ids, pick)
-    if aligned is not None:
-        values = aligned.iloc[:, 0].to_numpy(dtype=np.float64)
-        if np.isfinite(values).all():
-            return values
-    return params_proxy(graphs)
+    if aligned is None:
+        return proxy
+    values = aligned.iloc[:, 0].to_numpy(dtype=np.float64)
+    known = np.isfinite(values)
+    if known.all() or known.sum() < 2 or np.ptp(proxy[known]) == 0:
+        return values if known.all() else proxy
+    # Some counts missing: fill them from a least-squares line params ~ a * proxy + b.
+    a, b = np.polyfit(proxy[known], values[known], 1)
+    return np.where(known, values, a * proxy + b)
 
 
 # -- GRAF-like features ------------------------------------------------------------------
@@ -413,15 +458,19 @@ def graf_encoding(graphs) -> np.ndarray:
 
 
 # -- zero-cost proxies -----------------------------------------------------------------
-def zc_encoding(space, ids: np.ndarray) -> np.ndarray:
-    """The table's ``zc.<proxy>`` columns for ``ids``; missing scores get the column median.
+def zc_encoding(space, ids: np.ndarray, dataset: str = "") -> np.ndarray:
+    """The table's ``zc.<proxy>`` columns (or ``<dataset>.zc.<proxy>``) for ``ids``.
 
-    Needs the zero-cost proxy files imported for this space (they join on arch_id).
+    Missing scores get the column median. Needs the zero-cost proxy files imported for
+    this space (they join on arch_id).
     """
-    aligned, reason = _table_columns(space, ids, lambda cols: sorted(c for c in cols if c.startswith("zc.")))
+    prefix = f"{dataset}.zc." if dataset else "zc."
+    aligned, reason = _table_columns(
+        space, ids, lambda cols: sorted(c for c in cols if c.startswith(prefix))
+    )
     if aligned is None:
         raise DataError(
-            f"Encoding 'zc' needs zero-cost proxy columns (zc.<proxy>) for '{space.name}', but {reason}; "
+            f"Encoding 'zc' needs zero-cost proxy columns ({prefix}<proxy>) for '{space.name}', but {reason}; "
             f"import the zero-cost proxy files with `nasbench-harness data import PATH` or pick another encoding."
         )
     X = aligned.to_numpy(dtype=np.float64)

@@ -10,7 +10,6 @@ situation of evolutionary and local search.
 from __future__ import annotations
 
 import numpy as np
-
 from nasbench_harness.errors import ConfigError
 
 
@@ -59,7 +58,7 @@ def mutation_test_set(
         rows = task.rows_of(cand) if cand else np.empty(0, dtype=np.int64)
         queues.append([int(r) for r in rows if r >= 0])
     taken: dict[int, None] = {}
-    excluded = set(int(r) for r in initial)
+    excluded = {int(r) for r in initial}
     pos = [0] * len(queues)
     while len(taken) < n_mutants:
         progressed = False

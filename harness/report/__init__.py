@@ -26,8 +26,6 @@ from nasbench_harness.report.sections import render_all
 __all__ = ["build_report"]
 
 BOARDS_DIR = "boards"
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | None = None) -> Path:
@@ -45,17 +43,24 @@ def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | N
     index = env.get_template("index.html.j2").render(
         **common,
         overview=_overview(results, problems),
+        palette=ctx.palette,
         provenance=_provenance(results, ctx),
         rankings=_rankings(results, ctx),
         boards=boards,
         failed=_failed(results, ctx),
         sections=sections,
+        checks=_check_summary(ctx.checks),
     )
     try:
         (out_dir / BOARDS_DIR).mkdir(parents=True, exist_ok=True)
+        written = set()
         for b in boards:
             page = env.get_template("board.html.j2").render(**common, board=b)
             _write(out_dir / BOARDS_DIR / f"{b['slug']}.html", page)
+            written.add(f"{b['slug']}.html")
+        for stale in (out_dir / BOARDS_DIR).glob("*.html"):  # pages of comparisons no longer in the results
+            if stale.name not in written:
+                stale.unlink(missing_ok=True)
         target = out_dir / "index.html"
         _write(target, index)
     except OSError as exc:
@@ -82,7 +87,7 @@ def _write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a report is meant to be shared
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -90,6 +95,12 @@ def _write(path: Path, text: str) -> None:
 
 
 # -- header -------------------------------------------------------------------------------
+def _check_summary(checks: list[dict]) -> dict:
+    """Counts of the paper-claim checks the sections rendered, by verdict."""
+    counts = {state: sum(c["state"] == state for c in checks) for state in ("pass", "fail", "unknown")}
+    return {"items": checks, **counts}
+
+
 def _overview(results: pd.DataFrame, problems: list[str]) -> dict:
     ok = results["status"] == "ok"
     seeds = sorted(int(s) for s in results["seed"].dropna().unique())
@@ -101,12 +112,13 @@ def _overview(results: pd.DataFrame, problems: list[str]) -> dict:
         "failed": int((~ok).sum()),
         "matrices": [f"{m} ({n:,})" for m, n in matrices.items()],
         "tasks": sorted(results["task"].unique()),
-        "methods": sorted(results["method"].unique()),
+        "methods": sorted(results["method"].unique()),  # chips coloured by ctx.palette
         "protocols": sorted(results["protocol"].unique()),
         "seeds": _ranges(seeds),
         "n_seeds": len(seeds),
         "budgets": [A.format_budget(b) for b in budgets],
         "code_versions": sorted(v for v in results["code_version"].unique() if v) or ["(not recorded)"],
+        "n_checksums": int(results.loc[results["data_checksum"] != "", "data_checksum"].nunique()),
         "problems": problems,
     }
 
@@ -219,7 +231,8 @@ def _curves(agg: pd.DataFrame, metrics: list[str], hib: dict[str, bool], ctx: Re
     fig = plots.budget_curves(agg[agg["method"].isin(shown)], curve_metrics, ctx.palette)
     if fig is None:
         return ""
-    names = " and ".join(A.metric_info(m).label for m in curve_metrics)
+    labels = [A.metric_info(m).label for m in curve_metrics]
+    names = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
     n_all = agg["method"].nunique()
     which = (
         f"the {len(shown)} best of {n_all} methods by {A.metric_info(curve_metrics[0]).label}; "

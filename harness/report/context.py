@@ -34,7 +34,8 @@ API (keyword arguments are optional):
     The parsed ``harness/report/published/<name>.yaml`` (numbers typed from a paper).
 ``ctx.check(claim, passed, evidence) -> str``
     A claim check box: passed True (reproduced), False (not reproduced), None (not enough
-    results to tell); ``evidence`` says which numbers decided it.
+    results to tell); ``evidence`` says which numbers decided it. The report's overview
+    counts every check and links to it.
 ``ctx.note(text) -> str``
     A paragraph of explanatory text.
 ``ctx.color(method) -> str``
@@ -102,6 +103,8 @@ class ReportContext:
         self.results = results
         self.palette = dict(palette or {})
         self._table_counter = 0
+        self.checks: list[dict] = []  # every claim check rendered, for the overview's summary
+        self.section: tuple[str, str] = ("", "")  # (title, anchor) of the section rendering now
 
     # -- data --------------------------------------------------------------------------
     def aggregate(self, results: pd.DataFrame, by: list[str], metrics: list[str] | None = None) -> pd.DataFrame:
@@ -160,8 +163,10 @@ class ReportContext:
             if passed
             else ("fail", "✗", "not reproduced")
         )
+        anchor = f"check-{len(self.checks) + 1}"
+        self.checks.append({"claim": claim, "state": state, "icon": icon, "anchor": anchor, "section": self.section[0]})
         return (
-            f'<div class="check {state}"><span class="icon" aria-hidden="true">{icon}</span>'
+            f'<div class="check {state}" id="{anchor}"><span class="icon" aria-hidden="true">{icon}</span>'
             f'<div><div class="claim">{escape(claim)} <span class="verdict">{word}</span></div>'
             f'<div class="evidence">{escape(evidence)}</div></div></div>'
         )

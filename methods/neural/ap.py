@@ -10,11 +10,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import nn
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import ArchSet
 from nasbench_harness.methods.neural.training import NeuralPredictor
+from torch import nn
 
 
 class APModel(nn.Module):

@@ -6,25 +6,31 @@ lineage), mean pooling over real nodes, and a two-layer MLP head giving one scor
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, ClassVar
 
 import torch
-from torch import nn
-
-from nasbench_harness.methods.neural.layers import DenseGraphConv, masked_mean, mlp_head
+from nasbench_harness.methods.neural.layers import (
+    DenseGraphConv,
+    gcn_adjacency,
+    masked_mean,
+    mlp_head,
+)
 from nasbench_harness.methods.neural.training import GraphPredictor, NeuralPredictor
+from torch import nn
 
 
 class GCNModel(nn.Module):
     def __init__(self, n_ops: int, hidden: int, layers: int, dropout: float) -> None:
         super().__init__()
         dims = [n_ops] + [hidden] * layers
-        self.convs = nn.ModuleList(DenseGraphConv(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.convs = nn.ModuleList(DenseGraphConv(a, b) for a, b in itertools.pairwise(dims))
         self.head = mlp_head(hidden, hidden, dropout)
 
     def forward(self, x: torch.Tensor, adj: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        adjs = gcn_adjacency(adj, mask)
         for conv in self.convs:
-            x = conv(x, adj, mask)
+            x = conv.propagate(x, adjs, mask)
         return self.head(masked_mean(x, mask)).squeeze(-1)
 
 
@@ -32,6 +38,7 @@ class GCNPredictor(GraphPredictor):
     name = "gcn"
     description = "Graph convolutional predictor (dense batched GCN, mean pool, MLP head); trains on any loss."
     default_params: ClassVar[dict[str, Any]] = {**NeuralPredictor.train_params, "hidden": 64, "layers": 3, "dropout": 0.0}
+    loss_lr = True  # the study's uniform predictor: each loss brings its own learning rate, as in the paper
 
     def _build(self) -> nn.Module:
         p = self.params

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import nn
-
 from nasbench_harness.methods.neural.layers import DenseGINConv, masked_mean, mlp_head
 from nasbench_harness.methods.neural.training import GraphPredictor, NeuralPredictor
+from torch import nn
 
 
 class GINModel(nn.Module):

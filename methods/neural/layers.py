@@ -18,9 +18,10 @@ def graph_tensors(graphs, sl=slice(None)) -> tuple[torch.Tensor, torch.Tensor, t
     """(ops one-hot (B, N, V), adjacency (B, N, N), node mask (B, N)) float32 tensors of a GraphBatch slice."""
     ops = np.asarray(graphs.ops[sl])
     n_ops = len(graphs.op_names)
-    x = torch.nn.functional.one_hot(torch.from_numpy(np.where(ops >= 0, ops, n_ops).astype(np.int64)), n_ops + 1)
-    adj = torch.from_numpy(np.ascontiguousarray(graphs.adj[sl])).float()
-    return x[..., :n_ops].float(), adj, torch.from_numpy(ops >= 0).float()
+    eye = np.eye(n_ops + 1, dtype=np.float32)[:, :n_ops]  # row n_ops (padding) is all zero
+    x = torch.from_numpy(eye[np.where(ops >= 0, ops, n_ops)])
+    adj = torch.from_numpy(graphs.adj[sl].astype(np.float32))
+    return x, adj, torch.from_numpy((ops >= 0).astype(np.float32))
 
 
 def _row_normalise(a: torch.Tensor) -> torch.Tensor:
@@ -32,24 +33,35 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
 
 
+def gcn_adjacency(adj: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(norm(A^T + I), norm(A + I)): gather from predecessors, and from successors.
+
+    Computed once per forward pass and shared by every DenseGraphConv layer.
+    """
+    eye = torch.diag_embed(mask)
+    return _row_normalise(adj.transpose(1, 2) + eye), _row_normalise(adj + eye)
+
+
 class DenseGraphConv(nn.Module):
     """Bidirectional GCN layer (Wen et al.'s neural predictor): messages along and against edges.
 
-    h' = ReLU(norm(A + I) h W_fwd + norm(A^T + I) h W_bwd), rows normalised by in-degree so
-    that a node's update does not grow with its fan-in.
+    h' = ReLU([norm(A^T + I) h | norm(A + I) h] W + b), rows normalised by degree so that a
+    node's update does not grow with its fan-in. Aggregating before the linear map is the
+    same function as ``A h W_fwd + A^T h W_bwd`` and about twice as fast on a CPU (one
+    matmul on concatenated features instead of two plus a sum).
     """
 
     def __init__(self, d_in: int, d_out: int) -> None:
         super().__init__()
-        self.fwd = nn.Linear(d_in, d_out)
-        self.bwd = nn.Linear(d_in, d_out, bias=False)
+        self.lin = nn.Linear(2 * d_in, d_out)
+
+    def propagate(self, x: torch.Tensor, adjs: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+        a_in, a_out = adjs
+        agg = torch.cat([torch.einsum("bij,bjd->bid", a_in, x), torch.einsum("bij,bjd->bid", a_out, x)], dim=-1)
+        return torch.relu(self.lin(agg)) * mask[..., None]
 
     def forward(self, x, adj, mask):
-        eye = torch.diag_embed(mask)
-        a_in = _row_normalise(adj.transpose(1, 2) + eye)  # node j gathers from its predecessors i
-        a_out = _row_normalise(adj + eye)  # and from its successors
-        h = a_in @ self.fwd(x) + a_out @ self.bwd(x)
-        return torch.relu(h) * mask[..., None]
+        return self.propagate(x, gcn_adjacency(adj, mask), mask)
 
 
 class DenseGINConv(nn.Module):

@@ -11,10 +11,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import nn
-
-from nasbench_harness.methods.neural.layers import AdjacencyBiasedAttention, DenseGraphConv, masked_mean, mlp_head
+from nasbench_harness.methods.neural.layers import (
+    AdjacencyBiasedAttention,
+    DenseGraphConv,
+    masked_mean,
+    mlp_head,
+)
 from nasbench_harness.methods.neural.training import GraphPredictor, NeuralPredictor
+from torch import nn
 
 
 def node_depth(adj: torch.Tensor) -> torch.Tensor:

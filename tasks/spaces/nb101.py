@@ -247,6 +247,8 @@ class Cells:
             raise DataError(f"The cached NB101 cell table is malformed ({exc}); delete nb101/cells.npz to rebuild it.") from None
         if len(cells.ops) != len(hashes) or len(cells.adj_bits) != len(hashes):
             raise DataError("The cached NB101 cell table is malformed (length mismatch); delete nb101/cells.npz to rebuild it.")
+        if not (hashes[1:] > hashes[:-1]).all():  # lookups rely on sorted, unique hashes
+            raise DataError("The cached NB101 cell table is not sorted by hash; delete nb101/cells.npz to rebuild it.")
         return cells
 
 

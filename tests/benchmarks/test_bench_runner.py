@@ -7,6 +7,8 @@
 - cells per minute for XGBoost on NB201 cifar10 at 1% with the whole space scored;
 - speed-up of ``process --jobs 2`` over ``serial`` on the same matrix.
 
+The last two are marked slow (outside the default CI selection; `tox -e bench` runs all).
+
 Measured figures go to ``benchmark.extra_info`` and are printed (``-s``).
 """
 
@@ -61,6 +63,7 @@ def test_harness_overhead_per_cell(benchmark, plugin, tmp_path):
     assert len(df) == 50
 
 
+@pytest.mark.slow
 def test_xgboost_nb201_cells_per_minute(benchmark, cache_for, tmp_path):
     from nasbench_harness import registry
 
@@ -84,6 +87,7 @@ def test_xgboost_nb201_cells_per_minute(benchmark, cache_for, tmp_path):
     assert (df["n_eval"] == 15625).all()
 
 
+@pytest.mark.slow
 def test_process_speedup_over_serial(benchmark, plugin, tmp_path):
     """Same matrix on serial and on process --jobs 2 (worker start-up included)."""
     path = tmp_path / "m.yaml"

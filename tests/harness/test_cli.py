@@ -150,3 +150,22 @@ def test_python_dash_m_works():
     proc = subprocess.run([sys.executable, "-m", "nasbench_harness", "list", "protocols", "--json"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "predict" in {r["name"] for r in json.loads(proc.stdout)}
+
+
+@pytest.mark.slow
+def test_smoke_matrix_end_to_end(tmp_path):
+    """The README's first command: smoke on the embedded NAS-Bench-Graph, then the report."""
+    from nasbench_harness.tasks.catalog import task_specs
+
+    if "nbgraph/cora" not in task_specs():
+        pytest.skip("the nbgraph task definitions are not in this checkout yet")
+    run = [sys.executable, "-m", "nasbench_harness", "run", "--matrix", "smoke", "--results", str(tmp_path / "results"), "--executor", "process", "--jobs", "2"]
+    proc = subprocess.run(run, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "40 cells, 0 already done, 40 ok, 0 failed" in proc.stdout
+    again = subprocess.run(run, capture_output=True, text=True, timeout=600)
+    assert "40 cells, 40 already done, 0 ok" in again.stdout
+    rep = [sys.executable, "-m", "nasbench_harness", "report", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "reports")]
+    proc = subprocess.run(rep, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "reports" / "index.html").is_file()

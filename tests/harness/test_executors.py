@@ -80,3 +80,34 @@ def test_pin_threads_limits_blas_and_torch():
         np.dot(np.ones((50, 50)), np.ones((50, 50)))  # still works pinned
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.slow
+def test_real_task_and_seeded_predictors_identical_on_all_executors(tmp_path):
+    """Random forest and XGBoost on NAS-Bench-Graph: seeded methods, same numbers everywhere."""
+    from nasbench_harness import registry
+
+    try:
+        for name in ("random_forest", "xgboost"):
+            registry.load("predictors", name)
+        from nasbench_harness.tasks.catalog import get_spec
+
+        get_spec("nbgraph/cora")
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"regressors or the nbgraph tasks are not in this checkout: {exc}")
+    path = tmp_path / "real.yaml"
+    path.write_text("tasks: [nbgraph/cora]\nmethods: [random_forest, xgboost]\nbudgets: [0.005]\nseeds: 2\n")
+    serial = run_with(path, tmp_path / "s", "serial")
+    pd.testing.assert_frame_equal(run_with(path, tmp_path / "p", "process", jobs=2), serial)
+    pd.testing.assert_frame_equal(run_with(path, tmp_path / "d", "dask", jobs=2), serial)
+    assert serial["n_eval"].eq(26206).all()
+
+
+def test_unreachable_dask_scheduler_is_one_sentence(monkeypatch):
+    pytest.importorskip("dask.distributed")
+    from nasbench_harness import executors
+    from nasbench_harness.errors import HarnessError
+
+    monkeypatch.setattr(executors, "DASK_CONNECT_TIMEOUT", "1s")
+    with pytest.raises(HarnessError, match=r"Could not connect to the Dask scheduler tcp://127.0.0.1:1 .*drop --dask-scheduler"):
+        make_executor("dask", jobs=1, scheduler="tcp://127.0.0.1:1")

@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
-
 from nasbench_harness.errors import HarnessError
 from nasbench_harness.metrics import (
     metric_info,
@@ -17,6 +15,7 @@ from nasbench_harness.metrics import (
     prediction_metrics,
     top_count,
 )
+from scipy import stats
 
 
 def brute_true_rank(y: np.ndarray) -> np.ndarray:
@@ -40,9 +39,15 @@ def brute(y, p, T=(0.5, 10, 50), K=(1, 3, 10), k=(2, 5), top=(1, 4)):
         out[f"n@{kk}"] = min(rank[i] for i in order[: min(kk, n)])
     for kk in k:
         m = min(kk, n)
-        true_top = set(sorted(range(n), key=lambda i: rank[i])[:m]) if len(set(y)) == n else None
+        true_top = (
+            set(sorted(range(n), key=lambda i: rank[i])[:m])
+            if len(set(y)) == n
+            else None
+        )
         val = sum(rank[i] <= m for i in order[:m]) / m
-        if true_top is not None:  # without ties this is literally |true top ∩ predicted top| / k
+        if (
+            true_top is not None
+        ):  # without ties this is literally |true top ∩ predicted top| / k
             assert val == len(true_top & set(order[:m])) / m
         out[f"recall@{kk}"] = val
     for kk in top:
@@ -64,7 +69,9 @@ arrays = st.integers(min_value=2, max_value=60).flatmap(
 def test_against_scipy_and_brute_force_with_ties(pair):
     y = np.array(pair[0], dtype=float)
     p = np.array(pair[1], dtype=float)
-    m = prediction_metrics(y, p, precision_T=(0.5, 10, 50), n_K=(1, 3, 10), recall_k=(2, 5), top_K=(1, 4))
+    m = prediction_metrics(
+        y, p, precision_T=(0.5, 10, 50), n_K=(1, 3, 10), recall_k=(2, 5), top_K=(1, 4)
+    )
     ref_tau = stats.kendalltau(y, p).statistic
     ref_rho = stats.spearmanr(y, p).statistic
     for name, ref in (("kendall_tau", ref_tau), ("spearman", ref_rho)):
@@ -83,7 +90,9 @@ def test_continuous_values_match_scipy():
     y = rng.normal(size=5000)
     p = y + rng.normal(size=5000)
     m = prediction_metrics(y, p)
-    assert m["kendall_tau"] == pytest.approx(stats.kendalltau(y, p).statistic, abs=1e-12)
+    assert m["kendall_tau"] == pytest.approx(
+        stats.kendalltau(y, p).statistic, abs=1e-12
+    )
     assert m["spearman"] == pytest.approx(stats.spearmanr(y, p).statistic, abs=1e-12)
     assert m["pearson"] == pytest.approx(stats.pearsonr(y, p).statistic, abs=1e-12)
 
@@ -92,7 +101,11 @@ def test_perfect_and_reversed_predictions():
     y = np.arange(1000, dtype=float)
     perfect = prediction_metrics(y, 2 * y + 1)
     assert perfect["kendall_tau"] == pytest.approx(1.0)
-    assert perfect["precision@0.1"] == 1.0 and perfect["n@1"] == 1.0 and perfect["recall@100"] == 1.0
+    assert (
+        perfect["precision@0.1"] == 1.0
+        and perfect["n@1"] == 1.0
+        and perfect["recall@100"] == 1.0
+    )
     assert perfect["best_of_top10"] == 999.0
     worst = prediction_metrics(y, -y)
     assert worst["kendall_tau"] == pytest.approx(-1.0)
@@ -100,7 +113,9 @@ def test_perfect_and_reversed_predictions():
 
 
 def test_constant_predictor_earns_nothing_even_on_sorted_rows():
-    y = np.arange(100, dtype=float)[::-1]  # rows sorted best first: index tie-breaking would cheat
+    y = np.arange(100, dtype=float)[
+        ::-1
+    ]  # rows sorted best first: index tie-breaking would cheat
     m = prediction_metrics(y, np.zeros(100))
     assert m["n@1"] == 100.0 and m["precision@10"] == 0.0 and m["best_of_top10"] == 9.0
     assert np.isnan(m["kendall_tau"])
@@ -110,7 +125,10 @@ def test_sign_restores_original_units_for_lower_is_better():
     loss = np.array([0.3, 0.1, 0.2, 0.5])  # lower is better: the harness passes -loss
     m = prediction_metrics(-loss, -loss, sign=-1.0, top_K=(1, 2))
     assert m["best_of_top1"] == pytest.approx(0.1)
-    assert metric_info("best_of_top1", metric_higher_is_better=False).higher_is_better is False
+    assert (
+        metric_info("best_of_top1", metric_higher_is_better=False).higher_is_better
+        is False
+    )
 
 
 def test_precision_ceil_rule():
@@ -120,7 +138,9 @@ def test_precision_ceil_rule():
 
 
 def test_k_larger_than_the_set_is_clipped():
-    m = prediction_metrics([1.0, 2.0, 3.0], [1.0, 3.0, 2.0], n_K=(100,), recall_k=(100,), top_K=(100,))
+    m = prediction_metrics(
+        [1.0, 2.0, 3.0], [1.0, 3.0, 2.0], n_K=(100,), recall_k=(100,), top_K=(100,)
+    )
     assert m["n@100"] == 1.0 and m["recall@100"] == 1.0 and m["best_of_top100"] == 3.0
 
 
@@ -131,7 +151,10 @@ def test_names_directions_and_descriptions():
     for name in m:
         info = metric_info(name)
         assert info.description
-    assert not metric_info("n@10").higher_is_better and metric_info("precision@0.5").higher_is_better
+    assert (
+        not metric_info("n@10").higher_is_better
+        and metric_info("precision@0.5").higher_is_better
+    )
     assert not metric_info("rmse").higher_is_better
 
 

@@ -74,8 +74,15 @@ def test_builtin_losses_conform(name):
     check_loss(name)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", _builtin("predictors"))
+def _predictor_params() -> list:
+    """Classic regressors run in the default selection; trained networks are marked slow."""
+    return [
+        pytest.param(n, marks=() if ".regressors:" in registry.info("predictors", n).value else pytest.mark.slow)
+        for n in _builtin("predictors")
+    ]
+
+
+@pytest.mark.parametrize("name", _predictor_params())
 def test_builtin_predictors_conform(name):
     cls = _load_or_skip("predictors", name)
     try:

@@ -6,7 +6,6 @@ import itertools
 
 import numpy as np
 import pytest
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.protocols.testsets import mutation_test_set
 
@@ -111,3 +110,17 @@ def test_on_real_transnas_micro(cache_for):
     pool = set(task.rows_of([m for s in seeds for m in task.space.neighbours(task.ids[s])]).tolist()) - set(initial.tolist())
     # A micro cell has 18 neighbours, so 10 seeds reach fewer than 200 distinct mutants: all of them are taken.
     assert len(rows) == min(200, len(pool)) and set(rows.tolist()) == pool
+
+
+def test_on_real_nb201(cache_for):
+    from nasbench_harness.tasks.catalog import load_task
+
+    task = load_task("nb201/cifar10", cache_for("nb201"))
+    rows = mutation_test_set(task, np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    initial = rng.choice(len(task), size=50, replace=False)
+    seeds = initial[np.argsort(-task.train_scores[initial], kind="stable")[:10]]
+    pool = set(task.rows_of([m for s in seeds for m in task.space.neighbours(task.ids[s])]).tolist()) - set(initial.tolist())
+    # An NB201 cell has 24 single-edit neighbours: 10 seeds reach 200 distinct mutants, as in the paper.
+    assert len(rows) == 200 and set(rows.tolist()) <= pool
+    assert task.eval_scores[rows].std() > 0

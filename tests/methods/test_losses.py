@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import TrainState
 from nasbench_harness.methods.losses import (
@@ -239,7 +238,7 @@ def test_paper_losses_matrix_expands(monkeypatch):
 
     specs = dict(catalog.task_specs())
     base = next(iter(specs.values()))
-    for d in ("cifar10", "cifar100", "imagenet16-120"):
+    for d in ("cifar10", "cifar100", "ImageNet16-120"):
         specs.setdefault(f"nb201/{d}", dataclasses.replace(base, name=f"nb201/{d}", space="nb201", dataset=d))
     monkeypatch.setattr(catalog, "task_specs", lambda: specs)
     cells = load_matrix("paper-losses").cells

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
+import shutil
+import subprocess
+import sys
 import types
+from html import unescape
 
 import numpy as np
 import pandas as pd
@@ -17,10 +22,11 @@ from nasbench_harness.report.context import ReportContext
 from report_rows import make_rows, write_store
 
 
-@pytest.fixture
-def report(results_dir, tmp_path):
-    index = build_report(results_dir, tmp_path / "out", title="Unit report")
-    return index
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """One report of the default synthetic rows, shared by the read-only tests (``rows`` is the same data)."""
+    root = tmp_path_factory.mktemp("report")
+    return build_report(write_store(root / "results", make_rows()), root / "out", title="Unit report")
 
 
 def _board_html(index) -> str:
@@ -70,7 +76,8 @@ def test_report_is_self_contained_with_embedded_figures(report):
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<link " not in html and "<script src" not in html
     figures = re.findall(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(figures) == 2  # one curve figure per task: three budgets each
+    # One curve figure per task (three budgets each); sections in harness/report/sections may add more.
+    assert len(figures) >= 2 and len(re.findall(r"<figcaption>[^<]*versus training size \(", html)) == 2
     svg = base64.b64decode(figures[0]).decode()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert "Kendall τ" in svg and "xgboost@onehot" in svg
@@ -150,7 +157,10 @@ def test_broken_section_does_not_break_the_report(results_dir, tmp_path, monkeyp
 
     html = build_report(results_dir, tmp_path / "out").read_text()
     assert "Good section text." in html and "tau grows with budget" in html
-    assert '<div class="check pass">' in html
+    assert '<div class="check pass" id="check-1">' in html
+    # The overview counts the checks of the sections that rendered and links to them.
+    assert '<span class="check-count pass">✓ 1 reproduced</span>' in html
+    assert '<a href="#check-1">tau grows with budget</a> <span class="muted">(Title zz_good)</span>' in html
     assert "Section aa_broken" in html and "missing column kendall_tau_x" in html
     assert "Section cannot_import" in html and "ModuleNotFoundError" in html
     assert "Title empty" not in html  # None: nothing to show
@@ -161,6 +171,13 @@ def test_broken_section_does_not_break_the_report(results_dir, tmp_path, monkeyp
 def test_builtin_sections_are_discovered():
     for s in sections_mod.discover():
         assert s.title and isinstance(s.order, int)
+
+
+def test_builtin_sections_render_on_foreign_results(rows):
+    """A section must cope with results that are not its study's (return None or HTML, never raise)."""
+    ctx = ReportContext(rows)
+    rendered = sections_mod.render_all(rows, ctx)
+    assert [(r.name, r.error) for r in rendered if r.error] == []
 
 
 def test_empty_results_dir_is_one_sentence(tmp_path):
@@ -189,7 +206,7 @@ def test_ctx_published_and_figure_helpers(rows):
     png = ctx.figure(fig, caption="a <b> line", fmt="png")
     assert png.startswith('<figure><img src="data:image/png;base64,iVBOR')
     assert "a &lt;b&gt; line" in png
-    assert ctx.check("x", None, "no rows").startswith('<div class="check unknown">')
+    assert ctx.check("x", None, "no rows").startswith('<div class="check unknown" id="check-1">')
     tabs = ctx.tabs({"1%": "<p>a</p>", "5%": "<p>b</p>"}, title="budget")
     assert '<button type="button" data-tab="1" class="active">5%</button>' in tabs
     assert '<div class="tabpanel" data-panel="0"><p>a</p></div>' in tabs
@@ -226,3 +243,73 @@ def test_task_with_only_failed_cells_still_renders(tmp_path):
     page = (index.parent / "boards" / "nb201-cifar100.html").read_text()
     assert "No successful runs" in page and "RuntimeError: out of memory" in page
     assert "No successful runs" not in (index.parent / "boards" / "nb201-cifar10.html").read_text()
+
+
+def test_rebuild_replaces_pages_of_vanished_comparisons(tmp_path):
+    out = tmp_path / "o"
+    build_report(write_store(tmp_path / "a", make_rows()), out)
+    assert (out / "boards" / "nb201-cifar100.html").exists()
+    build_report(write_store(tmp_path / "b", make_rows(tasks=["nb201/cifar10"])), out)
+    assert sorted(p.name for p in (out / "boards").iterdir()) == ["nb201-cifar10.html"]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless chromium on PATH to run the report's JavaScript")
+def test_sorting_and_tabs_work_in_a_real_browser(report, tmp_path):
+    probe = """<script>
+    var table = document.querySelector('table.sortable');
+    var heads = table.tHead.rows[table.tHead.rows.length - 1].cells;
+    var th = Array.prototype.find.call(heads, function(t){ return t.textContent.indexOf('Kendall') === 0; });
+    var col = Array.prototype.indexOf.call(heads, th);
+    function values(){ return Array.prototype.map.call(table.tBodies[0].rows, function(r){ return parseFloat(r.cells[col].getAttribute('data-v')); }); }
+    th.click(); var asc = values(); th.click(); var desc = values();
+    document.querySelector('.tabbar button[data-tab="0"]').click();
+    var active = document.querySelector('.tabpanel.active').getAttribute('data-panel');
+    document.body.setAttribute('data-probe', JSON.stringify({asc: asc, desc: desc, active: active}));
+    </script></body>"""
+    page = tmp_path / "probe.html"
+    page.write_text(report.read_text().replace("</body>", probe))
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--dump-dom",
+    ]
+    dom = subprocess.run(
+        [CHROMIUM, *flags, page.as_uri()], capture_output=True, text=True, timeout=120, check=False
+    ).stdout
+    found = re.search(r'data-probe="([^"]+)"', dom)
+    assert found, "the probe script did not run"
+    result = json.loads(unescape(found.group(1)))
+    assert result["asc"] == sorted(result["asc"]) and len(result["asc"]) == 3
+    assert result["desc"] == sorted(result["desc"], reverse=True)
+    assert result["active"] == "0"
+
+
+def test_cli_report_command(results_dir, tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "nasbench_harness",
+        "report",
+        "--results",
+        str(results_dir),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "o" / "index.html").is_file() and "report written to" in done.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cmd[5] = str(empty)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 2
+    assert "no results in" in done.stderr and "Traceback" not in done.stderr

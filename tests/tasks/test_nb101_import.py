@@ -288,6 +288,14 @@ def test_bad_csv_and_json_inputs_raise_data_error(tmp_path, nb101_space, cells3)
     short.write_text(json.dumps({"108_final_validation_accuracy": [0.9], "key": [KNOWN_HASH]}))
     with pytest.raises(DataError, match="lacks the nasbench-vis columns"):
         import_paths([short], cache)
+    naslib = tmp_path / "zc_nasbench101.json"
+    naslib.write_text('{"nasbench101": {"cifar10": {"(0, 1, 0')
+    with pytest.raises(DataError, match="not a NASLib zc_nasbench101.json"):
+        import_paths([naslib], cache)
+    bad_spec = "(" + ", ".join(["1"] * 49 + ["0", "4", "4", "4", "4", "4", "1"]) + ")"  # lower triangle set
+    naslib.write_text(json.dumps({"nasbench101": {"cifar10": {bad_spec: {"val_accuracy": 90.0}}}}))
+    with pytest.raises(DataError, match="is invalid"):
+        import_paths([naslib], cache)
     assert not cache.has("nb101")
 
 

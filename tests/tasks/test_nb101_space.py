@@ -11,7 +11,6 @@ import pytest
 from nasbench_harness.errors import ConfigError, DataError
 from nasbench_harness.registry import get_search_space
 from nasbench_harness.tasks.cache import DataCache
-from nasbench_harness.tasks.spaces import nb101
 from nasbench_harness.tasks.spaces.nb101 import (
     N_CELLS,
     OP_NAMES,
@@ -163,6 +162,30 @@ def test_enumeration_covers_every_hash_of_the_20k_file(nb101_space, shared_data)
 
 
 @pytest.mark.slow  # needs the session enumeration (~40 s once)
+def test_random_unpruned_specs_prune_into_the_enumeration(nb101_space):
+    """Pruning, hashing and enumeration agree: every valid random 7x7 spec is an enumerated cell."""
+    rng = np.random.default_rng(2024)
+    cells, seen = nb101_space.cells(), 0
+    for _ in range(1500):
+        m = np.triu(rng.random((7, 7)) < rng.uniform(0.15, 0.5), 1).astype(np.uint8)
+        ops = ["input", *rng.choice([C3, C1, MP], 5).tolist(), "output"]
+        digest = spec_hash(m, ops)
+        pruned = prune(m, ops)
+        if digest is None:
+            assert pruned is None or pruned[0].sum() > 9
+            continue
+        seen += 1
+        assert cells.rows(np.array([digest]))[0] >= 0
+        pm, pops = pruned
+        assert prune(pm, pops)[1] == pops  # idempotent
+        n = len(pops)
+        p = np.r_[0, rng.permutation(np.arange(1, n - 1)), n - 1]
+        labels = np.array(labels_of(pops))
+        assert module_hash(pm[np.ix_(p, p)], labels[p]) == digest  # relabelling-invariant
+    assert seen > 300
+
+
+@pytest.mark.slow  # needs the session enumeration (~40 s once)
 def test_cell_table_roundtrips_through_the_cache(nb101_space, tmp_path):
     cache = DataCache(tmp_path)
     cache.write_arrays("nb101", "cells", **nb101_space.cells().to_arrays())
@@ -171,6 +194,10 @@ def test_cell_table_roundtrips_through_the_cache(nb101_space, tmp_path):
     assert np.array_equal(loaded.adj_bits, nb101_space.cells().adj_bits)
     with pytest.raises(DataError, match="malformed"):
         Cells.from_arrays({"hash": loaded.hashes[:3]})
+    arrays = nb101_space.cells().to_arrays()
+    arrays["hash"] = arrays["hash"][::-1].copy()
+    with pytest.raises(DataError, match="not sorted"):
+        Cells.from_arrays(arrays)
 
 
 # -- identity, graphs, neighbourhood ------------------------------------------------------------
@@ -251,8 +278,3 @@ def test_small_cells_can_grow(nb101_space):
     for _ in range(60):
         walk.append(nb101_space.mutate(walk[-1], rng))
     assert max(int(n) for n in nb101_space.to_graph(walk).n_nodes) >= 5
-
-
-def test_module_level_constants():
-    assert nb101.MAX_NODES == 7 and nb101.MAX_EDGES == 9
-    assert set(nb101.OFFICIAL_OPS) < set(OP_NAMES)

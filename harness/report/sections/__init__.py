@@ -6,8 +6,9 @@ the helpers documented in ``harness/report/context.py`` (None: nothing to show).
 whose name starts with "_" are skipped. Third-party packages can add sections under the
 entry point group ``nasbench_harness.report_sections`` (each pointing at such a module).
 
-A section that fails to import or raises while rendering is shown as a short error box;
-it never breaks the rest of the report.
+Sections render inside the report's matplotlib style (``plots.STYLE``). A section that
+fails to import or raises while rendering is shown as a short error box; it never breaks
+the rest of the report.
 """
 
 from __future__ import annotations
@@ -87,6 +88,13 @@ def discover() -> list[Section]:
     return sorted(found, key=lambda s: (s.order, s.name))
 
 
+def _report_style():
+    import matplotlib as mpl
+    from nasbench_harness.report.plots import STYLE
+
+    return mpl.rc_context(STYLE)
+
+
 def render_all(results: pd.DataFrame, ctx, sections: list[Section] | None = None) -> list[RenderedSection]:
     """Render every section; a failure becomes an error box in place of that section."""
     out = []
@@ -95,9 +103,12 @@ def render_all(results: pd.DataFrame, ctx, sections: list[Section] | None = None
             error = f"could not be loaded: {s.import_error}"
             out.append(RenderedSection(s.name, s.title, s.anchor, ctx.error_box(f"Section {s.name}", error), error))
             continue
+        ctx.section, n_checks = (s.title, s.anchor), len(ctx.checks)
         try:
-            html = s.module.render(results, ctx)
+            with _report_style():  # figures made by sections look like the report's own
+                html = s.module.render(results, ctx)
         except Exception as exc:  # noqa: BLE001 - shown as an error box instead
+            del ctx.checks[n_checks:]  # their boxes are not shown
             error = f"failed: {_describe(exc)}"
             out.append(RenderedSection(s.name, s.title, s.anchor, ctx.error_box(f"Section {s.name}", error), error))
             continue

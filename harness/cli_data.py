@@ -1,0 +1,276 @@
+"""The ``nasbench-harness data`` commands: import, list, verify and describe benchmark data.
+
+``data_app`` is a typer sub-app mounted by ``harness/cli.py``. Every command turns a
+``HarnessError`` into its one sentence on stderr and exit code 2, so it behaves the same
+when run on its own (tests) or mounted. ``data import`` is all-or-nothing: if any file
+fails, every cache file it may have touched is restored byte for byte.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from nasbench_harness.errors import DataError, HarnessError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+data_app = typer.Typer(
+    name="data",
+    help="Import, list and verify benchmark data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+# Architectures per finite space: an imported table may hold fewer (subsets), never more.
+SPACE_SIZES = {"nb201": 15_625, "tnb101-micro": 4_096, "tnb101-macro": 3_256, "nb101": 423_624}
+
+FORMATS_HELP = (
+    "Recognised: NAS-Bench-201 (.pth v1.0/v1.1, NATS-tss pickles, NASGraph/v-tao/merged CSVs, 12-epoch pickle, "
+    "ArchVizD3 JSON), NAS-Bench-101 (.tfrecord, CSV/JSON), TransNAS-Bench-101 (.pth, CSV), NAS-Bench-301/DARTS, "
+    "zero-cost proxies (Suite-Zero JSON, full-coverage CSV), meta-NAS transfer tables. A directory imports every "
+    "file it recognises."
+)
+
+
+def _handle_errors(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HarnessError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def _cache(data_dir: Path | None):
+    from nasbench_harness.tasks.cache import DataCache
+
+    return DataCache(data_dir)
+
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Cache folder (default: $NASBENCH_HARNESS_DATA or the user cache dir)."),
+]
+
+
+# --------------------------------------------------------------------------- import
+def _snapshot(root: Path) -> dict[Path, bytes | None]:
+    """Bytes of every file in the cache (None marks 'did not exist' for restore)."""
+    if not root.is_dir():
+        return {}
+    return {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and not p.name.endswith(".tmp")}
+
+
+def _restore(root: Path, before: dict[Path, bytes | None]) -> None:
+    from nasbench_harness.tasks.cache import _atomic_write_bytes
+
+    if root.is_dir():
+        for p in root.rglob("*"):
+            if p.is_file() and p not in before:
+                p.unlink()  # written by the failed import
+    for p, data in before.items():
+        if not p.is_file() or p.read_bytes() != data:
+            _atomic_write_bytes(p, data)
+
+
+@data_app.command("import", help=f"Import benchmark files or folders into the cache. {FORMATS_HELP}")
+@_handle_errors
+def import_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Benchmark files or directories.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    from nasbench_harness.tasks.importers import import_paths
+
+    cache = _cache(data_dir)
+    for p in paths:
+        if not p.exists():
+            raise DataError(f"The path {p} does not exist; give an existing benchmark file or directory to import.")
+    before = _snapshot(cache.root)
+    try:
+        results = import_paths(list(paths), cache, progress=lambda msg: err.print(f"[dim]{escape(msg)}[/dim]"))
+    except BaseException:
+        _restore(cache.root, before)
+        raise
+    table = Table(title=f"Imported into {cache.root}")
+    for col in ("importer", "space", "files", "rows", "columns", "seconds"):
+        table.add_column(col, justify="right" if col in ("files", "rows", "columns", "seconds") else "left")
+    for r in results:
+        table.add_row(r.importer, r.space, str(len(r.files)), f"{r.rows:,}", str(len(r.columns)), f"{r.seconds:.2f}")
+    out.print(table)
+    for r in results:
+        for note in r.notes:
+            out.print(f"[dim]{r.importer}:[/dim] {escape(note)}")
+
+
+# ----------------------------------------------------------------------------- list
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def task_summary(name: str, cache) -> dict:
+    """One row of ``data list``: the task's definition plus what the cache holds for it."""
+    from nasbench_harness.tasks.catalog import get_spec, load_task
+
+    spec = get_spec(name)
+    row = {
+        "task": spec.name,
+        "space": spec.space,
+        "dataset": spec.dataset,
+        "available": False,
+        "n_archs": 0,
+        "train_metric": spec.train_metric,
+        "eval_metric": spec.eval_metric,
+        "best_train": None,
+        "best_eval": None,
+        "eval_is_test": spec.eval_is_test,
+        "higher_is_better": spec.higher_is_better,
+        "unit": spec.unit,
+        "source": spec.source,
+        "reason": "",
+    }
+    try:
+        task = load_task(name, cache)
+    except HarnessError as exc:
+        row["reason"] = str(exc)
+        return row
+    best = np.nanmax if spec.higher_is_better else np.nanmin
+    row.update(
+        available=len(task) > 0,
+        n_archs=len(task),
+        eval_metric=task.eval_metric,
+        eval_is_test=task.eval_is_test,
+        best_train=_num(best(task.train)) if len(task) else None,
+        best_eval=_num(best(task.eval)) if len(task) else None,
+    )
+    return row
+
+
+@data_app.command("list", help="One row per task definition, with what the cache holds for it.")
+@_handle_errors
+def list_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of objects instead of a table.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    from nasbench_harness.tasks.catalog import task_specs
+
+    cache = _cache(data_dir)
+    rows = [task_summary(name, cache) for name in sorted(task_specs())]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Tasks (cache: {cache.root})")
+    for col in ("task", "archs", "train -> eval", "best train", "best eval"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"
+        eval_name = r["eval_metric"] + ("" if r["eval_is_test"] else " (validation)")
+        table.add_row(
+            r["task"] if r["available"] else f"[dim]{r['task']}[/dim]",
+            f"{r['n_archs']:,}" if r["available"] else "[yellow]not imported[/yellow]",
+            f"{r['train_metric']} -> {eval_name}",
+            fmt(r["best_train"]),
+            fmt(r["best_eval"]),
+        )
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- verify
+def table_problems(space: str, cache) -> list[str]:
+    """Invariants of an imported table: unique ids, valid ids, row count, value ranges."""
+    from nasbench_harness.registry import get_search_space
+
+    problems = []
+    try:
+        table = cache.read_table(space)
+    except HarnessError as exc:
+        return [f"{space}: {exc}"]
+    ids = table["arch_id"].astype(str)
+    if ids.duplicated().any():
+        problems.append(f"{space}: {int(ids.duplicated().sum())} duplicated arch_id values")
+    limit = SPACE_SIZES.get(space)
+    if limit is not None and len(table) > limit:
+        problems.append(f"{space}: {len(table)} rows but the space has only {limit} architectures")
+    try:
+        searchspace = get_search_space(space)
+    except HarnessError:
+        searchspace = None  # add-on tables (e.g. transfer) are not search spaces
+    if searchspace is not None and space == "nb201":
+        valid = set(searchspace.enumerate().tolist())
+        bad = (~ids.isin(valid)).sum()
+        if bad:
+            problems.append(f"{space}: {int(bad)} arch_id values are not NAS-Bench-201 arch strings")
+    for col in table.columns:
+        if col == "arch_id" or not (col.endswith(("_acc", ".acc")) or "_acc_" in col):
+            continue
+        values = table[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        if finite.size and (finite.min() < 0 or finite.max() > 100):
+            problems.append(f"{space}: column {col} has accuracies outside 0..100")
+    return problems
+
+
+@data_app.command("verify", help="Recompute checksums and check each imported table's invariants.")
+@_handle_errors
+def verify_cmd(data_dir: DataDirOption = None) -> None:
+    cache = _cache(data_dir)
+    spaces = cache.spaces()
+    if not spaces:
+        raise DataError(f"Nothing is imported in {cache.root}; run `nasbench-harness data import PATH` first.")
+    problems = []
+    for space in spaces:
+        found = cache.verify(space) + table_problems(space, cache)
+        problems += found
+        status = "[green]ok[/green]" if not found else f"[red]{len(found)} problem(s)[/red]"
+        out.print(f"{space}: {cache.manifest(space).get('rows', 0):,} rows, {status}")
+    for p in problems:
+        err.print(f"[red]problem:[/red] {escape(p)}")
+    if problems:
+        raise typer.Exit(1)
+
+
+# ----------------------------------------------------------------------------- info
+@data_app.command("info", help="Describe one task: definition, availability, best values, sources.")
+@_handle_errors
+def info_cmd(
+    task: Annotated[str, typer.Argument(help="Task name, e.g. nb201/cifar10.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    from nasbench_harness.tasks.catalog import get_spec
+
+    cache = _cache(data_dir)
+    spec = get_spec(task)
+    row = task_summary(task, cache)
+    out.print(f"[bold]{escape(spec.name)}[/bold]  ({spec.space} on {spec.dataset})")
+    if spec.description:
+        out.print(escape(spec.description))
+    unit = f" {spec.unit}" if spec.unit else ""
+    direction = "higher" if spec.higher_is_better else "lower"
+    out.print(f"train metric: {spec.train_metric}   eval metric: {row['eval_metric']}"
+              f"{'' if row['eval_is_test'] else ' (validation: no test metric imported)'}   ({direction} is better)")
+    if row["available"]:
+        out.print(f"architectures: {row['n_archs']:,}   best train: {row['best_train']:.2f}{unit}   "
+                  f"best eval: {row['best_eval']:.2f}{unit}")
+        manifest = cache.manifest(spec.space)
+        out.print(f"table sha256: {manifest.get('table_sha256', '?')}")
+        for src in manifest.get("sources", []):
+            out.print(f"  source: {escape(src['path'])} ({src['format']}, {src['bytes']:,} bytes)")
+    else:
+        out.print(f"[yellow]not available:[/yellow] {escape(row['reason'])}")
+    if spec.notes:
+        out.print(f"notes: {escape(spec.notes)}")
+    if spec.source:
+        out.print(f"source: {escape(spec.source)}")

@@ -1,0 +1,167 @@
+"""The ``select`` protocol: observe N architectures, spend K more evaluations, report the best found.
+
+Steps for one cell (the ConvNP paper's Algorithm 1 and its search baselines):
+1. observe N architectures (``budget``: a count, or a fraction of the task) sampled uniformly;
+2. choose K (``k``, default 30) further, unseen architectures by ``strategy``:
+   - ``predictor`` (default): fit the cell's predictor on the observed ones (train metric),
+     score the whole task, take the top-K unseen; also computes ``prediction_metrics``
+     (``kendall_tau``, ``recall@<k>``, ...) over the whole task against the eval metric;
+   - ``random``: K unseen architectures uniformly at random;
+   - ``evolution``: regularised evolution (Real et al. 2019) from the observed population:
+     K times, sample ``tournament`` members, mutate the best (``task.space.mutate``) into an
+     unseen architecture *of the task*, add it, age out the oldest member (a parent with no
+     unseen mutant inside the task is skipped from then on);
+3. report ``best_val`` / ``best_test``: train and eval metric (original units) of the
+   architecture with the best train metric among observed + selected;
+   ``selected_best_val`` / ``selected_best_test``: the same among the K selected only (the
+   paper's "best architecture of the top-30"); ``best_test_of_selected``: the best eval
+   metric among the K selected.
+
+Nested samples: the observed rows are the first N of ONE permutation of the task drawn from
+a generator seeded by (seed, task) only, not by the budget, so for one seed the sample of
+size 50 is a prefix of the sample of size 90, ..., of 860 (the paper's training-size study).
+The K selections use a separate stream, also independent of the predictor.
+
+Matrix convention for the search baselines: the matrix format requires a registered
+predictor, so random search and evolution are written as a method whose predictor is
+ignored, with the strategy in the block's protocol_params and a label, e.g.
+``{protocol_params: {strategy: random}, methods: [{predictor: linear, label: RS}]}``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+from nasbench_harness.errors import ConfigError
+from nasbench_harness.protocols.predict import CellFailed, build_predictor, n_train_for
+
+STRATEGIES = ("predictor", "random", "evolution")
+PARAMS = {"strategy", "k", "tournament", "recall_k", "metrics", "max_mutation_tries"}
+DEFAULT_RECALL_K = (10, 20, 30, 50, 100, 200, 300, 500, 1000)
+_OBSERVE_STREAM = 0x5E1EC7
+_SELECT_STREAM = 0x5E1EC8
+
+
+def check_params(params: dict) -> None:
+    unknown = set(params) - PARAMS
+    if unknown:
+        raise ConfigError(f"The select protocol got unknown protocol_params {sorted(unknown)}; it accepts {sorted(PARAMS)}.")
+    if params.get("strategy", "predictor") not in STRATEGIES:
+        raise ConfigError(f"Unknown select strategy '{params['strategy']}'; expected one of {list(STRATEGIES)}.")
+    for key in ("k", "tournament", "max_mutation_tries"):
+        v = params.get(key, 1)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"The select protocol's '{key}' must be a positive integer, got {v!r}.")
+
+
+def _rng(cell, stream: int) -> np.random.Generator:
+    """A generator from (seed, task, stream) only: the same for every budget and method."""
+    from nasbench_harness.matrix import _h32
+
+    return np.random.default_rng(np.random.SeedSequence([int(cell.seed), _h32(cell.task), stream]))
+
+
+def observed_rows(cell, n_task: int, n_obs: int) -> np.ndarray:
+    """The first ``n_obs`` rows of the cell's (seed, task) permutation: nested across budgets."""
+    return _rng(cell, _OBSERVE_STREAM).permutation(n_task)[:n_obs]
+
+
+def select_random(n_task: int, observed: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    unseen = np.setdiff1d(np.arange(n_task), observed)
+    if k > len(unseen):
+        raise ConfigError(f"Selecting {k} more architectures needs {k} unseen ones but only {len(unseen)} remain; lower k or the budget.")
+    return rng.choice(unseen, size=k, replace=False)
+
+
+def select_evolution(task, observed: np.ndarray, k: int, rng: np.random.Generator, *, tournament: int = 10, max_tries: int = 200) -> np.ndarray:
+    """Regularised evolution from the observed population (ages in sampling order).
+
+    A mutation that leaves the task or hits an evaluated architecture is redrawn from the
+    same parent up to ``max_tries`` times. A parent that yields none is marked exhausted and
+    no longer enters tournaments (it still ages out normally): on a task that holds only part
+    of its space (our NB101 subset) some architectures have no unseen neighbour in the task.
+    """
+    scores = task.train_scores
+    seen = set(observed.tolist())
+    population = deque(observed.tolist())  # left = oldest
+    exhausted: set[int] = set()
+    chosen: list[int] = []
+    while len(chosen) < k:
+        alive = [r for r in population if r not in exhausted]
+        if not alive:
+            raise CellFailed("regularised evolution found no unseen mutant inside the task from any member of its population")
+        members = rng.choice(len(alive), size=min(tournament, len(alive)), replace=False)
+        parent = max((alive[i] for i in members), key=lambda r: scores[r])
+        child = -1
+        for _ in range(max_tries):
+            row = int(task.rows_of([task.space.mutate(str(task.ids[parent]), rng)])[0])
+            if row >= 0 and row not in seen:
+                child = row
+                break
+        if child < 0:
+            exhausted.add(parent)
+            continue
+        seen.add(child)
+        chosen.append(child)
+        population.append(child)
+        population.popleft()
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def _best(task, rows: np.ndarray) -> tuple[float, float]:
+    """(train metric, eval metric) in original units of the row with the best train metric."""
+    r = rows[int(np.argmax(task.train_scores[rows]))]
+    return float(task.train[r]), float(task.eval[r])
+
+
+def choose(cell, task, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(observed rows, the K selected rows, partial result row) of one ``select`` cell."""
+    from nasbench_harness.methods.base import ArchSet
+    from nasbench_harness.metrics import prediction_metrics
+
+    p = cell.protocol_params
+    check_params(p)
+    strategy, k = p.get("strategy", "predictor"), int(p.get("k", 30))
+    n = len(task)
+    n_obs = n_train_for(cell.budget, n)
+    if n_obs + k > n:
+        raise ConfigError(f"Observing {n_obs} and selecting {k} more needs {n_obs + k} architectures but the task has {n}; lower the budget or k.")
+    observed = observed_rows(cell, n, n_obs)
+    rng = _rng(cell, _SELECT_STREAM)
+    row: dict = {"strategy": strategy, "n_train": int(n_obs), "n_eval": int(n)}
+
+    t0 = time.perf_counter()
+    t1 = t0
+    if strategy == "predictor":
+        predictor = build_predictor(cell, threads)
+        unseen_mask = np.ones(n, dtype=bool)
+        unseen_mask[observed] = False
+        unlabeled = ArchSet(task, np.flatnonzero(unseen_mask)) if getattr(predictor, "uses_unlabeled", False) else None
+        predictor.fit(ArchSet(task, observed), task.train_scores[observed], unlabeled=unlabeled)
+        t1 = time.perf_counter()
+        pred = np.asarray(predictor.predict(ArchSet(task, np.arange(n))), dtype=np.float64).reshape(-1)
+        if pred.shape[0] != n or not np.all(np.isfinite(pred)):
+            raise CellFailed(f"predictor returned {pred.shape[0]} predictions ({int((~np.isfinite(pred)).sum())} non-finite) for {n} architectures")
+        metric_kw = {"recall_k": tuple(p.get("recall_k", DEFAULT_RECALL_K)), **p.get("metrics", {})}
+        row.update({m: float(v) for m, v in prediction_metrics(task.eval_scores, pred, sign=task.sign, **metric_kw).items()})
+        unseen = np.flatnonzero(unseen_mask)
+        # Stable descending order: ties go to the lower row (deterministic).
+        selected = unseen[np.argsort(-pred[unseen], kind="stable")[:k]]
+    elif strategy == "random":
+        selected = select_random(n, observed, k, rng)
+    else:
+        selected = select_evolution(task, observed, k, rng, tournament=int(p.get("tournament", 10)), max_tries=int(p.get("max_mutation_tries", 200)))
+    row.update({"fit_seconds": t1 - t0, "predict_seconds": time.perf_counter() - t1})
+    return observed, selected, row
+
+
+def run(cell, task, *, threads: int = 1) -> list[dict]:
+    """Run one ``select`` cell on a loaded task and return its result row."""
+    observed, selected, row = choose(cell, task, threads=threads)
+    row["best_val"], row["best_test"] = _best(task, np.concatenate([observed, selected]))
+    row["selected_best_val"], row["selected_best_test"] = _best(task, selected)
+    row["best_test_of_selected"] = float(task.sign * task.eval_scores[selected].max())
+    row["observed_best_val"], row["observed_best_test"] = _best(task, observed)
+    return [row]

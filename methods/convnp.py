@@ -1,0 +1,312 @@
+"""ConvNP: the meta-learned Convolutional Neural Process predictor (docs/CONVNP.md).
+
+Performance prediction as conditional function inference: a two-layer MLP maps each
+architecture's meta-feature vector to a scalar input x in (-1, 1); a SetConv encoder places
+the context set (x_c, y_c) on a uniform grid with a density channel; a residual CNN turns
+it into the mean and scale of per-grid-point latent variables; L latent samples are each
+decoded by a second residual CNN and read at the target inputs by an RBF interpolation,
+giving L predictive means (and scales) per target.
+
+Meta-training (one epoch by default): 10,000 synthetic tasks are made by resampling the
+observed architectures with replacement to a fixed length (shuffled order); each batch of
+16 tasks gets a fresh random context/target split (1..10 context points, the whole task
+as target); the objective is MSE + lambda * pairwise margin ranking (Eqs. 5-7), or one of
+the ablations (``mse``, ``rank``, ``ml`` = Eq. 2's likelihood, ``ml_rank``).
+
+Prediction: all observed architectures are the context; each of the L predictions over
+the task's universe is ranked, and ranks are averaged (Algorithm 1, step 6). ``predict``
+returns the mean rank divided by the universe size (higher = better), so the score of an
+architecture does not depend on which other architectures are asked for at the same time.
+
+Choices the paper leaves open (flagged in docs/CONVNP.md): targets are min-max scaled to
+[0, 1] over the observed set (the margin 0.01 is then 1% of the observed range); grid of 128
+points on [-1.2, 1.2]; 32 CNN channels, 16 latent channels, 4 residual blocks, kernel 5;
+L = 10 latent samples (the paper selects L per dataset); the number of context points is
+drawn once per batch, uniformly in 1..max_context; the ML objective uses the same lambda.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from nasbench_harness.errors import ConfigError
+from nasbench_harness.methods.base import ArchSet, Predictor
+from scipy.stats import rankdata
+from torch import nn
+
+OBJECTIVES = ("mse_rank", "mse", "rank", "ml", "ml_rank")
+
+
+# -- synthetic tasks and context/target splits ------------------------------------------
+def default_task_length(n: int) -> int:
+    """The paper's task length: 86, or the whole observed set when it has at most 90 points."""
+    return n if n <= 90 else 86
+
+
+def synthetic_tasks(n: int, n_tasks: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_tasks, length) row indices into the observed set: resampled with replacement, random order."""
+    return rng.integers(0, n, size=(n_tasks, length))
+
+
+def context_mask(batch: int, length: int, max_context: int, rng: np.random.Generator) -> np.ndarray:
+    """(batch, length) bool context masks: one count in 1..max_context per batch, fresh positions per task.
+
+    The whole task is the target set, so the masks only say which points are context.
+    """
+    k = int(rng.integers(1, min(max_context, length - 1) + 1)) if length > 1 else 1
+    order = np.argsort(rng.random((batch, length)), axis=1)
+    mask = np.zeros((batch, length), dtype=bool)
+    np.put_along_axis(mask, order[:, :k], True, axis=1)
+    return mask
+
+
+# -- the model ----------------------------------------------------------------------------
+def rbf(d: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    return torch.exp(-0.5 * (d / log_scale.exp()) ** 2)
+
+
+class SetConv(nn.Module):
+    """Context set -> grid: a density channel and the density-normalised signal channel."""
+
+    def __init__(self, length_scale: float) -> None:
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.tensor(math.log(length_scale)))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        """x, y, mask (B, T) -> (B, 2, G)."""
+        w = rbf(grid[None, :, None] - x[:, None, :], self.log_scale) * mask[:, None, :]  # (B, G, T)
+        density = w.sum(-1)
+        signal = (w @ y[..., None]).squeeze(-1) / (density + 1e-6)
+        return torch.stack([density, signal], dim=1)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, channels: int, kernel: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
+        self.conv2 = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.conv2(torch.relu(self.conv1(torch.relu(h))))
+
+
+class ResCNN(nn.Module):
+    """1x1 in, residual conv blocks, 1x1 out; zero padding keeps it shift-equivariant in the interior."""
+
+    def __init__(self, c_in: int, channels: int, c_out: int, blocks: int, kernel: int) -> None:
+        super().__init__()
+        self.inp = nn.Conv1d(c_in, channels, 1)
+        self.blocks = nn.Sequential(*(ResBlock(channels, kernel) for _ in range(blocks)))
+        self.out = nn.Conv1d(channels, c_out, 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.blocks(self.inp(h))))
+
+
+class ConvNPModel(nn.Module):
+    def __init__(self, d_in: int, *, hidden: int, channels: int, latent: int, blocks: int, kernel: int, grid_size: int, x_range: float = 1.2) -> None:
+        super().__init__()
+        self.feature = nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Tanh())
+        self.register_buffer("grid", torch.linspace(-x_range, x_range, grid_size))
+        spacing = 2 * x_range / (grid_size - 1)
+        self.encoder = SetConv(2 * spacing)
+        self.encoder_cnn = ResCNN(2, channels, 2 * latent, blocks, kernel)
+        self.decoder_cnn = ResCNN(latent, channels, 2, blocks, kernel)  # (mean, raw scale) on the grid
+        self.read_log_scale = nn.Parameter(torch.tensor(math.log(2 * spacing)))
+        self.latent = latent
+
+    def inputs(self, feats: torch.Tensor) -> torch.Tensor:
+        """Meta-features (..., d) -> scalar inputs (...)."""
+        return self.feature(feats).squeeze(-1)
+
+    def latent_dist(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-grid-point latent mean and scale, each (B, latent, G)."""
+        h = self.encoder_cnn(self.encoder(x, y, mask, self.grid))
+        mu, raw = h.split(self.latent, dim=1)
+        return mu, 0.1 + 0.9 * torch.sigmoid(raw)
+
+    def read_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., T) target inputs -> (..., T, G) normalised RBF weights onto the grid."""
+        w = rbf(x[..., None] - self.grid, self.read_log_scale)
+        return w / (w.sum(-1, keepdim=True) + 1e-8)
+
+    def forward(self, x_all: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, n_latent: int, gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs x_all (B, T) (context = mask, targets = all) -> means and scales (B, L, T)."""
+        mu, sigma = self.latent_dist(x_all, y, mask)
+        b, c, g = mu.shape
+        eps = torch.randn((b, n_latent, c, g), generator=gen)
+        z = (mu[:, None] + sigma[:, None] * eps).reshape(b * n_latent, c, g)
+        out = self.decoder_cnn(z).reshape(b, n_latent, 2, g)
+        read = self.read_weights(x_all)  # (B, T, G)
+        on_targets = torch.einsum("blcg,btg->blct", out, read)
+        return on_targets[:, :, 0], 0.01 + torch.nn.functional.softplus(on_targets[:, :, 1])
+
+
+# -- objectives ---------------------------------------------------------------------------
+def mse_loss(mean: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Eq. 5 averaged over tasks, latent samples and targets: mean (B, L, T), y (B, T)."""
+    return ((mean - y[:, None, :]) ** 2).mean()
+
+
+def margin_ranking_loss(mean: torch.Tensor, y: torch.Tensor, margin: float) -> torch.Tensor:
+    """Eq. 6: mean over ordered target pairs (y_i > y_j) of max(0, margin - (pred_i - pred_j))."""
+    better = (y[:, :, None] > y[:, None, :]).to(mean.dtype)  # (B, T, T)
+    gap = mean[:, :, :, None] - mean[:, :, None, :]  # (B, L, T, T)
+    hinge = torch.relu(margin - gap) * better[:, None]
+    return hinge.sum() / (better.sum() * mean.shape[1]).clamp_min(1.0)
+
+
+def ml_loss(mean: torch.Tensor, scale: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Eq. 2: -log (1/L sum_l prod_t N(y_t; mean, scale)), per target point."""
+    logp = torch.distributions.Normal(mean, scale).log_prob(y[:, None, :]).sum(-1)  # (B, L)
+    ll = torch.logsumexp(logp, dim=1) - math.log(mean.shape[1])
+    return -(ll / y.shape[1]).mean()
+
+
+def objective(name: str, mean, scale, y, lam: float, margin: float) -> torch.Tensor:
+    if name == "mse":
+        return mse_loss(mean, y)
+    if name == "rank":
+        return margin_ranking_loss(mean, y, margin)
+    if name == "ml":
+        return ml_loss(mean, scale, y)
+    if name == "ml_rank":
+        return ml_loss(mean, scale, y) + lam * margin_ranking_loss(mean, y, margin)
+    return mse_loss(mean, y) + lam * margin_ranking_loss(mean, y, margin)
+
+
+def average_rank_scores(preds: np.ndarray) -> np.ndarray:
+    """(L, M) predictions -> (M,) mean ascending rank / M (ties averaged): higher = better."""
+    ranks = rankdata(preds, axis=1, method="average")
+    return ranks.mean(axis=0) / preds.shape[1]
+
+
+# -- the predictor ------------------------------------------------------------------------
+class ConvNPPredictor(Predictor):
+    """Meta-learned Convolutional Neural Process on the paper's meta-features."""
+
+    name = "convnp"
+    description = "ConvNP meta-learned on synthetic resampled tasks with context/target splits (MSE + ranking), rank-averaged over latent samples."
+    inputs = "encoding"
+    default_encoding = "meta"
+    default_params: ClassVar[dict[str, Any]] = {
+        "objective": "mse_rank",
+        "lam": 1000.0,
+        "margin": 0.01,
+        "n_tasks": 10000,
+        "task_length": None,  # None: 86, or the observed-set size when it is at most 90
+        "max_context": 10,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "epochs": 1,
+        "n_latent": 10,
+        "split": True,
+        "synthetic_tasks": True,
+        "grid_size": 128,
+        "channels": 32,
+        "latent_channels": 16,
+        "blocks": 4,
+        "kernel": 5,
+        "hidden": 32,
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        p = self.params
+        if p["objective"] not in OBJECTIVES:
+            raise ConfigError(f"ConvNP objective '{p['objective']}' is unknown; expected one of {list(OBJECTIVES)}.")
+        for key in ("n_tasks", "max_context", "batch_size", "epochs", "n_latent", "grid_size", "channels", "latent_channels", "blocks", "kernel", "hidden"):
+            if not isinstance(p[key], int) or p[key] < 1:
+                raise ConfigError(f"ConvNP parameter '{key}' must be a positive integer, got {p[key]!r}.")
+        if p["task_length"] is not None and (not isinstance(p["task_length"], int) or p["task_length"] < 2):
+            raise ConfigError(f"ConvNP task_length must be an integer >= 2 or null (automatic), got {p['task_length']!r}.")
+        self.model: ConvNPModel | None = None
+        self.history: list[float] = []
+        self._memo: dict[int, np.ndarray] = {}
+
+    # -- training --
+    def task_length(self, n: int) -> int:
+        return self.params["task_length"] or default_task_length(n)
+
+    def batches(self, n: int, rng: np.random.Generator):
+        """Yield (task row indices (B, T), context mask (B, T)) for every step of meta-training."""
+        p = self.params
+        if p["synthetic_tasks"]:
+            tasks = synthetic_tasks(n, p["n_tasks"], self.task_length(n), rng)
+        else:  # the observed set itself, reshuffled, as every task
+            tasks = np.stack([rng.permutation(n) for _ in range(p["n_tasks"])])
+        bs = p["batch_size"]
+        for _ in range(p["epochs"]):
+            order = rng.permutation(len(tasks))
+            for start in range(0, len(tasks), bs):
+                rows = tasks[order[start : start + bs]]
+                if p["split"]:
+                    mask = context_mask(len(rows), rows.shape[1], p["max_context"], rng)
+                else:
+                    mask = np.ones(rows.shape, dtype=bool)
+                yield rows, mask
+
+    def fit(self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None) -> None:
+        p = self.params
+        torch.set_num_threads(max(1, int(self.threads)))
+        feats = torch.as_tensor(np.asarray(archs.encoding(self.encoding), dtype=np.float32))
+        y = np.asarray(y, dtype=np.float64)
+        lo, hi = float(y.min()), float(y.max())
+        target = torch.as_tensor((y - lo) / (hi - lo) if hi > lo else np.full_like(y, 0.5), dtype=torch.float32)
+        rng = np.random.default_rng(self.seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.model = model = ConvNPModel(feats.shape[1], hidden=p["hidden"], channels=p["channels"], latent=p["latent_channels"], blocks=p["blocks"], kernel=p["kernel"], grid_size=p["grid_size"])
+        opt = torch.optim.Adam(model.parameters(), lr=p["lr"])
+        model.train()
+        self.history = []
+        for rows, mask in self.batches(len(y), rng):
+            idx = torch.from_numpy(rows)
+            x = model.inputs(feats[idx])
+            yt = target[idx]
+            mean, scale = model(x, yt, torch.from_numpy(mask).float(), p["n_latent"], gen)
+            loss = objective(p["objective"], mean, scale, yt, p["lam"], p["margin"])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"ConvNP training diverged (loss {loss.item()}); lower lr (now {p['lr']}).")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            self.history.append(float(loss.detach()))
+        model.eval()
+        self._context = (feats, target)
+        self._memo = {}
+
+    # -- prediction --
+    @torch.inference_mode()
+    def sample_means(self, feats_target: np.ndarray) -> np.ndarray:
+        """(L, M) predictive means of the targets given all observed architectures as context."""
+        if self.model is None:
+            raise RuntimeError("ConvNPPredictor.predict called before fit")
+        torch.set_num_threads(max(1, int(self.threads)))
+        model = self.model
+        feats, target = self._context
+        gen = torch.Generator().manual_seed(self.seed + 1)
+        xc = model.inputs(feats)[None]
+        mu, sigma = model.latent_dist(xc, target[None], torch.ones_like(xc))
+        eps = torch.randn((self.params["n_latent"], *mu.shape[1:]), generator=gen)
+        grid_out = model.decoder_cnn(mu + sigma * eps)[:, 0]  # (L, G) means on the grid
+        out = np.empty((grid_out.shape[0], len(feats_target)))
+        chunk = 8192
+        for s in range(0, len(feats_target), chunk):
+            xt = model.inputs(torch.as_tensor(np.asarray(feats_target[s : s + chunk], dtype=np.float32)))
+            out[:, s : s + chunk] = (model.read_weights(xt) @ grid_out.T).T.double().numpy()
+        return out
+
+    def universe_scores(self, task) -> np.ndarray:
+        """Rank-averaged scores of every architecture of ``task`` (memoised per task)."""
+        key = id(task)
+        if key not in self._memo:
+            self._memo[key] = average_rank_scores(self.sample_means(task.encoding(self.encoding)))
+        return self._memo[key]
+
+    def predict(self, archs: ArchSet) -> np.ndarray:
+        return self.universe_scores(archs.task)[archs.rows]

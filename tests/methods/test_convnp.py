@@ -1,0 +1,210 @@
+"""ConvNP: equivariance of SetConv + CNN, synthetic tasks and splits, rank averaging, learning."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from nasbench_harness.errors import ConfigError
+from nasbench_harness.methods.base import ArchSet
+from nasbench_harness.methods.convnp import (
+    ConvNPModel,
+    ConvNPPredictor,
+    ResCNN,
+    SetConv,
+    average_rank_scores,
+    context_mask,
+    default_task_length,
+    margin_ranking_loss,
+    synthetic_tasks,
+)
+from scipy.stats import kendalltau
+
+
+def fake_task(n: int = 400, d: int = 6, seed: int = 0):
+    """Features in [0, 1]^d and a smooth score of them (plus a little noise)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, d)).astype(np.float32)
+    y = np.sin(2.5 * X[:, 0]) + 0.8 * X[:, 1] ** 2 - 0.5 * X[:, 2] + 0.02 * rng.standard_normal(n)
+    return SimpleNamespace(ids=np.arange(n).astype(str), encoding=lambda kind: X), y
+
+
+# -- equivariance -------------------------------------------------------------------------
+def test_setconv_and_cnn_are_translation_equivariant_on_the_grid():
+    torch.manual_seed(0)
+    grid = torch.linspace(-3, 3, 121)
+    step = float(grid[1] - grid[0])
+    enc, cnn = SetConv(2 * step), ResCNN(2, 8, 4, blocks=2, kernel=5)
+    x = torch.tensor([[-0.5, 0.1, 0.4]])
+    y = torch.tensor([[0.3, -1.0, 2.0]])
+    m = torch.ones_like(x)
+    shift = 7
+    h0 = cnn(enc(x, y, m, grid))
+    h1 = cnn(enc(x + shift * step, y, m, grid))
+    # Away from the borders, shifting the inputs by k grid steps shifts the features by k.
+    inner = slice(30, 80)
+    torch.testing.assert_close(h1[..., 30 + shift : 80 + shift], h0[..., inner], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(h1[..., inner], h0[..., inner])  # and it is a real shift
+
+
+def test_setconv_has_density_channel_and_normalised_signal():
+    grid = torch.linspace(-1, 1, 41)
+    enc = SetConv(0.1)
+    x, y = torch.tensor([[0.0, 0.5]]), torch.tensor([[2.0, 2.0]])
+    out = enc(x, y, torch.tensor([[1.0, 0.0]]), grid)  # second point masked out
+    density, signal = out[0, 0], out[0, 1]
+    assert int(density.argmax()) == 20  # peaks at the one context point
+    assert density[30] < 1e-3  # the masked point contributes nothing
+    assert torch.allclose(signal[15:26], torch.full((11,), 2.0), atol=1e-3)
+
+
+# -- synthetic tasks and splits -----------------------------------------------------------
+def test_task_length_follows_the_paper():
+    assert default_task_length(172) == 86 and default_task_length(860) == 86
+    assert default_task_length(90) == 90 and default_task_length(50) == 50
+
+
+def test_synthetic_tasks_resample_with_replacement_and_are_reproducible():
+    a = synthetic_tasks(172, 10000, 86, np.random.default_rng(3))
+    b = synthetic_tasks(172, 10000, 86, np.random.default_rng(3))
+    assert a.shape == (10000, 86) and a.min() >= 0 and a.max() < 172
+    np.testing.assert_array_equal(a, b)
+    dup = np.mean([len(np.unique(r)) < 86 for r in a[:200]])
+    assert dup > 0.9  # with replacement: repeats within a task are the rule
+    assert len(np.unique(a)) == 172
+
+
+def test_context_masks_sizes_freshness_and_reproducibility():
+    rng = np.random.default_rng(0)
+    masks = [context_mask(16, 86, 10, rng) for _ in range(200)]
+    counts = [m.sum(1) for m in masks]
+    for c in counts:
+        assert len(set(c.tolist())) == 1 and 1 <= c[0] <= 10  # one count per batch, up to 10
+    assert len({int(c[0]) for c in counts}) == 10  # every count 1..10 occurs
+    assert not all(np.array_equal(masks[0], m) for m in masks[1:])  # fresh each batch
+    assert len({m[0].tobytes() for m in masks}) > 150  # fresh positions per task
+    # Context positions are drawn uniformly over the task (no position favoured).
+    freq = np.mean([m.mean(0) for m in masks], axis=0) / np.mean([m.mean() for m in masks])
+    assert np.abs(freq - 1).max() < 0.35
+    again = np.random.default_rng(0)
+    np.testing.assert_array_equal(context_mask(16, 86, 10, again), masks[0])
+
+
+def test_batches_cover_every_task_once_per_epoch_with_disjoint_context():
+    p = ConvNPPredictor(seed=1, n_tasks=100, batch_size=16)
+    rows_seen = []
+    for rows, mask in p.batches(172, np.random.default_rng(0)):
+        assert rows.shape[1] == 86 and mask.shape == rows.shape
+        ctx = mask.sum(1)
+        assert (ctx >= 1).all() and (ctx <= 10).all()
+        rows_seen.append(rows)
+    assert sum(len(r) for r in rows_seen) == 100
+    assert [len(r) for r in rows_seen] == [16] * 6 + [4]
+
+
+def test_no_split_and_no_synthetic_flags():
+    p = ConvNPPredictor(seed=1, n_tasks=32, split=False, synthetic_tasks=False)
+    for rows, mask in p.batches(50, np.random.default_rng(0)):
+        assert mask.all()
+        for r in rows:  # the observed set itself, reshuffled
+            np.testing.assert_array_equal(np.sort(r), np.arange(50))
+
+
+def test_bad_params_raise_config_errors():
+    with pytest.raises(ConfigError, match="objective"):
+        ConvNPPredictor(objective="nll")
+    with pytest.raises(ConfigError, match="n_latent"):
+        ConvNPPredictor(n_latent=0)
+    with pytest.raises(ConfigError, match="task_length"):
+        ConvNPPredictor(task_length=1)
+
+
+# -- objectives and rank averaging --------------------------------------------------------
+def test_margin_ranking_loss_on_a_hand_made_case():
+    y = torch.tensor([[0.0, 1.0, 2.0]])
+    ordered = torch.tensor([[[0.0, 1.0, 2.0]]])  # gaps >= margin: zero loss
+    assert float(margin_ranking_loss(ordered, y, 0.01)) == 0.0
+    reversed_ = torch.tensor([[[2.0, 1.0, 0.0]]])  # pairs (1,0),(2,0),(2,1): hinges 1.01, 2.01, 1.01
+    assert float(margin_ranking_loss(reversed_, y, 0.01)) == pytest.approx((1.01 + 2.01 + 1.01) / 3)
+
+
+def test_rank_averaging_selects_on_mean_rank():
+    # Three latent samples over four architectures. Arch 2 is never first but always
+    # second: its mean rank is the best, although another arch wins each single sample.
+    preds = np.array([[10.0, 1.0, 3.0, 0.0], [0.0, 4.0, 3.0, 1.0], [1.0, 0.0, 3.0, 4.0]])
+    s = average_rank_scores(preds)
+    np.testing.assert_allclose(s * 4, [(4 + 1 + 2) / 3, (2 + 4 + 1) / 3, 3, (1 + 2 + 4) / 3])
+    assert int(np.argmax(s)) == 2
+    assert int(np.argmax(preds.mean(0))) == 0  # averaging the predictions would pick another
+
+
+# -- learning -----------------------------------------------------------------------------
+def test_convnp_learns_a_smooth_function_better_than_untrained():
+    task, y = fake_task()
+    train = np.arange(90)
+    rest = ArchSet(task, np.arange(90, len(y)))
+    taus = {}
+    for n_tasks in (16, 1600):  # 1 step vs 100 steps of meta-training
+        p = ConvNPPredictor(seed=0, n_tasks=n_tasks, n_latent=6, encoding="x")
+        p.fit(ArchSet(task, train), y[train])
+        taus[n_tasks] = kendalltau(p.predict(rest), y[90:]).statistic
+    assert taus[1600] > 0.5
+    assert taus[1600] > taus[16] + 0.2
+
+
+def test_convnp_is_deterministic_and_subset_consistent():
+    task, y = fake_task(200)
+    train = np.arange(60)
+    preds = []
+    for _ in range(2):
+        p = ConvNPPredictor(seed=5, n_tasks=64, n_latent=4, encoding="x")
+        p.fit(ArchSet(task, train), y[train])
+        preds.append(p.predict(ArchSet(task, np.arange(200))))
+    np.testing.assert_array_equal(preds[0], preds[1])
+    sub = np.array([150, 3, 77])
+    np.testing.assert_array_equal(p.predict(ArchSet(task, sub)), preds[1][sub])
+    assert np.isfinite(preds[0]).all()
+
+
+@pytest.mark.parametrize("objective", ["mse", "rank", "ml", "ml_rank"])
+def test_every_objective_trains(objective):
+    task, y = fake_task(150)
+    p = ConvNPPredictor(seed=0, n_tasks=48, n_latent=3, objective=objective, encoding="x")
+    p.fit(ArchSet(task, np.arange(50)), y[:50])
+    assert len(p.history) == 3 and np.isfinite(p.history).all()
+    assert np.isfinite(p.predict(ArchSet(task, np.arange(150)))).all()
+
+
+def test_model_shapes():
+    m = ConvNPModel(5, hidden=8, channels=8, latent=4, blocks=1, kernel=3, grid_size=32)
+    x = m.inputs(torch.rand(2, 10, 5))
+    assert float(x.detach().abs().max()) < 1.0
+    mean, scale = m(x, torch.rand(2, 10), torch.ones(2, 10), 3, torch.Generator().manual_seed(0))
+    assert mean.shape == scale.shape == (2, 3, 10) and (scale > 0).all()
+
+
+@pytest.mark.shared_data
+def test_convnp_on_nb201_meta_features(cache_for):
+    from nasbench_harness.errors import DataError
+    from nasbench_harness.tasks.catalog import load_task
+
+    try:
+        cache_for("nb201")
+        task = load_task("nb201/cifar10")
+    except DataError as exc:  # the NB201 importer is not available in this checkout
+        pytest.skip(f"NB201 could not be imported: {exc}")
+    assert task.encoding("meta").shape[1] == 10
+    rows = np.random.default_rng(0).choice(len(task), 90, replace=False)
+    p = ConvNPPredictor(seed=0, n_tasks=800, n_latent=5)
+    p.fit(ArchSet(task, rows), task.train_scores[rows])
+    s = p.predict(ArchSet(task, np.arange(len(task))))
+    assert kendalltau(s, task.eval_scores).statistic > 0.3
+
+
+def test_convnp_passes_the_predictor_conformance_checks():
+    from nasbench_harness.testing import check_predictor
+
+    out = check_predictor("convnp", params={"n_tasks": 800, "n_latent": 4})
+    assert out["kendall_tau"] > 0.3

@@ -1,0 +1,56 @@
+"""The "ConvNP" report section on synthetic select rows: tables, published numbers, claim checks."""
+
+from __future__ import annotations
+
+import pandas as pd
+from nasbench_harness.report.context import ReportContext
+from nasbench_harness.report.sections import convnp
+
+
+def rows(method, task, budget, seeds=3, tau=0.5, test=94.0, recall=0.2, strategy="predictor"):
+    out = []
+    for s in range(seeds):
+        r = {"protocol": "select", "status": "ok", "task": task, "method": method, "budget": float(budget), "seed": s,
+             "key": f"{method}{task}{budget}{s}", "eval_is_test": not task.startswith("nb101"), "strategy": strategy,
+             "selected_best_val": test + 0.5, "selected_best_test": test + 0.01 * s, "best_val": test + 0.6, "best_test": test,
+             "best_test_of_selected": test + 0.1}
+        if strategy == "predictor":
+            r.update({"kendall_tau": tau + 0.001 * s, "recall@10": recall, "recall@100": recall + 0.1})
+        out.append(r)
+    return out
+
+
+def fake_results(convnp_tau=0.57, convnp_recall=0.3):
+    r = []
+    for task, b in (("nb101/cifar10", 172), ("nb201/cifar10", 90)):
+        r += rows("ConvNP", task, b, tau=convnp_tau, recall=convnp_recall, test=94.1)
+        r += rows("CARL", task, b, tau=0.68, recall=0.2, test=94.0)
+        r += rows("LR", task, b, tau=0.46, recall=0.1, test=93.5)
+        r += rows("RS", task, b, strategy="random", test=93.0)
+    for name, test in (("ConvNP (MSE)", 93.0), ("ConvNP (Ranking)", 92.0), ("ConvNP (ML)", 93.8), ("ConvNP (no split)", 93.8), ("ConvNP (no synthetic)", 93.5)):
+        r += rows(name, "nb101/cifar10", 172, test=test)
+    for b, tau in zip((50, 90, 344, 860), (0.3, 0.4, 0.6, 0.62)):
+        r += rows("ConvNP", "nb101/cifar10", b, tau=tau)
+    return pd.DataFrame(r)
+
+
+def test_section_renders_tables_figure_and_passing_checks():
+    ctx = ReportContext(fake_results())
+    html = convnp.render(fake_results(), ctx)
+    assert "Main comparison" in html and "Recall@k" in html and "Ablations" in html and "Training-set size" in html
+    assert "Published numbers" in html and "0.680" in html  # CARL's tau, ours beside the paper's
+    states = [c["state"] for c in ctx.checks]
+    assert states == ["pass"] * 5, ctx.checks
+
+
+def test_checks_fail_when_the_claims_do_not_hold():
+    bad = fake_results(convnp_tau=0.3, convnp_recall=0.05)  # below CARL's recall and LR's tau
+    ctx = ReportContext(bad)
+    convnp.render(bad, ctx)
+    states = {c["claim"][:25]: c["state"] for c in ctx.checks}
+    assert list(states.values()).count("fail") == 2, states
+
+
+def test_section_is_silent_without_select_rows():
+    df = pd.DataFrame([{"protocol": "predict", "status": "ok", "task": "nb201/cifar10", "method": "gcn", "budget": 0.01}])
+    assert convnp.render(df, ReportContext(df)) is None
