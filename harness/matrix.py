@@ -11,12 +11,19 @@ A matrix document::
       - ridge
       - {predictor: xgboost, params: {n_estimators: 100}, encoding: path}
       - {predictor: gcn, loss: hr, loss_params: {margin: 0.1}}
+      - {predictor: none, label: RS}       # only where the protocol needs no predictor
     budgets: [0.01, 100]                   # float < 1 = fraction of the task, int = count
     seeds: 3                               # an int n = seeds 0..n-1, or a list
     blocks:                                # optional sub-matrices: each overrides any of
       - {tasks: [nb201/cifar10], budgets: [0.001]}   # the top-level fields above
     include: [paper-losses.yaml]           # other matrix files (relative), appended
     include_if_present: [extra.yaml]       # the same, skipped when the file is absent
+
+``predictor: none`` (no params, encoding or loss) is for protocol params that need no
+predictor (the ``select`` protocol's ``random`` and ``evolution`` strategies): a protocol
+module says so with ``predictor_free_label(params) -> label | None``. Where it returns a
+label, ``none`` is required (a named predictor would be ignored) and the label is the
+method's default; elsewhere ``none`` is an error.
 
 Without ``blocks`` the top level is the one block. Every error names the file, the path in
 the document and what was expected. Cells carry everything that changes a result; their
@@ -45,6 +52,7 @@ from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
 BLOCK_KEYS = {"protocol", "protocol_params", "tasks", "methods", "budgets", "seeds"}
 TOP_KEYS = BLOCK_KEYS | {"name", "description", "blocks", "include", "include_if_present"}
 METHOD_KEYS = {"predictor", "params", "encoding", "loss", "loss_params", "label"}
+NO_PREDICTOR = "none"  # the predictor of cells whose protocol params need none (search baselines)
 
 
 def canonical_json(obj: Any) -> str:
@@ -275,7 +283,22 @@ def _registry_names(kind: str) -> list[str]:
     return registry.names(kind)
 
 
-def _method(raw, where: _Where) -> dict:
+def _no_predictor_method(raw: dict, where: _Where, protocol: str, free_label: str | None) -> dict:
+    """The method ``predictor: none``: valid only where the protocol params need no predictor."""
+    if free_label is None:
+        raise (where / "predictor").fail(
+            f"predictor '{NO_PREDICTOR}' is only allowed where the protocol needs no predictor, and protocol '{protocol}' "
+            f"with these protocol_params needs one; name a registered predictor or use a predictor-free strategy "
+            f"(select: strategy random or evolution)."
+        )
+    for key in ("params", "encoding", "loss", "loss_params"):
+        if raw.get(key) not in (None, "", {}):
+            raise (where / key).fail(f"predictor '{NO_PREDICTOR}' takes no {key}; remove '{key}'.")
+    return {"predictor": NO_PREDICTOR, "params": {}, "encoding": "", "loss": "", "loss_params": {}, "label": str(raw.get("label") or free_label)}
+
+
+def _method(raw, where: _Where, protocol: str = "predict", free_label: str | None = None) -> dict:
+    """Validate one method; ``free_label`` is the protocol's ``predictor_free_label`` for the block."""
     if isinstance(raw, str):
         raw = {"predictor": raw}
     if not isinstance(raw, dict):
@@ -284,6 +307,13 @@ def _method(raw, where: _Where) -> dict:
     name = raw.get("predictor")
     if not isinstance(name, str) or not name:
         raise (where / "predictor").fail("expected the name of a registered predictor.")
+    if name == NO_PREDICTOR:
+        return _no_predictor_method(raw, where, protocol, free_label)
+    if free_label is not None:
+        raise (where / "predictor").fail(
+            f"protocol '{protocol}' with these protocol_params needs no predictor, so '{name}' would be ignored and "
+            f"mislabel the results; write 'predictor: {NO_PREDICTOR}' (optionally with a label)."
+        )
     known = _registry_names("predictors")
     if name not in known:
         raise (where / "predictor").fail(
@@ -380,28 +410,39 @@ def _protocol(value, where: _Where) -> str:
     return value
 
 
-def _check_protocol_params(protocol: str, params: dict, where: _Where) -> None:
-    """Let the protocol module validate its params when it offers ``check_params``."""
+def _protocol_module(protocol: str):
     import importlib
 
     from nasbench_harness.protocols import PROTOCOLS
 
     try:
-        module = importlib.import_module(PROTOCOLS[protocol][0].split(":")[0])
+        return importlib.import_module(PROTOCOLS[protocol][0].split(":")[0])
     except ImportError:
-        return  # protocol not installed yet: the runner reports it when a cell runs
+        return None  # protocol not installed yet: the runner reports it when a cell runs
+
+
+def _check_protocol_params(protocol: str, params: dict, where: _Where) -> str | None:
+    """Let the protocol module validate its params when it offers ``check_params``.
+
+    Returns the protocol's ``predictor_free_label(params)``: None when the params need a predictor.
+    """
+    module = _protocol_module(protocol)
+    if module is None:
+        return None
     check = getattr(module, "check_params", None)
     if check is not None:
         try:
             check(params)
         except HarnessError as exc:
             raise where.fail(str(exc)) from None
+    free = getattr(module, "predictor_free_label", None)
+    return free(params) if free is not None else None
 
 
-def _resolve_methods(value, where: _Where) -> list[dict]:
+def _resolve_methods(value, where: _Where, protocol: str = "predict", free_label: str | None = None) -> list[dict]:
     if value == "*" or value == ["*"]:  # every registered predictor with its defaults
         value = _registry_names("predictors")
-    return [_method(m, where / i) for i, m in enumerate(_list_of(value, where, "methods"))]
+    return [_method(m, where / i, protocol, free_label) for i, m in enumerate(_list_of(value, where, "methods"))]
 
 
 def _block_cells(block: dict, where: _Where, matrix: str) -> list[Cell]:
@@ -410,9 +451,9 @@ def _block_cells(block: dict, where: _Where, matrix: str) -> list[Cell]:
             raise where.fail(f"missing '{key}' (set it here or at the top level).")
     protocol = _protocol(block.get("protocol", "predict"), where / "protocol")
     pparams = _mapping(block.get("protocol_params"), where / "protocol_params")
-    _check_protocol_params(protocol, pparams, where / "protocol_params")
+    free_label = _check_protocol_params(protocol, pparams, where / "protocol_params")
     tasks = _tasks(block["tasks"], where / "tasks")
-    methods = _resolve_methods(block["methods"], where / "methods")
+    methods = _resolve_methods(block["methods"], where / "methods", protocol, free_label)
     budgets = _budgets(block["budgets"], where / "budgets")
     seeds = _seeds(block.get("seeds", 1), where / "seeds")
     return [
@@ -527,12 +568,23 @@ def _module_digest(obj) -> str:
     return hashlib.sha256(src).hexdigest()[:16]
 
 
+# Modules whose code changes a cell's numbers beyond the protocol's own module: every
+# protocol's metrics and encodings, and the helpers a protocol imports (select reuses the
+# predict protocol's sampling; predict builds its mutation test set in testsets).
+_SHARED_MODULES = ("nasbench_harness.metrics", "nasbench_harness.tasks.encodings")
+_PROTOCOL_HELPERS = {
+    "predict": ("nasbench_harness.protocols.testsets",),
+    "select": ("nasbench_harness.protocols.predict",),
+}
+
+
 @cache
 def code_version(protocol: str, predictor: str, loss: str) -> str:
     """The harness version plus digests of the code that computes this kind of cell.
 
     Editing a predictor's module re-runs only that predictor's cells; editing the protocol
-    or the metrics re-runs every cell of the protocol.
+    (or a helper module it uses, see ``_PROTOCOL_HELPERS``), the metrics or the encodings
+    re-runs every cell of the protocol.
     """
     import importlib
 
@@ -541,12 +593,13 @@ def code_version(protocol: str, predictor: str, loss: str) -> str:
 
     parts = [f"nasbench-harness={__version__}"]
     mod_name = PROTOCOLS[protocol][0].split(":")[0]
-    for name in (mod_name, "nasbench_harness.metrics"):
+    for name in (mod_name, *_PROTOCOL_HELPERS.get(protocol, ()), *_SHARED_MODULES):
         try:
             parts.append(f"{name.rsplit('.', 1)[-1]}={_module_digest(importlib.import_module(name))}")
         except ImportError:
             parts.append(f"{name.rsplit('.', 1)[-1]}=missing")
-    parts.append(f"predictor={_module_digest(_predictor_class(predictor))}")
+    if predictor != NO_PREDICTOR:
+        parts.append(f"predictor={_module_digest(_predictor_class(predictor))}")
     if loss:
         parts.append(f"loss={_module_digest(_loss_class(loss))}")
     return ";".join(parts)

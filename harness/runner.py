@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from nasbench_harness.errors import ConfigError, HarnessError
-from nasbench_harness.matrix import Cell, Matrix, canonical_json, code_version
+from nasbench_harness.matrix import NO_PREDICTOR, Cell, Matrix, canonical_json, code_version
 from nasbench_harness.store import ResultStore
 from nasbench_harness.threads import pin_threads
 
@@ -33,6 +33,7 @@ from nasbench_harness.threads import pin_threads
 # NAS-Bench-Graph and NB201 tasks at small budgets, whole space scored; rough on purpose:
 # only used by `run --dry-run` until real timings exist).
 PRIOR_SECONDS = {
+    NO_PREDICTOR: 0.5,  # search baselines (random search, regularised evolution)
     "linear": 0.3,
     "ridge": 0.3,
     "random_forest": 3.0,
@@ -116,6 +117,8 @@ def _warm_inputs(cell: Cell, task) -> None:
     """
     from nasbench_harness import registry
 
+    if cell.predictor == NO_PREDICTOR:
+        return
     try:
         inputs = getattr(registry.load("predictors", cell.predictor), "inputs", "encoding")
         if "encoding" in inputs:
@@ -178,6 +181,8 @@ class Plan:
 def _dist_of(predictor: str) -> str:
     from nasbench_harness import registry
 
+    if predictor == NO_PREDICTOR:
+        return ""
     try:
         return registry.info("predictors", predictor).dist
     except HarnessError:

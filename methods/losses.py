@@ -52,7 +52,9 @@ def importance_weights(target: torch.Tensor, weighting: str) -> torch.Tensor:
     if weighting == "GT":
         w = t.clamp_min(0.0)
     elif weighting == "EXP-GT":
-        w = torch.exp(t)
+        # exp(y - max y): the same after dividing by the mean, but no overflow (exp(89) is inf
+        # in float32) when a caller passes unscaled scores such as accuracies in %.
+        w = torch.exp(t - t.max())
     elif weighting == "Ranking":
         w = 1.0 - (true_ranks(t) - 1.0) / len(t)
     else:

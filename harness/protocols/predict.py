@@ -4,8 +4,10 @@ Steps for one cell:
 1. sample the training rows from the task with the cell's rng (a fraction of the task,
    rounded, at least 2; or a count);
 2. fit the predictor on ``task.train_scores`` of those rows (higher is better);
-3. score the evaluation set (``eval_set``: ``space`` = the whole task, the default;
-   ``space-minus-train``; ``mutation`` = the loss paper's mutation-based test set);
+3. score the evaluation set (``eval_set``: ``space`` = the whole task, the default, minus
+   the training rows when the eval metric is the train metric;
+   ``space-minus-train``; ``mutation`` = the loss paper's mutation-based test set, never
+   containing a training row);
 4. compute ``prediction_metrics`` on ``task.eval_scores`` of the evaluation rows.
 
 Protocol params: ``eval_set``, ``mutation`` (keyword arguments of
@@ -41,10 +43,23 @@ def n_train_for(budget: int | float, n: int) -> int:
     return k
 
 
+def judged_on_train_metric(task) -> bool:
+    """True when the task's eval metric is its train metric (a validation-only benchmark such
+    as DARTS/NB301, NB101 without test accuracy, or the NAS-Bench-360 NB201 tasks)."""
+    return (getattr(task, "eval_metric", "") or task.spec.eval_metric) == task.spec.train_metric
+
+
 def eval_rows(cell, task, train: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Rows of the evaluation set named by ``eval_set``."""
+    """Rows of the evaluation set named by ``eval_set``.
+
+    ``space`` is the whole task (the loss paper's protocol) unless the task judges on its
+    train metric: the predictor was then fit on exactly the eval labels of its training rows,
+    so they are left out (``space`` acts as ``space-minus-train``).
+    """
     kind = cell.protocol_params.get("eval_set", "space")
     n = len(task)
+    if kind == "space" and judged_on_train_metric(task):
+        kind = "space-minus-train"
     if kind == "space":
         return np.arange(n)
     if kind == "space-minus-train":
@@ -54,7 +69,10 @@ def eval_rows(cell, task, train: np.ndarray, rng: np.random.Generator) -> np.nda
     if kind == "mutation":
         from nasbench_harness.protocols.testsets import mutation_test_set
 
-        return np.asarray(mutation_test_set(task, rng, **cell.protocol_params.get("mutation", {})), dtype=np.int64)
+        # Training rows are excluded: a mutant the predictor was fitted on is not a test case.
+        return np.asarray(
+            mutation_test_set(task, rng, exclude=train, **cell.protocol_params.get("mutation", {})), dtype=np.int64
+        )
     raise ConfigError(f"Unknown eval_set '{kind}' in protocol_params; expected one of {list(EVAL_SETS)}.")
 
 
@@ -69,7 +87,13 @@ def check_params(params: dict) -> None:
 def build_predictor(cell, threads: int = 1):
     """Instantiate the cell's predictor (and its loss) from the registry."""
     from nasbench_harness import registry
+    from nasbench_harness.matrix import NO_PREDICTOR
 
+    if cell.predictor == NO_PREDICTOR:
+        raise ConfigError(
+            f"The {cell.protocol} protocol with protocol_params {cell.protocol_params} needs a predictor but the cell has "
+            f"predictor '{NO_PREDICTOR}'; name a registered predictor or use a strategy that needs none."
+        )
     cls = registry.load("predictors", cell.predictor)
     loss = None
     if cell.loss:

@@ -4,8 +4,10 @@ Steps for one cell (the ConvNP paper's Algorithm 1 and its search baselines):
 1. observe N architectures (``budget``: a count, or a fraction of the task) sampled uniformly;
 2. choose K (``k``, default 30) further, unseen architectures by ``strategy``:
    - ``predictor`` (default): fit the cell's predictor on the observed ones (train metric),
-     score the whole task, take the top-K unseen; also computes ``prediction_metrics``
-     (``kendall_tau``, ``recall@<k>``, ...) over the whole task against the eval metric;
+     score the whole task, take the top-K unseen (tied predictions in random order from the
+     cell's selection stream, not by row); also computes ``prediction_metrics``
+     (``kendall_tau``, ``recall@<k>``, ...) over the whole task against the eval metric
+     (over the unseen architectures only when the eval metric is the train metric);
    - ``random``: K unseen architectures uniformly at random;
    - ``evolution``: regularised evolution (Real et al. 2019) from the observed population:
      K times, sample ``tournament`` members, mutate the best (``task.space.mutate``) into an
@@ -22,10 +24,13 @@ a generator seeded by (seed, task) only, not by the budget, so for one seed the 
 size 50 is a prefix of the sample of size 90, ..., of 860 (the paper's training-size study).
 The K selections use a separate stream, also independent of the predictor.
 
-Matrix convention for the search baselines: the matrix format requires a registered
-predictor, so random search and evolution are written as a method whose predictor is
-ignored, with the strategy in the block's protocol_params and a label, e.g.
-``{protocol_params: {strategy: random}, methods: [{predictor: linear, label: RS}]}``.
+Matrix convention for the search baselines: ``random`` and ``evolution`` need no predictor,
+so their methods are written ``predictor: none`` (no params, encoding or loss), with the
+strategy in the block's protocol_params, e.g.
+``{protocol_params: {strategy: random}, methods: [{predictor: none, label: RS}]}``. Their
+result rows show predictor ``none`` and, without a label, the method ``random_search`` /
+``evolution`` (``predictor_free_label``). ``harness/matrix.py`` rejects ``none`` with the
+``predictor`` strategy and a real predictor with the other two (it would be ignored).
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from collections import deque
 
 import numpy as np
 from nasbench_harness.errors import ConfigError
-from nasbench_harness.protocols.predict import CellFailed, build_predictor, n_train_for
+from nasbench_harness.protocols.predict import CellFailed, build_predictor, judged_on_train_metric, n_train_for
 
 STRATEGIES = ("predictor", "random", "evolution")
+# Strategies that need no predictor -> the method label of their cells when none is given.
+PREDICTOR_FREE = {"random": "random_search", "evolution": "evolution"}
 PARAMS = {"strategy", "k", "tournament", "recall_k", "metrics", "max_mutation_tries"}
 DEFAULT_RECALL_K = (10, 20, 30, 50, 100, 200, 300, 500, 1000)
 _OBSERVE_STREAM = 0x5E1EC7
@@ -54,6 +61,15 @@ def check_params(params: dict) -> None:
         v = params.get(key, 1)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ConfigError(f"The select protocol's '{key}' must be a positive integer, got {v!r}.")
+
+
+def predictor_free_label(params: dict) -> str | None:
+    """The default method label when ``params`` need no predictor (a search baseline), else None.
+
+    ``harness/matrix.py`` asks every protocol module offering this function: ``predictor:
+    none`` is valid exactly where it returns a label.
+    """
+    return PREDICTOR_FREE.get(params.get("strategy", "predictor"))
 
 
 def _rng(cell, stream: int) -> np.random.Generator:
@@ -135,7 +151,7 @@ def choose(cell, task, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray, dic
     t0 = time.perf_counter()
     t1 = t0
     if strategy == "predictor":
-        predictor = build_predictor(cell, threads)
+        predictor = build_predictor(cell, threads)  # ConfigError for predictor "none"
         unseen_mask = np.ones(n, dtype=bool)
         unseen_mask[observed] = False
         unlabeled = ArchSet(task, np.flatnonzero(unseen_mask)) if getattr(predictor, "uses_unlabeled", False) else None
@@ -145,9 +161,16 @@ def choose(cell, task, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray, dic
         if pred.shape[0] != n or not np.all(np.isfinite(pred)):
             raise CellFailed(f"predictor returned {pred.shape[0]} predictions ({int((~np.isfinite(pred)).sum())} non-finite) for {n} architectures")
         metric_kw = {"recall_k": tuple(p.get("recall_k", DEFAULT_RECALL_K)), **p.get("metrics", {})}
-        row.update({m: float(v) for m, v in prediction_metrics(task.eval_scores, pred, sign=task.sign, **metric_kw).items()})
+        # Judged on the train metric, the observed rows' eval labels were seen in fit: leave them out.
+        scored = np.flatnonzero(unseen_mask) if judged_on_train_metric(task) else np.arange(n)
+        row["n_eval"] = int(len(scored))
+        row.update(
+            {m: float(v) for m, v in prediction_metrics(task.eval_scores[scored], pred[scored], sign=task.sign, **metric_kw).items()}
+        )
+        # Descending prediction; ties are broken at random by the cell's selection stream,
+        # never by row order (a constant predictor must not inherit the table's ordering).
         unseen = np.flatnonzero(unseen_mask)
-        # Stable descending order: ties go to the lower row (deterministic).
+        unseen = unseen[rng.permutation(len(unseen))]
         selected = unseen[np.argsort(-pred[unseen], kind="stable")[:k]]
     elif strategy == "random":
         selected = select_random(n, observed, k, rng)

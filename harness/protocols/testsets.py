@@ -30,14 +30,22 @@ def _seed_mutants(task, seed_id: str, rng: np.random.Generator, tries: int) -> l
 
 
 def mutation_test_set(
-    task, rng: np.random.Generator, n_initial: int = 50, n_seeds: int = 10, n_mutants: int = 200
+    task,
+    rng: np.random.Generator,
+    n_initial: int = 50,
+    n_seeds: int = 10,
+    n_mutants: int = 200,
+    *,
+    exclude=None,
 ) -> np.ndarray:
     """Task rows of ``n_mutants`` distinct single-edit mutants of the best ``n_seeds`` of ``n_initial`` random rows.
 
     Mutants are taken round-robin over the seeds (best seed first), so each seed contributes
     about ``n_mutants / n_seeds``; mutants missing from the task (e.g. outside the NB101
-    subset) are skipped, as are the initial architectures themselves. When the seeds' whole
-    neighbourhoods hold fewer mutants, the set is smaller (never padded with non-mutants).
+    subset) are skipped, as are the initial architectures themselves and the rows in
+    ``exclude`` (the predictor's training rows: a test set holds only unseen architectures).
+    When the seeds' whole neighbourhoods hold fewer mutants, the set is smaller (never
+    padded with non-mutants).
     """
     for name, value in (("n_initial", n_initial), ("n_seeds", n_seeds), ("n_mutants", n_mutants)):
         if not isinstance(value, (int, np.integer)) or value < 1:
@@ -59,6 +67,8 @@ def mutation_test_set(
         queues.append([int(r) for r in rows if r >= 0])
     taken: dict[int, None] = {}
     excluded = {int(r) for r in initial}
+    if exclude is not None:
+        excluded.update(int(r) for r in np.asarray(exclude).reshape(-1))
     pos = [0] * len(queues)
     while len(taken) < n_mutants:
         progressed = False

@@ -1,4 +1,5 @@
-"""Helpers shared by the cell spaces (TransNAS micro, DARTS): labelled-DAG hashing and pruning.
+"""Helpers shared by the cell spaces (NB201, TransNAS micro, DARTS): edge-op to node form,
+labelled-DAG hashing and pruning.
 
 ``dag_hash`` is an isomorphism-invariant digest of a node-labelled DAG: a
 Weisfeiler-Lehman style refinement (each node's hash absorbs the sorted hashes of its
@@ -11,6 +12,26 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+
+
+def edge_op_node_adjacency(edges, out_node: int) -> np.ndarray:
+    """Adjacency of the node form of a cell whose operations sit on ``edges``.
+
+    Node 0 is the cell input, node ``e + 1`` is the operation on ``edges[e]`` and the last
+    node is the output. An op node on edge (s, t) reads the input when s == 0 and every op
+    node that ends in cell node s; op nodes ending in ``out_node`` feed the output.
+    """
+    n = len(edges) + 2
+    adj = np.zeros((n, n), np.uint8)
+    for e, (s, t) in enumerate(edges):
+        if s == 0:
+            adj[0, e + 1] = 1
+        for f, (_, t2) in enumerate(edges):
+            if t2 == s:
+                adj[f + 1, e + 1] = 1
+        if t == out_node:
+            adj[e + 1, n - 1] = 1
+    return adj
 
 
 def _md5(text: str) -> str:

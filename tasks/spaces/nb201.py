@@ -41,6 +41,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from nasbench_harness.errors import ConfigError
+from nasbench_harness.tasks.spaces._celldag import edge_op_node_adjacency
 from nasbench_harness.tasks.spaces.base import GraphBatch, SearchSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -53,22 +54,7 @@ _ARCH_RE = re.compile(
 )
 
 
-def _op_node_template() -> np.ndarray:
-    """(8, 8) adjacency of the op-node form: input, 6 edge-op nodes, output."""
-    adj = np.zeros((8, 8), np.uint8)
-    for e, (s, t) in enumerate(EDGES):
-        node = e + 1
-        if s == 0:
-            adj[0, node] = 1
-        for f, (_, t2) in enumerate(EDGES):
-            if t2 == s:
-                adj[f + 1, node] = 1  # every op feeding cell node s feeds this op
-        if t == 3:
-            adj[node, 7] = 1
-    return adj
-
-
-OP_NODE_ADJ = _op_node_template()
+OP_NODE_ADJ = edge_op_node_adjacency(EDGES, out_node=3)  # input, 6 edge-op nodes, output
 
 
 def arch_str(ops: Sequence[int]) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nasbench_harness.errors import ConfigError
-from nasbench_harness.tasks.spaces._celldag import dag_hash, prune
+from nasbench_harness.tasks.spaces._celldag import dag_hash, edge_op_node_adjacency, prune
 from nasbench_harness.tasks.spaces.base import GraphBatch, SearchSpace
 
 # The seven TransNAS tasks and the metric each one is judged by in the official .pth.
@@ -36,22 +36,7 @@ MICRO_EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # order of the d
 _MICRO_RE = re.compile(r"^(?:64-41414-)?([0-3])_([0-3]{2})_([0-3]{3})$")
 
 
-def _micro_template() -> np.ndarray:
-    """(8, 8) adjacency of the node form: input, the 6 edge-op nodes, output."""
-    adj = np.zeros((8, 8), np.uint8)
-    for e, (s, t) in enumerate(MICRO_EDGES):
-        node = e + 1
-        if s == 0:
-            adj[0, node] = 1
-        for f, (s2, t2) in enumerate(MICRO_EDGES):
-            if t2 == s:
-                adj[f + 1, node] = 1  # the op feeding cell node s feeds this op
-        if t == 3:
-            adj[node, 7] = 1
-    return adj
-
-
-MICRO_ADJ = _micro_template()
+MICRO_ADJ = edge_op_node_adjacency(MICRO_EDGES, out_node=3)  # input, 6 edge-op nodes, output
 
 
 def micro_digits(arch_id: str) -> tuple[int, ...]:

@@ -81,6 +81,14 @@ def test_filters_select_cells(toy_matrix):
         ("- just\n- a list\n", r"must be a YAML mapping"),
         ("tasks: [toy/synthetic\nmethods: [knn]\n", r"is not valid YAML at line \d+, column \d+"),
         ("include: [nope.yaml]\n", r"include\[0\]: the included file .*nope.yaml does not exist"),
+        # predictor: none only where the protocol params need no predictor, and then nothing else
+        ("tasks: [toy/synthetic]\nmethods: [none]\nbudgets: [10]\n", r"methods\[0\]\.predictor: predictor 'none' is only allowed where the protocol needs no predictor, and protocol 'predict'"),
+        ("tasks: [toy/synthetic]\nmethods: [{predictor: none, label: X}]\nbudgets: [10]\nprotocol: select\n", r"methods\[0\]\.predictor: predictor 'none' is only allowed .* protocol 'select'"),
+        ("tasks: [toy/synthetic]\nmethods: [none]\nbudgets: [10]\nprotocol: select\nprotocol_params: {strategy: predictor}\n", r"methods\[0\]\.predictor: predictor 'none' is only allowed"),
+        ("tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nprotocol: select\nprotocol_params: {strategy: random}\n", r"methods\[0\]\.predictor: protocol 'select' with these protocol_params needs no predictor, so 'knn' would be ignored.*predictor: none"),
+        ("tasks: [toy/synthetic]\nmethods: [{predictor: none, encoding: meta}]\nbudgets: [10]\nprotocol: select\nprotocol_params: {strategy: evolution}\n", r"methods\[0\]\.encoding: predictor 'none' takes no encoding"),
+        ("tasks: [toy/synthetic]\nmethods: [{predictor: none, params: {k: 2}}]\nbudgets: [10]\nprotocol: select\nprotocol_params: {strategy: random}\n", r"methods\[0\]\.params: predictor 'none' takes no params"),
+        ("tasks: [toy/synthetic]\nmethods: [{predictor: none, loss: mse}]\nbudgets: [10]\nprotocol: select\nprotocol_params: {strategy: random}\n", r"methods\[0\]\.loss: predictor 'none' takes no loss"),
     ],
 )
 def test_invalid_matrices_name_file_path_and_expectation(write_matrix, example_plugin, text, expected):
@@ -89,6 +97,35 @@ def test_invalid_matrices_name_file_path_and_expectation(write_matrix, example_p
         load_matrix(path)
     assert "bad.yaml" in str(info.value)
     assert "\n" not in str(info.value).strip()
+
+
+def test_predictor_none_for_predictor_free_select_strategies(write_matrix, example_plugin):
+    path = write_matrix(
+        """
+protocol: select
+tasks: [toy/synthetic]
+budgets: [50]
+seeds: [0]
+blocks:
+  - {methods: [knn], protocol_params: {strategy: predictor}}
+  - {methods: [none], protocol_params: {strategy: random}}
+  - {methods: [{predictor: none}], protocol_params: {strategy: evolution, tournament: 5}}
+  - {methods: [{predictor: none, label: RS}], protocol_params: {strategy: random, k: 20}}
+"""
+    )
+    m = load_matrix(path)
+    got = {c.method: (c.predictor, c.encoding, c.loss, c.params, c.protocol_params.get("strategy")) for c in m.cells}
+    assert got["random_search"] == ("none", "", "", {}, "random")
+    assert got["evolution"] == ("none", "", "", {}, "evolution")
+    assert got["RS"] == ("none", "", "", {}, "random")
+    assert got["knn"][0] == "knn" and got["knn"][4] == "predictor"
+    free = [c for c in m.cells if c.predictor == "none"]
+    assert len({c.run_key("data", "code") for c in free}) == 3
+    # the code version of a predictor-free cell digests the protocol, not a (missing) predictor
+    from nasbench_harness.matrix import code_version
+
+    assert "predictor=" not in code_version("select", "none", "")
+    assert filter_cells(m.cells, ["predictor=none"]) == free
 
 
 def test_include_cycle_is_reported(write_matrix):
@@ -154,3 +191,28 @@ def test_builtin_matrices_validate():
     smoke = load_matrix("smoke")
     assert {c.task.split("/")[0] for c in smoke.cells} == {"nbgraph"}
     assert len({c.task for c in smoke.cells}) == 2 and len({c.seed for c in smoke.cells}) == 2
+
+
+@pytest.mark.parametrize(
+    "protocol, module",
+    [
+        ("predict", "nasbench_harness.metrics"),
+        ("predict", "nasbench_harness.tasks.encodings"),
+        ("predict", "nasbench_harness.protocols.testsets"),
+        ("select", "nasbench_harness.tasks.encodings"),
+        ("select", "nasbench_harness.protocols.predict"),
+    ],
+)
+def test_code_version_changes_with_every_module_that_computes_the_cell(monkeypatch, protocol, module):
+    """Editing the encodings or a protocol's helper module must give new run keys (no stale results)."""
+    from nasbench_harness import matrix
+
+    def version_when_changed(changed: str) -> str:
+        monkeypatch.setattr(matrix, "_module_digest", lambda obj: "new" if getattr(obj, "__name__", "") == changed else "old")
+        matrix.code_version.cache_clear()
+        try:
+            return matrix.code_version(protocol, "none", "")
+        finally:
+            matrix.code_version.cache_clear()
+
+    assert version_when_changed(module) != version_when_changed("")

@@ -123,3 +123,67 @@ def test_mutation_eval_set_uses_the_loss_paper_test_set(spy):
     pytest.importorskip("nasbench_harness.protocols.testsets", reason="protocols/testsets.py is not in this checkout yet")
     (r,) = run(cell(protocol_params={"eval_set": "mutation"}), toy_task())
     assert 0 < r["n_eval"] <= 200
+
+
+
+class _DigitsTask:
+    """4-digit strings over 0..3 (256 archs); a single edit changes one digit."""
+
+    name = "toy/digits"
+
+    def __init__(self) -> None:
+        import itertools
+
+        self.ids = np.array(["".join(p) for p in itertools.product("0123", repeat=4)])
+        self.train_scores = np.array([int(a, 4) for a in self.ids], dtype=float)
+        self._row = {a: i for i, a in enumerate(self.ids)}
+
+        class Space:
+            def neighbours(self, a):
+                return [a[:i] + d + a[i + 1 :] for i in range(4) for d in "0123" if d != a[i]]
+
+        self.space = Space()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows_of(self, arch_ids) -> np.ndarray:
+        return np.fromiter((self._row.get(a, -1) for a in arch_ids), dtype=np.int64)
+
+
+def test_mutation_eval_set_never_holds_a_training_row():
+    """Mutants the predictor was fitted on are not test cases (their labels would leak)."""
+    pytest.importorskip("nasbench_harness.protocols.testsets", reason="protocols/testsets.py is not in this checkout yet")
+    from nasbench_harness.protocols.predict import eval_rows
+    from nasbench_harness.protocols.testsets import mutation_test_set
+
+    task = _DigitsTask()
+    c = cell(protocol_params={"eval_set": "mutation", "mutation": {"n_initial": 20, "n_seeds": 5, "n_mutants": 40}})
+    train = np.sort(np.random.default_rng(0).choice(len(task), size=100, replace=False))
+    plain = mutation_test_set(task, np.random.default_rng(7), n_initial=20, n_seeds=5, n_mutants=40)
+    assert np.isin(plain, train).any()  # without the exclusion this set would leak training rows
+    rows = eval_rows(c, task, train, np.random.default_rng(7))
+    assert len(rows) > 0 and not np.isin(rows, train).any()
+
+
+def _validation_only_task():
+    """The toy task judged on its train metric (like DARTS/NB301 or NB101 without test accuracy)."""
+    import dataclasses
+
+    base = toy_task()
+    spec = dataclasses.replace(base.spec, eval_metric=base.spec.train_metric)
+    return dataclasses.replace(base, spec=spec, eval=base.train.copy(), eval_metric=spec.train_metric, _row=None)
+
+
+def test_space_leaves_out_training_rows_when_the_eval_metric_is_the_train_metric(spy):
+    from nasbench_harness.protocols.predict import eval_rows
+
+    task = _validation_only_task()
+    c = cell(budget=0.2)
+    train = np.sort(c.rng().choice(len(task), size=n_train_for(0.2, len(task)), replace=False))
+    rows = eval_rows(c, task, train, c.rng(stream=2))
+    assert len(rows) == len(task) - len(train) and not np.isin(rows, train).any()
+    (r,) = run(c, task)
+    assert r["n_eval"] == len(task) - r["n_train"]
+    # with a distinct eval metric the whole space stays the paper's evaluation set
+    assert run(c, toy_task())[0]["n_eval"] == len(task)

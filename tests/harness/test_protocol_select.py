@@ -139,6 +139,55 @@ def test_paper_convnp_matrix_expands_as_documented():
         assert per[(f"ConvNP ({ablation})", "predictor")] == 20
     regressors = [c for c in m.cells if c.method in ("LR", "RR", "MLP", "RF", "XGB")]
     assert all(c.encoding == "meta" and c.params.get("tune") is True for c in regressors)
+    # the search baselines name no predictor (and no encoding) instead of an ignored one
+    baselines = [c for c in m.cells if c.protocol_params.get("strategy") != "predictor"]
+    assert {c.method for c in baselines} == {"RS", "RE"}
+    assert all(c.predictor == "none" and c.encoding == "" and not c.params and not c.loss for c in baselines)
+    assert all(c.predictor != "none" for c in m.cells if c.protocol_params.get("strategy") == "predictor")
+
+
+def free_cell(budget=50, seed=0, **pp) -> Cell:
+    return Cell(protocol="select", task="toy/synthetic", predictor="none", encoding="", budget=budget, seed=seed, protocol_params=pp)
+
+
+def test_predictor_free_label_names_the_baselines():
+    assert select.predictor_free_label({"strategy": "random"}) == "random_search"
+    assert select.predictor_free_label({"strategy": "evolution", "k": 5}) == "evolution"
+    assert select.predictor_free_label({"strategy": "predictor"}) is None
+    assert select.predictor_free_label({}) is None
+
+
+@pytest.mark.parametrize("strategy", ["random", "evolution"])
+def test_search_baselines_run_without_a_predictor(task, strategy):
+    a = select.run(free_cell(60, strategy=strategy, k=20), task)[0]
+    b = select.run(cell(60, strategy=strategy, k=20), task)[0]  # the old convention: an ignored predictor
+    for key in ("best_val", "best_test", "selected_best_test", "best_test_of_selected"):
+        assert a[key] == b[key]  # the predictor never mattered: the same selection
+    assert "kendall_tau" not in a
+
+
+def test_predictor_strategy_with_predictor_none_is_a_config_error(task):
+    with pytest.raises(ConfigError, match="needs a predictor but the cell has predictor 'none'"):
+        select.run(free_cell(60, strategy="predictor"), task)
+    with pytest.raises(ConfigError, match="needs a predictor"):
+        select.run(free_cell(60), task)
+
+
+def test_runner_rows_of_a_search_baseline_show_predictor_none(write_matrix):
+    from nasbench_harness.matrix import load_matrix
+    from nasbench_harness.runner import execute_cell, plan
+    from nasbench_harness.store import ResultStore
+
+    path = write_matrix(
+        "protocol: select\ntasks: [toy/synthetic]\nbudgets: [50]\nseeds: [0]\n"
+        "protocol_params: {strategy: random, k: 10}\nmethods: [none]\n"
+    )
+    m = load_matrix(path)
+    p = plan(m, ResultStore(path.parent / "results"))
+    (row,) = execute_cell(p.payloads[0])
+    assert row["status"] == "ok", row["error"]
+    assert (row["predictor"], row["method"], row["encoding"], row["loss"]) == ("none", "random_search", "", "")
+    assert row["strategy"] == "random" and row["n_train"] == 50
 
 
 @pytest.mark.slow
@@ -163,3 +212,40 @@ def test_evolution_and_random_on_the_nb101_subset(cache_for):
         reachable.update(nb101.space.neighbours(child))
     row = select.run(c, nb101)[0]
     assert row["best_val"] >= row["observed_best_val"] and not nb101.eval_is_test
+
+
+def test_tied_predictions_are_not_selected_by_row_order(task, monkeypatch):
+    """A constant predictor selects like random search, not the first unseen rows of the table."""
+    from nasbench_harness import registry
+    from nasbench_harness.methods.base import Predictor
+
+    class Constant(Predictor):
+        name = "constant"
+        description = "predicts 0 for every architecture"
+
+        def fit(self, archs, y, *, unlabeled=None):
+            pass
+
+        def predict(self, archs):
+            return np.zeros(len(archs.rows))
+
+    real = registry.load
+    monkeypatch.setattr(registry, "load", lambda kind, name: Constant if (kind, name) == ("predictors", "constant") else real(kind, name))
+    c = Cell(protocol="select", task="toy/synthetic", predictor="constant", encoding="onehot", budget=60, seed=0, protocol_params={"k": 30})
+    observed, selected, _ = select.choose(c, task)
+    first_unseen = np.setdiff1d(np.arange(len(task)), observed)[:30]
+    assert not np.array_equal(np.sort(selected), first_unseen)
+    assert np.median(selected) > 100  # spread over the 8,000 rows, not packed at the start
+    again = select.choose(c, task)[1]
+    np.testing.assert_array_equal(selected, again)  # the tie-break comes from the cell: reproducible
+
+
+def test_metrics_leave_out_observed_rows_when_the_eval_metric_is_the_train_metric(task):
+    import dataclasses
+
+    spec = dataclasses.replace(task.spec, eval_metric=task.spec.train_metric)
+    val_only = dataclasses.replace(task, spec=spec, eval=task.train.copy(), eval_metric=spec.train_metric, _row=None)
+    _, _, row = select.choose(cell(60, k=30), val_only)
+    assert row["n_eval"] == len(task) - 60
+    _, _, row = select.choose(cell(60, k=30), task)
+    assert row["n_eval"] == len(task)

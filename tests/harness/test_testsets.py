@@ -124,3 +124,11 @@ def test_on_real_nb201(cache_for):
     # An NB201 cell has 24 single-edit neighbours: 10 seeds reach 200 distinct mutants, as in the paper.
     assert len(rows) == 200 and set(rows.tolist()) <= pool
     assert task.eval_scores[rows].std() > 0
+
+
+def test_excluded_rows_are_never_taken():
+    task = ToyTask()
+    full = mutation_test_set(task, np.random.default_rng(2), n_initial=30, n_seeds=5, n_mutants=50)
+    banned = full[::2]
+    rows = mutation_test_set(task, np.random.default_rng(2), n_initial=30, n_seeds=5, n_mutants=50, exclude=banned)
+    assert len(rows) > 0 and not np.isin(rows, banned).any()

@@ -117,6 +117,20 @@ def test_weightings_increase_with_the_true_score():
         ExponentialWeightedLoss(weighting="exp")
 
 
+def test_exp_gt_weights_do_not_overflow_on_unscaled_scores():
+    # The Loss contract does not require [0, 1] targets: accuracies in % must not give inf / inf = NaN.
+    acc = torch.tensor([93.5, 94.2, 91.0, 88.7])  # float32: exp(94.2) overflows
+    w = importance_weights(acc, "EXP-GT")
+    expected = torch.exp(acc.double() - 94.2)
+    np.testing.assert_allclose(w.double(), expected / expected.mean(), rtol=1e-5)
+    pred = torch.tensor([90.0, 95.0, 91.0, 80.0], requires_grad=True)
+    for loss in (ExponentialWeightedLoss(), WARPLoss()):
+        value = loss(pred, acc, None)
+        assert torch.isfinite(value) and value.item() > 0, loss.name
+        value.backward()
+        assert torch.isfinite(pred.grad).all()
+
+
 def test_ew_weights_errors_on_good_architectures_more():
     ew = ExponentialWeightedLoss()
     target = torch.tensor([1.0, 0.0])

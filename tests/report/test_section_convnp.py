@@ -54,3 +54,11 @@ def test_checks_fail_when_the_claims_do_not_hold():
 def test_section_is_silent_without_select_rows():
     df = pd.DataFrame([{"protocol": "predict", "status": "ok", "task": "nb201/cifar10", "method": "gcn", "budget": 0.01}])
     assert convnp.render(df, ReportContext(df)) is None
+
+
+def test_unlabelled_search_baselines_are_read_under_the_paper_names():
+    df = pd.DataFrame(rows("random_search", "nb201/cifar10", 90, strategy="random") + rows("evolution", "nb201/cifar10", 90, strategy="evolution")
+                      + rows("evolution", "nb201/cifar10", 90, strategy="predictor"))
+    df["predictor"] = ["none"] * 6 + ["evolution"] * 3  # a (hypothetical) predictor whose label is "evolution" keeps it
+    got = convnp.study_rows(df).groupby("method")["predictor"].agg(set).to_dict()
+    assert got == {"RS": {"none"}, "RE": {"none"}, "evolution": {"evolution"}}

@@ -19,6 +19,7 @@ ORDER = 50
 MAIN_BUDGET = {"nb101": 172, "nb201": 90}
 MAIN_METHODS = ["ConvNP", "LR", "RR", "MLP", "RF", "XGB", "NP", "CAP", "CARL", "RS", "RE"]
 REGRESSORS = ["LR", "RR", "MLP", "RF", "XGB"]
+BASELINE_LABELS = {"random_search": "RS", "evolution": "RE"}  # default labels of predictor "none"
 ABLATIONS = ["ConvNP", "ConvNP (MSE)", "ConvNP (Ranking)", "ConvNP (ML)", "ConvNP (ML+Ranking)", "ConvNP (no split)", "ConvNP (no synthetic)"]
 SIZES = [50, 90, 172, 344, 516, 688, 860]
 HEAD = ["selected_best_val", "selected_best_test", "kendall_tau", "recall@100"]
@@ -33,6 +34,11 @@ def study_rows(results: pd.DataFrame) -> pd.DataFrame:
     df = results[results["protocol"] == "select"]
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
+    if "predictor" in df.columns:  # unlabelled search baselines (predictor "none") under the paper's names
+        free = df["predictor"] == "none"
+        if free.any():
+            df = df.copy()
+            df.loc[free, "method"] = df.loc[free, "method"].replace(BASELINE_LABELS)
     return df
 
 
