@@ -42,7 +42,18 @@ class ArchSet:
         return self.task.graphs()[self.rows]
 
     def extras(self, columns: list[str]) -> np.ndarray:
-        """Extra per-architecture columns (e.g. zero-cost proxies) where the task has them."""
+        """Extra per-architecture columns (e.g. zero-cost proxies) where the task has them.
+
+        Test-metric columns travel along for reports but are refused here: a predictor that
+        read them would be judged on what it was given.
+        """
+        leaking = [c for c in columns if "test" in c.split(".")[-1] or c == self.task.eval_metric]
+        if leaking:
+            from nasbench_harness.errors import ConfigError
+
+            raise ConfigError(
+                f"Predictors may not read test-metric columns {leaking}; use validation, training or proxy columns."
+            )
         return self.task.extras[columns].to_numpy()[self.rows]
 
     def subset(self, idx) -> ArchSet:

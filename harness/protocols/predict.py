@@ -45,7 +45,7 @@ def n_train_for(budget: int | float, n: int) -> int:
 
 def judged_on_train_metric(task) -> bool:
     """True when the task's eval metric is its train metric (a validation-only benchmark such
-    as DARTS/NB301, NB101 without test accuracy, or the NAS-Bench-360 NB201 tasks)."""
+    as DARTS/NB301, NB101 without test accuracy, or the Suite-Zero NB201 svhn, ninapro, scifar100 tasks)."""
     return (getattr(task, "eval_metric", "") or task.spec.eval_metric) == task.spec.train_metric
 
 
