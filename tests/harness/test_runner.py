@@ -91,12 +91,19 @@ def test_dry_run_estimate_uses_stored_timings(toy_matrix, tmp_path):
 KILL_MATRIX = "tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nseeds: 400\n"
 
 
+def _default_sigint() -> None:
+    # A shell that starts jobs in the background (as CI may) leaves SIGINT ignored, and
+    # Python then installs no KeyboardInterrupt handler: restore what a terminal gives.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(matrix, results, executor: str = "serial") -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "nasbench_harness", "run", "--matrix", str(matrix), "--results", str(results), "--executor", executor, "--jobs", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
 
 

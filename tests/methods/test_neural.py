@@ -180,14 +180,15 @@ def test_same_cell_same_metrics_through_the_predict_protocol(loss):
     from nasbench_harness.protocols.predict import run
     from nasbench_harness.testing import toy_task
 
-    task = toy_task()
+    # A dense sample of the toy space, so that the seeds' single-edit mutants are in the task.
+    task = toy_task(n=20000)
     cell = Cell(protocol="predict", task="toy/synthetic", predictor="gcn", encoding="graph", budget=60, seed=2,
                 protocol_params={"eval_set": "mutation", "mutation": {"n_initial": 30, "n_seeds": 5, "n_mutants": 40}},
                 params={"epochs": 40}, loss=loss)
     first, second = run(cell, task)[0], run(cell, task)[0]
     drop = {"fit_seconds", "predict_seconds"}
     assert {k: v for k, v in first.items() if k not in drop} == {k: v for k, v in second.items() if k not in drop}
-    assert first["n_eval"] > 0 and np.isfinite(first["kendall_tau"])
+    assert first["n_eval"] >= 10 and np.isfinite(first["kendall_tau"])
 
 
 def test_gcn_ranks_real_transnas_micro_cells(cache_for):
