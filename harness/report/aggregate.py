@@ -340,7 +340,8 @@ def overall_ranking(results: pd.DataFrame, metrics: list[str], task_hib: dict[st
 
     One frame per protocol would be fairer across metrics; callers pass one protocol's rows.
     Columns: method, tasks (distinct tasks covered), boards (leaderboards covered), and the
-    average rank per metric (lower is better).
+    average rank per metric (lower is better). Methods covering more leaderboards come first:
+    a method ranked 1st on the one board it ran on must not sit above one ranked over all.
     """
     groups = [*COMPARISON, "budget"]
     agg = aggregate(results, groups + ["method"], metrics)
@@ -352,7 +353,7 @@ def overall_ranking(results: pd.DataFrame, metrics: list[str], task_hib: dict[st
     out.insert(0, "boards", ranks.groupby("method").size())
     out.insert(0, "tasks", ranks.groupby("method")["task"].nunique())
     first = present[0] if present else "boards"
-    return out.reset_index().sort_values([first, "method"], ascending=[True, True], ignore_index=True)
+    return out.reset_index().sort_values(["boards", first, "method"], ascending=[False, True, True], ignore_index=True)
 
 
 def by_task(results: pd.DataFrame, metric: str) -> dict[float, pd.DataFrame]:
