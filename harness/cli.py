@@ -80,7 +80,7 @@ def run(
     skip_missing_data: Annotated[bool, typer.Option("--skip-missing-data", help="Skip tasks whose data is not imported (e.g. for `full`) instead of stopping.")] = False,
 ) -> None:
     """Run a matrix: skip stored cells, run the rest, store every result."""
-    from nasbench_harness.executors import EXECUTORS, make_executor
+    from nasbench_harness.executors import EXECUTORS, default_jobs, make_executor
     from nasbench_harness.matrix import filter_cells, load_matrix
     from nasbench_harness.runner import estimate_seconds, execute, plan
     from nasbench_harness.store import ResultStore
@@ -93,7 +93,7 @@ def run(
     p = plan(m, store, cells, force=force, threads=threads, skip_missing_data=skip_missing_data)
     for task, why in p.missing.items():
         err.print(f"[yellow]warning:[/yellow] skipped task {task}: {escape(why)}")
-    n_jobs = 1 if executor == "serial" else (jobs or _default_jobs(threads))
+    n_jobs = 1 if executor == "serial" else (jobs or default_jobs(threads))
     if dry_run:
         eta = estimate_seconds(p, store, n_jobs)
         out.print(
@@ -128,12 +128,6 @@ def run(
         err.print(f"failed: {escape(line)}")
     if summary.n_failed:
         err.print("Failed cells are retried on the next run.")
-
-
-def _default_jobs(threads: int) -> int:
-    import os
-
-    return max(1, (os.cpu_count() or 1) // max(1, threads))
 
 
 # -- list ---------------------------------------------------------------------------------
@@ -277,7 +271,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: one sentence and the error's exit code for HarnessError."""
-    from nasbench_harness.store import CorruptShardWarning
+    from nasbench_harness.errors import CorruptShardWarning
 
     _mount_data_app()
     previous = warnings.showwarning

@@ -68,14 +68,14 @@ DataDirOption = Annotated[
 
 
 # --------------------------------------------------------------------------- import
-def _snapshot(root: Path) -> dict[Path, bytes | None]:
-    """Bytes of every file in the cache (None marks 'did not exist' for restore)."""
+def _snapshot(root: Path) -> dict[Path, bytes]:
+    """Bytes of every file in the cache; ``_restore`` deletes any file not listed here."""
     if not root.is_dir():
         return {}
     return {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and not p.name.endswith(".tmp")}
 
 
-def _restore(root: Path, before: dict[Path, bytes | None]) -> None:
+def _restore(root: Path, before: dict[Path, bytes]) -> None:
     from nasbench_harness.tasks.cache import _atomic_write_bytes
 
     if root.is_dir():
@@ -96,10 +96,7 @@ def import_cmd(
     from nasbench_harness.tasks.importers import import_paths
 
     cache = _cache(data_dir)
-    for p in paths:
-        if not p.exists():
-            raise DataError(f"The path {p} does not exist; give an existing benchmark file or directory to import.")
-    before = _snapshot(cache.root)
+    before = _snapshot(cache.root)  # import_paths reports missing paths before it writes anything
     try:
         results = import_paths(list(paths), cache, progress=lambda msg: err.print(f"[dim]{escape(msg)}[/dim]"))
     except BaseException:

@@ -33,6 +33,11 @@ class ResultStoreError(HarnessError):
     """The results directory cannot be written or read."""
 
 
+class CorruptShardWarning(UserWarning):
+    """A result shard could not be read and was skipped (defined here so the CLI can
+    route it without importing pandas/pyarrow at start-up)."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ' Did you mean X?' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)

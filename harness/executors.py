@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from nasbench_harness.errors import ConfigError, HarnessError
+from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
 from nasbench_harness.threads import thread_env
 
 EXECUTORS = ("serial", "process", "dask")
@@ -160,14 +160,17 @@ class DaskExecutor(Executor):
             self._cluster.close()
 
 
+def default_jobs(threads: int = 1) -> int:
+    """Workers that fit the machine when each uses ``threads`` threads (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // max(1, threads))
+
+
 def make_executor(name: str, jobs: int = 1, threads: int = 1, scheduler: str | None = None) -> Executor:
     """Build an executor by name (``serial``, ``process``, ``dask``)."""
     if name not in EXECUTORS:
-        from nasbench_harness.errors import did_you_mean
-
         raise ConfigError(f"Unknown executor '{name}'; expected one of {list(EXECUTORS)}.{did_you_mean(name, EXECUTORS)}")
     if jobs is None or jobs < 1:
-        jobs = max(1, (os.cpu_count() or 1) // max(1, threads))
+        jobs = default_jobs(threads)
     if name == "serial":
         return SerialExecutor()
     if name == "process":

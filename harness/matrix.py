@@ -263,14 +263,13 @@ def _mapping(value, where: _Where) -> dict:
     return dict(value)
 
 
-@cache
 def _predictor_class(name: str):
+    # Not memoised here: registry.load already is, and registry.clear_caches() must reach it.
     from nasbench_harness import registry
 
     return registry.load("predictors", name)
 
 
-@cache
 def _loss_class(name: str):
     from nasbench_harness import registry
 
@@ -281,6 +280,20 @@ def _registry_names(kind: str) -> list[str]:
     from nasbench_harness import registry
 
     return registry.names(kind)
+
+
+def _registered(kind: str, name: str, where: _Where):
+    """The registered class ``name`` of ``kind`` (predictors or losses); a located ConfigError otherwise."""
+    from nasbench_harness import registry
+
+    known = _registry_names(kind)
+    if name not in known:
+        singular = {"predictors": "predictor", "losses": "loss"}[kind]
+        raise where.fail(f"unknown {singular} '{name}'; `nasbench-harness list {kind}` shows the registered ones.{did_you_mean(name, known)}")
+    try:
+        return registry.load(kind, name)
+    except HarnessError as exc:
+        raise where.fail(str(exc)) from None
 
 
 def _no_predictor_method(raw: dict, where: _Where, protocol: str, free_label: str | None) -> dict:
@@ -314,15 +327,7 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
             f"protocol '{protocol}' with these protocol_params needs no predictor, so '{name}' would be ignored and "
             f"mislabel the results; write 'predictor: {NO_PREDICTOR}' (optionally with a label)."
         )
-    known = _registry_names("predictors")
-    if name not in known:
-        raise (where / "predictor").fail(
-            f"unknown predictor '{name}'; `nasbench-harness list predictors` shows the registered ones.{did_you_mean(name, known)}"
-        )
-    try:
-        cls = _predictor_class(name)
-    except HarnessError as exc:
-        raise (where / "predictor").fail(str(exc)) from None
+    cls = _registered("predictors", name, where / "predictor")
     params = _mapping(raw.get("params"), where / "params")
     unknown = sorted(set(params) - set(getattr(cls, "default_params", {})))
     if unknown:
@@ -343,15 +348,7 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
             raise (where / "loss").fail(
                 f"predictor '{name}' is not trained by gradient and takes no loss; remove 'loss' or choose a predictor with supports_loss."
             )
-        losses = _registry_names("losses")
-        if loss not in losses:
-            raise (where / "loss").fail(
-                f"unknown loss '{loss}'; `nasbench-harness list losses` shows the registered ones.{did_you_mean(loss, losses)}"
-            )
-        try:
-            loss_cls = _loss_class(loss)
-        except HarnessError as exc:
-            raise (where / "loss").fail(str(exc)) from None
+        loss_cls = _registered("losses", loss, where / "loss")
         bad = sorted(set(loss_params) - set(getattr(loss_cls, "default_params", {})))
         if bad:
             raise (where / "loss_params").fail(

@@ -26,14 +26,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nasbench_harness.errors import ResultStoreError
+from nasbench_harness.errors import CorruptShardWarning, ResultStoreError
 
 SHARDS = "shards"
 _counter = itertools.count()
 
 
-class CorruptShardWarning(UserWarning):
-    """A result shard could not be read and was skipped."""
+def _unreadable(f: Path, exc: Exception) -> str:
+    return f"Skipped the unreadable result shard {f} ({type(exc).__name__}: {exc}); delete it or rerun the cells it held."
 
 
 def _write_atomic(table: pa.Table, target: Path) -> None:
@@ -144,7 +144,7 @@ class ResultStore:
             except FileNotFoundError:
                 continue  # compacted away by a concurrent run between listing and reading
             except (pa.ArrowException, OSError) as exc:
-                msg = f"Skipped the unreadable result shard {f} ({type(exc).__name__}: {exc}); delete it or rerun the cells it held."
+                msg = _unreadable(f, exc)
                 self.problems.append(msg)
                 warnings.warn(msg, CorruptShardWarning, stacklevel=3)
         tables = [t for t in tables if t.num_rows]
@@ -164,7 +164,7 @@ class ResultStore:
             except FileNotFoundError:
                 continue
             except (pa.ArrowException, OSError) as exc:
-                problems.append(f"Skipped the unreadable result shard {f} ({type(exc).__name__}: {exc}); delete it or rerun the cells it held.")
+                problems.append(_unreadable(f, exc))
         return problems
 
     def read(self, columns: list[str] | None = None) -> pd.DataFrame:
@@ -173,7 +173,7 @@ class ResultStore:
         if columns is not None and "key" not in columns:
             columns = ["key", *columns]
         if columns is not None:
-            columns += [c for c in ("status", "finished_at") if c not in columns]
+            columns = [*columns, *(c for c in ("status", "finished_at") if c not in columns)]  # never the caller's list
         frames, _ = self._read_files(self.shard_files(), columns)
         frames = [f for f in frames if len(f)]
         if not frames:

@@ -36,6 +36,11 @@ import numpy as np
 import torch
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import ArchSet, Predictor
+from nasbench_harness.methods.neural.training import (
+    TrainingDivergedError,
+    normalise_targets,
+    seeded,
+)
 from scipy.stats import rankdata
 from torch import nn
 
@@ -261,13 +266,10 @@ class ConvNPPredictor(Predictor):
         p = self.params
         torch.set_num_threads(max(1, int(self.threads)))
         feats = torch.as_tensor(np.asarray(archs.encoding(self.encoding), dtype=np.float32))
-        y = np.asarray(y, dtype=np.float64)
-        lo, hi = float(y.min()), float(y.max())
-        target = torch.as_tensor((y - lo) / (hi - lo) if hi > lo else np.full_like(y, 0.5), dtype=torch.float32)
+        target = torch.as_tensor(normalise_targets(y), dtype=torch.float32)
         rng = np.random.default_rng(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+        with seeded(self.seed):
             self.model = model = ConvNPModel(feats.shape[1], hidden=p["hidden"], channels=p["channels"], latent=p["latent_channels"], blocks=p["blocks"], kernel=p["kernel"], grid_size=p["grid_size"], separable=bool(p["separable"]))
         opt = torch.optim.Adam(model.parameters(), lr=p["lr"])
         model.train()
@@ -279,7 +281,9 @@ class ConvNPPredictor(Predictor):
             mean, scale = model(x, yt, torch.from_numpy(mask).float(), p["n_latent"], gen)
             loss = objective(p["objective"], mean, scale, yt, p["lam"], p["margin"])
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"ConvNP training diverged (loss {loss.item()}); lower lr (now {p['lr']}).")
+                raise TrainingDivergedError(
+                    f"Training diverged: the ConvNP loss became {loss.item()}; lower the learning rate (lr={p['lr']})."
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -293,7 +297,7 @@ class ConvNPPredictor(Predictor):
     def sample_means(self, feats_target: np.ndarray) -> np.ndarray:
         """(L, M) predictive means of the targets given all observed architectures as context."""
         if self.model is None:
-            raise RuntimeError("ConvNPPredictor.predict called before fit")
+            raise ConfigError(f"Predictor '{self.name}' must be fit before predict; call fit(archs, y) first.")
         torch.set_num_threads(max(1, int(self.threads)))
         model = self.model
         feats, target = self._context

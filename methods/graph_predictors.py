@@ -1,7 +1,8 @@
 """Graph predictor baselines of the ConvNP paper: NP (Wen et al.), CAP and CARL (Ji et al.).
 
 All three read dense padded cell graphs (``ArchSet.graphs()``), train on CPU with torch,
-seeded from ``seed`` and limited to ``threads``; targets are min-max scaled to [0, 1].
+seeded from ``seed`` and limited to ``threads``; targets are min-max scaled to [0, 1]
+(``normalise_targets``), and a non-finite loss stops training with ``TrainingDivergedError``.
 
 - ``neural_predictor`` (Wen et al. 2020): a 3-layer bidirectional GCN over one-hot node
   operations, global mean pooling and a fully connected head, trained by MSE (hidden 144,
@@ -33,21 +34,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import ArchSet, Predictor
 from nasbench_harness.methods.neural.layers import (
     DenseGINConv,
     DenseGraphConv,
+    gcn_adjacency,
     graph_tensors,
     masked_mean,
     mlp_head,
 )
+from nasbench_harness.methods.neural.training import (
+    TrainingDivergedError,
+    normalise_targets,
+    seeded,
+)
 from torch import nn
-
-
-def scaled(y: np.ndarray) -> torch.Tensor:
-    y = np.asarray(y, dtype=np.float64)
-    lo, hi = float(y.min()), float(y.max())
-    return torch.as_tensor((y - lo) / (hi - lo) if hi > lo else np.full_like(y, 0.5), dtype=torch.float32)
 
 
 def pairwise_logistic(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -62,11 +64,17 @@ class GraphEncoder(nn.Module):
 
     def __init__(self, n_ops: int, hidden: int, layers: int, kind: str) -> None:
         super().__init__()
-        layer = DenseGraphConv if kind == "gcn" else DenseGINConv
+        self.gcn = kind == "gcn"
+        layer = DenseGraphConv if self.gcn else DenseGINConv
         dims = [n_ops] + [hidden] * layers
         self.layers = nn.ModuleList(layer(a, b) for a, b in itertools.pairwise(dims))
 
     def forward(self, x, adj, mask):
+        if self.gcn:  # the normalised adjacencies are the same for every layer: build them once
+            adjs = gcn_adjacency(adj, mask)
+            for layer in self.layers:
+                x = layer.propagate(x, adjs, mask)
+            return x
         for layer in self.layers:
             x = layer(x, adj, mask)
         return x
@@ -78,8 +86,9 @@ class _GraphBaseline(Predictor):
     inputs = "graph"
     default_encoding = "graph"
 
-    def _tensors(self, archs: ArchSet):
-        return graph_tensors(archs.graphs())
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model: nn.Module | None = None
 
     def _batches(self, n: int, batch: int, gen: torch.Generator):
         order = torch.randperm(n, generator=gen)
@@ -88,16 +97,18 @@ class _GraphBaseline(Predictor):
 
     def fit(self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None) -> None:
         torch.set_num_threads(max(1, int(self.threads)))
-        x, adj, mask = self._tensors(archs)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+        x, adj, mask = graph_tensors(archs.graphs())
+        target = torch.as_tensor(normalise_targets(y), dtype=torch.float32)
+        with seeded(self.seed):
             self.model = self._build(x.shape[-1])
             gen = torch.Generator().manual_seed(self.seed)
-            self._train(x, adj, mask, scaled(y), unlabeled, gen)
+            self._train(x, adj, mask, target, unlabeled, gen)
         self.model.eval()
 
     @torch.inference_mode()
     def predict(self, archs: ArchSet) -> np.ndarray:
+        if self.model is None:
+            raise ConfigError(f"Predictor '{self.name}' must be fit before predict; call fit(archs, y) first.")
         torch.set_num_threads(max(1, int(self.threads)))
         graphs = archs.graphs()
         out = np.empty(len(archs))
@@ -105,6 +116,16 @@ class _GraphBaseline(Predictor):
             x, adj, mask = graph_tensors(graphs, slice(s, s + 4096))
             out[s : s + 4096] = self.model.score(x, adj, mask).double().numpy()
         return out
+
+    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """One optimiser step on ``loss``; a non-finite loss stops training (as in training.py)."""
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(
+                f"Training diverged: the {self.name} loss became {loss.item()}; lower the learning rate (lr={self.params['lr']})."
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
 
     def _build(self, n_ops: int) -> nn.Module: ...
 
@@ -138,9 +159,7 @@ class NeuralPredictor(_GraphBaseline):
         for _ in range(p["epochs"]):
             for idx in self._batches(len(y), p["batch_size"], gen):
                 loss = ((self.model.score(x[idx], adj[idx], mask[idx]) - y[idx]) ** 2).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                self._step(opt, loss)
 
 
 # -- CAP: context-aware pre-training + pairwise fine-tuning -------------------------------
@@ -204,16 +223,12 @@ class CAPPredictor(_GraphBaseline):
             for _ in range(p["pretrain_epochs"]):
                 for idx in self._batches(len(ux), p["pretrain_batch"], gen):
                     loss = self.model.context_loss(ux[idx], uadj[idx], umask[idx], gen)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
+                    self._step(opt, loss)
         opt = torch.optim.Adam([*self.model.encoder.parameters(), *self.model.head.parameters()], lr=p["lr"], weight_decay=p["weight_decay"])
         for _ in range(p["epochs"]):
             for idx in self._batches(len(y), p["batch_size"], gen):
                 loss = pairwise_logistic(self.model.score(x[idx], adj[idx], mask[idx]), y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                self._step(opt, loss)
 
 
 # -- CARL: causal / spurious split with intervention --------------------------------------
@@ -267,6 +282,4 @@ class CARLPredictor(_GraphBaseline):
         for _ in range(p["epochs"]):
             for idx in self._batches(len(y), p["batch_size"], gen):
                 loss = self.model.loss(x[idx], adj[idx], mask[idx], y[idx], gen)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                self._step(opt, loss)

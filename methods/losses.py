@@ -69,7 +69,7 @@ def _check_weighting(name: str, params: dict[str, Any]) -> None:
         )
 
 
-def _check_positive(name: str, params: dict[str, Any], *keys: str) -> None:
+def _check_non_negative(name: str, params: dict[str, Any], *keys: str) -> None:
     for key in keys:
         value = params[key]
         if not isinstance(value, (int, float)) or value < 0:
@@ -102,7 +102,7 @@ class HingeRankingLoss(Loss):
 
     def __init__(self, **params):
         super().__init__(**params)
-        _check_positive(self.name, self.params, "margin")
+        _check_non_negative(self.name, self.params, "margin")
 
     def __call__(self, pred, target, state: TrainState | None = None):
         pairs = better_pairs(target)
@@ -123,7 +123,7 @@ class LogisticRankingLoss(Loss):
 
     def __init__(self, **params):
         super().__init__(**params)
-        _check_positive(self.name, self.params, "scale")
+        _check_non_negative(self.name, self.params, "scale")
 
     def __call__(self, pred, target, state: TrainState | None = None):
         pairs = better_pairs(target)
@@ -145,7 +145,7 @@ class MSESequenceRankingLoss(Loss):
 
     def __init__(self, **params):
         super().__init__(**params)
-        _check_positive(self.name, self.params, "sr_weight")
+        _check_non_negative(self.name, self.params, "sr_weight")
 
     def __call__(self, pred, target, state: TrainState | None = None):
         mse = torch.mean((pred - target) ** 2)
@@ -170,7 +170,7 @@ class ListMLELoss(Loss):
 
     def __init__(self, **params):
         super().__init__(**params)
-        _check_positive(self.name, self.params, "scale")
+        _check_non_negative(self.name, self.params, "scale")
 
     def __call__(self, pred, target, state: TrainState | None = None):
         order = torch.argsort(target, descending=True, stable=True)
@@ -251,7 +251,7 @@ class WARPLoss(Loss):
     def __init__(self, **params):
         super().__init__(**params)
         _check_weighting(self.name, self.params)
-        _check_positive(self.name, self.params, "margin")
+        _check_non_negative(self.name, self.params, "margin")
 
     def __call__(self, pred, target, state: TrainState | None = None):
         pairs = better_pairs(target)

@@ -147,8 +147,9 @@ class DataCache:
         """Store ``table`` (must have a unique ``arch_id`` column) for ``space``.
 
         With ``merge``, columns already in the cache are kept and the new ones are joined in
-        on ``arch_id`` (outer join; new values win where both have a column). The table and
-        the manifest are each replaced atomically.
+        on ``arch_id`` (outer join). A column in both is taken wholly from ``table``: its old
+        values are dropped, also for ids ``table`` lacks. The table and the manifest are each
+        replaced atomically.
         """
         if "arch_id" not in table.columns or table["arch_id"].duplicated().any():
             raise ValueError(f"importer {importer} produced a table without unique arch_id")

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 
 import numpy as np
-from nasbench_harness.errors import ConfigError, DataError
+from nasbench_harness.errors import ConfigError, DataError, did_you_mean
 
 KINDS = ("graph", "onehot", "path", "meta", "graf", "zc")
 STRUCTURAL_OPS = frozenset({"input", "output", "prev_cell", "concat"})
@@ -39,13 +39,11 @@ def compute_encoding(space, kind: str, arch_ids):
     ids = np.asarray(arch_ids)
     if kind == "graph":
         return space.to_graph(list(ids))
-    if kind.startswith(
-        "zc."
-    ):  # zc.<dataset>: that dataset's <dataset>.zc.<proxy> columns
+    if kind.startswith("zc."):  # zc.<dataset>: that dataset's <dataset>.zc.<proxy> columns
         return zc_encoding(space, ids, dataset=kind[3:])
     if kind not in KINDS:
         raise ConfigError(
-            f"Unknown encoding '{kind}'; expected one of {', '.join(KINDS)}."
+            f"Unknown encoding '{kind}'; expected one of {', '.join(KINDS)} or zc.<dataset>.{did_you_mean(kind, KINDS)}"
         )
     override = getattr(space, f"encode_{kind}", None)
     if callable(override):

@@ -1,4 +1,5 @@
-"""Protocols: what one run (cell) does. Each is a plain function ``(cell, task) -> list[dict]``.
+"""Protocols: what one run (cell) does. Each is a plain function ``(cell, task) -> list[dict]``;
+the runner also passes ``threads=`` when the function accepts it.
 
 Registered here by name -> "module:function" and imported lazily.
 """

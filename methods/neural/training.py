@@ -34,7 +34,7 @@ class TrainingDivergedError(HarnessError):
 class TrainConfig:
     epochs: int = 300
     batch_size: int = 1024  # training sets up to this size are trained full-batch
-    lr: float = 3e-3
+    lr: float = DEFAULT_LR
     weight_decay: float = 1e-4
     seed: int = 0
     threads: int = 1

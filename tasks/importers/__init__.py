@@ -56,6 +56,23 @@ class Importer(ABC):
         """Parse and validate ``paths`` fully, then write to ``cache`` (atomically)."""
 
 
+def csv_header(path: Path) -> str:
+    """First line of a ``.csv`` file (stripped), "" for any other file: a cheap format sniff."""
+    if path.suffix.lower() != ".csv":
+        return ""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.readline().strip()
+
+
+def join_tables(tables: list):
+    """Outer-join per-file tables on ``arch_id``; a column in several keeps the first file's values."""
+    out = tables[0]
+    for t in tables[1:]:
+        out = out.merge(t, on="arch_id", how="outer", suffixes=("", ".dup"))
+        out = out[[c for c in out.columns if not c.endswith(".dup")]]
+    return out
+
+
 def all_importers() -> list[Importer]:
     found = []
     for mod_name in IMPORTER_MODULES:

@@ -22,18 +22,19 @@ import pandas as pd
 from nasbench_harness.errors import DataError, HarnessError
 from nasbench_harness.tasks.cache import SourceFile
 from nasbench_harness.tasks.importers import Importer, ImportResult
-from nasbench_harness.tasks.spaces.darts import DartsSpace
 
 PROXIES = (
     "epe_nas", "fisher", "flops", "grad_norm", "grasp", "jacov", "l2_norm", "nwot", "params", "plain", "snip", "synflow"
 )
 CSV_HEAD = "naslib_idx,genotype_json,naslib_arch,val_accuracy"
-_SPACE = DartsSpace()
 
 
 def _ids(values, path: Path) -> list[str]:
+    from nasbench_harness.registry import get_search_space
+
+    space = get_search_space("darts")  # the process-wide instance, not a second one built at import
     try:
-        return [_SPACE.canonical_id(v) for v in values]
+        return [space.canonical_id(v) for v in values]
     except HarnessError as exc:
         raise DataError(f"{path} holds an invalid DARTS genotype: {exc}") from None
 

@@ -276,7 +276,7 @@ def _valid_hashes(path: Path, keys) -> np.ndarray:
     arr = np.asarray(keys, dtype=object)
     ok = np.fromiter((isinstance(k, str) and len(k) == 32 for k in arr), bool, len(arr))
     hashes = arr.astype(str) if len(arr) else np.zeros(0, "<U32")
-    if not ok.all() or not all(set(h) <= set("0123456789abcdef") for h in hashes):
+    if not ok.all() or not all(set(h) <= space_mod._HEX for h in hashes):
         raise DataError(f"{path} holds module hashes that are not 32-character lowercase hex; give an unmodified file.")
     return hashes.astype("<U32")
 

@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 from nasbench_harness.errors import DataError, HarnessError
 from nasbench_harness.tasks.cache import SourceFile
-from nasbench_harness.tasks.importers import Importer, ImportResult
-from nasbench_harness.tasks.spaces.nb201 import N_ARCHS, NB201Space, _index_of
+from nasbench_harness.tasks.importers import Importer, ImportResult, csv_header, join_tables
+from nasbench_harness.tasks.spaces.nb201 import N_ARCHS, _all_ids, _index_of, op_indices
 
 SPACE = "nb201"
 DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
@@ -67,10 +67,9 @@ def canonical_ids(values, what: str) -> np.ndarray:
     known = _index_of()
     ok = raw.isin(known.keys()).to_numpy()
     if not ok.all():
-        space = NB201Space()
         bad = raw[~ok].iloc[0]
         try:
-            space.canonical_id(bad)
+            op_indices(bad)  # raises the space's one-sentence error for it
         except HarnessError as exc:
             raise DataError(f"{what} holds an invalid NAS-Bench-201 architecture: {exc}") from None
     return raw.to_numpy(dtype=str)
@@ -112,21 +111,6 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
         ) from None
 
 
-def _header(path: Path) -> str:
-    if path.suffix.lower() != ".csv":
-        return ""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.readline().strip()
-
-
-def _join(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    out = tables[0]
-    for t in tables[1:]:
-        out = out.merge(t, on="arch_id", how="outer", suffixes=("", ".dup"))
-        out = out[[c for c in out.columns if not c.endswith(".dup")]]
-    return out
-
-
 class _NB201Importer(Importer):
     """Shared run(): parse every file (validating), join, then write once."""
 
@@ -138,7 +122,7 @@ class _NB201Importer(Importer):
 
     def run(self, paths: list[Path], cache) -> ImportResult:
         tables = [self.parse(Path(p)) for p in paths]  # all validated before anything is written
-        table = _join(tables)
+        table = join_tables(tables)
         sources = [SourceFile.of(Path(p), self.fmt) for p in paths]
         out = cache.write_table(self.space, table, sources=sources, importer=self.name, importer_version=self.version)
         return ImportResult(self.name, self.space, [Path(p) for p in paths], len(out), list(table.columns))
@@ -171,7 +155,7 @@ class NASGraphCSVImporter(_NB201Importer):
     priority = 0
 
     def detect(self, path: Path) -> bool:
-        return _header(Path(path)).startswith("file id,arch str,cfg name")
+        return csv_header(Path(path)).startswith("file id,arch str,cfg name")
 
     def parse(self, path: Path) -> pd.DataFrame:
         ds = nasgraph_dataset(path)
@@ -205,7 +189,7 @@ class VTaoCSVImporter(_NB201Importer):
     priority = 1
 
     def detect(self, path: Path) -> bool:
-        head = _header(Path(path))
+        head = csv_header(Path(path))
         return "CIFAR10TestAccuracy200Epochs" in head and "ArchitectureString" in head
 
     def parse(self, path: Path) -> pd.DataFrame:
@@ -255,7 +239,7 @@ class MergedCSVImporter(_NB201Importer):
     priority = 4
 
     def detect(self, path: Path) -> bool:
-        return _header(Path(path)).startswith("index,arch_str,c10valid_")
+        return csv_header(Path(path)).startswith("index,arch_str,c10valid_")
 
     def parse(self, path: Path) -> pd.DataFrame:
         raw = _read_csv(path, ["arch_str", *MERGED_COLUMNS])
@@ -381,7 +365,7 @@ class ArchVizTrainJSONImporter(_NB201Importer):
                 f"{path} is not a readable ArchVizD3 training JSON ({type(exc).__name__}); expected "
                 f'{{"<idx>_200": {{"accuracy", "loss", "all_time", ...}}}}, re-download it.'
             ) from None
-        ids = NB201Space().enumerate()
+        ids = _all_ids()  # official index order (read-only here)
         idx = np.asarray(idx)
         if len(idx) and (idx.min() < 0 or idx.max() >= N_ARCHS):
             raise DataError(f"{path} has architecture indices outside 0..{N_ARCHS - 1}; the file is corrupted.")
@@ -630,7 +614,7 @@ class NATSTopologyImporter(_NB201Importer):
             raise DataError(
                 f"Only a NATS-Bench meta file was given ({metas[0]}); import the whole NATS-tss-*-simple folder."
             )
-        table = _join(tables)
+        table = join_tables(tables)
         sources = [SourceFile.of(p, self.fmt) for p in map(Path, paths)]
         out = cache.write_table(self.space, table, sources=sources, importer=self.name, importer_version=self.version)
         return ImportResult(self.name, self.space, [Path(p) for p in paths], len(out), list(table.columns))

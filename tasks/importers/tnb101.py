@@ -25,7 +25,7 @@ import pandas as pd
 
 from nasbench_harness.errors import DataError, HarnessError
 from nasbench_harness.tasks.cache import SourceFile
-from nasbench_harness.tasks.importers import Importer, ImportResult
+from nasbench_harness.tasks.importers import Importer, ImportResult, join_tables
 from nasbench_harness.tasks.spaces.tnb101 import TASKS, TNB101MacroSpace, TNB101MicroSpace
 
 # Which official metric is the task's score ("valid_<m>" and "test_<m>").
@@ -109,10 +109,7 @@ class _TNB101CSVMixin:
 
     def run(self, paths: list[Path], cache) -> ImportResult:
         tables = [read_csv(Path(p), self.key) for p in paths]  # validate every file before writing
-        table = tables[0]
-        for other in tables[1:]:
-            table = table.merge(other, on="arch_id", how="outer", suffixes=("", ".dup"))
-            table = table[[c for c in table.columns if not c.endswith(".dup")]]
+        table = join_tables(tables)
         sources = [SourceFile.of(p, "tnb101-naslib-csv") for p in paths]
         out = cache.write_table(self.space, table, sources=sources, importer=self.name, importer_version=self.version)
         return ImportResult(self.name, self.space, [Path(p) for p in paths], len(out), list(table.columns))

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from nasbench_harness.errors import DataError, HarnessError
 from nasbench_harness.tasks.cache import SourceFile
-from nasbench_harness.tasks.importers import Importer, ImportResult
+from nasbench_harness.tasks.importers import Importer, ImportResult, csv_header
 from nasbench_harness.tasks.importers.nb201 import canonical_ids, check_table
 from nasbench_harness.tasks.importers.zero_cost import (
     CONVERTERS,
@@ -48,13 +48,6 @@ SOURCE_COLUMNS = {
     "cifar100_valid": "cifar100.val_acc_naslib",
     "ImageNet16-120_valid": "ImageNet16-120.val_acc_naslib",
 }
-
-
-def _head(path: Path) -> str:
-    if path.suffix.lower() != ".csv":
-        return ""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.readline().strip()
 
 
 def _read_csv(path: Path, what: str) -> pd.DataFrame:
@@ -80,7 +73,7 @@ class NB201SourceTasksImporter(Importer):
     priority = 7
 
     def detect(self, path: Path) -> bool:
-        return _head(Path(path)).startswith(SOURCE_HEAD)
+        return csv_header(Path(path)).startswith(SOURCE_HEAD)
 
     def run(self, paths: list[Path], cache) -> ImportResult:
         tables = []
@@ -144,7 +137,7 @@ class SuiteZero9xImporter(Importer):
     priority = 0
 
     def detect(self, path: Path) -> bool:
-        return _head(Path(path)).startswith(X9_HEAD)
+        return csv_header(Path(path)).startswith(X9_HEAD)
 
     def run(self, paths: list[Path], cache) -> ImportResult:
         parsed = [parse_9x(Path(p)) for p in paths]  # validate everything before writing
@@ -172,7 +165,7 @@ class MetaD2AImporter(Importer):
         path = Path(path)
         if path.suffix.lower() == ".json":
             return "task_classes" in path.name
-        return _head(path).startswith(METAD2A_HEAD)
+        return csv_header(path).startswith(METAD2A_HEAD)
 
     def run(self, paths: list[Path], cache) -> ImportResult:
         csvs = [Path(p) for p in paths if Path(p).suffix.lower() == ".csv"]

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from nasbench_harness.errors import DataError, HarnessError
 from nasbench_harness.tasks.cache import SourceFile
-from nasbench_harness.tasks.importers import Importer, ImportResult
+from nasbench_harness.tasks.importers import Importer, ImportResult, csv_header
 
 PROXIES = (
     "epe_nas", "fisher", "flops", "grad_norm", "grasp", "jacov", "l2_norm",
@@ -155,7 +155,10 @@ def _long_frame(path: Path) -> pd.DataFrame:
             frame[p] = pd.to_numeric(group[p], errors="coerce").to_numpy(np.float64) if p in group else np.nan
         frames.append(frame)
     if not frames:
-        raise DataError(f"{path} has no rows of a known search space ({', '.join(SPACES)}).")
+        raise DataError(
+            f"{path} has no rows of a known search space; expected its search_space column to name one of "
+            f"{', '.join(SPACES)}."
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -220,13 +223,12 @@ class ZeroCostImporter(Importer):
             except (OSError, EOFError):
                 return False
         if path.suffix.lower() == ".csv":
-            with open(path, encoding="utf-8", errors="replace") as f:
-                return f.readline().startswith(LONG_HEAD)
+            return csv_header(path).startswith(LONG_HEAD)
         return _JSON_NAME.match(path.name) is not None
 
     def run(self, paths: list[Path], cache) -> ImportResult:
         paths = [Path(p) for p in paths]
-        # Full-coverage CSVs first so that, after drop_duplicates(keep="first"), they win.
+        # Full-coverage CSVs first so that _first_score takes their score where a file repeats one.
         ordered = sorted(paths, key=lambda p: (not p.name.endswith((".csv", ".csv.gz")), p.name))
         long = pd.concat([_long_frame(p) if p.name.endswith((".csv", ".csv.gz")) else _json_frame(p) for p in ordered])
         long = _first_score(long)

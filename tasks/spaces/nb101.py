@@ -454,7 +454,10 @@ class NB101Space(SearchSpace):
     def mutate(self, arch_id: str, rng: np.random.Generator) -> str:
         options = self.neighbours(arch_id)
         if not options:  # only the 2-vertex cell (input -> output) has none
-            raise ConfigError(f"The NB101 cell '{arch_id}' has no valid single-edit neighbour.")
+            raise ConfigError(
+                f"The NB101 cell '{arch_id}' has no valid single-edit neighbour to mutate to; start from a cell "
+                f"with at least one interior vertex."
+            )
         return options[int(rng.integers(len(options)))]
 
 

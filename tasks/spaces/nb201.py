@@ -193,10 +193,11 @@ class NB201Space(SearchSpace):
         """
         import pyarrow as pa
         import pyarrow.parquet as pq
+        from nasbench_harness.tasks.cache import TABLE
 
         if not cache.has(self.name):
             return cache.read_table(self.name)  # raises the cache's one-sentence DataError
-        path = cache.space_dir(self.name) / "table.parquet"
+        path = cache.space_dir(self.name) / TABLE
         previous = pa.default_memory_pool()
         pa.set_memory_pool(pa.system_memory_pool())
         try:

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import ArchSet
 

@@ -122,6 +122,17 @@ def test_bad_params_raise_config_errors():
         ConvNPPredictor(task_length=1)
 
 
+def test_predict_before_fit_and_divergence_are_harness_errors():
+    from nasbench_harness.methods.neural.training import TrainingDivergedError
+
+    task, y = fake_task(60)
+    with pytest.raises(ConfigError, match="before predict"):
+        ConvNPPredictor(seed=0).predict(ArchSet(task, np.arange(5)))
+    p = ConvNPPredictor(seed=0, n_tasks=32, lr=1e12)
+    with pytest.raises(TrainingDivergedError, match="diverged"):
+        p.fit(ArchSet(task, np.arange(40)), y[:40])
+
+
 # -- objectives and rank averaging --------------------------------------------------------
 def test_margin_ranking_loss_on_a_hand_made_case():
     y = torch.tensor([[0.0, 1.0, 2.0]])

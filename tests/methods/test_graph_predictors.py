@@ -84,3 +84,23 @@ def test_registered_graph_predictors_pass_the_conformance_checks(name, params):
     from nasbench_harness.testing import check_predictor
 
     assert check_predictor(name, params=params)["kendall_tau"] > 0.3
+
+
+@pytest.mark.parametrize("cls", [NeuralPredictor, CAPPredictor, CARLPredictor])
+def test_graph_predictor_predict_before_fit_is_a_config_error(cls, toy):
+    from nasbench_harness.errors import ConfigError
+
+    task, _, rest = toy
+    with pytest.raises(ConfigError, match="before predict"):
+        cls(seed=0).predict(ArchSet(task, rest[:5]))
+
+
+@pytest.mark.parametrize("cls", [NeuralPredictor, CAPPredictor, CARLPredictor])
+def test_graph_predictor_divergence_is_a_failed_fit_not_nan_scores(cls, toy):
+    # Before the shared step checked the loss, lr=1e12 trained to NaN and predict returned NaN scores.
+    from nasbench_harness.methods.neural.training import TrainingDivergedError
+
+    task, train, _ = toy
+    p = cls(seed=0, epochs=5, lr=1e12, **({"pretrain_epochs": 0} if cls is CAPPredictor else {}))
+    with pytest.raises(TrainingDivergedError, match="diverged"):
+        p.fit(ArchSet(task, train), task.train_scores[train])
