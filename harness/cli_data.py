@@ -55,6 +55,10 @@ def _handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def _progress(msg: str) -> None:
+    err.print(f"[dim]{escape(msg)}[/dim]")
+
+
 def _cache(data_dir: Path | None):
     from nasbench_harness.tasks.cache import DataCache
 
@@ -93,12 +97,16 @@ def import_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Benchmark files or directories.")],
     data_dir: DataDirOption = None,
 ) -> None:
+    _import_all_or_nothing(list(paths), _cache(data_dir))
+
+
+def _import_all_or_nothing(paths: list[Path], cache) -> None:
+    """Import ``paths`` and print what was imported; on any failure restore the cache byte for byte."""
     from nasbench_harness.tasks.importers import import_paths
 
-    cache = _cache(data_dir)
     before = _snapshot(cache.root)  # import_paths reports missing paths before it writes anything
     try:
-        results = import_paths(list(paths), cache, progress=lambda msg: err.print(f"[dim]{escape(msg)}[/dim]"))
+        results = import_paths(paths, cache, progress=_progress)
     except BaseException:
         _restore(cache.root, before)
         raise
@@ -111,6 +119,59 @@ def import_cmd(
     for r in results:
         for note in r.notes:
             out.print(f"[dim]{r.importer}:[/dim] {escape(note)}")
+
+
+# ------------------------------------------------------------------------- download
+def _print_catalogue(catalogue) -> None:
+    table = Table(title="Datasets for `nasbench-harness data download NAME|all`")
+    for col in ("name", "space", "files", "MB", "what"):
+        table.add_column(col, overflow="fold")
+    for d in catalogue.values():
+        size = sum(f.bytes or 0 for f in d.files)
+        mb = "-" if not d.files else (f"{size / 1e6:.1f}" if all(f.bytes for f in d.files) else "?")
+        what = d.title + ("" if d.in_all else " (not in 'all')") + ("" if d.files or d.included else " [manual: see `data download NAME`]")
+        table.add_row(d.name, d.space, str(len(d.files)), mb, escape(what))
+    out.print(table)
+
+
+@data_app.command(
+    "download",
+    help="Fetch public benchmark files (resuming partial downloads, checking sha256) and import them. "
+    "`data download --list` shows the datasets; `all` fetches every one not marked otherwise.",
+)
+@_handle_errors
+def download_cmd(
+    names: Annotated[list[str] | None, typer.Argument(help="Dataset names from --list, or 'all'.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the catalogued datasets and exit.")] = False,
+    dest: Annotated[Path | None, typer.Option("--dest", help="Folder for the downloaded files (default: $NASBENCH_HARNESS_DOWNLOADS or the user cache dir).")] = None,
+    mirror: Annotated[list[str] | None, typer.Option("--mirror", help="Base URL tried first for every file (<mirror>/<file name>); repeatable.")] = None,
+    catalogue_path: Annotated[Path | None, typer.Option("--catalogue", help="A catalogue YAML in the format of the built-in downloads.yaml.")] = None,
+    no_import: Annotated[bool, typer.Option("--no-import", help="Only download and check; do not import.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    from nasbench_harness.tasks.download import downloads_dir, fetch, load_catalogue, select
+
+    catalogue = load_catalogue(catalogue_path)
+    if list_ or not names:
+        _print_catalogue(catalogue)
+        return
+    datasets = select(catalogue, names)
+    manual = [d for d in datasets if not d.files]
+    if len(datasets) == 1 and manual and not manual[0].included:
+        raise DataError(f"{manual[0].manual}.")
+    for d in manual:
+        out.print(f"[{'green' if d.included else 'yellow'}]{d.name}:[/] {escape(d.manual)}.")
+    root = Path(dest) if dest is not None else downloads_dir()
+    fetched = []  # every file first, then one import, so importers run in their (space, priority) order
+    for d in datasets:
+        for spec in d.files:
+            fetched.append(fetch(spec, root / d.name, mirrors=tuple(mirror or ()), progress=_progress))
+            if spec.unpinned:
+                out.print(f"[dim]{escape(spec.target)}: no published checksum ({escape(spec.unpinned)}).[/dim]")
+        if d.files:
+            out.print(f"{d.name}: {len(d.files)} file(s) in {root / d.name} verified")
+    if fetched and not no_import:
+        _import_all_or_nothing(fetched, _cache(data_dir))
 
 
 # ----------------------------------------------------------------------------- list

@@ -89,13 +89,23 @@ class DataCache:
         return sorted(p.name for p in self.root.iterdir() if (p / TABLE).is_file())
 
     # -- reading ----------------------------------------------------------------------
+    def _missing(self, space: str) -> str:
+        """The one sentence for a space with no table: which download or import brings it in."""
+        from nasbench_harness.tasks.download import names_for_space
+
+        names = names_for_space(space)
+        others = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
+        fetch = f"`nasbench-harness data download {names[0]}`{others}" if names else "`nasbench-harness data download --list`"
+        return (
+            f"No imported data for search space '{space}' in {self.root}; run {fetch} (or `nasbench-harness data "
+            f"import PATH` on the {space} benchmark files you have), or pass --skip-missing-data to `run` to leave "
+            f"out the tasks without data."
+        )
+
     def read_table(self, space: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
         path = self.space_dir(space) / TABLE
         if not path.is_file():
-            raise DataError(
-                f"No imported data for search space '{space}' in {self.root}; run "
-                f"`nasbench-harness data import PATH` on the {space} benchmark files first."
-            )
+            raise DataError(self._missing(space))
         try:
             table = pq.read_table(path, columns=list(columns) if columns else None, memory_map=True)
         except (pa.ArrowException, OSError) as exc:
@@ -120,10 +130,7 @@ class DataCache:
         """The sha256 of the table recorded at import (cheap: no re-hashing on every load)."""
         digest = self.manifest(space).get("table_sha256")
         if not digest:
-            raise DataError(
-                f"No imported data for search space '{space}' in {self.root}; run "
-                f"`nasbench-harness data import PATH` first."
-            )
+            raise DataError(self._missing(space))
         return digest
 
     def read_arrays(self, space: str, name: str) -> dict[str, np.ndarray]:
