@@ -112,6 +112,22 @@ def render_all(results: pd.DataFrame, ctx, sections: list[Section] | None = None
             error = f"failed: {_describe(exc)}"
             out.append(RenderedSection(s.name, s.title, s.anchor, ctx.error_box(f"Section {s.name}", error), error))
             continue
-        if html:
-            out.append(RenderedSection(s.name, s.title, s.anchor, str(html)))
+        html = drop_empty_headings(str(html or ""))
+        if re.sub(r"<[^>]*>|\s", "", html):  # only headings and wrappers left: nothing to show
+            out.append(RenderedSection(s.name, s.title, s.anchor, html))
     return out
+
+
+def drop_empty_headings(html: str) -> str:
+    """Remove every heading followed only by blanks before a heading of its level or above,
+    the end of its container or the end of the fragment (a heading with nothing under it)."""
+    patterns = [
+        re.compile(rf"<h{n}\b[^>]*>(?:(?!</h{n}).)*</h{n}\s*>(?:\s|<!--.*?-->)*(?=<h[1-{n}]\b|</(?:div|section|details)\s*>|\Z)", re.S | re.I)
+        for n in range(1, 7)
+    ]
+    while True:  # dropping a sub-heading can leave its parent heading empty
+        before = html
+        for pattern in reversed(patterns):  # deepest level first
+            html = pattern.sub("", html)
+        if html == before:
+            return html
