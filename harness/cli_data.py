@@ -161,6 +161,9 @@ def download_cmd(
         raise DataError(f"{manual[0].manual}.")
     for d in manual:
         out.print(f"[{'green' if d.included else 'yellow'}]{d.name}:[/] {escape(d.manual)}.")
+    if "all" in names:
+        skipped = [n for n, d in catalogue.items() if not d.files and not d.included]
+        out.print(f"[dim]not downloadable, see `data download NAME`: {', '.join(skipped)}[/dim]")
     root = Path(dest) if dest is not None else downloads_dir()
     fetched = []  # every file first, then one import, so importers run in their (space, priority) order
     for d in datasets:

@@ -36,7 +36,7 @@ class Server:
     """
 
     def __init__(self, files: dict[str, bytes]):
-        self.files, self.drop_after, self.log = dict(files), {}, []
+        self.files, self.drop_after, self.log, self.ignore_range = dict(files), {}, [], False
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,8 +45,8 @@ class Server:
 
             def do_GET(self):
                 name = self.path.lstrip("/")
-                rng = self.headers.get("Range")
-                server.log.append((name, rng))
+                rng = None if server.ignore_range else self.headers.get("Range")
+                server.log.append((name, self.headers.get("Range")))
                 if name not in server.files:
                     self.send_error(404)
                     return
@@ -146,6 +146,16 @@ def test_a_partial_file_is_resumed_with_a_range_request(tmp_path):
         path = fetch(spec, tmp_path)
     assert path.read_bytes() == data and not (tmp_path / "blob.bin.part").exists()
     assert server.log == [("blob.bin", "bytes=300000-")]
+
+
+def test_a_server_without_range_support_sends_the_whole_file_again(tmp_path):
+    data = np.random.default_rng(3).bytes(200_000)
+    with Server({"blob.bin": data}) as server:
+        server.ignore_range = True
+        (tmp_path / "blob.bin.part").write_bytes(data[:1000])
+        path = fetch(spec_for("blob.bin", data, server.url), tmp_path)
+    assert path.read_bytes() == data  # not the first 1000 bytes twice
+    assert server.log == [("blob.bin", "bytes=1000-")]
 
 
 def test_a_connection_dropped_mid_file_resumes_where_it_stopped(tmp_path):
