@@ -149,7 +149,7 @@ def download_cmd(
     no_import: Annotated[bool, typer.Option("--no-import", help="Only download and check; do not import.")] = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    from nasbench_harness.tasks.download import downloads_dir, fetch, load_catalogue, select
+    from nasbench_harness.tasks.download import check_format, downloads_dir, fetch, load_catalogue, select
 
     catalogue = load_catalogue(catalogue_path)
     if list_ or not names:
@@ -169,6 +169,7 @@ def download_cmd(
     for d in datasets:
         for spec in d.files:
             fetched.append(fetch(spec, root / d.name, mirrors=tuple(mirror or ()), progress=_progress))
+            check_format(fetched[-1], spec)
             if spec.unpinned:
                 out.print(f"[dim]{escape(spec.target)}: no published checksum ({escape(spec.unpinned)}).[/dim]")
         if d.files:

@@ -3,7 +3,8 @@
 ``fetch`` downloads one catalogued file into a folder: a ``<target>.part`` file grows
 across attempts and runs (HTTP ``Range`` requests resume it), then the size and the pin
 (sha256, or the git blob id where only that was published) are checked before it is
-renamed to ``<target>``. Importing is left to the caller (``data download`` hands the
+renamed to ``<target>``; ``check_format`` then asks the importers whether the file is in
+the catalogued format. Importing is left to the caller (``data download`` hands the
 files to the same importers as ``data import``). Only the standard library is used.
 """
 
@@ -32,6 +33,7 @@ _HEX = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "git_blob": re.compile(r"^[0-9a
 class RemoteFile:
     target: str
     urls: tuple[str, ...]
+    importer: str = ""  # the importer that must recognise the file (see tasks/importers)
     bytes: int | None = None
     sha256: str | None = None
     git_blob: str | None = None
@@ -51,11 +53,12 @@ class Dataset:
 
 # ------------------------------------------------------------------------- catalogue
 def _remote_file(raw: dict, where: str) -> RemoteFile:
-    if not isinstance(raw, dict) or not raw.get("target") or not raw.get("urls"):
-        raise ConfigError(f"{where} needs a 'target' file name and a list of 'urls'.")
+    if not isinstance(raw, dict) or not all(raw.get(k) for k in ("target", "urls", "importer")):
+        raise ConfigError(f"{where} needs a 'target' file name, a list of 'urls' and the 'importer' that reads it.")
     spec = RemoteFile(
         target=str(raw["target"]),
         urls=tuple(str(u) for u in raw["urls"]),
+        importer=str(raw["importer"]),
         bytes=int(raw["bytes"]) if raw.get("bytes") is not None else None,
         sha256=raw.get("sha256"),
         git_blob=raw.get("git_blob"),
@@ -243,3 +246,15 @@ def fetch(
         f"Could not download {spec.target} from {spec.urls[0]} ({reason}){kept}; run the command again when "
         f"online, or fetch that URL yourself, put the file at {final} and run `nasbench-harness data import {folder}`."
     )
+
+
+def check_format(path: Path, spec: RemoteFile) -> None:
+    """DataError unless the importers recognise ``path`` as the catalogued importer's format."""
+    from nasbench_harness.tasks.importers import detect
+
+    found = detect(path)
+    if found is None or found.name != spec.importer:
+        raise DataError(
+            f"{path} is recognised as {found.name if found else 'no known format'}, not as {spec.importer} as "
+            f"downloads.yaml says; the catalogue entry or the file name is wrong, so nothing was imported."
+        )

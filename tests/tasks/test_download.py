@@ -21,7 +21,7 @@ from nasbench_harness.cli_data import data_app
 from nasbench_harness.errors import ConfigError, DataError
 from nasbench_harness.tasks.cache import DataCache
 from nasbench_harness.tasks.catalog import load_task
-from nasbench_harness.tasks.download import RemoteFile, fetch, load_catalogue, select
+from nasbench_harness.tasks.download import RemoteFile, check_format, fetch, load_catalogue, select
 from nasbench_harness.tasks.spaces.nb201 import NB201Space
 from typer.testing import CliRunner
 
@@ -112,7 +112,11 @@ def write_catalogue(path: Path, entries: dict) -> Path:
 
 
 def catalogue_entry(spec: RemoteFile) -> dict:
-    return {"space": "nb201", "title": "test", "files": [{"target": spec.target, "urls": list(spec.urls), "bytes": spec.bytes, "sha256": spec.sha256}]}
+    return {
+        "space": "nb201",
+        "title": "test",
+        "files": [{"target": spec.target, "urls": list(spec.urls), "bytes": spec.bytes, "sha256": spec.sha256, "importer": "nb201-nasgraph-csv"}],
+    }
 
 
 def unused_port() -> int:
@@ -216,8 +220,19 @@ def test_catalogue_loads_and_every_fetchable_file_is_pinned_or_says_why_not():
             assert all(u.startswith("https://") for u in f.urls)
 
 
+def test_a_file_the_catalogued_importer_does_not_recognise_is_not_imported(tmp_path):
+    data = b"index,arch_str,c10valid_val_200ep_v11\n"  # a merged-CSV header, not NASGraph's
+    with Server({"nasgraph_nasbench201_cifar10.csv": data}) as server:
+        cat = write_catalogue(tmp_path / "cat.yaml", {"tiny": catalogue_entry(spec_for("nasgraph_nasbench201_cifar10.csv", data, server.url))})
+        result = cli.invoke(data_app, ["download", "tiny", "--catalogue", str(cat), "--dest", str(tmp_path / "dl"), "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 2
+    assert "recognised as nb201-merged-csv, not as nb201-nasgraph-csv" in " ".join(result.output.split())
+    assert not (tmp_path / "data").exists() or DataCache(tmp_path / "data").spaces() == []
+
+
 def test_a_catalogue_entry_without_a_pin_is_refused(tmp_path):
-    cat = write_catalogue(tmp_path / "cat.yaml", {"x": {"space": "nb201", "files": [{"target": "a.csv", "urls": ["https://e/a.csv"]}]}})
+    entry = {"target": "a.csv", "urls": ["https://e/a.csv"], "importer": "nb201-nasgraph-csv"}
+    cat = write_catalogue(tmp_path / "cat.yaml", {"x": {"space": "nb201", "files": [entry]}})
     with pytest.raises(ConfigError, match="no sha256 or git_blob"):
         load_catalogue(cat)
 
@@ -232,6 +247,7 @@ def test_catalogued_checksums_equal_the_shared_data_files(shared_data):
             path = by_name[f.target]
             assert path.stat().st_size == f.bytes, f.target
             assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256, f.target
+            check_format(path, f)  # the catalogued importer recognises the file under its target name
             checked += 1
     assert checked >= 12  # nb201 (6), nb101 (2), zc (4)
 
