@@ -26,6 +26,7 @@ from nasbench_harness.errors import ConfigError, DataError, did_you_mean
 CATALOGUE = Path(__file__).with_name("downloads.yaml")
 DOWNLOADS_ENV = "NASBENCH_HARNESS_DOWNLOADS"
 CHUNK = 1 << 20
+PROGRESS_EVERY = 64 << 20
 _HEX = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "git_blob": re.compile(r"^[0-9a-f]{40}$")}
 
 
@@ -189,6 +190,8 @@ def _append(url: str, part: Path, spec: RemoteFile, timeout: float, progress: Ca
         with open(part, "ab" if offset else "wb") as f:
             while chunk := resp.read(CHUNK):
                 f.write(chunk)
+                if progress and f.tell() % PROGRESS_EVERY < len(chunk):  # a long download says it is alive
+                    progress(f"{spec.target}: {f.tell() / 1e6:,.0f} MB" + (f" of {spec.bytes / 1e6:,.0f} MB" if spec.bytes else ""))
         if resp.length:  # http.client returns b"" when the connection closes before Content-Length
             raise HTTPException(f"the connection closed {resp.length:,} bytes early")
 

@@ -12,12 +12,14 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from browser import Browser, find_chromium
 from nasbench_harness.metrics import prediction_metrics
 from nasbench_harness.report import build_report
 from nasbench_harness.report.sections import RenderedSection, Section, drop_empty_headings, render_all
-from report_rows import make_rows, write_store
+from nasbench_harness.report.aggregate import comparisons
+from report_rows import _cell, make_rows, write_store
 
 WIDTHS = (1400, 400)
 TASKS = ["nb201/cifar10", "tnb101-micro/class_object"]
@@ -79,14 +81,35 @@ def _rows():
     for name in metrics[0]:
         values = [metrics[i % len(metrics)][name] for i in range(len(rows))]
         rows[name] = np.where(rows["status"] == "ok", values, np.nan)
+    rows = pd.concat([rows, _select_rows(rng)], ignore_index=True)
     rows["code_version"] = CODE_VERSION
     return rows
 
 
+def _select_rows(rng) -> pd.DataFrame:
+    """A `select` leaderboard (the ConvNP study's protocol): predictors and a predictor-free baseline."""
+    out = []
+    for method, predictor, strategy in (("ConvNP", "convnp", "predictor"), ("CARL", "carl", "predictor"), ("random_search", "none", "random")):
+        for seed in range(3):
+            row = _cell("nb201/cifar10", method, 90, seed, "ok", "") | {"predictor": predictor}  # matrix labels
+            best = 94.0 + rng.normal(0, 0.1)
+            row.update(protocol="select", protocol_params='{"k": 10}', strategy=strategy, best_val=best + 0.5, best_test=best,
+                       selected_best_val=best + 0.4, selected_best_test=best - 0.1, best_test_of_selected=best - 0.05)
+            if strategy == "predictor":
+                row.update({"kendall_tau": 0.5 + rng.normal(0, 0.05), "recall@10": 0.2, "recall@100": 0.3})
+            out.append(row)
+    return pd.DataFrame(out)
+
+
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
+def rows() -> pd.DataFrame:
+    return _rows()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, rows) -> Path:
     root = tmp_path_factory.mktemp("browser-report")
-    return build_report(write_store(root / "results", _rows()), root / "out", title="Browser report")
+    return build_report(write_store(root / "results", rows), root / "out", title="Browser report")
 
 
 @pytest.fixture(scope="module")
@@ -121,10 +144,11 @@ def _check_page(browser, url: str, width: int) -> dict:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_index_fits_the_window_without_errors_and_shows_every_section(browser, report, shots, width):
+def test_index_fits_the_window_without_errors_and_shows_every_section(browser, report, rows, shots, width):
     got = _check_page(browser, report.as_uri(), width)
-    board_ids = [t.replace("/", "-").replace("_", "-") for t in TASKS]
-    for anchor in ["overview", "ranking", *board_ids, "failed", "section-losses", "provenance"]:
+    board_ids = [c["slug"] for c in comparisons(rows)]
+    assert len(board_ids) == len(TASKS) + 1  # the predict boards and the select board
+    for anchor in ["overview", "ranking", *board_ids, "failed", "section-convnp", "section-losses", "provenance"]:
         assert anchor in got["ids"], f"section {anchor} is missing"
         assert got["ids"][anchor]["height"] > 40, f"section {anchor} is empty"
     assert got["toc"] and all(link["ok"] for link in got["toc"]), [link for link in got["toc"] if not link["ok"]]
@@ -133,10 +157,11 @@ def test_index_fits_the_window_without_errors_and_shows_every_section(browser, r
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_board_page_fits_the_window(browser, report, shots, width):
-    got = _check_page(browser, (report.parent / "boards" / "nb201-cifar10.html").as_uri(), width)
-    assert {v["title"] for v in got["ids"].values()} >= {"Leaderboard", "Failed cells", "Result rows"}
-    browser.screenshot(shots / f"board-{width}.png")
+def test_board_pages_fit_the_window(browser, report, rows, shots, width):
+    for board in comparisons(rows):
+        got = _check_page(browser, (report.parent / "boards" / f"{board['slug']}.html").as_uri(), width)
+        assert {v["title"] for v in got["ids"].values()} >= {"Leaderboard", "Result rows"}
+        browser.screenshot(shots / f"board-{board['slug']}-{width}.png")
 
 
 def test_wide_leaderboards_scroll_inside_their_card_with_a_cue(browser, report):
