@@ -177,8 +177,10 @@ def _append(url: str, part: Path, spec: RemoteFile, timeout: float, progress: Ca
     try:
         resp = _request(url, offset, timeout)
     except urllib.error.HTTPError as exc:
-        if exc.code == 416 and offset:  # nothing after offset: the server's file is that short
-            raise _Truncated() from None
+        if exc.code == 416 and offset:  # nothing after offset
+            if spec.bytes is None and exc.headers.get("Content-Range") == f"bytes */{offset}":
+                return  # unsized file already complete (e.g. a run stopped before the rename)
+            raise _Truncated() from None  # the server's file is shorter than the catalogue says
         raise
     with resp:
         if offset and resp.status != 206:

@@ -152,6 +152,15 @@ def test_a_partial_file_is_resumed_with_a_range_request(tmp_path):
     assert server.log == [("blob.bin", "bytes=300000-")]
 
 
+def test_an_unsized_file_already_complete_in_part_is_kept(tmp_path):
+    data = np.random.default_rng(4).bytes(50_000)
+    with Server({"blob.bin": data}) as server:
+        spec = RemoteFile("blob.bin", (f"{server.url}/blob.bin",), importer="x", unpinned="test")
+        (tmp_path / "blob.bin.part").write_bytes(data)
+        assert fetch(spec, tmp_path).read_bytes() == data
+    assert server.log == [("blob.bin", "bytes=50000-")]
+
+
 def test_a_server_without_range_support_sends_the_whole_file_again(tmp_path):
     data = np.random.default_rng(3).bytes(200_000)
     with Server({"blob.bin": data}) as server:
