@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -17,15 +18,16 @@ import pytest
 from browser import Browser, find_chromium
 from nasbench_harness.metrics import prediction_metrics
 from nasbench_harness.report import build_report
-from nasbench_harness.report.sections import RenderedSection, Section, drop_empty_headings, render_all
 from nasbench_harness.report.aggregate import comparisons
+from nasbench_harness.report.context import ReportContext
+from nasbench_harness.report.sections import RenderedSection, Section, drop_empty_headings, render_all
 from report_rows import _cell, make_rows, write_store
 
 WIDTHS = (1400, 400)
 TASKS = ["nb201/cifar10", "tnb101-micro/class_object"]
 METHODS = ["xgboost@onehot", "gcn+hr", "ridge@path", "transformer+listmle@graph"]
 # A code version as the runner writes it: long, with no space to break at.
-CODE_VERSION = "nasbench-harness=0.1.0;" + ";".join(f"{m}={'0123456789abcdef' * 1}" for m in ("predict", "testsets", "metrics", "encodings", "predictor"))
+CODE_VERSION = "nasbench-harness=0.1.0;" + ";".join(f"{m}=0123456789abcdef" for m in ("predict", "testsets", "metrics", "encodings", "predictor"))
 
 # Measures one loaded page; returns plain JSON. "Overflow" = an element sticking out of its
 # card's border box without a scrolling (or clipping) box between them.
@@ -216,10 +218,6 @@ def test_headings_with_nothing_under_them_are_dropped():
 
 
 def test_a_section_of_only_headings_is_not_rendered(rows):
-    from types import SimpleNamespace
-
-    from nasbench_harness.report.context import ReportContext
-
     def module(html):
         return SimpleNamespace(TITLE="T", render=lambda results, ctx: html)
 
