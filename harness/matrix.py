@@ -571,7 +571,13 @@ def _module_digest(obj) -> str:
 _SHARED_MODULES = ("nasbench_harness.metrics", "nasbench_harness.tasks.encodings")
 _PROTOCOL_HELPERS = {
     "predict": ("nasbench_harness.protocols.testsets",),
-    "select": ("nasbench_harness.protocols.predict",),
+    "select": ("nasbench_harness.protocols.predict", "nasbench_harness.strategies.base", "nasbench_harness.strategies.baselines"),
+    "search": (
+        "nasbench_harness.protocols.predict",
+        "nasbench_harness.strategies.base",
+        "nasbench_harness.strategies.baselines",
+        "nasbench_harness.strategies.guided",
+    ),
 }
 
 

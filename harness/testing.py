@@ -73,6 +73,16 @@ class ToySpace(SearchSpace):
             chars[pos] = "1" if chars[pos] == "0" else "0"
         return "".join(chars[:4]) + "-" + "".join(chars[4:])
 
+    def neighbours(self, arch_id: str) -> list[str]:
+        """Every id one op change or one edge flip away (what ``mutate`` draws from)."""
+        chars = list(self.canonical_id(arch_id).replace("-", ""))
+        out = []
+        for pos, c in enumerate(chars):
+            for alt in ("012".replace(c, "") if pos < 4 else ("1" if c == "0" else "0")):
+                new = chars[:pos] + [alt] + chars[pos + 1 :]
+                out.append("".join(new[:4]) + "-" + "".join(new[4:]))
+        return out
+
     def enumerate(self) -> np.ndarray:
         ops = ["".join(p) for p in itertools.product("012", repeat=4)]
         bits = ["".join(b) for b in itertools.product("01", repeat=len(self.edges))]
