@@ -230,18 +230,19 @@ class Strategy(ABC):
         """Query architectures through ``oracle`` until its budget is spent."""
 
 
-def mutation_pool(oracle: Oracle, parents: np.ndarray, per_parent: int, rng: np.random.Generator, max_tries: int = 50) -> np.ndarray:
+def mutation_pool(oracle: Oracle, parents: np.ndarray, per_parent: int, rng: np.random.Generator, tries: int = 5) -> np.ndarray:
     """Distinct unqueried pool rows made by mutating each parent ``per_parent`` times.
 
-    A mutant outside the pool is redrawn (counted by the oracle), up to ``max_tries`` draws
-    per wanted mutant; isomorphs of queried or already pooled architectures are dropped.
+    A mutant outside the pool is redrawn (counted by the oracle), with at most
+    ``tries * per_parent`` draws per parent (a parent whose neighbourhood is used up must not
+    stall the search); isomorphs of queried or already pooled architectures are dropped.
     """
     out: list[int] = []
     seen_groups: set[int] = set()
     for parent in parents:
         pid = oracle.ids([parent])[0]
         got = 0
-        for _ in range(per_parent * max_tries):
+        for _ in range(per_parent * tries):
             if got >= per_parent:
                 break
             row = int(oracle.rows_of([oracle.space.mutate(pid, rng)], validate=False)[0])

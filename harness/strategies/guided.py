@@ -10,6 +10,7 @@ sources are in docs/SEARCH.md.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,14 +43,25 @@ class GuidedSearch(Strategy):
     """The shared loop; subclasses implement ``acquisition(oracle, ctx, iteration, pool)``."""
 
     needs_predictor = True
-    default_params: ClassVar[dict[str, Any]] = {"n_init": 10, "k": 10, "n_parents": 10, "mutations_per_parent": 10}
+    default_params: ClassVar[dict[str, Any]] = {"n_init": 10, "k": 10, "n_parents": 10, "mutations_per_parent": 10, "candidates": "mutation"}
     positive_int_params = ("n_init", "k", "n_parents", "mutations_per_parent")
+    CANDIDATES = ("mutation", "pool")
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        if self.params["candidates"] not in self.CANDIDATES:
+            raise ConfigError(
+                f"The {self.name} strategy's 'candidates' must be one of {list(self.CANDIDATES)} (mutation: mutants of the best "
+                f"queried; pool: every unqueried stored architecture, for sparse pools such as DARTS), got {self.params['candidates']!r}."
+            )
 
     def acquisition(self, oracle: Oracle, ctx: SearchContext, iteration: int, pool: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def candidates(self, oracle: Oracle, ctx: SearchContext) -> np.ndarray:
         p = self.params
+        if p["candidates"] == "pool":
+            return oracle.unqueried()
         pool = mutation_pool(oracle, top_parents(oracle, p["n_parents"]), p["mutations_per_parent"], ctx.rng)
         if len(pool) < p["k"]:  # the parents' neighbourhoods are used up: widen with random unqueried ones
             fresh = np.setdiff1d(oracle.unqueried(), pool)
@@ -206,6 +218,7 @@ class GPBayesOpt(GuidedSearch):
         return np.concatenate([pool, extra.astype(np.int64)])
 
     def acquisition(self, oracle: Oracle, ctx: SearchContext, iteration: int, pool: np.ndarray) -> np.ndarray:
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
@@ -213,6 +226,8 @@ class GPBayesOpt(GuidedSearch):
         y = oracle.queried_scores
         kernel = ConstantKernel(1.0) * Matern(length_scale=float(np.sqrt(x.shape[1])), nu=2.5) + WhiteKernel(1e-2)
         gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, random_state=int(ctx.rng.integers(2**31)))
-        ctx.timed(lambda: gp.fit(x[oracle.trace_rows], y))
+        with warnings.catch_warnings():  # hyperparameters at their bounds are expected on tiny, noise-free tables
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ctx.timed(lambda: gp.fit(x[oracle.trace_rows], y))
         mu, sigma = ctx.timed(lambda: gp.predict(x[pool], return_std=True))
         return _checked(expected_improvement(mu, sigma, float(y.max())), len(pool), "GP")
