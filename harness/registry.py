@@ -63,7 +63,7 @@ def info(kind: str, name: str) -> PluginInfo:
 def _lookup(kind: str, name: str) -> EntryPoint:
     eps = _entry_points(kind)
     if name not in eps:
-        singular = kind.rstrip("s").replace("_", " ")
+        singular = {"strategies": "strategy", "losses": "loss"}.get(kind, kind.rstrip("s").replace("_", " "))
         raise RegistryError(
             f"Unknown {singular} '{name}'; `nasbench-harness list {kind.replace('_', '-')}` shows the "
             f"registered ones.{did_you_mean(name, eps)}"

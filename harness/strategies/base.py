@@ -218,9 +218,8 @@ class Strategy(ABC):
     def __init__(self, **params) -> None:
         unknown = sorted(set(params) - set(self.default_params))
         if unknown:
-            raise ConfigError(
-                f"The {self.name} strategy does not accept {unknown}; it accepts {sorted(self.default_params)}."
-            )
+            accepts = f"it accepts {sorted(self.default_params)}" if self.default_params else "it takes no parameters"
+            raise ConfigError(f"The {self.name} strategy does not accept {unknown}; {accepts}.")
         self.params = {**self.default_params, **params}
         for key in self.positive_int_params:
             positive_int(key, self.name, self.params[key])
