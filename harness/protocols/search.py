@@ -77,6 +77,7 @@ def _context(cell, task, threads: int):
         predictor_name=cell.predictor,
         loss_name=cell.loss,
         loss_params=dict(cell.loss_params),
+        threads=threads,
     )
 
 

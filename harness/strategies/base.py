@@ -172,6 +172,7 @@ class SearchContext:
     predictor_name: str = ""
     loss_name: str = ""
     loss_params: dict = field(default_factory=dict)
+    threads: int = 1  # CPU threads a strategy's own models may use
     fit_seconds: float = 0.0
 
     def initial_sample(self, oracle: Oracle, n: int) -> None:
