@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 from nasbench_harness.errors import ConfigError
-from nasbench_harness.protocols.predict import CellFailed, build_predictor, n_train_for
+from nasbench_harness.protocols.predict import CellFailed, build_predictor
 
 _INIT_STREAM = 0x5EA4C0  # the shared initial sample: (seed, task) only
 _STRATEGY_STREAM = 7  # the strategy's own draws: a stream of the cell's seed sequence
@@ -120,7 +120,7 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
 
     name, sparams = _strategy_params(cell.protocol_params)
     strategy = make_strategy(name, sparams)
-    budget = n_train_for(cell.budget, len(task))
+    budget = int(cell.budget) if isinstance(cell.budget, int) else max(1, int(round(cell.budget * len(task))))
     oracle = Oracle(task, budget, name)
     if budget > oracle.n_distinct():
         raise ConfigError(

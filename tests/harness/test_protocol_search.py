@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nasbench_harness.errors import ConfigError
+from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.matrix import Cell
 from nasbench_harness.protocols import search
 from nasbench_harness.strategies.base import Oracle, StrategyError
@@ -121,7 +121,7 @@ def test_budget_beyond_distinct_architectures_is_a_config_error(task):
     ({"strategy": "npenas", "candidates": "all"}, "'candidates' must be one of"),
 ])
 def test_bad_protocol_params(params, match):
-    with pytest.raises(ConfigError, match=match):
+    with pytest.raises(HarnessError, match=match):  # ConfigError, or RegistryError for an unknown name
         search.check_params(params)
 
 
