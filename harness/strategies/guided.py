@@ -81,11 +81,18 @@ class GuidedSearch(Strategy):
             iteration += 1
 
 
-def fit_predictor(oracle: Oracle, ctx: SearchContext, *, loss=None, seed_offset: int = 0):
-    """A fresh predictor from the cell (``loss`` overrides the cell's), fit on everything queried."""
+def fit_predictor(oracle: Oracle, ctx: SearchContext, *, loss=None, seed_offset: int = 0, warm_from=None, warm_epochs: float = 1.0):
+    """A predictor from the cell (``loss`` overrides the cell's), fit on everything queried.
+
+    ``warm_from``: a previously fit neural predictor whose weights initialise this one, which
+    then trains for ``warm_epochs`` (a fraction) of its epochs.
+    """
     if ctx.new_predictor is None:
         raise ConfigError("This strategy needs a predictor but the cell gives none; name a registered predictor in the method.")
     predictor = ctx.new_predictor(loss=loss, seed_offset=seed_offset)
+    if warm_from is not None and getattr(warm_from, "model", None) is not None and hasattr(predictor, "init_state"):
+        predictor.init_state = warm_from.model.state_dict()
+        predictor.params["epochs"] = max(1, int(round(int(predictor.params["epochs"]) * warm_epochs)))
     rows = oracle.trace_rows
     ctx.timed(lambda: predictor.fit(oracle.archset(rows), oracle.queried_scores))
     return predictor
@@ -97,12 +104,29 @@ class NPENAS(GuidedSearch):
 
     name = "npenas"
     description = "Predictor-guided evolution (NPENAS): refit the predictor each iteration, query the top-k mutants."
+    # warm_start: 0 = refit from scratch each iteration (the paper's loop); a fraction f in (0, 1]
+    # = start from the previous iteration's weights and train f x epochs (neural predictors).
+    default_params: ClassVar[dict[str, Any]] = {**GuidedSearch.default_params, "warm_start": 0.0}
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        w = self.params["warm_start"]
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 1:
+            raise ConfigError(f"The {self.name} strategy's 'warm_start' must be 0 (off) or a fraction of the epochs in (0, 1], got {w!r}.")
+
+    def search(self, oracle: Oracle, ctx: SearchContext) -> None:
+        self._previous = None
+        super().search(oracle, ctx)
 
     def loss_for(self, ctx: SearchContext, iteration: int):
         return None  # the cell's loss
 
     def acquisition(self, oracle: Oracle, ctx: SearchContext, iteration: int, pool: np.ndarray) -> np.ndarray:
-        predictor = fit_predictor(oracle, ctx, loss=self.loss_for(ctx, iteration), seed_offset=iteration)
+        warm = self.params["warm_start"]
+        previous = self._previous if warm else None
+        predictor = fit_predictor(oracle, ctx, loss=self.loss_for(ctx, iteration), seed_offset=iteration, warm_from=previous,
+                                  warm_epochs=float(warm or 1.0))
+        self._previous = predictor
         return _checked(ctx.timed(lambda: predictor.predict(oracle.archset(pool))), len(pool), "predictor")
 
 
@@ -139,7 +163,7 @@ class PWLNAS(NPENAS):
 
     name = "pwlnas"
     description = "PWLNAS: NPENAS with a piecewise loss switching from a warm-up loss to a weighted one by search iteration."
-    default_params: ClassVar[dict[str, Any]] = {**GuidedSearch.default_params, "warmup": 0.5}
+    default_params: ClassVar[dict[str, Any]] = {**NPENAS.default_params, "warmup": 0.5}
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
