@@ -100,3 +100,13 @@ def test_a_strategy_proposing_a_non_architecture_fails_its_cell_with_one_sentenc
     (row,) = execute_cell(plan(load_matrix(path), ResultStore(tmp_path / "r")).payloads[0])
     assert row["status"] == "failed"
     assert row["error"].startswith("Strategy 'random' proposed 'garbage', which is not an architecture of search space 'toy'")
+
+
+def test_list_strategies_shows_builtins_and_the_plugin(capsys, example_plugin):
+    import json
+
+    code, out, _ = cli(capsys, "list", "strategies", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and {"random", "evolution", "local_search", "npenas", "pwlnas", "bananas", "gp_bo", "hill_climb"} <= set(rows)
+    assert rows["hill_climb"]["package"] == "nbh-example-plugin"
+    assert rows["npenas"]["needs_predictor"] and not rows["random"]["needs_predictor"]
