@@ -117,7 +117,7 @@ def select_evolution(task, observed: np.ndarray, k: int, rng: np.random.Generato
     from nasbench_harness.strategies.baselines import evolve
 
     oracle = _oracle_with(task, observed, k, "evolution")
-    evolve(oracle, observed.tolist(), rng, tournament=tournament, max_tries=max_tries)
+    evolve(oracle, observed.tolist(), rng, tournament=tournament, max_tries=max_tries, listed_neighbours=False)
     if not oracle.exhausted:
         raise CellFailed("regularised evolution found no unseen mutant inside the task from any member of its population")
     return oracle.trace_rows[len(observed):]

@@ -53,6 +53,7 @@ class Oracle:
         self._first_of_group: dict[int, int] = {}  # iso group -> row charged for it
         self._charged = np.zeros(int(self._group.max()) + 1 if len(task) else 0, dtype=bool)
         self._trace: list[int] = []
+        self._neighbours: dict[int, np.ndarray | None] = {}
         self.space = task.space
         self.budget = int(budget)
         self.n_pool = len(task)
@@ -117,6 +118,44 @@ class Oracle:
     def n_distinct(self) -> int:
         """Distinct (non-isomorphic) architectures in the pool: the largest possible budget."""
         return len(self._charged)
+
+    def neighbour_rows(self, row: int) -> np.ndarray | None:
+        """Pool rows of every single-edit neighbour of ``row`` (-1 outside the pool), memoised;
+        None when the space cannot list neighbours. Not counted as redraws (a lookup, not a proposal)."""
+        row = int(row)
+        if row not in self._neighbours:
+            try:
+                ids = self.space.neighbours(str(self._task.ids[row]))
+            except NotImplementedError:
+                self._neighbours[row] = None
+            else:
+                self._neighbours[row] = self._task.rows_of(ids)
+        return self._neighbours[row]
+
+    def mutant(self, parent: int, rng: np.random.Generator, max_tries: int = 200) -> int:
+        """An unqueried pool row one edit away from ``parent``, or -1 when there is none.
+
+        Draws a uniformly random neighbour (what every built-in ``space.mutate`` does) from the
+        memoised neighbour list, redrawing (and counting) those outside the pool; spaces that
+        cannot list neighbours fall back to ``space.mutate`` with up to ``max_tries`` draws.
+        """
+        nbrs = self.neighbour_rows(parent)
+        if nbrs is None:
+            pid = str(self._task.ids[int(parent)])
+            for _ in range(max_tries):
+                row = int(self.rows_of([self.space.mutate(pid, rng)], validate=False)[0])
+                if row >= 0 and not self._charged[self._group[row]]:
+                    return row
+            return -1
+        inside = nbrs[nbrs >= 0]
+        if not len(inside) or self._charged[self._group[inside]].all():
+            return -1
+        while True:
+            row = int(nbrs[int(rng.integers(len(nbrs)))])
+            if row < 0:
+                self.n_redraws += 1
+            elif not self._charged[self._group[row]]:
+                return row
 
     # -- querying -----------------------------------------------------------------------
     def query_row(self, row: int) -> float:
@@ -233,23 +272,22 @@ class Strategy(ABC):
 def mutation_pool(oracle: Oracle, parents: np.ndarray, per_parent: int, rng: np.random.Generator, tries: int = 5) -> np.ndarray:
     """Distinct unqueried pool rows made by mutating each parent ``per_parent`` times.
 
-    A mutant outside the pool is redrawn (counted by the oracle), with at most
-    ``tries * per_parent`` draws per parent (a parent whose neighbourhood is used up must not
-    stall the search); isomorphs of queried or already pooled architectures are dropped.
+    Mutants come from ``Oracle.mutant`` (outside-pool ones redrawn and counted); at most
+    ``tries * per_parent`` draws per parent, so a parent whose neighbourhood is used up cannot
+    stall the search; isomorphs of queried or already pooled architectures are dropped.
     """
     out: list[int] = []
     seen_groups: set[int] = set()
     for parent in parents:
-        pid = oracle.ids([parent])[0]
         got = 0
         for _ in range(per_parent * tries):
             if got >= per_parent:
                 break
-            row = int(oracle.rows_of([oracle.space.mutate(pid, rng)], validate=False)[0])
+            row = oracle.mutant(int(parent), rng, max_tries=tries)
             if row < 0:
-                continue
+                break
             g = int(oracle.groups([row])[0])
-            if g in seen_groups or oracle.is_queried(np.array([row]))[0]:
+            if g in seen_groups:
                 continue
             seen_groups.add(g)
             out.append(row)

@@ -25,15 +25,17 @@ class RandomSearch(Strategy):
         ctx.initial_sample(oracle, oracle.budget)
 
 
-def evolve(oracle: Oracle, population: list[int], rng: np.random.Generator, *, tournament: int, max_tries: int) -> None:
+def evolve(oracle: Oracle, population: list[int], rng: np.random.Generator, *, tournament: int, max_tries: int, listed_neighbours: bool = True) -> None:
     """Regularised evolution (Real et al. 2019) from ``population`` (oldest first) until the budget is spent.
 
     Each cycle samples ``tournament`` members, mutates the best (``space.mutate``) into an
     unqueried architecture of the pool, queries it, adds it and ages out the oldest member.
-    A mutant outside the pool or already queried is redrawn from the same parent up to
-    ``max_tries`` times; a parent that yields none is marked exhausted and no longer enters
-    tournaments (on a pool holding only part of its space, such as our NB101 subset, some
-    architectures have no unqueried neighbour in it). Stops when no member can produce one.
+    Mutants come from ``Oracle.mutant`` (a uniform random neighbour, outside-pool ones redrawn
+    and counted); a parent without an unqueried neighbour in the pool is marked exhausted and
+    no longer enters tournaments (on a pool holding only part of its space, such as our NB101
+    subset, some architectures have none). Stops when no member can produce one.
+    ``listed_neighbours=False`` keeps the ``select`` protocol's original draws: ``space.mutate``
+    redrawn up to ``max_tries`` times per child.
     """
     pop = deque(int(r) for r in population)  # left = oldest
     scores = {r: oracle.query_row(r) for r in pop}  # all charged already: free
@@ -44,13 +46,15 @@ def evolve(oracle: Oracle, population: list[int], rng: np.random.Generator, *, t
             return
         members = rng.choice(len(alive), size=min(tournament, len(alive)), replace=False)
         parent = max((alive[i] for i in members), key=lambda r: scores[r])
-        pid = oracle.ids([parent])[0]
-        child = -1
-        for _ in range(max_tries):
-            row = int(oracle.rows_of([oracle.space.mutate(pid, rng)], validate=False)[0])
-            if row >= 0 and not oracle.is_queried(np.array([row]))[0]:
-                child = row
-                break
+        if listed_neighbours:
+            child = oracle.mutant(parent, rng, max_tries=max_tries)
+        else:
+            pid, child = oracle.ids([parent])[0], -1
+            for _ in range(max_tries):
+                row = int(oracle.rows_of([oracle.space.mutate(pid, rng)], validate=False)[0])
+                if row >= 0 and not oracle.is_queried(np.array([row]))[0]:
+                    child = row
+                    break
         if child < 0:
             exhausted.add(parent)
             continue
