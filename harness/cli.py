@@ -138,6 +138,7 @@ class Kind(str, Enum):
     matrices = "matrices"
     protocols = "protocols"
     search_spaces = "search-spaces"
+    strategies = "strategies"
 
 
 def _plugin_rows(kind: str) -> list[dict]:
@@ -163,13 +164,15 @@ def _plugin_rows(kind: str) -> list[dict]:
             )
         elif kind == "losses":
             row.update(formula=getattr(obj, "formula", ""), default_params=getattr(obj, "default_params", {}))
+        elif kind == "strategies":
+            row.update(needs_predictor=bool(getattr(obj, "needs_predictor", False)), default_params=getattr(obj, "default_params", {}))
         rows.append(row)
     return rows
 
 
 def list_rows(kind: str) -> list[dict]:
     """Rows (each with ``name`` and ``description``) for ``list KIND``."""
-    if kind in ("predictors", "losses"):
+    if kind in ("predictors", "losses", "strategies"):
         return _plugin_rows(kind)
     if kind == "search-spaces":
         return _plugin_rows("search_spaces")
@@ -213,7 +216,7 @@ def list_(
     table = Table(title=kind.value)
     table.add_column("name", style="bold")
     table.add_column("description")
-    extra = "package" if kind.value in ("predictors", "losses", "search-spaces") else None
+    extra = "package" if kind.value in ("predictors", "losses", "search-spaces", "strategies") else None
     if extra:
         table.add_column(extra)
     for r in rows:

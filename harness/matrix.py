@@ -302,7 +302,7 @@ def _no_predictor_method(raw: dict, where: _Where, protocol: str, free_label: st
         raise (where / "predictor").fail(
             f"predictor '{NO_PREDICTOR}' is only allowed where the protocol needs no predictor, and protocol '{protocol}' "
             f"with these protocol_params needs one; name a registered predictor or use a predictor-free strategy "
-            f"(select: strategy random or evolution)."
+            f"(select: strategy random or evolution; search: random, evolution, local_search or gp_bo)."
         )
     for key in ("params", "encoding", "loss", "loss_params"):
         if raw.get(key) not in (None, "", {}):
@@ -571,7 +571,13 @@ def _module_digest(obj) -> str:
 _SHARED_MODULES = ("nasbench_harness.metrics", "nasbench_harness.tasks.encodings")
 _PROTOCOL_HELPERS = {
     "predict": ("nasbench_harness.protocols.testsets",),
-    "select": ("nasbench_harness.protocols.predict",),
+    "select": ("nasbench_harness.protocols.predict", "nasbench_harness.strategies.base", "nasbench_harness.strategies.baselines"),
+    "search": (
+        "nasbench_harness.protocols.predict",
+        "nasbench_harness.strategies.base",
+        "nasbench_harness.strategies.baselines",
+        "nasbench_harness.strategies.guided",
+    ),
 }
 
 

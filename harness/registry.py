@@ -1,8 +1,8 @@
 """Lazy plugin registry over entry points.
 
-Predictors, losses and search spaces are found through the entry-point groups
-``nasbench_harness.predictors``, ``nasbench_harness.losses`` and
-``nasbench_harness.search_spaces``. Built-ins are declared in this project's
+Predictors, losses, search spaces and search strategies are found through the entry-point
+groups ``nasbench_harness.predictors``, ``nasbench_harness.losses``,
+``nasbench_harness.search_spaces`` and ``nasbench_harness.strategies``. Built-ins are declared in this project's
 pyproject.toml exactly like a third-party plugin's. Nothing is imported until a name is
 used or listed; two distributions declaring the same name is an error, and so is a
 plugin that fails to import (reported with the distribution that declared it).
@@ -20,6 +20,7 @@ GROUPS = {
     "predictors": "nasbench_harness.predictors",
     "losses": "nasbench_harness.losses",
     "search_spaces": "nasbench_harness.search_spaces",
+    "strategies": "nasbench_harness.strategies",
 }
 
 
@@ -62,7 +63,7 @@ def info(kind: str, name: str) -> PluginInfo:
 def _lookup(kind: str, name: str) -> EntryPoint:
     eps = _entry_points(kind)
     if name not in eps:
-        singular = kind.rstrip("s").replace("_", " ")
+        singular = {"strategies": "strategy", "losses": "loss"}.get(kind, kind.rstrip("s").replace("_", " "))
         raise RegistryError(
             f"Unknown {singular} '{name}'; `nasbench-harness list {kind.replace('_', '-')}` shows the "
             f"registered ones.{did_you_mean(name, eps)}"

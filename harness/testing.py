@@ -73,6 +73,16 @@ class ToySpace(SearchSpace):
             chars[pos] = "1" if chars[pos] == "0" else "0"
         return "".join(chars[:4]) + "-" + "".join(chars[4:])
 
+    def neighbours(self, arch_id: str) -> list[str]:
+        """Every id one op change or one edge flip away (what ``mutate`` draws from)."""
+        chars = list(self.canonical_id(arch_id).replace("-", ""))
+        out = []
+        for pos, c in enumerate(chars):
+            for alt in ("012".replace(c, "") if pos < 4 else ("1" if c == "0" else "0")):
+                new = chars[:pos] + [alt] + chars[pos + 1 :]
+                out.append("".join(new[:4]) + "-" + "".join(new[4:]))
+        return out
+
     def enumerate(self) -> np.ndarray:
         ops = ["".join(p) for p in itertools.product("012", repeat=4)]
         bits = ["".join(b) for b in itertools.product("01", repeat=len(self.edges))]
@@ -123,9 +133,35 @@ def toy_task(n: int = 600, seed: int = 0):
     return Task(spec=spec, space=space, ids=ids, train=train, eval=test, extras=pd.DataFrame(index=range(n)), data_checksum=checksum)
 
 
+@functools.cache
+def search_toy_task():
+    """A dense toy pool for search tests: all 81 op choices x the first 3 optional edges (648
+    architectures), low noise, one best architecture. Mutants of the other edges leave the
+    pool (exercising redraws), so it behaves like a stored subset of a larger space."""
+    from nasbench_harness.tasks.catalog import Task, TaskSpec
+
+    space = ToySpace()
+    ops = ["".join(p) for p in itertools.product("012", repeat=4)]
+    free = ["".join(b) for b in itertools.product("01", repeat=3)]
+    ids = np.array(sorted(f"{o}-{b}{'0' * (len(space.edges) - 3)}" for o in ops for b in free))
+    g = space.to_graph(list(ids))
+    hot = g.one_hot_ops()[:, 1:5, 2:]
+    counts = hot.sum(axis=1)
+    base = 60 + 3.0 * counts[:, 0] + 1.5 * counts[:, 1] - 2.0 * counts[:, 2] + 0.8 * (g.adj.reshape(len(g), -1).sum(axis=1) - 5)
+    base = base + 2.5 * hot[:, 0, 0] * hot[:, 1, 1]
+    rng = np.random.default_rng(0)
+    train, test = base + rng.normal(0, 0.1, len(ids)), base + rng.normal(0, 0.1, len(ids))
+    spec = TaskSpec(name="toy/search", space="toy", dataset="search", train_metric="search.val_acc", eval_metric="search.test_acc", unit="%")
+    checksum = hashlib.sha256(b"toy-search:" + Path(__file__).read_bytes()).hexdigest()
+    return Task(spec=spec, space=space, ids=ids, train=train, eval=test, extras=pd.DataFrame(index=range(len(ids))), data_checksum=checksum)
+
+
 # Tasks that need no benchmark data, usable by name in any matrix (tests, CI, examples).
-SYNTHETIC_TASKS = {"toy/synthetic": toy_task}
-SYNTHETIC_DESCRIPTIONS = {"toy/synthetic": "Synthetic 6-node cell space, 600 architectures, a learnable structural score (tests and CI; no data needed)."}
+SYNTHETIC_TASKS = {"toy/synthetic": toy_task, "toy/search": search_toy_task}
+SYNTHETIC_DESCRIPTIONS = {
+    "toy/synthetic": "Synthetic 6-node cell space, 600 architectures, a learnable structural score (tests and CI; no data needed).",
+    "toy/search": "Dense 648-architecture pool of the toy space with one best architecture (search tests; no data needed).",
+}
 
 
 def _resolve(kind: str, obj):

@@ -21,6 +21,11 @@ PROTOCOLS: dict[str, tuple[str, str]] = {
         "Observe N sampled architectures, spend K more evaluations chosen by a predictor, "
         "random search or regularised evolution; report the best found.",
     ),
+    "search": (
+        "nasbench_harness.protocols.search:run",
+        "A registered strategy spends a query budget one architecture at a time; anytime best-found, regret, "
+        "queries to the global best.",
+    ),
 }
 
 

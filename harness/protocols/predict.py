@@ -84,8 +84,12 @@ def check_params(params: dict) -> None:
         raise ConfigError(f"Unknown eval_set '{params['eval_set']}' in protocol_params; expected one of {list(EVAL_SETS)}.")
 
 
-def build_predictor(cell, threads: int = 1):
-    """Instantiate the cell's predictor (and its loss) from the registry."""
+def build_predictor(cell, threads: int = 1, *, loss=None, seed: int | None = None):
+    """Instantiate the cell's predictor (and its loss) from the registry.
+
+    ``loss`` (a Loss instance) replaces the cell's loss and ``seed`` the cell's predictor seed
+    (the search protocol refits with a new seed, and PWLNAS with another loss, per iteration).
+    """
     from nasbench_harness import registry
     from nasbench_harness.matrix import NO_PREDICTOR
 
@@ -95,12 +99,12 @@ def build_predictor(cell, threads: int = 1):
             f"predictor '{NO_PREDICTOR}'; name a registered predictor or use a strategy that needs none."
         )
     cls = registry.load("predictors", cell.predictor)
-    loss = None
-    if cell.loss:
-        if not getattr(cls, "supports_loss", False):
-            raise ConfigError(f"Predictor '{cell.predictor}' takes no loss but the cell gives '{cell.loss}'; remove the loss.")
+    if cell.loss and not getattr(cls, "supports_loss", False):
+        raise ConfigError(f"Predictor '{cell.predictor}' takes no loss but the cell gives '{cell.loss}'; remove the loss.")
+    if loss is None and cell.loss:
         loss = registry.load("losses", cell.loss)(**cell.loss_params)
-    return cls(seed=cell.predictor_seed(), encoding=cell.encoding, loss=loss, threads=threads, **cell.params)
+    seed = cell.predictor_seed() if seed is None else seed
+    return cls(seed=seed, encoding=cell.encoding, loss=loss, threads=threads, **cell.params)
 
 
 def run(cell, task, *, threads: int = 1) -> list[dict]:

@@ -8,8 +8,9 @@ Steps for one cell (the ConvNP paper's Algorithm 1 and its search baselines):
      cell's selection stream, not by row); also computes ``prediction_metrics``
      (``kendall_tau``, ``recall@<k>``, ...) over the whole task against the eval metric
      (over the unseen architectures only when the eval metric is the train metric);
-   - ``random``: K unseen architectures uniformly at random;
-   - ``evolution``: regularised evolution (Real et al. 2019) from the observed population:
+   - ``random``: K unseen architectures uniformly at random (the ``random`` search strategy);
+   - ``evolution``: regularised evolution (Real et al. 2019; the ``evolution`` search
+     strategy's ``evolve``, here with tournament 10 by default) from the observed population:
      K times, sample ``tournament`` members, mutate the best (``task.space.mutate``) into an
      unseen architecture *of the task*, add it, age out the oldest member (a parent with no
      unseen mutant inside the task is skipped from then on);
@@ -36,8 +37,6 @@ result rows show predictor ``none`` and, without a label, the method ``random_se
 from __future__ import annotations
 
 import time
-from collections import deque
-
 import numpy as np
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.protocols.predict import CellFailed, build_predictor, judged_on_train_metric, n_train_for
@@ -84,46 +83,44 @@ def observed_rows(cell, n_task: int, n_obs: int) -> np.ndarray:
     return _rng(cell, _OBSERVE_STREAM).permutation(n_task)[:n_obs]
 
 
-def select_random(n_task: int, observed: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def _oracle_with(task, observed: np.ndarray, k: int, strategy: str):
+    """A row-level oracle (no isomorph dedupe: select's original semantics) that has charged ``observed``."""
+    from nasbench_harness.strategies.base import Oracle
+
+    oracle = Oracle(task, len(observed) + k, strategy, dedupe_isomorphs=False)
+    oracle.query_rows(observed)
+    return oracle
+
+
+def select_random(task, observed: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """K unseen architectures by the ``random`` search strategy walking a uniform draw of the unseen rows."""
+    from nasbench_harness.strategies.base import SearchContext
+    from nasbench_harness.strategies.baselines import RandomSearch
+
+    n_task = len(task)
     unseen = np.setdiff1d(np.arange(n_task), observed)
     if k > len(unseen):
         raise ConfigError(f"Selecting {k} more architectures needs {k} unseen ones but only {len(unseen)} remain; lower k or the budget.")
-    return rng.choice(unseen, size=k, replace=False)
+    oracle = _oracle_with(task, observed, k, "random")
+    order = np.concatenate([observed, rng.choice(unseen, size=k, replace=False)])
+    RandomSearch().search(oracle, SearchContext(rng=rng, initial_order=order))
+    return oracle.trace_rows[len(observed):]
 
 
 def select_evolution(task, observed: np.ndarray, k: int, rng: np.random.Generator, *, tournament: int = 10, max_tries: int = 200) -> np.ndarray:
-    """Regularised evolution from the observed population (ages in sampling order).
+    """Regularised evolution (the ``evolution`` strategy's ``evolve``) from the observed population.
 
-    A mutation that leaves the task or hits an evaluated architecture is redrawn from the
-    same parent up to ``max_tries`` times. A parent that yields none is marked exhausted and
-    no longer enters tournaments (it still ages out normally): on a task that holds only part
-    of its space (our NB101 subset) some architectures have no unseen neighbour in the task.
+    Ages follow the sampling order. A mutation that leaves the task or hits an evaluated
+    architecture is redrawn from the same parent up to ``max_tries`` times; a parent that
+    yields none is no longer entered in tournaments (see ``strategies.baselines.evolve``).
     """
-    scores = task.train_scores
-    seen = set(observed.tolist())
-    population = deque(observed.tolist())  # left = oldest
-    exhausted: set[int] = set()
-    chosen: list[int] = []
-    while len(chosen) < k:
-        alive = [r for r in population if r not in exhausted]
-        if not alive:
-            raise CellFailed("regularised evolution found no unseen mutant inside the task from any member of its population")
-        members = rng.choice(len(alive), size=min(tournament, len(alive)), replace=False)
-        parent = max((alive[i] for i in members), key=lambda r: scores[r])
-        child = -1
-        for _ in range(max_tries):
-            row = int(task.rows_of([task.space.mutate(str(task.ids[parent]), rng)])[0])
-            if row >= 0 and row not in seen:
-                child = row
-                break
-        if child < 0:
-            exhausted.add(parent)
-            continue
-        seen.add(child)
-        chosen.append(child)
-        population.append(child)
-        population.popleft()
-    return np.asarray(chosen, dtype=np.int64)
+    from nasbench_harness.strategies.baselines import evolve
+
+    oracle = _oracle_with(task, observed, k, "evolution")
+    evolve(oracle, observed.tolist(), rng, tournament=tournament, max_tries=max_tries, listed_neighbours=False)
+    if not oracle.exhausted:
+        raise CellFailed("regularised evolution found no unseen mutant inside the task from any member of its population")
+    return oracle.trace_rows[len(observed):]
 
 
 def _best(task, rows: np.ndarray) -> tuple[float, float]:
@@ -173,7 +170,7 @@ def choose(cell, task, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray, dic
         unseen = unseen[rng.permutation(len(unseen))]
         selected = unseen[np.argsort(-pred[unseen], kind="stable")[:k]]
     elif strategy == "random":
-        selected = select_random(n, observed, k, rng)
+        selected = select_random(task, observed, k, rng)
     else:
         selected = select_evolution(task, observed, k, rng, tournament=int(p.get("tournament", 10)), max_tries=int(p.get("max_mutation_tries", 200)))
     row.update({"fit_seconds": t1 - t0, "predict_seconds": time.perf_counter() - t1})

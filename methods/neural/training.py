@@ -142,6 +142,9 @@ class NeuralPredictor(Predictor):
         super().__init__(**kwargs)
         self.model: torch.nn.Module | None = None
         self.history: list[float] = []
+        # Weights to start from instead of a fresh initialisation (a search warm-starting its
+        # predictor between iterations); None = fresh.
+        self.init_state: dict | None = None
 
     # -- hooks ------------------------------------------------------------------------
     def _source(self, archs: ArchSet):
@@ -190,6 +193,8 @@ class NeuralPredictor(Predictor):
         torch.set_num_threads(max(1, int(self.threads)))
         with seeded(self.seed):
             self.model = self._build()
+            if self.init_state is not None:
+                self.model.load_state_dict(self.init_state)
             self.history = train_model(self.model, self._tensors(source, slice(None)), y, loss, self.train_config(loss))
 
     def predict(self, archs: ArchSet) -> np.ndarray:

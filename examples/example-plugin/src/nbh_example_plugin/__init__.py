@@ -1,10 +1,11 @@
-"""Example nasbench-harness plugin: a k-NN predictor and a soft pairwise ranking loss."""
+"""Example nasbench-harness plugin: a k-NN predictor, a soft pairwise ranking loss and a hill-climbing search strategy."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from nasbench_harness.methods.base import ArchSet, Loss, Predictor, TrainState
+from nasbench_harness.strategies.base import Oracle, SearchContext, Strategy
 
 
 class KNNPredictor(Predictor):
@@ -52,3 +53,24 @@ class SoftPairwiseLoss(Loss):
         if not bool(mask.any()):
             return (pred * 0.0).sum()  # all targets tied: no ordering to learn
         return torch.nn.functional.softplus(-diff_s[mask]).mean()
+
+
+class HillClimbStrategy(Strategy):
+    """Stochastic hill climbing: keep mutating the best architecture queried so far."""
+
+    name = "hill_climb"
+    description = "Stochastic hill climbing by mutation of the best queried architecture (example plugin)."
+    default_params = {"n_init": 5}
+
+    def search(self, oracle: Oracle, ctx: SearchContext) -> None:
+        ctx.initial_sample(oracle, int(self.params["n_init"]))
+        while not oracle.exhausted:
+            best = oracle.trace_rows[int(np.argmax(oracle.queried_scores))]
+            child = oracle.space.mutate(oracle.ids([best])[0], ctx.rng)
+            row = oracle.rows_of([child])[0]
+            if row >= 0 and not oracle.is_queried([row])[0]:
+                oracle.query_row(row)
+            elif row >= 0 or oracle.n_redraws > 100 * oracle.budget:
+                # neighbourhood used up (or the pool is too sparse): jump to a random unqueried one
+                fresh = oracle.unqueried()
+                oracle.query_row(fresh[int(ctx.rng.integers(len(fresh)))])
