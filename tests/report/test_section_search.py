@@ -43,9 +43,11 @@ def run_rows(task, method, *, gap, tau=20.0, budget=100, seeds=8, gb=94.37, nois
         q = np.arange(budget)
         curve = end - (5.0 - gap) * np.exp(-q / tau)
         curve = np.minimum(np.maximum.accumulate(curve), end)
-        sign = 1.0 if hib else -1.0
         found = bool(np.isclose(end, gb))
-        q_opt = int(np.argmax(np.isclose(curve, gb))) + 1 if found else budget + 1
+        q_opt = min(budget, int(3 * tau) + s) if found else budget + 1
+        if found:
+            curve[q_opt - 1 :] = gb
+        sign = 1.0 if hib else -1.0
         key = hashlib.sha256(json.dumps([task, method, budget, s]).encode()).hexdigest()
         out.append({
             "key": key, "matrix": "paper-search", "protocol": "search",
@@ -209,3 +211,24 @@ def test_report_renders_search_rows_from_the_store_and_none_without(tmp_path):
     rows = pd.concat([make_rows(), pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS", gap=0.1, budget=30, seeds=3))])
     html = build_report(write_store(tmp_path / "both", rows), tmp_path / "out-both").read_text()
     assert 'id="section-search"' in html and "Anytime curves" in html and 'class="error-box"' not in html
+
+
+def test_lower_is_better_tasks_keep_their_direction():
+    # A task outside the paper's tables whose eval metric is lower-is-better (rows store the negated value).
+    df = pd.DataFrame(run_rows("toy/loss", "PWLNAS", gap=0.05, hib=False) + run_rows("toy/loss", "PWLNAS-HR", gap=0.6, hib=False))
+    html, _ = render(df)
+    prepared, units = search._with_shown(ReportContext(df), search.study_rows(df), [])
+    assert units["toy/loss"].kind == "value" and units["toy/loss"].lower_is_better
+    row = search.paired_table(prepared, units).iloc[0]
+    assert (row["A"], row["B"], row["verdict"]) == ("PWLNAS", "PWLNAS-HR", "A better")
+    assert "Tasks outside the paper" in html
+
+
+def test_search_rows_share_one_leaderboard_per_task_and_regret_ranks_low_first():
+    from nasbench_harness.report import aggregate as A
+
+    df = A.normalise(full_rows())
+    boards = [c for c in A.comparisons(df) if c["task"] == "nb201/cifar10"]
+    assert len(boards) == 1 and A.select(df, boards[0])["method"].nunique() == 6  # not one board per strategy
+    assert not A.metric_info("regret").higher_is_better and not A.metric_info("queries_to_optimum").higher_is_better
+    assert "global_best_eval" not in A.metric_columns(df)

@@ -31,7 +31,13 @@ from nasbench_harness.report import stats
 TITLE = "Search"
 ORDER = 60
 
-PREDICTOR_FREE = {"random": "RS", "evolution": "RE", "local_search": "LS"}
+FOCUS_QUERY = 10  # curves' y range starts at the worst mean after this many queries (the usual initial sample)
+# Counts keep the table's integer format; every other number shows two decimals.
+_COUNTS = ("seeds", "runs", "found", "paper rank", "our rank", "budget")
+FMT = {c: ".0f" for c in _COUNTS} | {
+    c: ".2f" for c in ("ours (mean)", "paper", "ours − paper", "paper regret", "our regret (mean)", "paper std", "mean",
+                       "regret (mean)", "found share", "mean queries, runs that found it", "A (mean)", "B (mean)", "A − B")
+}
 _PWLNAS_LABEL = re.compile(r"^PWLNAS(?:[-_ ]?\(?([A-Za-z_]+)\)?)?$", re.IGNORECASE)
 
 
@@ -108,12 +114,12 @@ def unit_for(ctx, task: str, rows: pd.DataFrame, table: dict | None) -> Unit:
     scale = float((table or {}).get("scale", {}).get(task, 1.0))
     if kind == "error" and hib:
         return Unit("error", 1.0, True, f"{judged} error (%)", judged)
-    what = f"{task_unit} x {scale:g}" if scale != 1 else (task_unit or "metric")
-    return Unit("value", scale, not hib, f"{judged} {what}", judged)
+    what = f"{task_unit} x {scale:g}" if scale != 1 else task_unit
+    return Unit("value", scale, not hib, f"{judged} metric ({what})" if what else f"{judged} metric", judged)
 
 
 def _with_shown(ctx, df: pd.DataFrame, tables: list[dict]) -> tuple[pd.DataFrame, dict[str, Unit]]:
-    """Add ``final``, ``global``, ``regret_shown`` in each task's shown unit; returns the units too."""
+    """Add ``final``, ``glob`` (global best), ``regret_shown`` in each task's shown unit; returns the units too."""
     units, parts = {}, []
     for task, g in df.groupby("task", sort=True):
         unit = units[task] = unit_for(ctx, task, g, _table_of(tables, task))
@@ -193,16 +199,14 @@ def curve_matrix(g: pd.DataFrame, unit: Unit, length: int | None = None) -> np.n
     return out
 
 
-def curve_figure(ctx, rows: pd.DataFrame, unit: Unit, title: str, methods: list[str] | None = None):
+def curve_figure(ctx, rows: pd.DataFrame, unit: Unit, title: str):
     """Mean and 95% band per method against the query index (log axis), global best dashed."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.4, 3.8))
     ax = fig.subplots()
-    drawn = 0
+    drawn, ends = 0, []
     for method, g in rows.groupby("method", sort=True):
-        if methods is not None and method not in methods:
-            continue
         mat = curve_matrix(g, unit)
         if not mat.size:
             continue
@@ -211,18 +215,30 @@ def curve_figure(ctx, rows: pd.DataFrame, unit: Unit, title: str, methods: list[
         colour = ctx.color(method)
         ax.plot(x, m, color=colour, linewidth=1.5, label=f"{method} (n={mat.shape[0]})")
         ax.fill_between(x, lo, hi, color=colour, alpha=0.15, linewidth=0)
+        ends.append(m[min(FOCUS_QUERY, m.size) - 1])
         drawn += 1
     if not drawn:
         return None
     glob = rows["glob"].dropna()
     if len(glob):
         ax.axhline(float(glob.iloc[0]), color="#111827", linestyle="--", linewidth=1, label="global best")
+        _focus(ax, float(glob.iloc[0]), ends, unit.lower_is_better)
     ax.set_xscale("log")
     ax.set_xlabel("queries (log scale)")
     ax.set_ylabel(f"{unit.label} {'↓' if unit.lower_is_better else '↑'}")
     ax.set_title(title)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
+
+
+def _focus(ax, best: float, at_focus: list[float], lower_is_better: bool) -> None:
+    """Y range from the global best to the worst mean at query FOCUS_QUERY: the first random queries
+    (tens of points of error) would otherwise flatten the part where methods differ."""
+    far = np.nanmax(at_focus) if lower_is_better else np.nanmin(at_focus)
+    if not np.isfinite(far) or far == best:
+        return
+    pad = 0.08 * abs(far - best)
+    ax.set_ylim(*sorted((best - pad if lower_is_better else best + pad, far + pad if lower_is_better else far - pad)))
 
 
 def curves_html(ctx, df: pd.DataFrame, units: dict[str, Unit]) -> str:
@@ -260,17 +276,6 @@ def figure7_html(ctx, df: pd.DataFrame, units: dict[str, Unit], spec: dict) -> s
 
 
 # -- final-result tables ----------------------------------------------------------------------
-def _matched(df: pd.DataFrame, table: dict) -> dict[str, str]:
-    """Our method label -> the paper row it stands for (first paper row wins)."""
-    out: dict[str, str] = {}
-    for row in table["rows"]:
-        if row.get("global_best"):
-            continue
-        for method in df.loc[match_mask(df, row.get("match", [])), "method"].unique():
-            out.setdefault(str(method), _paper_name(row))
-    return out
-
-
 def table_number(ctx, df: pd.DataFrame, table: dict, units: dict[str, Unit]) -> pd.DataFrame:
     """Ours beside the paper's number for every (task, paper row), our unmatched methods below."""
     out = []
@@ -281,9 +286,10 @@ def table_number(ctx, df: pd.DataFrame, table: dict, units: dict[str, Unit]) -> 
         unit, claimed = units[task], set()
         for prow in table["rows"]:
             paper = prow["values"][j]
-            if prow.get("global_best"):
-                s = _summary(rows.drop_duplicates("seed"), "glob")
-                out.append(_number_row(task, "Global Best", "(global best of our table)", s, paper, unit))
+            if prow.get("global_best"):  # one value per task: no interval
+                glob = float(rows["glob"].iloc[0])
+                s = {"n": int(rows["seed"].nunique()), "mean": glob, "ci_low": math.nan, "ci_high": math.nan}
+                out.append(_number_row(task, "Global Best", "(global best of our task)", s, paper, unit))
                 continue
             mask = match_mask(rows, prow.get("match", []))
             if not mask.any():
@@ -380,7 +386,8 @@ def _paper_reference(table: dict) -> pd.DataFrame:
     for prow in table["rows"]:
         std = (prow.get("std") or [None])[0]
         rows.append({"paper row": _paper_name(prow), "paper": prow["values"][0],
-                     "paper std": np.nan if std is None else std})
+                     "paper std": np.nan if std is None else std,
+                     "params (M)": prow.get("params_m", np.nan), "cost (GPU days)": prow.get("cost_gpu_days", np.nan)})
     return pd.DataFrame(rows)
 
 
@@ -402,21 +409,25 @@ def tables_html(ctx, df: pd.DataFrame, tables: list[dict], units: dict[str, Unit
         slug = table["id"]
         if table["comparison"] == "number":
             frame = table_number(ctx, df, table, units)
-            cap = f"{table['quantity']}: mean and 95% t interval over seeds, the paper's number and the difference."
-            html.append(head + notes_html + ctx.table(frame, caption=cap, fmt=".2f", csv=f"search-{slug}.csv"))
+            ours_units = ", ".join(sorted({units[t].label for t in present}))
+            cap = (f"Ours in {ours_units}, the paper's in {table['quantity']}: mean and 95% t interval over seeds, "
+                   "the paper's number and the difference.")
+            html.append(head + notes_html + ctx.table(frame, caption=cap, fmt=FMT, csv=f"search-{slug}.csv"))
         elif table["comparison"] == "regret_order":
             frame, lines = table_regret(ctx, df, table, units)
-            cap = f"Regret to each side's own global best ({table['quantity']}; ranks 1 = smallest regret)."
-            html.append(head + notes_html + ctx.table(frame, caption=cap, fmt=".2f", csv=f"search-{slug}.csv")
+            ours_units = ", ".join(sorted({units[t].label for t in present}))
+            cap = (f"Regret to each side's own global best, ours in {ours_units}, the paper's in {table['quantity']}; "
+                   "mean and 95% t interval over seeds; rank 1 = smallest regret.")
+            html.append(head + notes_html + ctx.table(frame, caption=cap, fmt=FMT, csv=f"search-{slug}.csv")
                         + "".join(ctx.note(line) for line in lines))
         else:
             label = table.get("label", "not comparable")
             frame = table_reference(ctx, df, table, units)
             html.append(f"<h3 class=\"sub-h\">{ctx.escape(label)}</h3>" + notes_html
                         + ctx.table(frame, caption=f"Ours ({', '.join(units[t].label for t in present)}), for reference.",
-                                    fmt=".2f", csv=f"search-{slug}-ours.csv")
+                                    fmt=FMT, csv=f"search-{slug}-ours.csv")
                         + ctx.table(_paper_reference(table), caption=f"{table['title']}, as printed ({table['quantity']}).",
-                                    fmt=".2f", csv=f"search-{slug}-paper.csv", sortable=False))
+                                    fmt=FMT, csv=f"search-{slug}-paper.csv", sortable=False))
     if not html:
         return ""
     return "<h3>Final results beside the paper's tables</h3>" + "".join(html)
@@ -434,7 +445,7 @@ def other_tasks_html(ctx, df: pd.DataFrame, tables: list[dict], units: dict[str,
             out.append({"task": task, "budget": budget, "quantity": units[task].label, "method": method, "seeds": s["n"],
                         "mean": s["mean"], "95% CI": _ci_text(s["ci_low"], s["ci_high"]), "regret (mean)": r["mean"]})
     return ("<h3 class=\"sub-h\">Tasks outside the paper's tables</h3>"
-            + ctx.table(pd.DataFrame(out), caption="Final result: mean and 95% t interval over seeds.", fmt=".2f",
+            + ctx.table(pd.DataFrame(out), caption="Final result: mean and 95% t interval over seeds.", fmt=FMT,
                         csv="search-other-tasks.csv"))
 
 
@@ -470,7 +481,7 @@ def queries_html(ctx, df: pd.DataFrame) -> str:
     )
     return "<h3>Queries to the global best</h3>" + note + ctx.table(
         frame.drop(columns=["median queries (KM)"]), caption="Per method: runs that found the global best and the censored median.",
-        fmt=".2f", csv="search-queries-to-optimum.csv")
+        fmt=FMT, csv="search-queries-to-optimum.csv")
 
 
 # -- paired comparisons -----------------------------------------------------------------------
@@ -515,14 +526,10 @@ def paired_html(ctx, df: pd.DataFrame, units: dict[str, Unit]) -> str:
         "interval covers zero is 'not resolved', never a win."
     )
     return "<h3>Paired comparisons over seeds</h3>" + note + ctx.table(
-        frame, caption="A − B per task", fmt=".3g", csv="search-paired.csv")
+        frame, caption="A − B per task", fmt={**FMT, "paired t p": ".2g", "Wilcoxon p": ".2g"}, csv="search-paired.csv")
 
 
 # -- the paper's findings -----------------------------------------------------------------------
-def _nb201(df: pd.DataFrame, spec: dict) -> list[str]:
-    return list(spec.get("tasks", []))
-
-
 def _final_rows(df: pd.DataFrame, task: str, budget=None) -> pd.DataFrame:
     return _budget_rows(df, task, budget)[0]
 
@@ -608,7 +615,7 @@ def check_pwlnas_vs_npenas(ctx, df, units) -> tuple[bool | None, str]:
 
 def findings_html(ctx, df: pd.DataFrame, units: dict[str, Unit], pub: dict) -> str:
     fig7 = pub.get("figure7", {})
-    tasks = _nb201(df, fig7)
+    tasks = list(fig7.get("tasks", []))
     t2 = next((t for t in pub.get("tables", []) if t["id"] == "table2"), {})
     html = ["<h3>The paper's search findings, checked</h3>"]
     for f in pub.get("findings", []):
