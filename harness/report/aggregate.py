@@ -56,7 +56,7 @@ COMPARISON = ["protocol", "protocol_params", "task"]
 # Protocols whose params belong to the method (a search strategy and its settings, one matrix block
 # per strategy): their rows share one leaderboard per task instead of one per strategy.
 METHOD_PARAM_PROTOCOLS = frozenset({"search"})
-PER_METHOD = "(per method)"
+PER_METHOD = "per method"
 
 
 @dataclass(frozen=True)

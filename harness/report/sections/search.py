@@ -47,10 +47,8 @@ def study_rows(results: pd.DataFrame) -> pd.DataFrame:
     need = {"protocol", "task", "method", "best_eval"}
     if results.empty or not need <= set(results.columns):
         return results.iloc[0:0]
-    df = results[results["protocol"] == "search"]
-    if "status" in df.columns:
-        df = df[df["status"] == "ok"]
-    df = df[pd.to_numeric(df["best_eval"], errors="coerce").notna()]
+    ok = (results["status"] == "ok") if "status" in results.columns else True
+    df = results[(results["protocol"] == "search") & ok & pd.to_numeric(results["best_eval"], errors="coerce").notna()]
     if df.empty:
         return df
     df = df.copy()
