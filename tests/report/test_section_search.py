@@ -232,3 +232,11 @@ def test_search_rows_share_one_leaderboard_per_task_and_regret_ranks_low_first()
     assert len(boards) == 1 and A.select(df, boards[0])["method"].nunique() == 6  # not one board per strategy
     assert not A.metric_info("regret").higher_is_better and not A.metric_info("queries_to_optimum").higher_is_better
     assert "global_best_eval" not in A.metric_columns(df)
+
+
+def test_rows_without_strategy_or_direction_columns_fall_back_to_params_and_task():
+    df = pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS", gap=0.1)).drop(columns=["strategy", "higher_is_better"])
+    rows = search.study_rows(df)
+    assert set(rows["strategy"]) == {"pwlnas"} and set(rows["pw_loss"]) == {"pw"}
+    _, units = search._with_shown(ReportContext(df), rows, [])
+    assert units["nb201/cifar10"].kind == "error"  # the task definition says higher is better, in %

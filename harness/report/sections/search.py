@@ -20,6 +20,7 @@ the paper prints errors):
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -52,10 +53,12 @@ def study_rows(results: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df
     df = df.copy()
-    for col, default in (("strategy", ""), ("loss", ""), ("seed", np.nan), ("eval_is_test", True), ("higher_is_better", True)):
+    for col, default in (("strategy", ""), ("loss", ""), ("seed", np.nan), ("eval_is_test", True)):
         if col not in df.columns:
             df[col] = default
     df["strategy"] = df["strategy"].fillna("").astype(str)
+    if "protocol_params" in df.columns:  # rows without the column: the strategy is also a protocol param
+        df["strategy"] = df["strategy"].mask(df["strategy"] == "", df["protocol_params"].map(_strategy_param))
     df["loss"] = df["loss"].fillna("").astype(str)
     df["pw_loss"] = _pwlnas_loss(df)
     return df
@@ -72,6 +75,13 @@ def _pwlnas_loss(df: pd.DataFrame) -> pd.Series:
     has_label = df["method"].astype(str).str.match(_PWLNAS_LABEL)
     by_label = label.fillna("pw").str.lower().where(has_label, "")
     return by_col.where(by_col != "", by_label)
+
+
+def _strategy_param(params) -> str:
+    try:
+        return str(json.loads(params or "{}").get("strategy", ""))
+    except (TypeError, ValueError, AttributeError):
+        return ""
 
 
 def _curve(value) -> np.ndarray:
@@ -104,9 +114,10 @@ def _judged_on(rows: pd.DataFrame) -> str:
 
 def unit_for(ctx, task: str, rows: pd.DataFrame, table: dict | None) -> Unit:
     """The paper's unit for ``task``: the table's ``shown_as``, else error for % accuracies, else the value."""
-    hib = bool(rows["higher_is_better"].iloc[0]) if len(rows) else True
-    judged = _judged_on(rows)
     spec = ctx.task(task)
+    flags = rows["higher_is_better"].dropna() if "higher_is_better" in rows.columns else rows.iloc[0:0, 0]
+    hib = bool(flags.iloc[0]) if len(flags) else bool(getattr(spec, "higher_is_better", True))
+    judged = _judged_on(rows)
     task_unit = str(getattr(spec, "unit", "") or "")
     kind = table.get("shown_as") if table else ("error" if task_unit == "%" else "value")
     scale = float((table or {}).get("scale", {}).get(task, 1.0))
