@@ -5,7 +5,8 @@ under a second. Aggregates keep the run keys of the rows they summarise (``keys`
 every number in the report traces back to stored result rows.
 
 A *comparison* is one leaderboard: the rows that share ``protocol``, ``protocol_params``
-and ``task``. Within it, one table per ``budget``; one row per ``method``.
+and ``task`` (``search`` rows: ``protocol`` and ``task``; see ``METHOD_PARAM_PROTOCOLS``).
+Within it, one table per ``budget``; one row per ``method``.
 """
 
 from __future__ import annotations

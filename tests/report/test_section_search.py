@@ -117,7 +117,7 @@ def test_table2_is_compared_number_for_number_in_test_error():
     df = search.study_rows(full_rows())
     pub = ReportContext(df).published("search")
     df, units = search._with_shown(ReportContext(df), df, pub["tables"])
-    t2 = search.table_number(ReportContext(df), df, pub["tables"][0], units)
+    t2 = search.table_number(df, pub["tables"][0], units)
     row = t2[(t2["task"] == "nb201/cifar10") & (t2["ours"] == "PWLNAS")].iloc[0]
     ours = 100 - df[(df["task"] == "nb201/cifar10") & (df["method"] == "PWLNAS")]["best_eval"].mean()
     assert row["paper row"] == "PWLNAS (PW)" and row["paper"] == 5.63

@@ -243,8 +243,12 @@ def curve_figure(ctx, rows: pd.DataFrame, unit: Unit, title: str):
 def _focus(ax, best: float, at_focus: list[float], lower_is_better: bool) -> None:
     """Y range from the global best to the worst mean at query FOCUS_QUERY: the first random queries
     (tens of points of error) would otherwise flatten the part where methods differ."""
-    far = np.nanmax(at_focus) if lower_is_better else np.nanmin(at_focus)
-    if not np.isfinite(far) or far == best:
+    finite = np.asarray(at_focus, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return
+    far = finite.max() if lower_is_better else finite.min()
+    if far == best:
         return
     pad = 0.08 * abs(far - best)
     ax.set_ylim(*sorted((best - pad if lower_is_better else best + pad, far + pad if lower_is_better else far - pad)))
@@ -285,7 +289,7 @@ def figure7_html(ctx, df: pd.DataFrame, units: dict[str, Unit], spec: dict) -> s
 
 
 # -- final-result tables ----------------------------------------------------------------------
-def table_number(ctx, df: pd.DataFrame, table: dict, units: dict[str, Unit]) -> pd.DataFrame:
+def table_number(df: pd.DataFrame, table: dict, units: dict[str, Unit]) -> pd.DataFrame:
     """Ours beside the paper's number for every (task, paper row), our unmatched methods below."""
     out = []
     for j, task in enumerate(table["columns"]):
@@ -330,7 +334,7 @@ def _number_row(task, paper_row, method, s, paper, unit: Unit) -> dict:
     }
 
 
-def table_regret(ctx, df: pd.DataFrame, table: dict, units: dict[str, Unit]) -> tuple[pd.DataFrame, list[str]]:
+def table_regret(df: pd.DataFrame, table: dict, units: dict[str, Unit]) -> tuple[pd.DataFrame, list[str]]:
     """Regret to each side's own global best and each side's rank; plus one order-agreement line per task."""
     from scipy.stats import kendalltau
 
@@ -377,9 +381,9 @@ def _regret_cols(g: pd.DataFrame) -> dict:
     return {"seeds": s["n"], "our regret (mean)": s["mean"], "95% CI": _ci_text(s["ci_low"], s["ci_high"])}
 
 
-def table_reference(ctx, df: pd.DataFrame, table: dict, units: dict[str, Unit]) -> pd.DataFrame:
+def table_reference(df: pd.DataFrame, table: dict, units: dict[str, Unit]) -> pd.DataFrame:
     out = []
-    for j, task in enumerate(table["columns"]):
+    for task in table["columns"]:
         rows, _ = _budget_rows(df, task, None)
         if rows.empty:
             continue
@@ -417,13 +421,13 @@ def tables_html(ctx, df: pd.DataFrame, tables: list[dict], units: dict[str, Unit
         notes_html = "".join(ctx.note(n) for n in notes if n)
         slug = table["id"]
         if table["comparison"] == "number":
-            frame = table_number(ctx, df, table, units)
+            frame = table_number(df, table, units)
             ours_units = ", ".join(sorted({units[t].label for t in present}))
             cap = (f"Ours in {ours_units}, the paper's in {table['quantity']}: mean and 95% t interval over seeds, "
                    "the paper's number and the difference.")
             html.append(head + notes_html + ctx.table(frame, caption=cap, fmt=FMT, csv=f"search-{slug}.csv"))
         elif table["comparison"] == "regret_order":
-            frame, lines = table_regret(ctx, df, table, units)
+            frame, lines = table_regret(df, table, units)
             ours_units = ", ".join(sorted({units[t].label for t in present}))
             cap = (f"Regret to each side's own global best, ours in {ours_units}, the paper's in {table['quantity']}; "
                    "mean and 95% t interval over seeds; rank 1 = smallest regret.")
@@ -431,7 +435,7 @@ def tables_html(ctx, df: pd.DataFrame, tables: list[dict], units: dict[str, Unit
                         + "".join(ctx.note(line) for line in lines))
         else:
             label = table.get("label", "not comparable")
-            frame = table_reference(ctx, df, table, units)
+            frame = table_reference(df, table, units)
             html.append(f"<h3 class=\"sub-h\">{ctx.escape(label)}</h3>" + notes_html
                         + ctx.table(frame, caption=f"Ours ({', '.join(units[t].label for t in present)}), for reference.",
                                     fmt=FMT, csv=f"search-{slug}-ours.csv")
