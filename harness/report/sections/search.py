@@ -212,7 +212,9 @@ def curve_figure(ctx, rows: pd.DataFrame, unit: Unit, title: str):
     """Mean and 95% band per method against the query index (log axis), global best dashed."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 3.8))
+    fig = Figure(figsize=(7.4, 3.8))
+    # Fixed margins (legend on the right) instead of bbox "tight": one draw per figure, not two.
+    fig.subplots_adjust(left=0.09, right=0.7, top=0.92, bottom=0.13)
     ax = fig.subplots()
     drawn, ends = 0, []
     for method, g in rows.groupby("method", sort=True):
@@ -265,7 +267,7 @@ def curves_html(ctx, df: pd.DataFrame, units: dict[str, Unit]) -> str:
                 f"Best-by-train-metric architecture after each query: its {units[task].label}; mean and 95% "
                 "t confidence band over seeds; dashed: the task's global best."
             )
-            panels[label] = ctx.figure(fig, caption=caption)
+            panels[label] = ctx.figure(fig, caption=caption, tight=False)
     if not panels:
         return ""
     return "<h3>Anytime curves</h3>" + ctx.tabs(panels, title="Task", active=0)
@@ -281,7 +283,7 @@ def figure7_html(ctx, df: pd.DataFrame, units: dict[str, Unit], spec: dict) -> s
             continue
         fig = curve_figure(ctx, g, units[task], task)
         if fig is not None:
-            parts.append(ctx.figure(fig, caption=f"{task}: PWLNAS with each single loss and with PW (mean, 95% band)."))
+            parts.append(ctx.figure(fig, caption=f"{task}: PWLNAS with each single loss and with PW (mean, 95% band).", tight=False))
     if not parts:
         return ""
     note = ctx.note("Figure 7 of the paper prints no values: these are our curves only, to read beside it.")
