@@ -94,8 +94,12 @@ def render(df: pd.DataFrame) -> tuple[str, ReportContext]:
     return search.render(df, ctx), ctx
 
 
-def states(ctx) -> dict[str, str]:
-    return {c["claim"].split()[0] + " " + c["claim"].split()[1]: c["state"] for c in ctx.checks}
+def checks_only(df: pd.DataFrame) -> tuple[str, ReportContext]:
+    """The findings part of the section alone (no figures): its HTML and the context holding the checks."""
+    ctx = ReportContext(df)
+    pub = ctx.published("search")
+    prepared, units = search._with_shown(ctx, search.study_rows(df), pub["tables"])
+    return search.findings_html(ctx, prepared, units, pub), ctx
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +133,7 @@ def test_table2_is_compared_number_for_number_in_test_error():
 
 def test_checks_fail_on_rows_built_to_violate_them():
     # PW clearly worse than HR; MAPE faster than HR early; PWLNAS clearly worse than NPENAS.
-    _, ctx = render(pd.DataFrame(nb201_rows(pw_gap=0.8, hr_gap=0.3, npenas_gap=0.1, hr_tau=40.0, mape_tau=5.0)))
+    _, ctx = checks_only(pd.DataFrame(nb201_rows(pw_gap=0.8, hr_gap=0.3, npenas_gap=0.1, hr_tau=40.0, mape_tau=5.0)))
     assert [c["state"] for c in ctx.checks] == ["fail", "fail", "fail"], ctx.checks
 
 
@@ -142,7 +146,7 @@ def test_an_unresolved_difference_is_never_a_win():
         rows += run_rows(task, "PWLNAS-HR", gap=0.30, gb=gb, jitter=-flip)
         rows += run_rows(task, "NPENAS-MSE", gap=0.30, gb=gb, jitter=-flip)
     df = pd.DataFrame(rows)
-    html, ctx = render(df)
+    html, ctx = checks_only(df)
     prepared, units = search._with_shown(ReportContext(df), search.study_rows(df), [])
     table = search.paired_table(prepared, units)
     covers = table["95% CI"].map(lambda s: float(s[1:-1].split(",")[0]) <= 0 <= float(s[1:-1].split(",")[1]))
@@ -186,7 +190,7 @@ def test_queries_to_optimum_counts_censored_runs():
 
 def test_missing_rows_make_the_checks_not_applicable():
     df = pd.DataFrame(run_rows("nb201/cifar10", "RS", gap=1.0) + run_rows("nb201/cifar10", "PWLNAS", gap=0.1))
-    html, ctx = render(df)
+    html, ctx = checks_only(df)
     assert [c["state"] for c in ctx.checks] == ["unknown"] * 3
     assert html.count("Not applicable") == 3
 
@@ -206,9 +210,10 @@ def test_section_is_silent_without_search_rows():
 
 
 def test_report_renders_search_rows_from_the_store_and_none_without(tmp_path):
-    plain = build_report(write_store(tmp_path / "plain", make_rows()), tmp_path / "out-plain").read_text()
+    small = make_rows(methods=["ridge@path"], tasks=["nb201/cifar10"], budgets=[0.01], seeds=[0, 1], failed=0)
+    plain = build_report(write_store(tmp_path / "plain", small), tmp_path / "out-plain").read_text()
     assert 'id="section-search"' not in plain and ">Search<" not in plain
-    rows = pd.concat([make_rows(), pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS", gap=0.1, budget=30, seeds=3))])
+    rows = pd.concat([small, pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS", gap=0.1, budget=30, seeds=3))])
     html = build_report(write_store(tmp_path / "both", rows), tmp_path / "out-both").read_text()
     assert 'id="section-search"' in html and "Anytime curves" in html and 'class="error-box"' not in html
 
