@@ -153,6 +153,8 @@ def test_an_unresolved_difference_is_never_a_win():
     assert covers.all() and (table["verdict"] == "not resolved").all()
     pw_check = next(c for c in ctx.checks if c["claim"].startswith("PW loss"))
     assert pw_check["state"] == "fail" and "not resolved" in html  # never counted as PW winning
+    # "At least as good" is a non-inferiority claim: ties do not contradict it, and are not counted as wins.
+    assert "PWLNAS resolved better on 0, not resolved on 3, resolved worse on 0 of 3 tasks" in html
 
 
 def test_paired_statistic_equals_scipy_on_a_hand_made_case():
@@ -225,7 +227,7 @@ def test_lower_is_better_tasks_keep_their_direction():
     prepared, units = search._with_shown(ReportContext(df), search.study_rows(df), [])
     assert units["toy/loss"].kind == "value" and units["toy/loss"].lower_is_better
     row = search.paired_table(prepared, units).iloc[0]
-    assert (row["A"], row["B"], row["verdict"]) == ("PWLNAS", "PWLNAS-HR", "A better")
+    assert (row["A"], row["B"], row["verdict"]) == ("PWLNAS", "PWLNAS-HR", "PWLNAS better")
     assert "Tasks outside the paper" in html
 
 

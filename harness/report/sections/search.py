@@ -525,7 +525,7 @@ def paired_table(df: pd.DataFrame, units: dict[str, Unit]) -> pd.DataFrame:
             out.append({
                 "task": task, "budget": float(budget), "A": ref, "B": other, "seeds": p.n, "A (mean)": p.mean_a,
                 "B (mean)": p.mean_b, "A − B": p.diff, "95% CI": _ci_text(p.low, p.high), "paired t p": p.p_t,
-                "Wilcoxon p": p.p_wilcoxon, "verdict": p.verdict("A", "B", unit.lower_is_better) if p.n >= 2 else "too few seeds",
+                "Wilcoxon p": p.p_wilcoxon, "verdict": p.verdict(ref, other, unit.lower_is_better) if p.n >= 2 else "too few seeds",
             })
     return pd.DataFrame(out)
 
@@ -562,12 +562,15 @@ def check_pw_beats_single(ctx, df, units, tasks: list[str], budget) -> tuple[boo
         unit = units[task]
         for loss in singles:
             p = stats.paired(wide["pw"], wide[loss])
+            if p.n < 2:
+                missing.append(f"{task} ({loss}: {p.n} common seed)")
+                continue
             better = p.a_better(unit.lower_is_better)
             verdicts.append(better is True)
-            word = {True: "PW better", False: f"{loss} better", None: "not resolved"}[better]
+            word = p.verdict("PW", loss, unit.lower_is_better)
             lines.append(f"{task}: PW {p.mean_a:.2f} vs {loss} {p.mean_b:.2f} {unit.label} ({p.describe()}) → {word}")
     if missing:
-        return None, f"Not applicable: needs PWLNAS with PW and with single losses on {', '.join(missing)}." + (
+        return None, f"Not applicable: needs PWLNAS with PW and with single losses on two or more common seeds on {', '.join(missing)}." + (
             " Seen: " + "; ".join(lines) if lines else "")
     wins = sum(verdicts)
     return wins == len(verdicts), f"PW resolved better in {wins} of {len(verdicts)} paired comparisons. " + "; ".join(lines)
@@ -596,7 +599,7 @@ def check_hr_beats_mape_early(ctx, df, units, tasks: list[str], window: list[int
             continue
         better = p.a_better(unit.lower_is_better)
         verdicts.append(better is True)
-        word = {True: "HR better", False: "MAPE better", None: "not resolved"}[better]
+        word = p.verdict("HR", "MAPE", unit.lower_is_better)
         lines.append(f"{task}: HR {p.mean_a:.2f} vs MAPE {p.mean_b:.2f} {unit.label} ({p.describe()}) → {word}")
     if not verdicts:
         return None, (f"Not applicable: needs PWLNAS with HR and with MAPE (anytime curves of at least {hi} queries) "
@@ -617,15 +620,16 @@ def check_pwlnas_vs_npenas(ctx, df, units) -> tuple[bool | None, str]:
         p = stats.paired(wide["PWLNAS"], wide["NPENAS"])
         if p.n < 2:
             continue
-        better = p.a_better(units[task].lower_is_better)
-        verdicts.append(better is not False)
-        word = {True: "PWLNAS better", False: "NPENAS better", None: "not resolved (as good)"}[better]
+        verdicts.append(p.a_better(units[task].lower_is_better))
+        word = p.verdict("PWLNAS", "NPENAS", units[task].lower_is_better)
         lines.append(f"{task} @{ctx.format_budget(budget)}: PWLNAS {p.mean_a:.2f} vs NPENAS {p.mean_b:.2f} "
                      f"{units[task].label} ({p.describe()}) → {word}")
     if not verdicts:
         return None, "Not applicable: no task has both PWLNAS (PW) and NPENAS (MSE) runs on two or more common seeds."
-    worse = len(verdicts) - sum(verdicts)
-    return worse == 0, f"PWLNAS resolved worse on {worse} of {len(verdicts)} tasks (a failure needs a resolved loss). " + "; ".join(lines)
+    counts = {word: sum(v is want for v in verdicts) for word, want in (("better", True), ("not resolved", None), ("worse", False))}
+    summary = (f"PWLNAS resolved better on {counts['better']}, not resolved on {counts['not resolved']}, resolved worse on "
+               f"{counts['worse']} of {len(verdicts)} tasks; 'at least as good' fails only on a resolved loss (ties allowed). ")
+    return counts["worse"] == 0, summary + "; ".join(lines)
 
 
 def findings_html(ctx, df: pd.DataFrame, units: dict[str, Unit], pub: dict) -> str:
