@@ -247,3 +247,16 @@ def test_rows_without_strategy_or_direction_columns_fall_back_to_params_and_task
     assert set(rows["strategy"]) == {"pwlnas"} and set(rows["pw_loss"]) == {"pw"}
     _, units = search._with_shown(ReportContext(df), rows, [])
     assert units["nb201/cifar10"].kind == "error"  # the task definition says higher is better, in %
+
+
+def test_paper_rows_match_by_columns_first_and_never_mix_the_pwlnas_family():
+    # PWLNAS single-loss runs encoded with the npenas strategy and told apart by label only.
+    rows = run_rows("nb201/cifar10", "NPENAS-MSE", gap=0.3) + run_rows("nb201/cifar10", "PWLNAS-HR", gap=0.2)
+    rows += [dict(r, method="PWLNAS-MSE", key=r["key"] + "x") for r in run_rows("nb201/cifar10", "NPENAS-MSE", gap=0.4)]
+    rows += [dict(r, method="PWLNAS (PW)", strategy="npenas", loss="", key=r["key"] + "y") for r in run_rows("nb201/cifar10", "RS", gap=0.1)]
+    df = search.study_rows(pd.DataFrame(rows))
+    assert dict(zip(df["method"], df["pw_loss"])) == {"NPENAS-MSE": "", "PWLNAS-HR": "hr", "PWLNAS-MSE": "mse", "PWLNAS (PW)": "pw"}
+    npenas = search.match_mask(df, [{"strategy": "npenas", "loss": "mse"}])
+    assert set(df.loc[npenas, "method"]) == {"NPENAS-MSE"}
+    assert set(df.loc[search.match_mask(df, [{"role": "pwlnas:pw"}]), "method"]) == {"PWLNAS (PW)"}
+    assert not search.match_mask(df, [{"strategy": "bananas"}, {"method": "(?i)renas"}]).any()

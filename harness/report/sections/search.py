@@ -150,7 +150,8 @@ def match_mask(df: pd.DataFrame, alternatives: list[dict]) -> pd.Series:
     """Rows selected by the first alternative that selects any (see published/search.yaml "match")."""
     none = pd.Series(False, index=df.index)
     for alt in alternatives or []:
-        mask = pd.Series(True, index=df.index)
+        # Only a "role" alternative selects PWLNAS-family rows: NPENAS-MSE never picks up a PWLNAS-MSE run.
+        mask = pd.Series(True, index=df.index) if "role" in alt else (df["pw_loss"] == "")
         for key, want in alt.items():
             if key == "role":
                 mask &= df["pw_loss"] == str(want).split(":", 1)[1]
