@@ -98,7 +98,7 @@ def checks_only(df: pd.DataFrame) -> tuple[str, ReportContext]:
     """The findings part of the section alone (no figures): its HTML and the context holding the checks."""
     ctx = ReportContext(df)
     pub = ctx.published("search")
-    prepared, units = search._with_shown(ctx, search.study_rows(df), pub["tables"])
+    prepared, units = search.prepare(df, ctx, pub["tables"])
     return search.findings_html(ctx, prepared, units, pub), ctx
 
 
@@ -118,9 +118,9 @@ def test_section_renders_curves_tables_and_passing_checks(rendered):
 
 
 def test_table2_is_compared_number_for_number_in_test_error():
-    df = search.study_rows(full_rows())
-    pub = ReportContext(df).published("search")
-    df, units = search._with_shown(ReportContext(df), df, pub["tables"])
+    ctx = ReportContext(full_rows())
+    pub = ctx.published("search")
+    df, units = search.prepare(full_rows(), ctx, pub["tables"])
     t2 = search.table_number(df, pub["tables"][0], units)
     row = t2[(t2["task"] == "nb201/cifar10") & (t2["ours"] == "PWLNAS")].iloc[0]
     ours = 100 - df[(df["task"] == "nb201/cifar10") & (df["method"] == "PWLNAS")]["best_eval"].mean()
@@ -147,7 +147,7 @@ def test_an_unresolved_difference_is_never_a_win():
         rows += run_rows(task, "NPENAS-MSE", gap=0.30, gb=gb, jitter=-flip)
     df = pd.DataFrame(rows)
     html, ctx = checks_only(df)
-    prepared, units = search._with_shown(ReportContext(df), search.study_rows(df), [])
+    prepared, units = search.prepare(df, ReportContext(df), [])
     table = search.paired_table(prepared, units)
     covers = table["95% CI"].map(lambda s: float(s[1:-1].split(",")[0]) <= 0 <= float(s[1:-1].split(",")[1]))
     assert covers.all() and (table["verdict"] == "not resolved").all()
@@ -224,7 +224,7 @@ def test_lower_is_better_tasks_keep_their_direction():
     # A task outside the paper's tables whose eval metric is lower-is-better (rows store the negated value).
     df = pd.DataFrame(run_rows("toy/loss", "PWLNAS", gap=0.05, hib=False) + run_rows("toy/loss", "PWLNAS-HR", gap=0.6, hib=False))
     html, _ = render(df)
-    prepared, units = search._with_shown(ReportContext(df), search.study_rows(df), [])
+    prepared, units = search.prepare(df, ReportContext(df), [])
     assert units["toy/loss"].kind == "value" and units["toy/loss"].lower_is_better
     row = search.paired_table(prepared, units).iloc[0]
     assert (row["A"], row["B"], row["verdict"]) == ("PWLNAS", "PWLNAS-HR", "PWLNAS better")
@@ -243,9 +243,8 @@ def test_search_rows_share_one_leaderboard_per_task_and_regret_ranks_low_first()
 
 def test_rows_without_strategy_or_direction_columns_fall_back_to_params_and_task():
     df = pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS", gap=0.1)).drop(columns=["strategy", "higher_is_better"])
-    rows = search.study_rows(df)
+    rows, units = search.prepare(df, ReportContext(df), [])
     assert set(rows["strategy"]) == {"pwlnas"} and set(rows["pw_loss"]) == {"pw"}
-    _, units = search._with_shown(ReportContext(df), rows, [])
     assert units["nb201/cifar10"].kind == "error"  # the task definition says higher is better, in %
 
 

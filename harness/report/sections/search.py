@@ -651,13 +651,18 @@ def findings_html(ctx, df: pd.DataFrame, units: dict[str, Unit], pub: dict) -> s
     return "".join(html)
 
 
-def render(results: pd.DataFrame, ctx) -> str | None:
+def prepare(results: pd.DataFrame, ctx, tables: list[dict]) -> tuple[pd.DataFrame, dict[str, Unit]]:
+    """The study rows with their values in each task's shown unit (``final``, ``glob``, ``regret_shown``), and the units."""
     df = study_rows(results)
-    if df.empty:
+    return _with_shown(ctx, df, tables) if not df.empty else (df, {})
+
+
+def render(results: pd.DataFrame, ctx) -> str | None:
+    if study_rows(results).empty:
         return None
     pub = ctx.published("search") or {}
     tables = pub.get("tables", [])
-    df, units = _with_shown(ctx, df, tables)
+    df, units = prepare(results, ctx, tables)
     failed = int(((results["protocol"] == "search") & (results.get("status", "ok") != "ok")).sum())
     intro = ctx.note(
         f"{len(df):,} search runs over {df['task'].nunique()} tasks and {df['method'].nunique()} methods"
