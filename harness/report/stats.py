@@ -33,8 +33,10 @@ def mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
     m = float(x.mean())
     if n < 2:
         return m, math.nan, math.nan, n
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return m, m - half, m + half, n
+    if np.all(x == x[0]):  # no spread: the interval is the point (scipy would give NaN)
+        return m, m, m, n
+    lo, hi = stats.t.interval(level, n - 1, loc=m, scale=stats.sem(x))
+    return m, float(lo), float(hi), n
 
 
 def mean_ci_columns(matrix: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
