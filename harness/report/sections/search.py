@@ -167,6 +167,17 @@ def match_mask(df: pd.DataFrame, alternatives: list[dict]) -> pd.Series:
     return none
 
 
+def family_rows(rows: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """PWLNAS with PW and with each single loss (``figure7`` of published/search.yaml), with a ``family``
+    column naming the loss ("pw" for PW); matched within ``rows`` (one task and budget)."""
+    parts = []
+    for name, alternatives in [("pw", spec.get("pw", [])), *spec.get("singles", {}).items()]:
+        mask = match_mask(rows, alternatives)
+        if mask.any():
+            parts.append(rows[mask].assign(family=name))
+    return pd.concat(parts, ignore_index=True) if parts else rows.iloc[0:0].assign(family="")
+
+
 def _paper_name(row: dict) -> str:
     return row["paper"] if row.get("loss") in (None, "-", "") else f"{row['paper']} ({row['loss']})"
 
@@ -278,9 +289,8 @@ def figure7_html(ctx, df: pd.DataFrame, units: dict[str, Unit], spec: dict) -> s
     tasks = [t for t in spec.get("tasks", []) if t in set(df["task"])]
     parts = []
     for task in tasks:
-        g = df[(df["task"] == task) & (df["pw_loss"] != "")]
-        g, _ = _budget_rows(g, task, None)
-        if g["pw_loss"].nunique() < 2:
+        g = family_rows(_budget_rows(df, task, None)[0], spec)
+        if g["family"].nunique() < 2 or "pw" not in set(g["family"]):
             continue
         fig = curve_figure(ctx, g, units[task], task)
         if fig is not None:
@@ -550,16 +560,16 @@ def _final_rows(df: pd.DataFrame, task: str, budget=None) -> pd.DataFrame:
     return _budget_rows(df, task, budget)[0]
 
 
-def check_pw_beats_single(ctx, df, units, tasks: list[str], budget) -> tuple[bool | None, str]:
-    """PW vs each single loss of the PWLNAS family, final result, all three NB201 datasets."""
+def check_pw_beats_single(ctx, df, units, spec: dict, budget) -> tuple[bool | None, str]:
+    """PW vs each single loss of the PWLNAS family, final result, on every Figure 7 task."""
     lines, verdicts, missing = [], [], []
-    for task in tasks:
-        rows = _final_rows(df[df["pw_loss"] != ""], task, budget)
-        singles = sorted(set(rows["pw_loss"]) - {"pw"})
-        if rows.empty or "pw" not in set(rows["pw_loss"]) or not singles:
+    for task in spec.get("tasks", []):
+        rows = family_rows(_final_rows(df, task, budget), spec)
+        singles = sorted(set(rows["family"]) - {"pw"})
+        if rows.empty or "pw" not in set(rows["family"]) or not singles:
             missing.append(task)
             continue
-        wide = by_seed(rows.assign(method=rows["pw_loss"]), "final")
+        wide = by_seed(rows.assign(method=rows["family"]), "final")
         unit = units[task]
         for loss in singles:
             p = stats.paired(wide["pw"], wide[loss])
@@ -584,16 +594,17 @@ def _early(g: pd.DataFrame, unit: Unit, lo: int, hi: int) -> pd.Series:
     return pd.Series(mat[:, lo - 1 : hi].mean(axis=1), index=g.index)
 
 
-def check_hr_beats_mape_early(ctx, df, units, tasks: list[str], window: list[int]) -> tuple[bool | None, str]:
+def check_hr_beats_mape_early(ctx, df, units, spec: dict, window: list[int]) -> tuple[bool | None, str]:
     lo, hi = int(window[0]), int(window[1])
+    tasks = spec.get("tasks", [])
     lines, verdicts = [], []
     for task in tasks:
-        rows = df[(df["task"] == task) & df["pw_loss"].isin(["hr", "mape"])]
-        rows = _final_rows(rows, task)
-        if rows.empty or set(rows["pw_loss"]) != {"hr", "mape"}:
+        rows = family_rows(_final_rows(df, task), spec)
+        rows = rows[rows["family"].isin(["hr", "mape"])]
+        if set(rows["family"]) != {"hr", "mape"}:
             continue
         unit = units[task]
-        rows = rows.assign(early=_early(rows, unit, lo, hi), method=rows["pw_loss"])
+        rows = rows.assign(early=_early(rows, unit, lo, hi), method=rows["family"])
         wide = by_seed(rows, "early")
         p = stats.paired(wide["hr"], wide["mape"])
         if p.n < 2:
@@ -635,14 +646,13 @@ def check_pwlnas_vs_npenas(ctx, df, units) -> tuple[bool | None, str]:
 
 def findings_html(ctx, df: pd.DataFrame, units: dict[str, Unit], pub: dict) -> str:
     fig7 = pub.get("figure7", {})
-    tasks = list(fig7.get("tasks", []))
     t2 = next((t for t in pub.get("tables", []) if t["id"] == "table2"), {})
     html = ["<h3>The paper's search findings, checked</h3>"]
     for f in pub.get("findings", []):
         if f["id"] == "pw_beats_single":
-            passed, ev = check_pw_beats_single(ctx, df, units, tasks, t2.get("budget"))
+            passed, ev = check_pw_beats_single(ctx, df, units, fig7, t2.get("budget"))
         elif f["id"] == "hr_beats_mape_early":
-            passed, ev = check_hr_beats_mape_early(ctx, df, units, tasks, f.get("low_budget", [20, 30]))
+            passed, ev = check_hr_beats_mape_early(ctx, df, units, fig7, f.get("low_budget", [20, 30]))
         elif f["id"] == "pwlnas_vs_npenas":
             passed, ev = check_pwlnas_vs_npenas(ctx, df, units)
         else:
