@@ -259,3 +259,9 @@ def test_paper_rows_match_by_columns_first_and_never_mix_the_pwlnas_family():
     assert set(df.loc[npenas, "method"]) == {"NPENAS-MSE"}
     assert set(df.loc[search.match_mask(df, [{"role": "pwlnas:pw"}]), "method"]) == {"PWLNAS (PW)"}
     assert not search.match_mask(df, [{"strategy": "bananas"}, {"method": "(?i)renas"}]).any()
+    spec = ReportContext(df).published("search")["figure7"]
+    fam = search.family_rows(df, spec).groupby("family")["method"].agg(set).to_dict()
+    assert fam == {"pw": {"PWLNAS (PW)"}, "mse": {"PWLNAS-MSE"}, "hr": {"PWLNAS-HR"}}
+    # Without a PWLNAS-MSE run, the NPENAS-MSE cell stands for it (the same loop, loss and predictor).
+    fam = search.family_rows(df[df["method"] != "PWLNAS-MSE"], spec).groupby("family")["method"].agg(set).to_dict()
+    assert fam["mse"] == {"NPENAS-MSE"}

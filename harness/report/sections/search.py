@@ -614,7 +614,7 @@ def check_hr_beats_mape_early(ctx, df, units, spec: dict, window: list[int]) -> 
         word = p.verdict("HR", "MAPE", unit.lower_is_better)
         lines.append(f"{task}: HR {p.mean_a:.2f} vs MAPE {p.mean_b:.2f} {unit.label} ({p.describe()}) → {word}")
     if not verdicts:
-        return None, (f"Not applicable: needs PWLNAS with HR and with MAPE (anytime curves of at least {hi} queries) "
+        return None, (f"Not applicable: needs PWLNAS with HR and with MAPE (anytime curves of at least {hi} queries, two or more common seeds) "
                       f"on an NB201 dataset ({', '.join(tasks)}).")
     head = f"Anytime curve averaged over queries {lo}-{hi} per run, paired over seeds; HR resolved better on {sum(verdicts)} of {len(verdicts)} datasets. "
     return all(verdicts), head + "; ".join(lines)
