@@ -5,7 +5,8 @@ under a second. Aggregates keep the run keys of the rows they summarise (``keys`
 every number in the report traces back to stored result rows.
 
 A *comparison* is one leaderboard: the rows that share ``protocol``, ``protocol_params``
-and ``task``. Within it, one table per ``budget``; one row per ``method``.
+and ``task`` (``search`` rows: ``protocol`` and ``task``; see ``METHOD_PARAM_PROTOCOLS``).
+Within it, one table per ``budget``; one row per ``method``.
 """
 
 from __future__ import annotations
@@ -46,9 +47,17 @@ SCHEMA_COLUMNS = frozenset(
         "data_checksum",
         "versions",
         "finished_at",
+        # search rows (SEARCH_SCHEMA): descriptors of the run or the task, not metrics to rank on
+        "n_queries",
+        "global_best_eval",
+        "global_best_train",
     ]
 )
 COMPARISON = ["protocol", "protocol_params", "task"]
+# Protocols whose params belong to the method (a search strategy and its settings, one matrix block
+# per strategy): their rows share one leaderboard per task instead of one per strategy.
+METHOD_PARAM_PROTOCOLS = frozenset({"search"})
+PER_METHOD = "per method"
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,10 @@ _DESCRIPTIONS = {
     "best_of_top": "Eval metric of the best architecture among the top-K predicted (task units).",
     "best_": "Eval metric of the best architecture found by the search (task units).",
     "_seconds": "Wall time in seconds.",
+    "regret": "Distance of the found architecture's eval metric to the task's global best (task units).",
+    "queries_to_optimum": "Query at which the global best was first queried; budget + 1 when never (censored).",
+    "n_redraws": "Proposals outside the labelled pool that were redrawn (not charged).",
+    "fit_share": "Share of the run's wall time spent fitting and scoring predictors.",
 }
 
 
@@ -96,6 +109,10 @@ def _builtin_info(name: str) -> MetricInfo:
         return MetricInfo(name, f"Precision@{name[10:]}%", True, "Top-K", desc)
     if lower.startswith("recall@"):
         return MetricInfo(name, f"Recall@{name[7:]}", True, "Top-K", desc)
+    if lower in {"regret", "queries_to_optimum"}:
+        return MetricInfo(name, name.replace("_", " "), False, "Search", desc)
+    if lower in {"n_redraws", "fit_share"}:
+        return MetricInfo(name, name.replace("_", " "), False, "Cost", desc)
     if lower.startswith("best_of_top"):
         return MetricInfo(name, f"Best of top-{name[11:]}", True, "Top-K", desc, task_units=True)
     if lower.startswith("best_"):
@@ -272,7 +289,8 @@ def aggregate(
 
 def comparisons(results: pd.DataFrame) -> list[dict]:
     """One dict per leaderboard (protocol, protocol_params, task) with a readable label and slug."""
-    combos = results[COMPARISON].drop_duplicates().sort_values(["task", "protocol", "protocol_params"])
+    combos = results.assign(protocol_params=board_params(results))[COMPARISON]
+    combos = combos.drop_duplicates().sort_values(["task", "protocol", "protocol_params"])
     multi = combos.groupby(["task", "protocol"])["protocol_params"].transform("nunique") > 1
     out = []
     for (protocol, params, task), several in zip(combos.itertuples(index=False, name=None), multi, strict=True):
@@ -298,11 +316,17 @@ def _short_params(params: str) -> str:
     return str(obj)
 
 
+def board_params(results: pd.DataFrame) -> pd.Series:
+    """``protocol_params`` as leaderboards group rows: PER_METHOD for METHOD_PARAM_PROTOCOLS."""
+    return results["protocol_params"].where(~results["protocol"].isin(METHOD_PARAM_PROTOCOLS), PER_METHOD)
+
+
 def select(results: pd.DataFrame, comparison: dict) -> pd.DataFrame:
     """The rows of one comparison."""
     mask = np.ones(len(results), dtype=bool)
     for col in COMPARISON:
-        mask &= (results[col] == comparison[col]).to_numpy()
+        values = board_params(results) if col == "protocol_params" else results[col]
+        mask &= (values == comparison[col]).to_numpy()
     return results[mask]
 
 
@@ -344,7 +368,7 @@ def overall_ranking(results: pd.DataFrame, metrics: list[str], task_hib: dict[st
     a method ranked 1st on the one board it ran on must not sit above one ranked over all.
     """
     groups = [*COMPARISON, "budget"]
-    agg = aggregate(results, groups + ["method"], metrics)
+    agg = aggregate(results.assign(protocol_params=board_params(results)), groups + ["method"], metrics)
     if agg.empty:
         return pd.DataFrame(columns=["method", "tasks", "boards", *metrics])
     ranks = rank_within(agg, groups, metrics, task_hib)

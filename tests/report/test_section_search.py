@@ -1,0 +1,267 @@
+"""The "Search" report section on synthetic ``search`` rows (SEARCH_SCHEMA contract): curves, tables, checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from nasbench_harness.report import build_report, stats
+from nasbench_harness.report.context import ReportContext
+from nasbench_harness.report.sections import search
+from report_rows import make_rows, write_store
+from scipy import stats as sps
+
+NB201 = {"nb201/cifar10": 94.37, "nb201/cifar100": 73.51, "nb201/ImageNet16-120": 47.31}
+METHODS = {  # label -> (strategy, predictor, loss)
+    "RS": ("random", "none", ""),
+    "NPENAS-MSE": ("npenas", "gcn", "mse"),
+    "GP-BO": ("gp_bo", "gp", ""),
+    "PWLNAS": ("pwlnas", "gcn", "pw"),
+    "PWLNAS-HR": ("pwlnas", "gcn", "hr"),
+    "PWLNAS-MAPE": ("pwlnas", "gcn", "mape"),
+}
+
+
+def run_rows(task, method, *, gap, tau=20.0, budget=100, seeds=8, gb=94.37, noise=0.02, jitter=None, eval_is_test=True, hib=True):
+    """One ok row per seed: the anytime curve rises from gb - 5 towards gb - gap with time constant ``tau``.
+
+    The seed adds an offset shared by every method (same initial sample) plus small own noise, so paired
+    differences are resolved when ``gap`` differs and not when it does not. ``jitter`` (one offset per seed)
+    replaces the method's own noise.
+    """
+    strategy, predictor, loss = METHODS[method]
+    out = []
+    for s in range(seeds):
+        shared = 0.3 * np.sin(1.7 * s + 0.3)
+        own = noise * np.random.default_rng(zlib.crc32(f"{task}{method}{s}".encode())).normal()
+        own = own if jitter is None else jitter[s]
+        end = min(gb, gb - gap + shared + own) if gap > 0 else gb
+        q = np.arange(budget)
+        curve = end - (5.0 - gap) * np.exp(-q / tau)
+        curve = np.minimum(np.maximum.accumulate(curve), end)
+        found = bool(np.isclose(end, gb))
+        q_opt = min(budget, int(3 * tau) + s) if found else budget + 1
+        if found:
+            curve[q_opt - 1 :] = gb
+        sign = 1.0 if hib else -1.0
+        key = hashlib.sha256(json.dumps([task, method, budget, s]).encode()).hexdigest()
+        out.append({
+            "key": key, "matrix": "paper-search", "protocol": "search",
+            "protocol_params": json.dumps({"strategy": strategy}), "task": task, "space": task.split("/")[0],
+            "dataset": task.split("/")[1], "predictor": predictor, "encoding": "", "loss": loss, "method": method,
+            "params": "{}", "budget": float(budget), "n_train": budget, "n_eval": 0, "seed": s, "status": "ok", "error": "",
+            "eval_is_test": eval_is_test, "code_version": "0.1.0+abc", "data_checksum": "d" * 64, "versions": "{}",
+            "finished_at": "2026-11-30T07:00:00", "total_seconds": 1.0, "strategy": strategy, "higher_is_better": hib,
+            "n_queries": budget, "n_redraws": 0, "best_arch": f"a{s}", "best_train": sign * end, "best_eval": sign * end,
+            "global_best_eval": sign * gb, "global_best_train": sign * gb, "regret": abs(gb - end),
+            "queries_to_optimum": q_opt, "found_optimum": found, "fit_share": 0.5,
+            "curve_eval": list(sign * curve), "curve_train": list(sign * curve),
+            "trace_ids": [f"a{i}" for i in range(budget)], "trace_train": list(sign * curve),
+        })
+    return out
+
+
+def nb201_rows(pw_gap=0.05, hr_gap=0.4, mape_gap=0.3, npenas_gap=0.35, hr_tau=8.0, mape_tau=30.0):
+    rows = []
+    for task, gb in NB201.items():
+        rows += run_rows(task, "RS", gap=1.0, gb=gb)
+        rows += run_rows(task, "GP-BO", gap=0.6, gb=gb)
+        rows += run_rows(task, "NPENAS-MSE", gap=npenas_gap, gb=gb)
+        rows += run_rows(task, "PWLNAS", gap=pw_gap, gb=gb)
+        rows += run_rows(task, "PWLNAS-HR", gap=hr_gap, gb=gb, tau=hr_tau)
+        rows += run_rows(task, "PWLNAS-MAPE", gap=mape_gap, gb=gb, tau=mape_tau)
+    return rows
+
+
+def full_rows(**kw) -> pd.DataFrame:
+    rows = nb201_rows(**kw)
+    rows += run_rows("nb101/cifar10", "NPENAS-MSE", gap=0.3, budget=150, gb=95.06, eval_is_test=False)
+    rows += run_rows("nb101/cifar10", "PWLNAS", gap=0.1, budget=150, gb=95.06, eval_is_test=False)
+    rows += run_rows("nb101/cifar10", "PWLNAS-HR", gap=0.2, budget=150, gb=95.06, eval_is_test=False)
+    rows += run_rows("tnb101-micro/class_scene", "PWLNAS", gap=0.1, budget=50, gb=54.94, eval_is_test=False)
+    rows += run_rows("tnb101-micro/class_scene", "PWLNAS-HR", gap=0.3, budget=50, gb=54.94, eval_is_test=False)
+    rows += run_rows("tnb101-micro/class_scene", "RS", gap=0.8, budget=50, gb=54.94, eval_is_test=False)
+    rows += run_rows("darts/cifar10", "PWLNAS", gap=0.2, budget=20, seeds=5, gb=91.5, eval_is_test=False)
+    return pd.DataFrame(rows)
+
+
+def render(df: pd.DataFrame) -> tuple[str, ReportContext]:
+    ctx = ReportContext(df)
+    return search.render(df, ctx), ctx
+
+
+def checks_only(df: pd.DataFrame) -> tuple[str, ReportContext]:
+    """The findings part of the section alone (no figures): its HTML and the context holding the checks."""
+    ctx = ReportContext(df)
+    pub = ctx.published("search")
+    prepared, units = search.prepare(df, ctx, pub["tables"])
+    return search.findings_html(ctx, prepared, units, pub), ctx
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return render(full_rows())
+
+
+def test_section_renders_curves_tables_and_passing_checks(rendered):
+    html, ctx = rendered
+    assert "Anytime curves" in html and html.count("data:image/svg+xml") >= 9  # 6 tasks + 3 Figure-7 panels
+    for title in ("Table 2: NAS-Bench-201", "Table 3: NAS-Bench-101", "Table 4: TransNAS", "DARTS, 725 stored architectures, not comparable"):
+        assert title in html
+    assert "Queries to the global best" in html and "Paired comparisons over seeds" in html
+    assert "5.63" in html and "26.51" in html  # the paper's Table 2 numbers beside ours
+    assert [c["state"] for c in ctx.checks] == ["pass", "pass", "pass"], ctx.checks
+
+
+def test_table2_is_compared_number_for_number_in_test_error():
+    ctx = ReportContext(full_rows())
+    pub = ctx.published("search")
+    df, units = search.prepare(full_rows(), ctx, pub["tables"])
+    t2 = search.table_number(df, pub["tables"][0], units)
+    row = t2[(t2["task"] == "nb201/cifar10") & (t2["ours"] == "PWLNAS")].iloc[0]
+    ours = 100 - df[(df["task"] == "nb201/cifar10") & (df["method"] == "PWLNAS")]["best_eval"].mean()
+    assert row["paper row"] == "PWLNAS (PW)" and row["paper"] == 5.63
+    assert row["ours (mean)"] == pytest.approx(ours) and row["ours − paper"] == pytest.approx(ours - 5.63)
+    gb = t2[(t2["task"] == "nb201/cifar10") & (t2["paper row"] == "Global Best")].iloc[0]
+    assert gb["ours (mean)"] == pytest.approx(100 - 94.37)
+    assert set(t2.loc[t2["task"] == "nb201/cifar10", "ours"]) >= {"RS", "GP-BO", "NPENAS-MSE"}  # unmatched rows kept
+
+
+def test_checks_fail_on_rows_built_to_violate_them():
+    # PW clearly worse than HR; MAPE faster than HR early; PWLNAS clearly worse than NPENAS.
+    _, ctx = checks_only(pd.DataFrame(nb201_rows(pw_gap=0.8, hr_gap=0.3, npenas_gap=0.1, hr_tau=40.0, mape_tau=5.0)))
+    assert [c["state"] for c in ctx.checks] == ["fail", "fail", "fail"], ctx.checks
+
+
+def test_an_unresolved_difference_is_never_a_win():
+    # Same gap; per-seed offsets of opposite sign: the paired differences average exactly zero.
+    flip = 0.2 * (-1.0) ** np.arange(8)
+    rows = []
+    for task, gb in NB201.items():
+        rows += run_rows(task, "PWLNAS", gap=0.30, gb=gb, jitter=flip)
+        rows += run_rows(task, "PWLNAS-HR", gap=0.30, gb=gb, jitter=-flip)
+        rows += run_rows(task, "NPENAS-MSE", gap=0.30, gb=gb, jitter=-flip)
+    df = pd.DataFrame(rows)
+    html, ctx = checks_only(df)
+    prepared, units = search.prepare(df, ReportContext(df), [])
+    table = search.paired_table(prepared, units)
+    covers = table["95% CI"].map(lambda s: float(s[1:-1].split(",")[0]) <= 0 <= float(s[1:-1].split(",")[1]))
+    assert covers.all() and (table["verdict"] == "not resolved").all()
+    pw_check = next(c for c in ctx.checks if c["claim"].startswith("PW loss"))
+    assert pw_check["state"] == "fail" and "not resolved" in html  # never counted as PW winning
+    # "At least as good" is a non-inferiority claim: ties do not contradict it, and are not counted as wins.
+    assert "PWLNAS resolved better on 0, not resolved on 3, resolved worse on 0 of 3 tasks" in html
+
+
+def test_paired_statistic_equals_scipy_on_a_hand_made_case():
+    a = np.array([5.9, 6.1, 5.7, 6.3, 5.8])
+    b = np.array([6.2, 6.4, 5.9, 6.3, 6.3])
+    p = stats.paired(a, b)
+    ref = sps.ttest_rel(a, b)
+    ci = ref.confidence_interval(0.95)
+    assert p.diff == pytest.approx(np.mean(a - b)) and p.p_t == pytest.approx(ref.pvalue)
+    assert (p.low, p.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert p.p_wilcoxon == pytest.approx(sps.wilcoxon(a - b).pvalue)
+    assert p.a_better(lower_is_better=True) is True and p.verdict("A", "B", True) == "A better"
+    # The section pairs by seed: shuffled row order gives the same statistic.
+    rows = [{"seed": s, "method": m, "final": v} for m, vals in (("A", a), ("B", b)) for s, v in enumerate(vals)]
+    wide = search.by_seed(pd.DataFrame(rows).sample(frac=1, random_state=0), "final")
+    assert stats.paired(wide["A"], wide["B"]).p_t == pytest.approx(ref.pvalue)
+
+
+def test_mean_ci_and_censored_median_match_scipy():
+    x = np.array([1.0, 2.0, 4.0, 7.0])
+    m, lo, hi, n = stats.mean_ci(x)
+    ref = sps.t.interval(0.95, 3, loc=x.mean(), scale=sps.sem(x))
+    assert (lo, hi) == (pytest.approx(ref[0]), pytest.approx(ref[1])) and n == 4
+    # Found at 5, 10, 20; two runs censored at B=100: survival 0.8, 0.6, 0.4 -> median 20.
+    assert stats.censored_median([5, 10, 20, 100, 100], [True, True, True, False, False]) == 20
+    assert stats.censored_median([5, 10, 100, 100, 100], [True, True, False, False, False]) is None
+
+
+def test_queries_to_optimum_counts_censored_runs():
+    df = pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS", gap=0.0) + run_rows("nb201/cifar10", "RS", gap=1.0))
+    q = search.queries_table(search.study_rows(df)).set_index("method")
+    assert q.loc["PWLNAS", "found"] == 8 and np.isfinite(q.loc["PWLNAS", "median queries (KM)"])
+    assert q.loc["RS", "found"] == 0 and q.loc["RS", "median"] == "> 100 (censored)"
+
+
+def test_missing_rows_make_the_checks_not_applicable():
+    df = pd.DataFrame(run_rows("nb201/cifar10", "RS", gap=1.0) + run_rows("nb201/cifar10", "PWLNAS", gap=0.1))
+    html, ctx = checks_only(df)
+    assert [c["state"] for c in ctx.checks] == ["unknown"] * 3
+    assert html.count("Not applicable") == 3
+
+
+def test_validation_judged_tasks_are_labelled_from_the_row_flag():
+    # The same task judged on validation in one store and on test in another: the label follows the rows.
+    for flag, word in ((False, "validation error"), (True, "test error")):
+        df = pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS", gap=0.1, eval_is_test=flag))
+        html, _ = render(df)
+        assert word in html
+        assert ("Judged on a validation metric" in html) is (not flag)
+
+
+def test_section_is_silent_without_search_rows():
+    df = make_rows()
+    assert search.render(df, ReportContext(df)) is None
+
+
+def test_report_renders_search_rows_from_the_store_and_none_without(tmp_path):
+    small = make_rows(methods=["ridge@path"], tasks=["nb201/cifar10"], budgets=[0.01], seeds=[0, 1], failed=0)
+    plain = build_report(write_store(tmp_path / "plain", small), tmp_path / "out-plain").read_text()
+    assert 'id="section-search"' not in plain and ">Search<" not in plain
+    rows = pd.concat([small, pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS", gap=0.1, budget=30, seeds=3))])
+    html = build_report(write_store(tmp_path / "both", rows), tmp_path / "out-both").read_text()
+    assert 'id="section-search"' in html and "Anytime curves" in html and 'class="error-box"' not in html
+
+
+def test_lower_is_better_tasks_keep_their_direction():
+    # A task outside the paper's tables whose eval metric is lower-is-better (rows store the negated value).
+    df = pd.DataFrame(run_rows("toy/loss", "PWLNAS", gap=0.05, hib=False) + run_rows("toy/loss", "PWLNAS-HR", gap=0.6, hib=False))
+    html, _ = render(df)
+    prepared, units = search.prepare(df, ReportContext(df), [])
+    assert units["toy/loss"].kind == "value" and units["toy/loss"].lower_is_better
+    row = search.paired_table(prepared, units).iloc[0]
+    assert (row["A"], row["B"], row["verdict"]) == ("PWLNAS", "PWLNAS-HR", "PWLNAS better")
+    assert "Tasks outside the paper" in html
+
+
+def test_search_rows_share_one_leaderboard_per_task_and_regret_ranks_low_first():
+    from nasbench_harness.report import aggregate as A
+
+    df = A.normalise(full_rows())
+    boards = [c for c in A.comparisons(df) if c["task"] == "nb201/cifar10"]
+    assert len(boards) == 1 and A.select(df, boards[0])["method"].nunique() == 6  # not one board per strategy
+    assert not A.metric_info("regret").higher_is_better and not A.metric_info("queries_to_optimum").higher_is_better
+    assert "global_best_eval" not in A.metric_columns(df)
+
+
+def test_rows_without_strategy_or_direction_columns_fall_back_to_params_and_task():
+    df = pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS", gap=0.1)).drop(columns=["strategy", "higher_is_better"])
+    rows, units = search.prepare(df, ReportContext(df), [])
+    assert set(rows["strategy"]) == {"pwlnas"} and set(rows["pw_loss"]) == {"pw"}
+    assert units["nb201/cifar10"].kind == "error"  # the task definition says higher is better, in %
+
+
+def test_paper_rows_match_by_columns_first_and_never_mix_the_pwlnas_family():
+    # PWLNAS single-loss runs encoded with the npenas strategy and told apart by label only.
+    rows = run_rows("nb201/cifar10", "NPENAS-MSE", gap=0.3) + run_rows("nb201/cifar10", "PWLNAS-HR", gap=0.2)
+    rows += [dict(r, method="PWLNAS-MSE", key=r["key"] + "x") for r in run_rows("nb201/cifar10", "NPENAS-MSE", gap=0.4)]
+    rows += [dict(r, method="PWLNAS (PW)", strategy="npenas", loss="", key=r["key"] + "y") for r in run_rows("nb201/cifar10", "RS", gap=0.1)]
+    df = search.study_rows(pd.DataFrame(rows))
+    assert dict(zip(df["method"], df["pw_loss"])) == {"NPENAS-MSE": "", "PWLNAS-HR": "hr", "PWLNAS-MSE": "mse", "PWLNAS (PW)": "pw"}
+    npenas = search.match_mask(df, [{"strategy": "npenas", "loss": "mse"}])
+    assert set(df.loc[npenas, "method"]) == {"NPENAS-MSE"}
+    assert set(df.loc[search.match_mask(df, [{"role": "pwlnas:pw"}]), "method"]) == {"PWLNAS (PW)"}
+    assert not search.match_mask(df, [{"strategy": "bananas"}, {"method": "(?i)renas"}]).any()
+    spec = ReportContext(df).published("search")["figure7"]
+    fam = search.family_rows(df, spec).groupby("family")["method"].agg(set).to_dict()
+    assert fam == {"pw": {"PWLNAS (PW)"}, "mse": {"PWLNAS-MSE"}, "hr": {"PWLNAS-HR"}}
+    # Without a PWLNAS-MSE run, the NPENAS-MSE cell stands for it (the same loop, loss and predictor).
+    fam = search.family_rows(df[df["method"] != "PWLNAS-MSE"], spec).groupby("family")["method"].agg(set).to_dict()
+    assert fam["mse"] == {"NPENAS-MSE"}
