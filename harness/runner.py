@@ -226,7 +226,7 @@ def plan(
             )
     keys, payloads = [], []
     for c in cells:
-        cv = code_version(c.protocol, c.predictor, c.loss)
+        cv = code_version(c)
         checksum = tasks[c.task].data_checksum
         key = c.run_key(checksum, cv)
         keys.append(key)

@@ -41,7 +41,7 @@ def test_run_stores_one_row_per_cell_with_the_schema(toy_matrix, tmp_path):
     assert SCHEMA <= set(df.columns)
     assert (df["status"] == "ok").all() and (df["n_eval"] == 600).all()
     assert set(df["n_train"]) == {30, 20}
-    assert "numpy" in df["versions"].iloc[0] and df["code_version"].str.contains("predictor=").all()
+    assert "numpy" in df["versions"].iloc[0] and df["code_version"].str.contains("code=").all()
     assert len(ResultStore(tmp_path / "r").shard_files()) == 1  # compacted at the end
 
 
