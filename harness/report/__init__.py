@@ -97,7 +97,7 @@ def _write(path: Path, text: str) -> None:
 # -- header -------------------------------------------------------------------------------
 def _check_summary(checks: list[dict]) -> dict:
     """Counts of the paper-claim checks the sections rendered, by verdict."""
-    counts = {state: sum(c["state"] == state for c in checks) for state in ("pass", "fail", "unknown")}
+    counts = {state: sum(c["state"] == state for c in checks) for state in ("pass", "fail", "unknown", "na")}
     return {"items": checks, **counts}
 
 
