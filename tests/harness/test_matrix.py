@@ -178,16 +178,8 @@ def test_sampling_randomness_depends_on_task_budget_seed_only():
 
 def test_builtin_matrices_validate():
     """smoke and full must always be valid against whatever is registered and defined."""
-    from nasbench_harness import registry
     from nasbench_harness.matrix import builtin_matrices
-    from nasbench_harness.tasks.catalog import task_specs
 
-    if "nbgraph/cora" not in task_specs() or "ridge" not in registry.names("predictors"):
-        pytest.skip("the nbgraph tasks or the built-in regressors are not in this checkout yet")
-    try:
-        registry.load("predictors", "ridge")
-    except Exception as exc:  # noqa: BLE001 - reported as the skip reason
-        pytest.skip(f"built-in regressors not importable: {exc}")
     assert {"smoke", "full"} <= set(builtin_matrices())
     smoke = load_matrix("smoke")
     assert {c.task.split("/")[0] for c in smoke.cells} == {"nbgraph"}

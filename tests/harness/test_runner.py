@@ -17,7 +17,6 @@ from nasbench_harness.matrix import load_matrix
 from nasbench_harness.runner import estimate_seconds, execute, plan
 from nasbench_harness.store import ResultStore
 
-pytest.importorskip("nasbench_harness.metrics", reason="harness/metrics.py (prediction_metrics) is not in this checkout yet")
 
 SCHEMA = {
     "key", "matrix", "protocol", "protocol_params", "task", "space", "dataset", "predictor", "encoding", "loss",
