@@ -44,7 +44,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-
 from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
 
 BLOCK_KEYS = {"protocol", "protocol_params", "tasks", "methods", "budgets", "seeds"}

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import ArchSet, Loss, Predictor, TrainState
 from nasbench_harness.tasks.spaces.base import GraphBatch, SearchSpace

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from nasbench_harness.paths import shared_data_dir
 
 # Which ../shared/data folders make up each search space's (or add-on's) data.

@@ -18,12 +18,10 @@ import time
 
 import pandas as pd
 import pytest
-
 from nasbench_harness.executors import make_executor
 from nasbench_harness.matrix import load_matrix
 from nasbench_harness.runner import execute, plan
 from nasbench_harness.store import ResultStore
-
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.executors import make_executor
 from nasbench_harness.matrix import load_matrix
@@ -65,11 +64,9 @@ def test_unknown_executor_suggests_closest():
 
 
 def test_pin_threads_limits_blas_and_torch(monkeypatch):
-    from threadpoolctl import threadpool_info
-
-    from nasbench_harness.threads import thread_env
-
     import torch
+    from nasbench_harness.threads import thread_env
+    from threadpoolctl import threadpool_info
 
     before = torch.get_num_threads()
     for var, value in thread_env(1).items():  # pin_threads writes these: restored after the test

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.matrix import Cell, filter_cells, find_matrix, load_matrix
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from nasbench_harness import registry
 from nasbench_harness.cli import list_rows
 from nasbench_harness.testing import check_loss, check_predictor

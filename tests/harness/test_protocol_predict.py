@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nasbench_harness import registry
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.matrix import Cell
 from nasbench_harness.methods.base import Predictor
 from nasbench_harness.protocols.predict import CellFailed, n_train_for, run
 from nasbench_harness.testing import toy_task
-
 
 SEEN: dict[str, list] = {}
 

@@ -11,12 +11,10 @@ import warnings
 
 import numpy as np
 import pytest
-
 from nasbench_harness.executors import SerialExecutor
 from nasbench_harness.matrix import load_matrix
 from nasbench_harness.runner import estimate_seconds, execute, plan
 from nasbench_harness.store import ResultStore
-
 
 SCHEMA = {
     "key", "matrix", "protocol", "protocol_params", "task", "space", "dataset", "predictor", "encoding", "loss",

@@ -171,7 +171,7 @@ def test_path_features_match_brute_force():
         for p in all_paths(g, b)
     ]
     L = max(lengths)
-    offsets = [sum(V**i for i in range(l)) for l in range(L + 2)]
+    offsets = [sum(V**i for i in range(length)) for length in range(L + 2)]
     assert X.shape[1] == offsets[L + 1]
     for b in range(len(g)):
         paths = all_paths(g, b)

@@ -12,7 +12,6 @@ import re
 
 import numpy as np
 import pandas as pd
-
 from nasbench_harness.report.context import NOT_APPLICABLE
 from nasbench_harness.report.labels import validation_note
 

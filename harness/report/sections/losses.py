@@ -13,7 +13,6 @@ import json
 
 import numpy as np
 import pandas as pd
-
 from nasbench_harness.report.context import NOT_APPLICABLE
 from nasbench_harness.report.labels import validation_note
 
