@@ -35,13 +35,9 @@ DEFAULT_REPORTS = Path("reports")
 
 
 def _mount_data_app() -> None:
-    """Mount the ``data`` group when its module exists (it is developed separately)."""
-    try:
-        from nasbench_harness.cli_data import data_app
-    except ModuleNotFoundError as exc:
-        if exc.name != "nasbench_harness.cli_data":
-            raise
-        return
+    """Mount the ``data`` command group (harness/cli_data.py)."""
+    from nasbench_harness.cli_data import data_app
+
     app.add_typer(data_app, name="data", help="Import, list and verify benchmark data.")
 
 

@@ -36,7 +36,9 @@ class MetricInputError(HarnessError):
 
 
 @dataclass(frozen=True)
-class MetricInfo:
+class MetricDefinition:
+    """A prediction metric's declaration (the report adds labels and groups: report.aggregate.MetricInfo)."""
+
     name: str
     higher_is_better: bool
     description: str
@@ -84,7 +86,7 @@ _FAMILIES: tuple[tuple[str, bool, str], ...] = (
 )
 
 
-def metric_info(name: str, *, metric_higher_is_better: bool = True) -> MetricInfo:
+def metric_info(name: str, *, metric_higher_is_better: bool = True) -> MetricDefinition:
     """Direction and one-line description of a metric column such as ``precision@0.5``.
 
     ``best_of_top<K>`` is in the eval metric's own units, so its direction follows
@@ -95,7 +97,7 @@ def metric_info(name: str, *, metric_higher_is_better: bool = True) -> MetricInf
         if match:
             if name.startswith("best_of_top"):
                 higher = metric_higher_is_better
-            return MetricInfo(
+            return MetricDefinition(
                 name, higher, text.format(p=match.groupdict().get("p", ""))
             )
     raise MetricInputError(

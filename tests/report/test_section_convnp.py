@@ -58,6 +58,12 @@ def test_ablation_checks_use_tau_as_well_as_the_selected_accuracy():
     assert [c["state"] for c in ctx.checks] == ["fail", "fail"] and "tau: ConvNP 0.571" in html
 
 
+def test_search_baselines_are_compared_on_their_best_of_all_observed():
+    df = fake_results()
+    html = convnp.render(df, ReportContext(df))
+    assert "best of all N+30 observed" in html and "RS and RE: the paper" in html
+
+
 def test_recall_claim_is_not_applicable_when_convnp_has_the_best_tau():
     ctx = ReportContext(pd.DataFrame())
     convnp.check_recall_without_tau(ctx, convnp.study_rows(fake_results(convnp_tau=0.9)), "recall")

@@ -25,7 +25,15 @@ BASELINE_LABELS = {"random_search": "RS", "evolution": "RE"}  # default labels o
 ABLATIONS = ["ConvNP", "ConvNP (MSE)", "ConvNP (Ranking)", "ConvNP (ML)", "ConvNP (ML+Ranking)", "ConvNP (no split)", "ConvNP (no synthetic)"]
 SIZES = [50, 90, 172, 344, 516, 688, 860]
 HEAD = ["selected_best_val", "selected_best_test", "kendall_tau", "recall@100"]
-LABELS = {"selected_best_val.mean": "Validation (best of top-30)", "selected_best_test.mean": "Test (best of top-30)"}
+LABELS = {"selected_best_val.mean": "Validation (best of top-30)", "selected_best_test.mean": "Test (best of top-30)",
+          "best_val.mean": "Validation (best of all N+30 observed)", "best_test.mean": "Test (best of all N+30 observed)"}
+# The paper's Algorithm reports a search baseline's best over everything it observed; a
+# predictor's headline is the best of its 30 selections. Published RS/RE numbers are
+# compared with our best-of-all-observed columns, and the tables say so.
+SEARCH_BASELINES = ("RS", "RE")
+BASELINE_NOTE = ("RS and RE: the paper's Algorithm reports the best over everything a search observed (the N observed "
+                 "plus its 30), which is our 'best of all N+30 observed' columns; their 'best of top-30' columns use the "
+                 "predictors' rule (best of the 30 chosen). Published RS/RE numbers are compared with the former.")
 
 
 def study_rows(results: pd.DataFrame) -> pd.DataFrame:
@@ -79,30 +87,37 @@ def main_tables(ctx, df: pd.DataFrame) -> str:
         agg["order"] = agg["method"].map({m: i for i, m in enumerate(MAIN_METHODS)})
         agg = agg.sort_values("order").drop(columns="order")
         panels[task] = ctx.table(agg, caption=f"{task}: {int(g['budget'].iloc[0])} observed + 30 selected (cf. Tables 1-3).", best=True, labels=LABELS, csv=f"convnp-{task.replace('/', '-')}.csv")
-    return "<h3>Main comparison (Tables 1-3)</h3>" + _eval_note(ctx, main) + ctx.tabs(panels, title="Task")
+    return "<h3>Main comparison (Tables 1-3)</h3>" + _eval_note(ctx, main) + ctx.note(BASELINE_NOTE) + ctx.tabs(panels, title="Task")
 
 
 def published_table(ctx, df: pd.DataFrame, pub: dict) -> str:
     main = main_rows(df)
     if main.empty:
         return ""
-    agg = _means(ctx, main, ["task", "method"], ["kendall_tau", "selected_best_val", "selected_best_test"])
+    agg = _means(ctx, main, ["task", "method"], ["kendall_tau", "selected_best_val", "selected_best_test", "best_val", "best_test"])
+
+    def headline(method: str, metric: str) -> str:
+        """The column a published number is compared with (search baselines: best of all observed)."""
+        return metric.removeprefix("selected_") if method in SEARCH_BASELINES else metric
+
     rows = []
     t1 = pub.get("table1", {})
     for method, value in t1.get("kendall_tau", {}).items():
         rows.append(("Table 1", t1["task"], method, "Kendall tau", value, _mean_of(agg, method, "kendall_tau", task=t1["task"])))
     for key, metric in (("val", "selected_best_val"), ("test", "selected_best_test")):
         for method, value in t1.get(key, {}).items():
-            rows.append(("Table 1", t1["task"], method, f"{key} acc (%)", value, _mean_of(agg, method, metric, task=t1["task"])))
+            rows.append(("Table 1", t1["task"], method, f"{key} acc (%)", value, _mean_of(agg, method, headline(method, metric), task=t1["task"])))
     for task, d in pub.get("table2", {}).get("test", {}).items():
         for method, value in d.items():
-            rows.append(("Table 2", task, method, "test acc (%)", value, _mean_of(agg, method, "selected_best_test", task=task)))
+            rows.append(("Table 2", task, method, "test acc (%)", value, _mean_of(agg, method, headline(method, "selected_best_test"), task=task)))
     t5 = pub.get("table5", {})
     for method, value in t5.get("kendall_tau", {}).items():
         rows.append(("Table 5", t5["task"], method, "Kendall tau", value, _mean_of(agg, method, "kendall_tau", task=t5["task"])))
     for method, value in t5.get("test", {}).items():
         rows.append(("Table 5", t5["task"], method, "test acc (%)", value, _mean_of(agg, method, "selected_best_test", task=t5["task"])))
     out = pd.DataFrame(rows, columns=["table", "task", "method", "quantity", "paper", "ours"])
+    baseline = out["method"].isin(SEARCH_BASELINES) & out["quantity"].str.contains("acc")
+    out.loc[baseline, "quantity"] += " [best of all observed]"
     out["ours - paper"] = out["ours"] - out["paper"]
     out = out[np.isfinite(out["ours"])]
     if out.empty:
