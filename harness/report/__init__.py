@@ -172,7 +172,9 @@ def _task_meta(rows: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
     n_eval = rows["n_eval"].dropna()
     return {
         "train_metric": getattr(spec, "train_metric", "") or "—",
-        "eval_metric": getattr(spec, "eval_metric", "") or "—",
+        # the rows' flag says what was used: a source without the test column falls back to validation
+        "eval_metric": (getattr(spec, "eval_fallback", "") if eval_is_test is False else "")
+        or getattr(spec, "eval_metric", "") or "—",
         "unit": getattr(spec, "unit", ""),
         "higher_is_better": bool(getattr(spec, "higher_is_better", True)),
         "eval_is_test": eval_is_test,

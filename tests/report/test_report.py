@@ -123,7 +123,9 @@ def test_overview_and_provenance(report):
 def test_validation_eval_metric_is_flagged(tmp_path):
     rows = make_rows(tasks=["tnb101-micro/jigsaw"], failed=0).assign(eval_is_test=False)
     index = build_report(write_store(tmp_path / "r", rows), tmp_path / "o")
-    assert "eval = validation" in index.read_text()
+    html = index.read_text()
+    assert "eval = validation" in html
+    assert "judged on <b>jigsaw.val</b>" in html and "jigsaw.test" not in html  # the fallback actually used
 
 
 def test_single_budget_has_no_curve_and_single_seed_has_no_std(tmp_path):
