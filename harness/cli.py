@@ -12,14 +12,13 @@ import sys
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+from nasbench_harness.errors import HarnessError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from nasbench_harness.errors import HarnessError
 
 app = typer.Typer(
     name="nasbench-harness",
@@ -36,13 +35,9 @@ DEFAULT_REPORTS = Path("reports")
 
 
 def _mount_data_app() -> None:
-    """Mount the ``data`` group when its module exists (it is developed separately)."""
-    try:
-        from nasbench_harness.cli_data import data_app
-    except ModuleNotFoundError as exc:
-        if exc.name != "nasbench_harness.cli_data":
-            raise
-        return
+    """Mount the ``data`` command group (harness/cli_data.py)."""
+    from nasbench_harness.cli_data import data_app
+
     app.add_typer(data_app, name="data", help="Import, list and verify benchmark data.")
 
 
@@ -58,7 +53,14 @@ def _progress(total: int):
     """A rich progress bar with ETA on a terminal; None (quiet) otherwise."""
     if not err.is_terminal or total == 0:
         return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err)
     task_id = bar.add_task("cells", total=total)
@@ -70,13 +72,13 @@ def run(
     matrix: Annotated[str, typer.Option("--matrix", "-m", help="Built-in matrix name (see `list matrices`) or a YAML path.")],
     results: Annotated[Path, typer.Option(help="Results directory (Parquet shards).")] = DEFAULT_RESULTS,
     executor: Annotated[str, typer.Option(help="serial | process | dask")] = "serial",
-    jobs: Annotated[Optional[int], typer.Option(help="Parallel workers (process/dask); default: the CPU count.")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Parallel workers (process/dask); default: the CPU count.")] = None,
     threads: Annotated[int, typer.Option(help="Threads per worker (BLAS, torch).")] = 1,
-    dask_scheduler: Annotated[Optional[str], typer.Option(help="Address of an existing Dask scheduler; default: a local cluster.")] = None,
+    dask_scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler; default: a local cluster.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print cells, done and estimated time; run nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Recompute cells that are already stored.")] = False,
-    filter: Annotated[Optional[list[str]], typer.Option("--filter", help="field=glob[,glob] (task, predictor, loss, encoding, budget, seed, method, space, protocol); repeatable.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Typed matrix override key.path=value (YAML value, never evaluated); repeatable.")] = None,
+    filter: Annotated[list[str] | None, typer.Option("--filter", help="field=glob[,glob] (task, predictor, loss, encoding, budget, seed, method, space, protocol); repeatable.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Typed matrix override key.path=value (YAML value, never evaluated); repeatable.")] = None,
     skip_missing_data: Annotated[bool, typer.Option("--skip-missing-data", help="Skip tasks whose data is not imported (e.g. for `full`) instead of stopping.")] = False,
 ) -> None:
     """Run a matrix: skip stored cells, run the rest, store every result."""
@@ -190,7 +192,6 @@ def list_rows(kind: str) -> list[dict]:
         ]
         return rows + [{"name": n, "description": d, "space": n.split("/")[0], "dataset": n.split("/")[1]} for n, d in SYNTHETIC_DESCRIPTIONS.items()]
     import yaml
-
     from nasbench_harness.matrix import builtin_matrices
 
     rows = []
@@ -228,7 +229,7 @@ def list_(
 @app.command()
 def validate(
     matrix: Annotated[str, typer.Argument(help="Built-in matrix name or YAML path.")],
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Typed override key.path=value; repeatable.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Typed override key.path=value; repeatable.")] = None,
 ) -> None:
     """Check a matrix (names, types, values) and print what it expands to."""
     from nasbench_harness.matrix import load_matrix

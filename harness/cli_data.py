@@ -237,8 +237,10 @@ def list_cmd(
     table = Table(title=f"Tasks (cache: {cache.root})")
     for col in ("task", "archs", "train -> eval", "best train", "best eval"):
         table.add_column(col, overflow="fold")
+    def fmt(v):
+        return "-" if v is None else f"{v:.2f}"
+
     for r in rows:
-        fmt = lambda v: "-" if v is None else f"{v:.2f}"
         eval_name = r["eval_metric"] + ("" if r["eval_is_test"] else " (validation)")
         table.add_row(
             r["task"] if r["available"] else f"[dim]{r['task']}[/dim]",

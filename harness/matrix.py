@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import inspect
 import itertools
 import json
-import sys
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
@@ -46,7 +44,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-
 from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
 
 BLOCK_KEYS = {"protocol", "protocol_params", "tasks", "methods", "budgets", "seeds"}
@@ -554,55 +551,68 @@ def filter_cells(cells: list[Cell], filters: list[str]) -> list[Cell]:
     return [c for c in cells if all(any(fnmatchcase(_cell_field(c, fld), p) for p in pats) for fld, pats in parsed)]
 
 
-# -- code version -------------------------------------------------------------------------
-def _module_digest(obj) -> str:
-    """sha256 of the source file defining ``obj`` (or of its module name when unavailable)."""
-    module = sys.modules.get(getattr(obj, "__module__", ""), None)
-    try:
-        src = Path(inspect.getsourcefile(module or obj) or "").read_bytes()
-    except (TypeError, OSError):
-        src = str(getattr(obj, "__module__", obj)).encode()
-    return hashlib.sha256(src).hexdigest()[:16]
+# -- code version ----------------------------------------------------------------------
+def cell_plugins(cell: Cell) -> tuple[tuple[str, str], ...]:
+    """The registry plugins a cell names, as (kind, name): its predictor, loss and search
+    space, and a search strategy named in ``protocol_params["strategy"]`` when the registry
+    has that kind (names it does not register, e.g. a protocol's built-in baseline, add nothing)."""
+    from nasbench_harness import registry
+
+    plugins = [("search_spaces", cell.task.split("/", 1)[0])]
+    if cell.predictor != NO_PREDICTOR:
+        plugins.append(("predictors", cell.predictor))
+    if cell.loss:
+        plugins.append(("losses", cell.loss))
+    strategy = cell.protocol_params.get("strategy")
+    if isinstance(strategy, str) and "strategies" in registry.GROUPS:
+        plugins.append(("strategies", strategy))
+    return tuple(plugins)
 
 
-# Modules whose code changes a cell's numbers beyond the protocol's own module: every
-# protocol's metrics and encodings, and the helpers a protocol imports (select reuses the
-# predict protocol's sampling; predict builds its mutation test set in testsets).
-_SHARED_MODULES = ("nasbench_harness.metrics", "nasbench_harness.tasks.encodings")
-_PROTOCOL_HELPERS = {
-    "predict": ("nasbench_harness.protocols.testsets",),
-    "select": ("nasbench_harness.protocols.predict", "nasbench_harness.strategies.base", "nasbench_harness.strategies.baselines"),
-    "search": (
-        "nasbench_harness.protocols.predict",
-        "nasbench_harness.strategies.base",
-        "nasbench_harness.strategies.baselines",
-        "nasbench_harness.strategies.guided",
-    ),
-}
+def code_version(cell_or_protocol: Cell | str, predictor: str = NO_PREDICTOR, loss: str = "",
+                 *, plugins: tuple[tuple[str, str], ...] = ()) -> str:
+    """The harness version plus one digest of all the code that computes this cell.
+
+    Pass the cell (its plugins come from ``cell_plugins``), or a protocol name with the
+    predictor, loss and any further ``(kind, name)`` plugins. The digest covers the static
+    import closure (``harness/closure.py``) of the protocol's module and of every plugin's
+    module within ``nasbench_harness``; a plugin from another distribution adds a digest of
+    its whole package. Found by parsing source, never importing: identical on every executor.
+    """
+    if isinstance(cell_or_protocol, Cell):
+        return _code_version(cell_or_protocol.protocol, cell_plugins(cell_or_protocol) + tuple(plugins))
+    named = [("predictors", predictor)] if predictor != NO_PREDICTOR else []
+    named += [("losses", loss)] if loss else []
+    return _code_version(cell_or_protocol, (*named, *plugins))
 
 
 @cache
-def code_version(protocol: str, predictor: str, loss: str) -> str:
-    """The harness version plus digests of the code that computes this kind of cell.
-
-    Editing a predictor's module re-runs only that predictor's cells; editing the protocol
-    (or a helper module it uses, see ``_PROTOCOL_HELPERS``), the metrics or the encodings
-    re-runs every cell of the protocol.
-    """
-    import importlib
-
-    from nasbench_harness import __version__
+def _code_version(protocol: str, plugins: tuple[tuple[str, str], ...]) -> str:
+    from nasbench_harness import __version__, closure, registry
+    from nasbench_harness.errors import RegistryError
     from nasbench_harness.protocols import PROTOCOLS
 
-    parts = [f"nasbench-harness={__version__}"]
-    mod_name = PROTOCOLS[protocol][0].split(":")[0]
-    for name in (mod_name, *_PROTOCOL_HELPERS.get(protocol, ()), *_SHARED_MODULES):
+    roots = [PROTOCOLS[protocol][0].split(":")[0]]
+    external = []
+    for kind, name in sorted(set(plugins)):
         try:
-            parts.append(f"{name.rsplit('.', 1)[-1]}={_module_digest(importlib.import_module(name))}")
-        except ImportError:
-            parts.append(f"{name.rsplit('.', 1)[-1]}=missing")
-    if predictor != NO_PREDICTOR:
-        parts.append(f"predictor={_module_digest(_predictor_class(predictor))}")
-    if loss:
-        parts.append(f"loss={_module_digest(_loss_class(loss))}")
-    return ";".join(parts)
+            module = registry.info(kind, name).value.split(":")[0]
+        except RegistryError:
+            continue  # not a registered plugin of that kind (e.g. a protocol's own baseline)
+        if module.split(".")[0] == closure.PROJECT:
+            roots.append(module)
+        else:
+            digest, project_imports = closure.distribution_digest(module)
+            external.append(f"{kind}:{name}={digest}")
+            roots += project_imports
+    modules = closure.closure(tuple(sorted(roots)))
+    digest = hashlib.sha256(canonical_json(modules).encode()).hexdigest()[:16]
+    return ";".join([f"nasbench-harness={__version__}", f"code={digest}", *external])
+
+
+def clear_code_version_cache() -> None:
+    """Recompute code versions from the files on disk (after editing a module in place)."""
+    from nasbench_harness import closure
+
+    closure.clear_caches()
+    _code_version.cache_clear()

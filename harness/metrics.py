@@ -7,8 +7,11 @@ so all metrics on the 423,624 NB101 cells take tens of milliseconds.
 
 Tie rules (deterministic, never dependent on row order):
 - the true rank of an architecture is its competition rank, ``1 + #{strictly better}``;
-- predicted ties are broken pessimistically: among equal predictions the architecture with
-  the worse true value counts as ranked higher, so a constant predictor earns nothing.
+- top-K metrics are the expected value over all orderings of tied predictions (exact
+  closed forms; only the tie group cut by K is uncertain), so an encoding that maps
+  distinct architectures to one vector is scored as a random pick among them;
+- a constant prediction ranks nothing: its correlations are 0, not NaN, so a collapsed
+  method is never dropped from a mean over seeds.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from nasbench_harness.errors import HarnessError
+from scipy.special import gammaln
 
 DEFAULT_PRECISION_T: tuple[float, ...] = (0.1, 0.5, 1, 5, 10, 20, 50)
 DEFAULT_N_K: tuple[int, ...] = (1, 5, 10, 20, 50, 100)
@@ -32,7 +36,9 @@ class MetricInputError(HarnessError):
 
 
 @dataclass(frozen=True)
-class MetricInfo:
+class MetricDefinition:
+    """A prediction metric's declaration (the report adds labels and groups: report.aggregate.MetricInfo)."""
+
     name: str
     higher_is_better: bool
     description: str
@@ -80,7 +86,7 @@ _FAMILIES: tuple[tuple[str, bool, str], ...] = (
 )
 
 
-def metric_info(name: str, *, metric_higher_is_better: bool = True) -> MetricInfo:
+def metric_info(name: str, *, metric_higher_is_better: bool = True) -> MetricDefinition:
     """Direction and one-line description of a metric column such as ``precision@0.5``.
 
     ``best_of_top<K>`` is in the eval metric's own units, so its direction follows
@@ -91,7 +97,7 @@ def metric_info(name: str, *, metric_higher_is_better: bool = True) -> MetricInf
         if match:
             if name.startswith("best_of_top"):
                 higher = metric_higher_is_better
-            return MetricInfo(
+            return MetricDefinition(
                 name, higher, text.format(p=match.groupdict().get("p", ""))
             )
     raise MetricInputError(
@@ -206,7 +212,7 @@ def _discordant(x_sorted: np.ndarray, y: np.ndarray) -> int:
 
 
 def _kendall_tau_b(t: _Ranks, p: _Ranks, order: np.ndarray, y_true, y_pred) -> float:
-    """tau-b of (pred, true) from the pessimistic predicted order (pred desc, true asc)."""
+    """tau-b of (pred, true) from the predicted order (pred desc, true asc)."""
     n = len(order)
     total = n * (n - 1) // 2
     x_seq = (p.n_groups + 1) - p.dense[
@@ -283,38 +289,86 @@ def prediction_metrics(
         )
     t = _ranks(y_true)
     p = _ranks(y_pred)
+    # Prediction descending; among equal predictions true value ascending, the order the
+    # tau-b merge count expects. Top-K metrics below average over the order within a tie.
     if p.has_ties:
-        # Pessimistic order: prediction descending, then true value ascending.
         key = (p.n_groups - p.dense).astype(np.int64) * (t.n_groups + 1) + t.dense
-        order = np.argsort(key)  # equal keys are indistinguishable architectures
+        order = np.argsort(key)
     else:
-        order = p.order[
-            ::-1
-        ]  # no ties: the descending order is the ascending one reversed
-    true_rank = (
-        t.better[order] + 1
-    )  # competition rank of the k-th predicted architecture
+        order = p.order[::-1]  # no ties: the descending order is the ascending one reversed
+    top = _TopK(order, p, t.better[order] + 1, y_true[order])
 
+    constant = p.n_groups == 1  # a constant prediction ranks nothing: correlations are 0
     diff = y_pred - y_true
     out: dict[str, float] = {
-        "kendall_tau": _kendall_tau_b(t, p, order, y_true, y_pred),
-        "spearman": _pearson(t.average, p.average),
-        "pearson": _pearson(y_true, y_pred),
+        "kendall_tau": 0.0 if constant else _kendall_tau_b(t, p, order, y_true, y_pred),
+        "spearman": 0.0 if constant else _pearson(t.average, p.average),
+        "pearson": 0.0 if constant else _pearson(y_true, y_pred),
         "mae": float(np.abs(diff).mean()),
         "rmse": float(math.sqrt(_dot(diff, diff) / n)),
     }
     for T in precision_T:
         m = top_count(float(T), n)
-        out[f"precision@{_fmt(float(T))}"] = (
-            float(np.count_nonzero(true_rank[:m] <= m)) / m
-        )
-    best_rank = np.minimum.accumulate(true_rank[: max([*n_K, 1])])
+        out[f"precision@{_fmt(float(T))}"] = top.relevant(m) / m
     for K in n_K:
-        out[f"n@{int(K)}"] = float(best_rank[min(int(K), n) - 1])
+        out[f"n@{int(K)}"] = top.expected_extreme(min(int(K), n), best_rank=True)
     for k in recall_k:
         m = min(int(k), n)
-        out[f"recall@{int(k)}"] = float(np.count_nonzero(true_rank[:m] <= m)) / m
-    best_true = np.maximum.accumulate(y_true[order[: max([*top_K, 1])]])
+        out[f"recall@{int(k)}"] = top.relevant(m) / m
     for K in top_K:
-        out[f"best_of_top{int(K)}"] = float(sign * best_true[min(int(K), n) - 1])
+        out[f"best_of_top{int(K)}"] = float(sign * top.expected_extreme(min(int(K), n), best_rank=False))
     return out
+
+
+class _TopK:
+    """Expected top-K quantities over all orderings of tied predictions (docs/METRICS.md).
+
+    ``order`` lists the architectures by prediction descending, ties by true value
+    ascending; ``rank``/``value`` are their true competition ranks and true values in that
+    order. Groups of equal predictions occupy ``[start, end)``. Only the group cut by K is
+    random: a uniformly random j-subset of its c members is taken.
+    """
+
+    def __init__(self, order: np.ndarray, p: _Ranks, rank: np.ndarray, value: np.ndarray) -> None:
+        n = len(order)
+        group = (p.n_groups - p.dense[order]).astype(np.intp)  # 0-based, non-decreasing
+        counts = np.bincount(group, minlength=p.n_groups)
+        self.end = np.cumsum(counts)  # exclusive end of each group
+        self.start = self.end - counts
+        self.group = group
+        self.rank = rank
+        self.value = value
+        self.n = n
+
+    def _cut(self, K: int) -> tuple[int, int, int]:
+        """(start, end, j): the group holding position K-1 and how many of it are taken."""
+        g = self.group[K - 1]
+        s, e = int(self.start[g]), int(self.end[g])
+        return s, e, K - s
+
+    def relevant(self, m: int) -> float:
+        """E #{architectures with true rank <= m among the top m}: hypergeometric at the cut."""
+        s, e, j = self._cut(m)
+        rel = self.rank[:e] <= m
+        return float(np.count_nonzero(rel[:s]) + np.count_nonzero(rel[s:e]) * j / (e - s))
+
+    def expected_extreme(self, K: int, *, best_rank: bool) -> float:
+        """E of the best true rank (``best_rank``) or best true value among the top K."""
+        s, e, j = self._cut(K)
+        c = e - s
+        if best_rank:  # tie group is in true-value ascending order: reverse = rank ascending
+            members = self.rank[s:e][::-1].astype(np.float64)
+            if s:
+                members = np.minimum(members, float(self.rank[:s].min()))
+        else:
+            members = self.value[s:e][::-1]
+            if s:
+                members = np.maximum(members, float(self.value[:s].max()))
+        if j == c:
+            return float(members[0])
+        # members sorted best first; P(the best taken is the i-th) = C(c-i, j-1) / C(c, j).
+        i = np.arange(1, c - j + 2)
+        logp = (gammaln(c - i + 1) - gammaln(c - i - j + 2) - gammaln(j)
+                + gammaln(j + 1) + gammaln(c - j + 1) - gammaln(c + 1))
+        prob = np.exp(logp)
+        return float(np.einsum("i,i->", prob / prob.sum(), members[: c - j + 1]))  # sum is 1 up to rounding

@@ -18,11 +18,9 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-
-import pandas as pd
 
 from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.matrix import NO_PREDICTOR, Cell, Matrix, canonical_json, code_version
@@ -148,7 +146,7 @@ def execute_cell(payload: dict) -> list[dict]:
     except Exception as exc:  # a failing method must not stop the run: record and retry later
         rows = [{**row, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}]
     total = time.perf_counter() - start
-    finished = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    finished = datetime.now(UTC).isoformat(timespec="microseconds")
     for r in rows:
         r.setdefault("total_seconds", total)
         r["finished_at"] = finished
@@ -226,7 +224,7 @@ def plan(
             )
     keys, payloads = [], []
     for c in cells:
-        cv = code_version(c.protocol, c.predictor, c.loss)
+        cv = code_version(c)
         checksum = tasks[c.task].data_checksum
         key = c.run_key(checksum, cv)
         keys.append(key)

@@ -25,7 +25,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from nasbench_harness.errors import CorruptShardWarning, ResultStoreError
 
 SHARDS = "shards"

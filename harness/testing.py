@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import ArchSet, Loss, Predictor, TrainState
 from nasbench_harness.tasks.spaces.base import GraphBatch, SearchSpace
@@ -39,6 +38,7 @@ class ToySpace(SearchSpace):
     ops = ("conv3x3", "conv1x1", "maxpool")
     op_names = ("input", "output", *ops)
     max_nodes = 6
+    meta_params_proxy = True  # no parameter data: the meta encoding uses the kernel-area proxy
     # Optional edges: every i < j except the chain edges i -> i+1.
     edges = tuple((i, j) for i in range(6) for j in range(i + 2, 6))
 
@@ -93,10 +93,10 @@ class ToySpace(SearchSpace):
         iu = np.triu_indices(6, 1)
         return np.concatenate([g.adj[:, iu[0], iu[1]], g.one_hot_ops()[:, 1:5].reshape(len(g), -1)], axis=1).astype(np.float32)
 
-    def encoding(self, kind: str, arch_ids: np.ndarray, universe_key: str) -> np.ndarray:
+    def encoding(self, kind: str, arch_ids: np.ndarray, universe_key: str, cache=None) -> np.ndarray:
         own = getattr(self, f"encode_{kind}", None)
         if own is None:
-            return super().encoding(kind, arch_ids, universe_key)
+            return super().encoding(kind, arch_ids, universe_key, cache)
         key = (kind, universe_key)
         if key not in self._memo:
             self._memo[key] = own(arch_ids)

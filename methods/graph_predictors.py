@@ -143,7 +143,7 @@ class _NPModel(nn.Module):
         return self.head(masked_mean(self.encoder(x, adj, mask), mask)).squeeze(-1)
 
 
-class NeuralPredictor(_GraphBaseline):
+class WenNeuralPredictor(_GraphBaseline):
     """Wen et al.'s GCN neural predictor (regression by MSE)."""
 
     name = "neural_predictor"

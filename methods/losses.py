@@ -20,6 +20,8 @@ from nasbench_harness.methods.base import Loss, TrainState
 
 WEIGHTINGS = ("GT", "EXP-GT", "Ranking")
 # Learning rate a predictor uses with a loss when its own ``lr`` is not set (docs/LOSSES.md).
+# Each loss's own ``default_lr`` (used by the GCN, the study's predictor) was chosen by
+# cross-validation inside the training cells: methods/neural/lr_selection.py.
 DEFAULT_LR = 3e-3
 
 
@@ -99,6 +101,7 @@ class HingeRankingLoss(Loss):
     description = "Pairwise hinge ranking loss with a margin (ranking)."
     formula = "mean_{(i,j): y_i > y_j} max(0, m - (p_i - p_j))"
     default_params: ClassVar[dict[str, Any]] = {"margin": 0.1}
+    default_lr: ClassVar[float | None] = 3e-2
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -120,6 +123,7 @@ class LogisticRankingLoss(Loss):
     description = "Pairwise logistic ranking loss (ranking)."
     formula = "mean_{(i,j): y_i > y_j} log(1 + exp(-s (p_i - p_j)))"
     default_params: ClassVar[dict[str, Any]] = {"scale": 1.0}
+    default_lr: ClassVar[float | None] = 3e-2
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -165,7 +169,7 @@ class ListMLELoss(Loss):
     category = "ranking"
     description = "Listwise ranking loss: ListMLE (ranking)."
     formula = "(1/n) sum_k [ log sum_{l>=k} exp(s p_{pi(l)}) - s p_{pi(k)} ], pi = true order"
-    default_lr: ClassVar[float | None] = 1e-2
+    default_lr: ClassVar[float | None] = 3e-2
     default_params: ClassVar[dict[str, Any]] = {"scale": 1.0}
 
     def __init__(self, **params):
@@ -247,6 +251,7 @@ class WARPLoss(Loss):
     description = "Weighted approximate-rank pairwise loss (weighted)."
     formula = "(1/n) sum_i w_i L(v_i)/v_i sum_{j: y_j < y_i} max(0, m - (p_i - p_j))"
     default_params: ClassVar[dict[str, Any]] = {"margin": 0.1, "weighting": "EXP-GT"}
+    default_lr: ClassVar[float | None] = 3e-3
 
     def __init__(self, **params):
         super().__init__(**params)

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from nasbench_harness.errors import DataError
 from nasbench_harness.paths import data_dir
 

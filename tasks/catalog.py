@@ -79,6 +79,7 @@ class Task:
     data_checksum: str
     eval_metric: str = ""  # the column actually used (eval_fallback when the test column is absent)
     eval_is_test: bool = True
+    cache: object = field(default=None, repr=False)  # the DataCache it was loaded from (encodings read it)
     _row: dict | None = field(default=None, repr=False)
 
     @property
@@ -114,7 +115,7 @@ class Task:
 
     def encoding(self, kind: str) -> np.ndarray:
         """Encoding ``kind`` for every row, memoised in the search space."""
-        return self.space.encoding(kind, self.ids, self.universe_key)
+        return self.space.encoding(kind, self.ids, self.universe_key, cache=self.cache)
 
     def graphs(self):
         """GraphBatch for every row, memoised in the search space."""
@@ -167,4 +168,5 @@ def load_task(name: str, cache=None) -> Task:
         ).hexdigest(),
         eval_metric=eval_metric,
         eval_is_test=eval_is_test,
+        cache=cache,
     )

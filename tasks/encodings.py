@@ -34,13 +34,18 @@ MAX_PATHS = 2048  # path-encoding columns kept (shortest paths first), see _path
 _CHUNK_BYTES = 64 << 20  # working memory per chunk of architectures in the path DPs
 
 
-def compute_encoding(space, kind: str, arch_ids):
-    """Encoding ``kind`` of ``arch_ids`` in ``space`` (see module docstring)."""
+def compute_encoding(space, kind: str, arch_ids, cache=None):
+    """Encoding ``kind`` of ``arch_ids`` in ``space`` (see module docstring).
+
+    Table columns (parameter counts, zero-cost proxies) are read from ``cache``, the data
+    cache the task was loaded from (``Task.encoding`` passes it); None means the default
+    cache, for callers outside a task.
+    """
     ids = np.asarray(arch_ids)
     if kind == "graph":
         return space.to_graph(list(ids))
     if kind.startswith("zc."):  # zc.<dataset>: that dataset's <dataset>.zc.<proxy> columns
-        return zc_encoding(space, ids, dataset=kind[3:])
+        return zc_encoding(space, ids, dataset=kind[3:], cache=cache)
     if kind not in KINDS:
         raise ConfigError(
             f"Unknown encoding '{kind}'; expected one of {', '.join(KINDS)} or zc.<dataset>.{did_you_mean(kind, KINDS)}"
@@ -49,7 +54,7 @@ def compute_encoding(space, kind: str, arch_ids):
     if callable(override):
         return np.asarray(override(ids), dtype=np.float32)
     if kind == "zc":
-        return zc_encoding(space, ids)
+        return zc_encoding(space, ids, cache=cache)
     graphs = space.to_graph(list(ids))
     if kind == "onehot":
         return onehot_encoding(graphs)
@@ -59,7 +64,7 @@ def compute_encoding(space, kind: str, arch_ids):
         return graf_encoding(graphs)
     weights = getattr(space, "meta_op_weights", None)
     return meta_encoding(
-        graphs, params=_params_of(space, ids, graphs), op_weights=weights
+        graphs, params=_params_of(space, ids, graphs, cache), op_weights=weights
     )
 
 
@@ -375,15 +380,17 @@ def params_proxy(graphs) -> np.ndarray:
     return lut[graphs.ops].sum(axis=1)
 
 
-def _table_columns(space, ids: np.ndarray, pick: Callable[[list[str]], list[str]]):
+def _table_columns(space, ids: np.ndarray, pick: Callable[[list[str]], list[str]], cache=None):
     """Columns of the space's imported table chosen by ``pick``, aligned to ``ids``.
 
     Returns (DataFrame or None, reason). None when the table or the columns are missing.
     """
     try:
-        from nasbench_harness.tasks.cache import DataCache
+        if cache is None:
+            from nasbench_harness.tasks.cache import DataCache
 
-        table = space.load_table(DataCache())
+            cache = DataCache()
+        table = space.load_table(cache)
     except Exception as exc:  # noqa: BLE001 - no import yet, package missing: the caller decides
         return None, f"the '{space.name}' table cannot be read ({exc})"
     cols = pick([str(c) for c in table.columns])
@@ -394,10 +401,14 @@ def _table_columns(space, ids: np.ndarray, pick: Callable[[list[str]], list[str]
     return aligned, ""
 
 
-def _params_of(space, ids: np.ndarray, graphs) -> np.ndarray:
-    """Trainable-parameter counts: space.param_counts(ids), the table's params column, or the proxy.
+def _params_of(space, ids: np.ndarray, graphs, cache=None) -> np.ndarray:
+    """Trainable-parameter counts: ``space.param_counts(ids)``, else the table's ``params``
+    (or ``<dataset>.params``, ``zc.params``) column in the task's cache.
 
-    Architectures without a count in the table get one from a linear fit on the proxy.
+    Architectures without a count in the table get one from a linear fit on the structural
+    proxy. The proxy alone is used only by a space that declares ``meta_params_proxy =
+    True`` (no parameter data exists for it): a missing column is a ``DataError``, never a
+    silent change of features that would differ between machines under one run key.
     """
     counter = getattr(space, "param_counts", None)
     if callable(counter):
@@ -410,13 +421,25 @@ def _params_of(space, ids: np.ndarray, graphs) -> np.ndarray:
         return found[:1]
 
     proxy = params_proxy(graphs)
-    aligned, _ = _table_columns(space, ids, pick)
-    if aligned is None:
+    if getattr(space, "meta_params_proxy", False):
         return proxy
+    aligned, reason = _table_columns(space, ids, pick, cache)
+    if aligned is None:
+        raise DataError(
+            f"Encoding 'meta' needs parameter counts (a 'params', '<dataset>.params' or 'zc.params' column) for "
+            f"'{space.name}', but {reason}; import the benchmark's files (zero-cost proxy files carry 'params') "
+            f"with `nasbench-harness data import PATH` or pick another encoding."
+        )
     values = aligned.iloc[:, 0].to_numpy(dtype=np.float64)
     known = np.isfinite(values)
-    if known.all() or known.sum() < 2 or np.ptp(proxy[known]) == 0:
-        return values if known.all() else proxy
+    if known.all():
+        return values
+    if known.sum() < 2 or np.ptp(proxy[known]) == 0:
+        raise DataError(
+            f"Encoding 'meta' found parameter counts for only {int(known.sum())} of {len(values)} '{space.name}' "
+            f"architectures and the structural proxy cannot fill the rest (it does not vary over the known ones); "
+            f"import parameter counts covering them, set meta_params_proxy on the space, or pick another encoding."
+        )
     # Some counts missing: fill them from a least-squares line params ~ a * proxy + b.
     a, b = np.polyfit(proxy[known], values[known], 1)
     return np.where(known, values, a * proxy + b)
@@ -456,7 +479,7 @@ def graf_encoding(graphs) -> np.ndarray:
 
 
 # -- zero-cost proxies -----------------------------------------------------------------
-def zc_encoding(space, ids: np.ndarray, dataset: str = "") -> np.ndarray:
+def zc_encoding(space, ids: np.ndarray, dataset: str = "", cache=None) -> np.ndarray:
     """The table's ``zc.<proxy>`` columns (or ``<dataset>.zc.<proxy>``) for ``ids``.
 
     Missing scores get the column median. Needs the zero-cost proxy files imported for
@@ -464,7 +487,7 @@ def zc_encoding(space, ids: np.ndarray, dataset: str = "") -> np.ndarray:
     """
     prefix = f"{dataset}.zc." if dataset else "zc."
     aligned, reason = _table_columns(
-        space, ids, lambda cols: sorted(c for c in cols if c.startswith(prefix))
+        space, ids, lambda cols: sorted(c for c in cols if c.startswith(prefix)), cache
     )
     if aligned is None:
         raise DataError(

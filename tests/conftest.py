@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
 from nasbench_harness.paths import shared_data_dir
 
 # Which ../shared/data folders make up each search space's (or add-on's) data.
@@ -16,7 +14,8 @@ SHARED_FOLDERS = {
     "tnb101-micro": ["transnas_bench_101"],
     "tnb101-macro": ["transnas_bench_101"],
     "darts": ["nas_bench_301"],
-    "zc": ["zero_cost_proxies"],
+    # The zero-cost importer annotates the tables already imported: import those first.
+    "zc": ["nasbench201", "transnas_bench_101", "nas_bench_301", "zero_cost_proxies"],
     "transfer": ["meta_nas_transfer"],
 }
 
@@ -51,7 +50,6 @@ def cache_for(shared_data, session_data_root):
 
     done: set[str] = set()
     cache = DataCache(session_data_root)
-    os.environ["NASBENCH_HARNESS_DATA"] = str(session_data_root)
 
     def ensure(space: str) -> DataCache:
         for folder in SHARED_FOLDERS.get(space, []):
@@ -60,4 +58,6 @@ def cache_for(shared_data, session_data_root):
                 done.add(folder)
         return cache
 
-    return ensure
+    with pytest.MonkeyPatch.context() as mp:  # restored when the session ends
+        mp.setenv("NASBENCH_HARNESS_DATA", str(session_data_root))
+        yield ensure

@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from nasbench_harness.errors import ConfigError
 
 EVAL_SETS = ("space", "space-minus-train", "mutation")
@@ -109,8 +108,8 @@ def build_predictor(cell, threads: int = 1, *, loss=None, seed: int | None = Non
 
 def run(cell, task, *, threads: int = 1) -> list[dict]:
     """Run one ``predict`` cell on a loaded task and return its result row."""
-    from nasbench_harness.metrics import prediction_metrics
     from nasbench_harness.methods.base import ArchSet
+    from nasbench_harness.metrics import prediction_metrics
 
     check_params(cell.protocol_params)
     n = len(task)

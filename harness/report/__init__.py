@@ -97,7 +97,7 @@ def _write(path: Path, text: str) -> None:
 # -- header -------------------------------------------------------------------------------
 def _check_summary(checks: list[dict]) -> dict:
     """Counts of the paper-claim checks the sections rendered, by verdict."""
-    counts = {state: sum(c["state"] == state for c in checks) for state in ("pass", "fail", "unknown")}
+    counts = {state: sum(c["state"] == state for c in checks) for state in ("pass", "fail", "unknown", "na")}
     return {"items": checks, **counts}
 
 
@@ -172,7 +172,9 @@ def _task_meta(rows: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
     n_eval = rows["n_eval"].dropna()
     return {
         "train_metric": getattr(spec, "train_metric", "") or "—",
-        "eval_metric": getattr(spec, "eval_metric", "") or "—",
+        # the rows' flag says what was used: a source without the test column falls back to validation
+        "eval_metric": (getattr(spec, "eval_fallback", "") if eval_is_test is False else "")
+        or getattr(spec, "eval_metric", "") or "—",
         "unit": getattr(spec, "unit", ""),
         "higher_is_better": bool(getattr(spec, "higher_is_better", True)),
         "eval_is_test": eval_is_test,

@@ -120,48 +120,18 @@ def _builtin_info(name: str) -> MetricInfo:
     return MetricInfo(name, name, True, "Other", desc)
 
 
-def _from_metrics_module(name: str) -> dict | None:
-    """Whatever harness/metrics.py says about ``name`` (direction, description), if anything."""
-    try:
-        from nasbench_harness import metrics as mod  # written by the core engineer
-    except Exception:  # noqa: BLE001 - absent or broken: fall back to name-based defaults
-        return None
-    for attr in ("metric_info", "describe", "info"):
-        fn = getattr(mod, attr, None)
-        if callable(fn):
-            try:
-                got = fn(name)
-            except Exception:  # noqa: BLE001, S112 - unknown name
-                continue
-            return got if isinstance(got, dict) else vars(got) if hasattr(got, "__dict__") else None
-    for attr in ("METRICS", "METRIC_INFO", "DEFINITIONS"):
-        table = getattr(mod, attr, None)
-        if isinstance(table, dict):
-            hit = table.get(name) or table.get(re.sub(r"\d+(\.\d+)?$", "", name))
-            if hit is not None:
-                return hit if isinstance(hit, dict) else vars(hit) if hasattr(hit, "__dict__") else None
-    return None
-
-
 @functools.cache
 def metric_info(name: str) -> MetricInfo:
-    """Direction, label and description of a metric: metrics.py first, then name rules."""
+    """Direction, label and description of a metric: metrics.py's definition where it has
+    one (the prediction metrics), name rules for the rest (search and cost columns)."""
+    from nasbench_harness import metrics
+
     info = _builtin_info(name)
-    extra = _from_metrics_module(name)
-    if extra:
-        hib = extra.get("higher_is_better", extra.get("higher_better"))
-        if hib is None and "direction" in extra:
-            hib = str(extra["direction"]).lower().startswith(("max", "high"))
-        desc = extra.get("description") or extra.get("doc") or info.description
-        info = MetricInfo(
-            name,
-            info.label,
-            info.higher_is_better if hib is None else bool(hib),
-            info.group,
-            str(desc),
-            info.task_units,
-        )
-    return info
+    try:
+        defined = metrics.metric_info(name)
+    except metrics.MetricInputError:  # not a prediction metric
+        return info
+    return MetricInfo(name, info.label, defined.higher_is_better, info.group, defined.description, info.task_units)
 
 
 def higher_is_better(metric: str, task_higher_is_better: bool = True) -> bool:
@@ -200,34 +170,18 @@ def load_results(results_dir: Path | str) -> tuple[pd.DataFrame, list[str]]:
     path = Path(results_dir)
     if not path.is_dir():
         raise ResultStoreError(f"no results in {path}; run `nasbench-harness run` first (or pass --results DIR).")
-    try:
-        from nasbench_harness.store import ResultStore
-    except ImportError:  # the store is being written concurrently: read the shards directly
-        df, problems = _read_parquet_tree(path)
-    else:
-        import warnings
+    import warnings
 
-        store = ResultStore(path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # problems are shown in the report instead
-            df = store.read()
-        problems = list(store.problems)
+    from nasbench_harness.store import ResultStore
+
+    store = ResultStore(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # problems are shown in the report instead
+        df = store.read()
+    problems = list(store.problems)
     if df.empty or "status" not in df.columns:
         raise ResultStoreError(f"no results in {path}; run `nasbench-harness run` first (or pass --results DIR).")
     return normalise(df), problems
-
-
-def _read_parquet_tree(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    import pyarrow.parquet as pq
-
-    frames, problems = [], []
-    for f in sorted(path.rglob("*.parquet")):
-        try:
-            frames.append(pq.read_table(f).to_pandas())
-        except Exception as exc:  # noqa: BLE001 - reported in the report, the rest still shown
-            problems.append(f"Skipped the unreadable result shard {f} ({type(exc).__name__}).")
-    frames = [f for f in frames if len(f)]
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), problems
 
 
 def normalise(df: pd.DataFrame) -> pd.DataFrame:

@@ -34,7 +34,8 @@ API (keyword arguments are optional):
     The parsed ``harness/report/published/<name>.yaml`` (numbers typed from a paper).
 ``ctx.check(claim, passed, evidence) -> str``
     A claim check box: passed True (reproduced), False (not reproduced), None (not enough
-    results to tell); ``evidence`` says which numbers decided it. The report's overview
+    results to tell) or ``NOT_APPLICABLE`` (the claim's premise does not hold in our
+    results, so it cannot be tested); ``evidence`` says which numbers decided it. The report's overview
     counts every check and links to it.
 ``ctx.note(text) -> str``
     A paragraph of explanatory text.
@@ -96,6 +97,10 @@ def _csv_link(df: pd.DataFrame, name: str) -> str:
     )
 
 
+# A check whose premise does not hold in our results (it cannot pass or fail).
+NOT_APPLICABLE = "not applicable"
+
+
 class ReportContext:
     """Helpers for rendering; one per report build (holds the palette and task lookups)."""
 
@@ -155,9 +160,11 @@ class ReportContext:
     def note(self, text: str) -> str:
         return f'<p class="note">{escape(text)}</p>'
 
-    def check(self, claim: str, passed: bool | None, evidence: str) -> str:
+    def check(self, claim: str, passed: bool | None | str, evidence: str) -> str:
         state, icon, word = (
-            ("unknown", "?", "not enough results")
+            ("na", "–", "not applicable")
+            if passed == NOT_APPLICABLE
+            else ("unknown", "?", "not enough results")
             if passed is None
             else ("pass", "✓", "reproduced")
             if passed

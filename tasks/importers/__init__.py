@@ -76,12 +76,7 @@ def join_tables(tables: list):
 def all_importers() -> list[Importer]:
     found = []
     for mod_name in IMPORTER_MODULES:
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == mod_name:  # not written yet / optional
-                continue
-            raise
+        mod = importlib.import_module(mod_name)
         for obj in vars(mod).values():
             if isinstance(obj, type) and issubclass(obj, Importer) and obj is not Importer and obj.__module__ == mod_name:
                 if not getattr(obj, "__abstractmethods__", None):

@@ -107,15 +107,16 @@ class SearchSpace(ABC):
         return cache.table_checksum(self.name)
 
     # -- encodings --------------------------------------------------------------------
-    def encoding(self, kind: str, arch_ids: np.ndarray, universe_key: str) -> np.ndarray:
+    def encoding(self, kind: str, arch_ids: np.ndarray, universe_key: str, cache=None) -> np.ndarray:
         """Encoding ``kind`` for ``arch_ids``, computed once per (kind, universe) and memoised.
 
-        ``universe_key`` names the id array (a task's whole id set): encodings that scale
-        over the space (min-max meta-features) are computed over it once, then sliced.
+        ``universe_key`` names the id array (a task's whole id set, its data checksum
+        included): encodings that scale over the space (min-max meta-features) are computed
+        over it once, then sliced. Table columns come from ``cache``, the task's own.
         """
         key = (kind, universe_key)
         if key not in self._memo:
             from nasbench_harness.tasks.encodings import compute_encoding
 
-            self._memo[key] = compute_encoding(self, kind, arch_ids)
+            self._memo[key] = compute_encoding(self, kind, arch_ids, cache=cache)
         return self._memo[key]

@@ -34,7 +34,6 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.tasks.spaces._celldag import dag_hash
 from nasbench_harness.tasks.spaces.base import GraphBatch, SearchSpace

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-
 from nasbench_harness.errors import ConfigError, DataError
 from nasbench_harness.tasks.spaces.base import GraphBatch, SearchSpace
 
@@ -266,8 +265,8 @@ def compute_cells() -> Cells:
     bit_w = np.left_shift(np.uint32(1), np.arange(len(_TRIU[0]), dtype=np.uint32))
     for n in range(2, MAX_NODES + 1):
         adj = _full_dags(n)
-        (g, l), labellings = _canonical_classes(adj)
-        lab = labellings[l]  # (c, n-2) official labels 0..2
+        (g, lab_index), labellings = _canonical_classes(adj)
+        lab = labellings[lab_index]  # (c, n-2) official labels 0..2
         full = np.full((len(g), n), INPUT_LABEL, np.int64)
         full[:, 1:-1] = lab
         full[:, -1] = OUTPUT_LABEL

@@ -25,7 +25,6 @@ from importlib import metadata, resources
 
 import numpy as np
 import pandas as pd
-
 from nasbench_harness.errors import ConfigError, DataError
 from nasbench_harness.tasks.spaces.base import GraphBatch, SearchSpace
 

@@ -12,7 +12,6 @@ import struct
 
 import numpy as np
 import pytest
-
 from nasbench_harness.registry import get_search_space
 from nasbench_harness.tasks.cache import DataCache
 from nasbench_harness.tasks.importers import import_paths

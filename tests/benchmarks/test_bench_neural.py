@@ -63,8 +63,6 @@ class GraphTask:
 @pytest.fixture(scope="module")
 def nb201(request):
     """(task-like object with graphs, train and test scores, source description)."""
-    from nasbench_harness.paths import shared_data_dir
-
     try:
         from nasbench_harness.tasks.catalog import load_task
 
@@ -72,15 +70,6 @@ def nb201(request):
         return GraphTask(t.graphs(), t.train_scores, t.eval_scores), "imported nb201/cifar10"
     except pytest.skip.Exception:
         pass  # no shared data: synthetic graphs below
-    except Exception:  # noqa: BLE001, S110 - the nb201 space may not be importable here: read the CSV below
-        pass
-    root = shared_data_dir()
-    if root is not None and (root / "nasbench201" / "nb201_merged_derived.csv").is_file():
-        import pandas as pd
-
-        df = pd.read_csv(root / "nasbench201" / "nb201_merged_derived.csv")
-        g = nb201_graphs(df["arch_str"].tolist())
-        return GraphTask(g, df["c10valid_val_200ep_v11"].to_numpy(), df["c10_test_200ep_nats"].to_numpy()), "shared NB201 CSV"
     rng = np.random.default_rng(0)
     strings = ["|" + "|+|".join("|".join(f"{NB201_OPS[rng.integers(1, 6)]}~{k}" for k in range(j)) for j in (1, 2, 3)) + "|" for _ in range(15625)]
     y = rng.random(15625)

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
-
 from nasbench_harness.executors import make_executor
 from nasbench_harness.matrix import load_matrix
 from nasbench_harness.runner import execute, plan
 from nasbench_harness.store import ResultStore
-
-pytest.importorskip("nasbench_harness.metrics", reason="harness/metrics.py is not in this checkout yet")
 
 
 @pytest.fixture(scope="module")
@@ -65,18 +63,7 @@ def test_harness_overhead_per_cell(benchmark, plugin, tmp_path):
 
 @pytest.mark.slow
 def test_xgboost_nb201_cells_per_minute(benchmark, cache_for, tmp_path):
-    from nasbench_harness import registry
-
-    from nasbench_harness.errors import HarnessError
-
-    try:
-        cache_for("nb201")
-    except HarnessError as exc:
-        pytest.skip(f"NB201 could not be imported from the shared data: {exc}")
-    try:
-        registry.load("predictors", "xgboost")
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"xgboost predictor not importable: {exc}")
+    cache_for("nb201")
     path = tmp_path / "xgb.yaml"
     path.write_text("tasks: [nb201/cifar10]\nmethods: [xgboost]\nbudgets: [0.01]\nseeds: 3\n")
     _run(path, tmp_path / "warm")  # encodings are computed once per space, not per cell
@@ -91,21 +78,22 @@ def test_xgboost_nb201_cells_per_minute(benchmark, cache_for, tmp_path):
 def test_process_speedup_over_serial(benchmark, plugin, tmp_path):
     """Same matrix on serial and on process --jobs 2 (worker start-up included)."""
     path = tmp_path / "m.yaml"
-    # Prefer real work (random forest on NAS-Bench-Graph); fall back to the toy task.
+    # Real work: random forest on the embedded NAS-Bench-Graph.
     path.write_text("tasks: [nbgraph/cora]\nmethods: [random_forest]\nbudgets: [0.02]\nseeds: 8\n")
-    try:
-        _run(path, tmp_path / "probe")
-    except Exception:  # noqa: BLE001 - regressors or nbgraph encodings not in this checkout
-        path.write_text("tasks: [toy/synthetic]\nmethods: [{predictor: knn, params: {k: 25}}]\nbudgets: [200]\nseeds: 200\n")
-    path = tmp_path / "m.yaml"
+    _run(path, tmp_path / "probe")  # load the task and import everything once
+    frames = {}
 
     def both():
-        _, serial = _run(path, tmp_path / "s", "serial")
-        _, process = _run(path, tmp_path / "p", "process", 2)
+        frames["serial"], serial = _run(path, tmp_path / "s", "serial")
+        frames["process"], process = _run(path, tmp_path / "p", "process", 2)
         return serial, process
 
     serial, process = benchmark.pedantic(both, rounds=1, iterations=1)
     ratio = serial / process
     benchmark.extra_info.update(serial_s=serial, process2_s=process, speedup=ratio, matrix=path.read_text())
     print(f"\nprocess --jobs 2 speed-up over serial: {ratio:.2f}x (serial {serial:.2f} s, process {process:.2f} s)")
-    assert ratio > 0
+    # Speed is reported, not asserted; what must hold is that both executors computed the same cells.
+    cols = ["key", "kendall_tau", "n@10"]
+    same = [frames[k][cols].sort_values("key").reset_index(drop=True) for k in ("serial", "process")]
+    assert len(same[0]) == 8
+    pd.testing.assert_frame_equal(*same)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from nasbench_harness.tasks.cache import DataCache
 from nasbench_harness.tasks.catalog import load_task
 from nasbench_harness.tasks.importers import import_paths

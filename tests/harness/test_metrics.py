@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -22,15 +23,15 @@ def brute_true_rank(y: np.ndarray) -> np.ndarray:
     return np.array([1 + int((y > v).sum()) for v in y])
 
 
-def brute_pred_order(y: np.ndarray, p: np.ndarray) -> list[int]:
-    # prediction descending, ties: worse true value first (pessimistic)
-    return sorted(range(len(y)), key=lambda i: (-p[i], y[i]))
+def tie_orderings(p: np.ndarray):
+    """Every predicted order (prediction descending) over all orderings of tied predictions."""
+    groups = [np.flatnonzero(p == v).tolist() for v in sorted(set(p.tolist()), reverse=True)]
+    for parts in itertools.product(*(itertools.permutations(g) for g in groups)):
+        yield [i for part in parts for i in part]
 
 
-def brute(y, p, T=(0.5, 10, 50), K=(1, 3, 10), k=(2, 5), top=(1, 4)):
+def one_order(y, rank, order, T, K, k, top):
     n = len(y)
-    rank = brute_true_rank(y)
-    order = brute_pred_order(y, p)
     out = {}
     for t in T:
         m = max(1, math.ceil(t * n / 100 - 1e-9))
@@ -39,15 +40,9 @@ def brute(y, p, T=(0.5, 10, 50), K=(1, 3, 10), k=(2, 5), top=(1, 4)):
         out[f"n@{kk}"] = min(rank[i] for i in order[: min(kk, n)])
     for kk in k:
         m = min(kk, n)
-        true_top = (
-            set(sorted(range(n), key=lambda i: rank[i])[:m])
-            if len(set(y)) == n
-            else None
-        )
         val = sum(rank[i] <= m for i in order[:m]) / m
-        if (
-            true_top is not None
-        ):  # without ties this is literally |true top ∩ predicted top| / k
+        if len(set(y)) == n:  # without ties this is literally |true top ∩ predicted top| / k
+            true_top = set(sorted(range(n), key=lambda i: rank[i])[:m])
             assert val == len(true_top & set(order[:m])) / m
         out[f"recall@{kk}"] = val
     for kk in top:
@@ -55,10 +50,19 @@ def brute(y, p, T=(0.5, 10, 50), K=(1, 3, 10), k=(2, 5), top=(1, 4)):
     return out
 
 
-arrays = st.integers(min_value=2, max_value=60).flatmap(
+def brute(y, p, T=(0.5, 10, 50), K=(1, 3, 10), k=(2, 5), top=(1, 4)):
+    """Mean of every top-K metric over all orderings of tied predictions, by enumeration."""
+    rank = brute_true_rank(y)
+    runs = [one_order(y, rank, order, T, K, k, top) for order in tie_orderings(p)]
+    return {name: float(np.mean([r[name] for r in runs])) for name in runs[0]}
+
+
+# Few distinct values force ties in both arrays; n <= 8 keeps the enumeration of tied
+# orderings small (at most 8! = 40,320 orders, when the prediction is constant).
+arrays = st.integers(min_value=2, max_value=8).flatmap(
     lambda n: st.tuples(
-        st.lists(st.integers(-5, 5), min_size=n, max_size=n),
-        st.lists(st.integers(-5, 5), min_size=n, max_size=n),
+        st.lists(st.integers(-3, 3), min_size=n, max_size=n),
+        st.lists(st.integers(-2, 2), min_size=n, max_size=n),
     )
 )
 
@@ -74,8 +78,11 @@ def test_against_scipy_and_brute_force_with_ties(pair):
     )
     ref_tau = stats.kendalltau(y, p).statistic
     ref_rho = stats.spearmanr(y, p).statistic
+    constant_pred = len(set(p.tolist())) == 1
     for name, ref in (("kendall_tau", ref_tau), ("spearman", ref_rho)):
-        if np.isnan(ref):
+        if constant_pred:
+            assert m[name] == 0.0  # ranks nothing: 0, never a NaN a mean would skip
+        elif np.isnan(ref):
             assert np.isnan(m[name])
         else:
             assert m[name] == pytest.approx(ref, abs=1e-9)
@@ -112,13 +119,29 @@ def test_perfect_and_reversed_predictions():
     assert worst["n@10"] == 991.0 and worst["precision@50"] == 0.0
 
 
-def test_constant_predictor_earns_nothing_even_on_sorted_rows():
-    y = np.arange(100, dtype=float)[
-        ::-1
-    ]  # rows sorted best first: index tie-breaking would cheat
-    m = prediction_metrics(y, np.zeros(100))
-    assert m["n@1"] == 100.0 and m["precision@10"] == 0.0 and m["best_of_top10"] == 9.0
-    assert np.isnan(m["kendall_tau"])
+def test_constant_predictor_earns_chance_and_zero_correlation():
+    y = np.arange(100, dtype=float)[::-1]  # rows sorted best first: index tie-breaking would cheat
+    m = prediction_metrics(y, np.zeros(100), top_K=(1,))
+    # A random pick among all 100: E[best rank of 1] = 50.5, E[share of the true top 10] = 0.1.
+    assert m["n@1"] == pytest.approx(50.5) and m["precision@10"] == pytest.approx(0.1)
+    assert m["best_of_top1"] == pytest.approx(49.5)
+    assert m["kendall_tau"] == 0.0 and m["spearman"] == 0.0 and m["pearson"] == 0.0
+
+
+def test_large_tie_group_matches_its_closed_form():
+    # One untied leader, then 10,000 tied: E[min rank of j random draws from ranks 2..10001].
+    y = np.arange(10_001, dtype=float)[::-1]
+    p = np.r_[1.0, np.zeros(10_000)]
+    m = prediction_metrics(y, p, n_K=(1, 5), precision_T=(1,), recall_k=(10,), top_K=(5,))
+    assert m["n@1"] == 1.0 and m["n@5"] == pytest.approx(1.0)
+    # 1% = 101 slots: the leader plus 100 of the 10,000 tied, of which 100 are in the true top 101.
+    assert m["precision@1"] == pytest.approx((1 + 100 * 100 / 10_000) / 101)
+    assert m["recall@10"] == pytest.approx((1 + 9 * 9 / 10_000) / 10)
+    c, j = 10_000, 4  # best_of_top5: max(y[0], ...) = y[0]
+    assert m["best_of_top5"] == pytest.approx(10_000.0)
+    p2 = np.zeros(10_001)
+    expected_min = sum((i + 1) * math.comb(c + 1 - (i + 1), j - 1) for i in range(c + 1)) / math.comb(c + 1, j)
+    assert prediction_metrics(y, p2, n_K=(4,))["n@4"] == pytest.approx(expected_min, rel=1e-9)
 
 
 def test_sign_restores_original_units_for_lower_is_better():

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
 from nasbench_harness import registry
 from nasbench_harness.cli import list_rows
-from nasbench_harness.testing import check_loss, check_predictor, toy_task
+from nasbench_harness.testing import check_loss, check_predictor
 
 
 def _builtin(kind: str) -> list[str]:
     return [n for n in registry.names(kind) if registry.info(kind, n).dist == "nasbench-harness"]
 
 
-def _load_or_skip(kind: str, name: str):
-    try:
-        return registry.load(kind, name)
-    except Exception as exc:  # noqa: BLE001 - a module another engineer has not landed yet
-        pytest.skip(f"{kind} '{name}' is not importable in this checkout: {exc}")
 
 
 def test_example_plugin_is_listed_with_its_package(example_plugin):
@@ -70,7 +64,6 @@ def test_conformance_catches_a_loss_that_rewards_the_wrong_order():
 
 @pytest.mark.parametrize("name", _builtin("losses"))
 def test_builtin_losses_conform(name):
-    _load_or_skip("losses", name)
     check_loss(name)
 
 
@@ -84,10 +77,6 @@ def _predictor_params() -> list:
 
 @pytest.mark.parametrize("name", _predictor_params())
 def test_builtin_predictors_conform(name):
-    cls = _load_or_skip("predictors", name)
-    try:
-        toy_task().encoding(cls.default_encoding)
-    except (NotImplementedError, KeyError, ValueError) as exc:
-        pytest.skip(f"encoding '{cls.default_encoding}' is not available on the toy space yet: {exc}")
+    cls = registry.load("predictors", name)
     losses = registry.names("losses")[:2] if cls.supports_loss else ()
-    check_predictor(name, losses=losses, min_tau=0.0)
+    check_predictor(name, losses=losses)  # learns: held-out tau above the default 0.1

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nasbench_harness import registry
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.matrix import Cell
 from nasbench_harness.methods.base import Predictor
 from nasbench_harness.protocols.predict import CellFailed, n_train_for, run
 from nasbench_harness.testing import toy_task
-
-pytest.importorskip("nasbench_harness.metrics", reason="harness/metrics.py (prediction_metrics) is not in this checkout yet")
 
 SEEN: dict[str, list] = {}
 
@@ -120,7 +117,6 @@ def test_unknown_eval_set(spy):
 
 
 def test_mutation_eval_set_uses_the_loss_paper_test_set(spy):
-    pytest.importorskip("nasbench_harness.protocols.testsets", reason="protocols/testsets.py is not in this checkout yet")
     (r,) = run(cell(protocol_params={"eval_set": "mutation"}), toy_task())
     assert 0 < r["n_eval"] <= 200
 
@@ -153,7 +149,6 @@ class _DigitsTask:
 
 def test_mutation_eval_set_never_holds_a_training_row():
     """Mutants the predictor was fitted on are not test cases (their labels would leak)."""
-    pytest.importorskip("nasbench_harness.protocols.testsets", reason="protocols/testsets.py is not in this checkout yet")
     from nasbench_harness.protocols.predict import eval_rows
     from nasbench_harness.protocols.testsets import mutation_test_set
 

@@ -193,14 +193,9 @@ def test_runner_rows_of_a_search_baseline_show_predictor_none(write_matrix):
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_evolution_and_random_on_the_nb101_subset(cache_for):
-    from nasbench_harness.errors import DataError
     from nasbench_harness.tasks.catalog import load_task
 
-    try:
-        cache_for("nb101")
-        nb101 = load_task("nb101/cifar10")
-    except DataError as exc:
-        pytest.skip(f"NB101 could not be imported: {exc}")
+    nb101 = load_task("nb101/cifar10", cache_for("nb101"))
     c = Cell(protocol="select", task="nb101/cifar10", predictor="linear", encoding="meta", budget=172, seed=3, protocol_params={"strategy": "evolution"})
     observed, selected, _ = select.choose(c, nb101)
     assert len(selected) == 30 and not set(selected.tolist()) & set(observed.tolist())

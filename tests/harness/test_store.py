@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from nasbench_harness.errors import ResultStoreError
 from nasbench_harness.store import CorruptShardWarning, ResultStore
 

@@ -9,14 +9,14 @@ from nasbench_harness.methods.base import ArchSet
 from nasbench_harness.methods.graph_predictors import (
     CAPPredictor,
     CARLPredictor,
-    NeuralPredictor,
+    WenNeuralPredictor,
     context_rings,
 )
 from nasbench_harness.testing import toy_task
 from scipy.stats import kendalltau
 
 FAST = {
-    NeuralPredictor: {"epochs": 60, "lr": 1e-3},
+    WenNeuralPredictor: {"epochs": 60, "lr": 1e-3},
     CAPPredictor: {"epochs": 60, "pretrain_epochs": 2, "pretrain_size": 300},
     CARLPredictor: {"epochs": 60},
 }
@@ -30,7 +30,7 @@ def toy():
     return task, train, rest
 
 
-@pytest.mark.parametrize("cls", [NeuralPredictor, CAPPredictor, CARLPredictor])
+@pytest.mark.parametrize("cls", [WenNeuralPredictor, CAPPredictor, CARLPredictor])
 def test_graph_predictor_learns_a_synthetic_ranking(cls, toy):
     task, train, rest = toy
     taus = {}
@@ -43,7 +43,7 @@ def test_graph_predictor_learns_a_synthetic_ranking(cls, toy):
     assert taus["trained"] > abs(taus["untrained"]) + 0.2, taus
 
 
-@pytest.mark.parametrize("cls", [NeuralPredictor, CAPPredictor, CARLPredictor])
+@pytest.mark.parametrize("cls", [WenNeuralPredictor, CAPPredictor, CARLPredictor])
 def test_graph_predictor_is_deterministic(cls, toy):
     task, train, rest = toy
     params = {**FAST[cls], "epochs": 3}
@@ -66,7 +66,7 @@ def test_cap_pretraining_changes_the_encoder(toy):
         p.fit(ArchSet(task, train), task.train_scores[train], unlabeled=ArchSet(task, rest))
         preds.append(p.predict(ArchSet(task, rest)))
     assert not np.allclose(preds[0], preds[1])
-    assert CAPPredictor.uses_unlabeled and not NeuralPredictor.uses_unlabeled
+    assert CAPPredictor.uses_unlabeled and not WenNeuralPredictor.uses_unlabeled
 
 
 def test_context_rings_on_a_chain():
@@ -86,7 +86,7 @@ def test_registered_graph_predictors_pass_the_conformance_checks(name, params):
     assert check_predictor(name, params=params)["kendall_tau"] > 0.3
 
 
-@pytest.mark.parametrize("cls", [NeuralPredictor, CAPPredictor, CARLPredictor])
+@pytest.mark.parametrize("cls", [WenNeuralPredictor, CAPPredictor, CARLPredictor])
 def test_graph_predictor_predict_before_fit_is_a_config_error(cls, toy):
     from nasbench_harness.errors import ConfigError
 
@@ -95,7 +95,7 @@ def test_graph_predictor_predict_before_fit_is_a_config_error(cls, toy):
         cls(seed=0).predict(ArchSet(task, rest[:5]))
 
 
-@pytest.mark.parametrize("cls", [NeuralPredictor, CAPPredictor, CARLPredictor])
+@pytest.mark.parametrize("cls", [WenNeuralPredictor, CAPPredictor, CARLPredictor])
 def test_graph_predictor_divergence_is_a_failed_fit_not_nan_scores(cls, toy):
     # Before the shared step checked the loss, lr=1e12 trained to NaN and predict returned NaN scores.
     from nasbench_harness.methods.neural.training import TrainingDivergedError

@@ -126,7 +126,7 @@ def test_every_registered_loss_trains_the_gcn(synthetic):
 
 def test_learning_rate_comes_from_the_loss_only_for_the_gcn():
     assert GCNPredictor().train_config(MSELoss()).lr == pytest.approx(1e-2)
-    assert GCNPredictor().train_config(HingeRankingLoss()).lr == pytest.approx(3e-3)
+    assert GCNPredictor().train_config(HingeRankingLoss()).lr == pytest.approx(3e-2)  # chosen by lr_selection (docs/LOSSES.md)
     assert GCNPredictor(lr=5e-4).train_config(MSELoss()).lr == pytest.approx(5e-4)
     assert GINPredictor().train_config(MSELoss()).lr == pytest.approx(3e-3)
     pw = load("losses", "pw")(first="hr", second="mape")

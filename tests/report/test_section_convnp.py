@@ -20,7 +20,7 @@ def rows(method, task, budget, seeds=3, tau=0.5, test=94.0, recall=0.2, strategy
     return out
 
 
-def fake_results(convnp_tau=0.57, convnp_recall=0.3):
+def fake_results(convnp_tau=0.57, convnp_recall=0.3, ablation_tau=None):
     r = []
     for task, b in (("nb101/cifar10", 172), ("nb201/cifar10", 90)):
         r += rows("ConvNP", task, b, tau=convnp_tau, recall=convnp_recall, test=94.1)
@@ -28,7 +28,7 @@ def fake_results(convnp_tau=0.57, convnp_recall=0.3):
         r += rows("LR", task, b, tau=0.46, recall=0.1, test=93.5)
         r += rows("RS", task, b, strategy="random", test=93.0)
     for name, test in (("ConvNP (MSE)", 93.0), ("ConvNP (Ranking)", 92.0), ("ConvNP (ML)", 93.8), ("ConvNP (no split)", 93.8), ("ConvNP (no synthetic)", 93.5)):
-        r += rows(name, "nb101/cifar10", 172, test=test)
+        r += rows(name, "nb101/cifar10", 172, test=test, tau=convnp_tau - 0.05 if ablation_tau is None else ablation_tau)
     for b, tau in zip((50, 90, 344, 860), (0.3, 0.4, 0.6, 0.62)):
         r += rows("ConvNP", "nb101/cifar10", b, tau=tau)
     return pd.DataFrame(r)
@@ -49,6 +49,32 @@ def test_checks_fail_when_the_claims_do_not_hold():
     convnp.render(bad, ctx)
     states = {c["claim"][:25]: c["state"] for c in ctx.checks}
     assert list(states.values()).count("fail") == 2, states
+
+
+def test_ablation_checks_use_tau_as_well_as_the_selected_accuracy():
+    ctx = ReportContext(pd.DataFrame())
+    df = convnp.study_rows(fake_results(ablation_tau=0.6))  # ablations rank better, select worse
+    html = convnp.check_single_epoch(ctx, df, "single") + convnp.check_meta_learning(ctx, df, "meta")
+    assert [c["state"] for c in ctx.checks] == ["fail", "fail"] and "tau: ConvNP 0.571" in html
+
+
+def test_search_baselines_are_compared_on_their_best_of_all_observed():
+    df = fake_results()
+    html = convnp.render(df, ReportContext(df))
+    assert "best of all N+30 observed" in html and "RS and RE: the paper" in html
+
+
+def test_recall_claim_is_not_applicable_when_convnp_has_the_best_tau():
+    ctx = ReportContext(pd.DataFrame())
+    convnp.check_recall_without_tau(ctx, convnp.study_rows(fake_results(convnp_tau=0.9)), "recall")
+    assert ctx.checks[0]["state"] == "na"
+
+
+def test_validation_judged_tasks_are_labelled_in_every_table():
+    df = fake_results()
+    html = convnp.render(df, ReportContext(df))
+    # main tables, Recall@k figure, published numbers, sizes, ablations: all involve NB101
+    assert html.count("Judged on validation, not test: nb101/cifar10") == 5
 
 
 def test_section_is_silent_without_select_rows():

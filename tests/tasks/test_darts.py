@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from nasbench_harness.errors import ConfigError, DataError
 from nasbench_harness.tasks.cache import DataCache
 from nasbench_harness.tasks.catalog import load_task

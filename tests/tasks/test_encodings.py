@@ -171,7 +171,7 @@ def test_path_features_match_brute_force():
         for p in all_paths(g, b)
     ]
     L = max(lengths)
-    offsets = [sum(V**i for i in range(l)) for l in range(L + 2)]
+    offsets = [sum(V**i for i in range(length)) for length in range(L + 2)]
     assert X.shape[1] == offsets[L + 1]
     for b in range(len(g)):
         paths = all_paths(g, b)
@@ -245,7 +245,7 @@ class TinySpace(SearchSpace):
 
 
 def test_compute_encoding_dispatch_and_override():
-    space = TinySpace()
+    space = TinySpace(pd.DataFrame({"arch_id": ["a", "b"], "params": [3.0, 4.0]}))
     ids = np.array(["a", "b"])
     assert isinstance(enc.compute_encoding(space, "graph", ids), GraphBatch)
     for kind in ("onehot", "path", "meta", "graf"):
@@ -257,7 +257,7 @@ def test_compute_encoding_dispatch_and_override():
         enc.compute_encoding(space, "adjacency", ids)
 
 
-def test_meta_params_come_from_the_table_then_the_proxy():
+def test_meta_params_come_from_the_table_or_a_declared_proxy():
     ids = np.array(["a", "b"])
     table = pd.DataFrame({"arch_id": ["b", "a"], "cifar10.params": [5.0, 9.0]})
     X, names = enc.meta_features(
@@ -265,8 +265,14 @@ def test_meta_params_come_from_the_table_then_the_proxy():
         enc._params_of(TinySpace(table), ids, TinySpace().to_graph(ids)),
     )
     assert X[:, names.index("params")].tolist() == [9.0, 5.0]
-    proxy = enc._params_of(TinySpace(), ids, TinySpace().to_graph(ids))
-    assert proxy.tolist() == [9 + 1, 9]  # conv3x3 + conv1x1 kernel areas
+    # no table: a loud error, not a silent switch to the structural proxy
+    with pytest.raises(DataError, match="needs parameter counts"):
+        enc._params_of(TinySpace(), ids, TinySpace().to_graph(ids))
+    with pytest.raises(DataError, match="needs parameter counts"):
+        enc._params_of(TinySpace(pd.DataFrame({"arch_id": ["a", "b"], "x": [1, 2]})), ids, TinySpace().to_graph(ids))
+    declared = TinySpace()
+    declared.meta_params_proxy = True  # a space without parameter data says so
+    assert enc._params_of(declared, ids, declared.to_graph(ids)).tolist() == [9 + 1, 9]  # conv3x3 + conv1x1 kernel areas
     # a missing count is filled from a line through the known (proxy, params) pairs
     space = TinySpace(
         pd.DataFrame({"arch_id": ["a", "b", "c"], "params": [20.0, np.nan, 5.0]})
@@ -278,6 +284,34 @@ def test_meta_params_come_from_the_table_then_the_proxy():
     three = np.array(["a", "b", "c", "a"])
     got = enc._params_of(space, three, space.to_graph(three))
     np.testing.assert_allclose(got, [20.0, 9 * 1.5 + 5, 5.0, 20.0])  # proxies 10, 9, 0
+
+
+class CachedTinySpace(TinySpace):
+    """TinySpace reading its table from the data cache it is given (the default behaviour)."""
+
+    name = "tiny"
+
+    def load_table(self, cache):
+        return SearchSpace.load_table(self, cache)
+
+
+def test_table_columns_come_from_the_given_cache_not_the_default(tmp_path, monkeypatch):
+    from nasbench_harness.tasks.cache import DataCache
+
+    ids = np.array(["a", "b"])
+    caches = []
+    for i, params in enumerate(([1.0, 2.0], [2.0, 1.0])):
+        cache = DataCache(tmp_path / f"c{i}")
+        cache.write_table("tiny", pd.DataFrame({"arch_id": ["a", "b"], "params": params, "zc.snip": params}), sources=[], importer="test", importer_version=1)
+        caches.append(cache)
+    monkeypatch.setenv("NASBENCH_HARNESS_DATA", str(tmp_path / "empty"))  # the default cache has nothing
+    space = CachedTinySpace()
+    for kind in ("meta", "zc"):
+        first = enc.compute_encoding(space, kind, ids, cache=caches[0])
+        second = enc.compute_encoding(space, kind, ids, cache=caches[1])
+        assert not np.array_equal(first, second), kind
+    with pytest.raises(DataError, match="needs parameter counts"):
+        enc.compute_encoding(space, "meta", ids)  # the empty default cache: loud
 
 
 def test_zero_cost_columns():
@@ -310,7 +344,7 @@ def test_zero_cost_columns():
         enc.compute_encoding(TinySpace(per_dataset), "zc.cifar10", np.array(["a"]))
 
 
-# -- every registered space that is ready ---------------------------------------------
+# -- every registered space ----------------------------------------------------------
 def _registered():
     from nasbench_harness import registry
 
@@ -322,29 +356,26 @@ def _registered():
 
 
 @pytest.mark.parametrize("name", _registered())
-def test_every_registered_space(name, request):
+def test_every_registered_space(name, cache_for):
     from nasbench_harness import registry
 
-    try:
-        space = registry.get_search_space(name)
-        if space.finite:
-            ids = np.asarray(space.enumerate())
-        else:  # e.g. DARTS: the architectures of its imported table
-            ids = space.load_table(request.getfixturevalue("cache_for")(name))[
-                "arch_id"
-            ].to_numpy(dtype=str)
-    except (Exception, pytest.skip.Exception) as exc:  # noqa: BLE001 - spaces written concurrently may not be ready
-        pytest.skip(f"search space '{name}' is not ready: {type(exc).__name__}: {exc}")
+    cache = cache_for(name)
+    cache_for("zc")  # parameter counts of TransNAS and DARTS come with the zero-cost files
+    space = registry.get_search_space(name)
+    if space.finite:
+        ids = np.asarray(space.enumerate())
+    else:  # e.g. DARTS: the architectures of its imported table
+        ids = space.load_table(cache)["arch_id"].to_numpy(dtype=str)
     rng = np.random.default_rng(0)
     ids = ids[rng.choice(len(ids), size=min(len(ids), 3000), replace=False)]
     graphs = space.to_graph(list(ids))
     for kind in ("onehot", "path", "meta", "graf"):
-        X = enc.compute_encoding(space, kind, ids)
+        X = enc.compute_encoding(space, kind, ids, cache=cache)
         assert (
             X.dtype == np.float32 and X.shape[0] == len(ids) and np.isfinite(X).all()
         ), kind
         assert X.shape[1] > 0 and (X.max(0) > X.min(0)).any(), kind
-    meta = enc.compute_encoding(space, "meta", ids)
+    meta = enc.compute_encoding(space, "meta", ids, cache=cache)
     assert meta.min() >= 0 and meta.max() <= 1
     expected = {"nb101": 13, "nb201": 10}.get(name)
     if expected is not None:

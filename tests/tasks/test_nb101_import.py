@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from nasbench_harness.errors import DataError
 from nasbench_harness.registry import get_search_space
 from nasbench_harness.tasks.cache import DataCache

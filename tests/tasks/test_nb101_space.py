@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-
 from nasbench_harness.errors import ConfigError, DataError
 from nasbench_harness.registry import get_search_space
 from nasbench_harness.tasks.cache import DataCache

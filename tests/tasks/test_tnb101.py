@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from nasbench_harness.errors import ConfigError, DataError
 from nasbench_harness.tasks.cache import DataCache
 from nasbench_harness.tasks.catalog import load_task, task_specs

@@ -72,7 +72,9 @@ def test_only_adds_columns_and_reports_missing_spaces(shared_data, tmp_path):
     results = import_paths([shared_data / "zero_cost_proxies" / "zc_full_coverage_long.csv.gz"], cache)
     after = cache.read_table("nb201")
     assert len(after) == len(before)
-    key = lambda t: t[before.columns].sort_values("arch_id").reset_index(drop=True)
+    def key(t):
+        return t[before.columns].sort_values("arch_id").reset_index(drop=True)
+
     pd.testing.assert_frame_equal(key(after), key(before))
     notes = " ".join(results[0].notes)
     for space in ("darts", "tnb101-micro", "tnb101-macro", "nb101"):
