@@ -11,14 +11,13 @@ from nasbench_harness.tasks.spaces.base import GraphBatch
 OPS = ("input", "none", "conv", "pool", "output")
 
 
-def batch(*graphs, N=5, ops=OPS) -> GraphBatch:
+def batch(*graphs, N=5) -> GraphBatch:
+    """GraphBatch of (edges, node ops) pairs, padded to N nodes."""
     adj = np.zeros((len(graphs), N, N), np.uint8)
-    codes = np.full((len(graphs), N), -1, np.int16)
-    for b, (edges, node_ops) in enumerate(graphs):
-        for i, j in edges:
-            adj[b, i, j] = 1
-        codes[b, : len(node_ops)] = [ops.index(o) for o in node_ops]
-    return GraphBatch(adj, codes, ops)
+    for b, (edges, _) in enumerate(graphs):
+        adj[(b, *np.array(edges).T)] = 1
+    codes = [[OPS.index(o) for o in node_ops] + [-1] * (N - len(node_ops)) for _, node_ops in graphs]
+    return GraphBatch(adj, np.array(codes, np.int16), OPS)
 
 
 # Paths: in-conv-out (1 op), in-conv-conv-out (2), in-pool-conv-out (2).
