@@ -476,7 +476,7 @@ def _check_coverage(space, X: np.ndarray, columns: list[str]) -> None:
         f"Encoding 'zc' has scores for only {np.isfinite(X[:, worst]).sum():,} of {len(X):,} cells of this "
         f"'{space.name}' task in column '{columns[worst]}' ({coverage[worst]:.1%}; {int(short.sum())} of "
         f"{len(columns)} proxy columns are under the {MIN_ZC_COVERAGE:.0%} needed"
-        f"{', complete: ' + ', '.join(full) if full else ''}): import proxy files that cover the rest "
+        f"{'; covered: ' + ', '.join(full) if full else ''}): import proxy files that cover the rest "
         f"(`nasbench-harness data import PATH`; computing them in-project is not implemented yet, issue 10 "
         f"item 3) or use an encoding without 'zc'."
     )

@@ -304,7 +304,7 @@ def test_zero_cost_coverage_below_95_percent_refuses():
     with pytest.raises(DataError) as info:
         enc.compute_encoding(TinySpace(table), "zc", np.array(ids))
     msg = str(info.value)
-    assert "only 18 of 20 cells" in msg and "'zc.snip' (90.0%" in msg and "complete: zc.zen" in msg
+    assert "only 18 of 20 cells" in msg and "'zc.snip' (90.0%" in msg and "covered: zc.zen" in msg
     assert "nasbench-harness data import" in msg and "\n" not in msg
     # the same columns restricted to covered cells are accepted
     assert enc.compute_encoding(TinySpace(table), "zc", np.array(ids[2:])).shape == (18, 2)
