@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import yaml
 from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
+from nasbench_harness.tasks.encodings import check_kind
 
 BLOCK_KEYS = {"protocol", "protocol_params", "tasks", "methods", "budgets", "seeds"}
 TOP_KEYS = BLOCK_KEYS | {"name", "description", "blocks", "include", "include_if_present"}
@@ -335,6 +336,10 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
     encoding = raw.get("encoding") or default_enc
     if not isinstance(encoding, str):
         raise (where / "encoding").fail(f"expected an encoding name such as onehot, path, meta, graf, zc; got {encoding!r}.")
+    try:
+        check_kind(encoding)
+    except ConfigError as exc:
+        raise (where / "encoding").fail(str(exc)) from None
     loss = raw.get("loss")
     if loss is None and getattr(cls, "supports_loss", False):
         loss = getattr(cls, "default_loss", None)

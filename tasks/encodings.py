@@ -32,6 +32,7 @@ KINDS = ("graph", "onehot", "path", "meta", "graf", "zc")
 STRUCTURAL_OPS = frozenset({"input", "output", "prev_cell", "concat"})
 MAX_PATHS = 2048  # path-encoding columns kept (shortest paths first), see _path_codes
 _CHUNK_BYTES = 64 << 20  # working memory per chunk of architectures in the path DPs
+MIN_ZC_COVERAGE = 0.95  # below this share of a task's cells, a zc column is refused, not imputed
 
 
 def compute_encoding(space, kind: str, arch_ids, cache=None):
@@ -39,17 +40,17 @@ def compute_encoding(space, kind: str, arch_ids, cache=None):
 
     Table columns (parameter counts, zero-cost proxies) are read from ``cache``, the data
     cache the task was loaded from (``Task.encoding`` passes it); None means the default
-    cache, for callers outside a task.
+    cache, for callers outside a task. ``a+b`` (composite) concatenates the kinds' columns
+    in that order; see check_kind.
     """
     ids = np.asarray(arch_ids)
+    check_kind(kind)
+    if "+" in kind:
+        return np.concatenate([compute_encoding(space, part, ids, cache) for part in kind.split("+")], axis=1)
     if kind == "graph":
         return space.to_graph(list(ids))
     if kind.startswith("zc."):  # zc.<dataset>: that dataset's <dataset>.zc.<proxy> columns
         return zc_encoding(space, ids, dataset=kind[3:], cache=cache)
-    if kind not in KINDS:
-        raise ConfigError(
-            f"Unknown encoding '{kind}'; expected one of {', '.join(KINDS)} or zc.<dataset>.{did_you_mean(kind, KINDS)}"
-        )
     override = getattr(space, f"encode_{kind}", None)
     if callable(override):
         return np.asarray(override(ids), dtype=np.float32)
@@ -61,11 +62,29 @@ def compute_encoding(space, kind: str, arch_ids, cache=None):
     if kind == "path":
         return path_encoding(graphs)
     if kind == "graf":
+        from nasbench_harness.tasks.graf import graf_encoding  # graf.py builds on this module's helpers
+
         return graf_encoding(graphs)
     weights = getattr(space, "meta_op_weights", None)
     return meta_encoding(
         graphs, params=_params_of(space, ids, graphs, cache), op_weights=weights
     )
+
+
+def check_kind(kind: str) -> None:
+    """ConfigError unless ``kind`` names an encoding: a kind, zc.<dataset>, or parts joined by '+'."""
+    parts = kind.split("+")
+    for part in parts:
+        if part not in KINDS and not (part.startswith("zc.") and len(part) > 3):
+            raise ConfigError(
+                f"Unknown encoding '{part}'; expected one of {', '.join(KINDS)} or zc.<dataset>, "
+                f"or several joined by '+' (e.g. graf+zc).{did_you_mean(part, KINDS)}"
+            )
+    if len(parts) > 1 and "graph" in parts:
+        raise ConfigError(
+            f"Encoding '{kind}' joins 'graph' (dense graphs, not a feature matrix) with '+'; "
+            f"only feature encodings ({', '.join(k for k in KINDS if k != 'graph')}, zc.<dataset>) can be joined."
+        )
 
 
 # -- helpers over a GraphBatch ----------------------------------------------------------
@@ -239,21 +258,6 @@ def _path_lengths(graphs, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows = np.arange(n)
     mn, mx = lo[rows, out_node], hi[rows, out_node]
     return np.where(np.isfinite(mn), mn, 0.0), np.where(np.isfinite(mx), mx, 0.0)
-
-
-def _on_path(graphs) -> np.ndarray:
-    """(n, N) bool: node lies on some source->output path (reachable both ways)."""
-    n, N = len(graphs), graphs.max_nodes
-    adj = graphs.adj.astype(bool)
-    sources, out_node = _endpoints(graphs)
-    fwd = sources.copy()
-    for j in range(1, N):
-        fwd[:, j] |= (adj[:, :, j] & fwd).any(axis=1)
-    bwd = np.zeros((n, N), dtype=bool)
-    bwd[np.arange(n), out_node] = True
-    for i in range(N - 2, -1, -1):
-        bwd[:, i] |= (adj[:, i, :] & bwd).any(axis=1)
-    return fwd & bwd
 
 
 # -- meta-features (ConvNP) -------------------------------------------------------------
@@ -445,45 +449,14 @@ def _params_of(space, ids: np.ndarray, graphs, cache=None) -> np.ndarray:
     return np.where(known, values, a * proxy + b)
 
 
-# -- GRAF-like features ------------------------------------------------------------------
-def graf_encoding(graphs) -> np.ndarray:
-    """Zero-training graph features in the spirit of GRAF (Kadlecova et al.).
-
-    Per real op o (V of them): node count; count on source->output paths; min and max
-    number of op nodes along paths that use only op-o nodes. Then: min and max path
-    length over all paths, out-degree of the input, in-degree of the output, edges, and
-    nodes on paths. 4V + 6 columns, unscaled.
-    """
-    cols = _op_columns(graphs.op_names)
-    n = len(graphs)
-    adj = graphs.adj.astype(np.float64)
-    on_path = _on_path(graphs)
-    structural = graphs.node_mask & ~_is_op(graphs)
-    feats = []
-    for c in cols:
-        is_c = graphs.ops == c
-        lo, hi = _path_lengths(graphs, structural | is_c)
-        feats += [is_c.sum(axis=1), (is_c & on_path).sum(axis=1), lo, hi]
-    lo_all, hi_all = _path_lengths(graphs, graphs.node_mask)
-    _, out_node = _endpoints(graphs)
-    rows = np.arange(n)
-    feats += [
-        lo_all,
-        hi_all,
-        adj[:, 0, :].sum(axis=1),
-        adj[rows, :, out_node].sum(axis=1),
-        adj.sum(axis=(1, 2)),
-        (on_path & _is_op(graphs)).sum(axis=1),
-    ]
-    return np.column_stack(feats).astype(np.float32)
-
-
 # -- zero-cost proxies -----------------------------------------------------------------
 def zc_encoding(space, ids: np.ndarray, dataset: str = "", cache=None) -> np.ndarray:
     """The table's ``zc.<proxy>`` columns (or ``<dataset>.zc.<proxy>``) for ``ids``.
 
-    Missing scores get the column median. Needs the zero-cost proxy files imported for
-    this space (they join on arch_id).
+    Needs the zero-cost proxy files imported for this space (they join on arch_id). A
+    column missing for more than ``1 - MIN_ZC_COVERAGE`` of ``ids`` (the task's cells)
+    refuses the encoding (see _check_coverage); the few scores still missing get the
+    column median.
     """
     prefix = f"{dataset}.zc." if dataset else "zc."
     aligned, reason = _table_columns(
@@ -495,12 +468,36 @@ def zc_encoding(space, ids: np.ndarray, dataset: str = "", cache=None) -> np.nda
             f"import the zero-cost proxy files with `nasbench-harness data import PATH` or pick another encoding."
         )
     X = aligned.to_numpy(dtype=np.float64)
-    X = X[:, np.isfinite(X).any(axis=0)]
+    scored = np.isfinite(X).any(axis=0)
+    X = X[:, scored]
     if X.shape[1] == 0:
         raise DataError(
             f"Encoding 'zc' found no zero-cost proxy score for these '{space.name}' architectures; "
             f"import proxy files covering them or pick another encoding."
         )
+    _check_coverage(space, X, [str(c) for c in aligned.columns[scored]])
     med = np.nanmedian(X, axis=0)
     X = np.where(np.isfinite(X), X, med)
     return X.astype(np.float32)
+
+
+def _check_coverage(space, X: np.ndarray, columns: list[str]) -> None:
+    """DataError when a proxy column is missing for more than 1 - MIN_ZC_COVERAGE of the rows.
+
+    Imputing most of a column (e.g. NB201's Suite-Zero proxies: about 725 of 15,625 cells)
+    would make the encoding nearly constant without saying so.
+    """
+    coverage = np.isfinite(X).mean(axis=0)
+    short = coverage < MIN_ZC_COVERAGE
+    if not short.any():
+        return
+    worst = int(np.argmin(coverage))
+    full = [c for c, ok in zip(columns, ~short) if ok]
+    raise DataError(
+        f"Encoding 'zc' has scores for only {np.isfinite(X[:, worst]).sum():,} of {len(X):,} cells of this "
+        f"'{space.name}' task in column '{columns[worst]}' ({coverage[worst]:.1%}; {int(short.sum())} of "
+        f"{len(columns)} proxy columns are under the {MIN_ZC_COVERAGE:.0%} needed"
+        f"{'; covered: ' + ', '.join(full) if full else ''}): import proxy files that cover the rest "
+        f"(`nasbench-harness data import PATH`; computing them in-project is not implemented yet, issue 10 "
+        f"item 3) or use an encoding without 'zc'."
+    )

@@ -88,6 +88,7 @@ def test_filters_select_cells(toy_matrix):
         ("tasks: [toy/synthetic]\nmethods: [{predictor: none, encoding: meta}]\nbudgets: [10]\nprotocol: select\nprotocol_params: {strategy: evolution}\n", r"methods\[0\]\.encoding: predictor 'none' takes no encoding"),
         ("tasks: [toy/synthetic]\nmethods: [{predictor: none, params: {k: 2}}]\nbudgets: [10]\nprotocol: select\nprotocol_params: {strategy: random}\n", r"methods\[0\]\.params: predictor 'none' takes no params"),
         ("tasks: [toy/synthetic]\nmethods: [{predictor: none, loss: mse}]\nbudgets: [10]\nprotocol: select\nprotocol_params: {strategy: random}\n", r"methods\[0\]\.loss: predictor 'none' takes no loss"),
+        ("tasks: [toy/synthetic]\nmethods: [{predictor: knn, encoding: graf+onehto}]\nbudgets: [10]\n", r"methods\[0\]\.encoding: Unknown encoding 'onehto'.*joined by '\+'.*onehot"),
     ],
 )
 def test_invalid_matrices_name_file_path_and_expectation(write_matrix, example_plugin, text, expected):

@@ -162,7 +162,6 @@ def test_path_features_match_brute_force():
     weights = enc.op_weights(OPS)
     meta, names = enc.meta_features(g, np.zeros(len(g)))
     col = {n: i for i, n in enumerate(names)}
-    graf = enc.graf_encoding(g)
     op_idx = [1, 2, 3]
     V = 3
     lengths = [
@@ -191,20 +190,6 @@ def test_path_features_match_brute_force():
             assert meta[b, col["path_weight_min"]] == min(wsum)
             assert meta[b, col["path_weight_total"]] == sum(wsum)
             assert meta[b, col["path_weight_mode"]] == vals[np.argmax(counts)]
-            n_ops = [len([n for n in p if g.ops[b, n] in op_idx]) for p in paths]
-            assert graf[b, 4 * V] == min(n_ops) and graf[b, 4 * V + 1] == max(n_ops)
-            for v, c in enumerate(
-                op_idx
-            ):  # min/max over paths whose op nodes are all op c
-                only = [
-                    m
-                    for m, p in zip(n_ops, paths)
-                    if all(g.ops[b, n] in (0, 4, c) for n in p)
-                ]
-                assert graf[b, 4 * v + 2] == (min(only) if only else 0)
-                assert graf[b, 4 * v + 3] == (max(only) if only else 0)
-                on = {n for p in paths for n in p if g.ops[b, n] == c}
-                assert graf[b, 4 * v + 1] == len(on)
 
 
 def test_path_encoding_truncates_to_max_paths():
@@ -315,33 +300,48 @@ def test_table_columns_come_from_the_given_cache_not_the_default(tmp_path, monke
 
 
 def test_zero_cost_columns():
+    ids = [f"x{i}" for i in range(20)]
     table = pd.DataFrame(
         {
-            "arch_id": ["a", "b"],
-            "zc.synflow": [1.0, np.nan],
-            "zc.jacov": [3.0, 4.0],
-            "acc": [1, 2],
+            "arch_id": ids,
+            "zc.synflow": [np.nan] + [float(i) for i in range(1, 20)],  # 95% coverage: imputed
+            "zc.jacov": [3.0] * 20,
+            "acc": range(20),
         }
     )
-    X = enc.compute_encoding(TinySpace(table), "zc", np.array(["b", "a"]))
-    assert X.tolist() == [
-        [4.0, 1.0],
+    X = enc.compute_encoding(TinySpace(table), "zc", np.array(ids))
+    assert X[:2].tolist() == [
+        [3.0, 10.0],
         [3.0, 1.0],
-    ]  # sorted columns (jacov, synflow); NaN -> median
+    ]  # sorted columns (jacov, synflow); NaN -> median over the task's cells
     with pytest.raises(DataError, match="zero-cost"):
         enc.compute_encoding(
             TinySpace(table.drop(columns=["zc.synflow", "zc.jacov"])),
             "zc",
-            np.array(["a"]),
+            np.array(ids),
         )
     with pytest.raises(DataError, match="zero-cost"):
-        enc.compute_encoding(TinySpace(), "zc", np.array(["a"]))
-    per_dataset = table.assign(**{"cifar100.zc.snip": [7.0, 8.0]})
+        enc.compute_encoding(TinySpace(), "zc", np.array(ids))
+    per_dataset = table.assign(**{"cifar100.zc.snip": np.arange(20.0)})
     assert enc.compute_encoding(
-        TinySpace(per_dataset), "zc.cifar100", np.array(["a"])
-    ).tolist() == [[7.0]]
+        TinySpace(per_dataset), "zc.cifar100", np.array(ids[:2])
+    ).tolist() == [[0.0], [1.0]]
     with pytest.raises(DataError, match="cifar10.zc."):
-        enc.compute_encoding(TinySpace(per_dataset), "zc.cifar10", np.array(["a"]))
+        enc.compute_encoding(TinySpace(per_dataset), "zc.cifar10", np.array(ids))
+
+
+def test_zero_cost_coverage_below_95_percent_refuses():
+    ids = [f"x{i}" for i in range(20)]
+    table = pd.DataFrame(
+        {"arch_id": ids, "zc.zen": np.arange(20.0), "zc.snip": [np.nan] * 2 + list(np.arange(18.0))}
+    )
+    with pytest.raises(DataError) as info:
+        enc.compute_encoding(TinySpace(table), "zc", np.array(ids))
+    msg = str(info.value)
+    assert "only 18 of 20 cells" in msg and "'zc.snip' (90.0%" in msg and "covered: zc.zen" in msg
+    assert "nasbench-harness data import" in msg and "\n" not in msg
+    # the same columns restricted to covered cells are accepted
+    assert enc.compute_encoding(TinySpace(table), "zc", np.array(ids[2:])).shape == (18, 2)
 
 
 # -- every registered space ----------------------------------------------------------
@@ -447,3 +447,19 @@ def test_nb201_like_space_gets_the_papers_10_meta_features():
         row["path_weight_total"],
     ) == (9, 3, 6, 24)
     assert enc.path_encoding(g).shape[1] == 1 + 5 + 25 + 125
+
+
+def test_composite_encodings_concatenate_and_are_memoised():
+    ids = np.array(["a", "b"])
+    table = pd.DataFrame({"arch_id": ["a", "b"], "zc.snip": [1.0, 2.0]})
+    space = TinySpace(table)
+    parts = [enc.compute_encoding(space, k, ids) for k in ("graf", "onehot", "zc")]
+    both = enc.compute_encoding(space, "graf+onehot+zc", ids)
+    np.testing.assert_array_equal(both, np.concatenate(parts, axis=1))
+    assert both.dtype == np.float32
+    first = space.encoding("onehot+zc", ids, "universe")
+    assert space.encoding("onehot+zc", ids, "universe") is first
+    with pytest.raises(ConfigError, match="Unknown encoding 'grf'.*graf"):
+        enc.compute_encoding(space, "grf+zc", ids)
+    with pytest.raises(ConfigError, match="joins 'graph'"):
+        enc.compute_encoding(space, "graph+onehot", ids)
