@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -30,7 +31,7 @@ def test_gcn_cell_covers_training_loop_layers_bases_and_space_without_torch():
     # A fresh interpreter: computing the key must not import torch (or any predictor).
     code = textwrap.dedent(
         """
-        import sys
+        import json, sys
         from nasbench_harness import closure
         from nasbench_harness.matrix import Cell, cell_plugins, code_version
         cell = Cell("predict", "nb201/cifar10", "gcn", "", 0.01, 0, loss="hr")
@@ -38,12 +39,12 @@ def test_gcn_cell_covers_training_loop_layers_bases_and_space_without_torch():
         roots = ["nasbench_harness.protocols.predict"] + [
             {"search_spaces": "nasbench_harness.tasks.spaces.nb201", "predictors": "nasbench_harness.methods.neural.gcn",
              "losses": "nasbench_harness.methods.losses"}[kind] for kind, _ in cell_plugins(cell)]
-        print(sorted(closure.closure(tuple(sorted(roots)))))
+        print(json.dumps(sorted(closure.closure(tuple(sorted(roots))))))
         print("torch" in sys.modules, "nasbench_harness.methods.neural.gcn" in sys.modules)
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    modules = eval(out[0])  # noqa: S307 - our own printed list
+    modules = json.loads(out[0])
     for needed in ("methods.neural.training", "methods.neural.layers", "methods.base", "methods.losses", "metrics",
                    "tasks.encodings", "tasks.spaces.nb201", "tasks.spaces.base", "protocols.testsets"):
         assert f"nasbench_harness.{needed}" in modules, needed
