@@ -37,6 +37,7 @@ result rows show predictor ``none`` and, without a label, the method ``random_se
 from __future__ import annotations
 
 import time
+
 import numpy as np
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.protocols.predict import CellFailed, build_predictor, judged_on_train_metric, n_train_for
