@@ -77,6 +77,7 @@ def _context(cell, task, threads: int):
         predictor_name=cell.predictor,
         loss_name=cell.loss,
         loss_params=dict(cell.loss_params),
+        seed=int(cell.seed),
     )
 
 
@@ -146,5 +147,6 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
         "search_seconds": seconds,
         "fit_share": ctx.fit_seconds / seconds if seconds > 0 else 0.0,
         **summarise(task, oracle, budget),
+        **(strategy.row_extras(task, oracle) if hasattr(strategy, "row_extras") else {}),  # strategy-specific columns
     }
     return [row]

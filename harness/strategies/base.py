@@ -173,6 +173,7 @@ class SearchContext:
     loss_name: str = ""
     loss_params: dict = field(default_factory=dict)
     fit_seconds: float = 0.0
+    seed: int = 0  # the cell's seed (keys models shared by a seed's cells, e.g. GraB-NAS's meta-trained ones)
 
     def initial_sample(self, oracle: Oracle, n: int) -> None:
         """Charge the first ``n`` distinct architectures of the (seed, task) permutation.
