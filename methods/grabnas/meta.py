@@ -44,9 +44,11 @@ RANKED = 200  # cells kept in the support ranking (a pruned candidate set skips 
 class MetaConfig:
     dvae_hidden: int = 64
     dvae_latent: int = 16
-    dvae_epochs: int = 8
+    dvae_epochs: int = 4
     dvae_held_out: int = 1000  # cells never seen by the D-VAE, for its reconstruction accuracy
     dvae_train_cells: int = 0  # 0: every other NB201 cell (tests use a few hundred)
+    dvae_batch: int = 64
+    dvae_lr: float = 5e-3
     meta_steps: int = 150
     batch_pairs: int = 1000  # the paper's minibatch bound: an exact kernel over all pairs would not fit
     support: int = 5  # B: support-set size
@@ -54,7 +56,11 @@ class MetaConfig:
     feature_dim: int = 16
 
 
-DEFAULT_CONFIG = MetaConfig()  # tests swap in a tiny one
+DEFAULT_CONFIG = MetaConfig()  # tests swap in TEST_CONFIG
+TEST_CONFIG = MetaConfig(  # tiny sizes for tests: seconds, not minutes; decodes still mostly valid
+    dvae_hidden=16, dvae_latent=6, dvae_epochs=4, dvae_held_out=50, dvae_train_cells=600, dvae_batch=32, dvae_lr=1e-2,
+    meta_steps=4, batch_pairs=120, token_dim=8, feature_dim=4,
+)
 
 
 def code_digest() -> str:
@@ -233,7 +239,7 @@ def _dvae(cache, codec: NB201Codec, cfg: MetaConfig, seed: int, folder: Path):
     held, train = ids[perm[: cfg.dvae_held_out]], ids[perm[cfg.dvae_held_out :]]
     train = train[: cfg.dvae_train_cells or len(train)]
     t0 = time.perf_counter()
-    model = train_dvae(codec, train.tolist(), seed=seed, hidden=cfg.dvae_hidden, latent=cfg.dvae_latent, epochs=cfg.dvae_epochs)
+    model = train_dvae(codec, train.tolist(), seed=seed, hidden=cfg.dvae_hidden, latent=cfg.dvae_latent, epochs=cfg.dvae_epochs, batch=cfg.dvae_batch, lr=cfg.dvae_lr)
     info = {"dvae_seconds": time.perf_counter() - t0, **autoencoder_quality(model, codec, held.tolist(), seed=seed)}
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

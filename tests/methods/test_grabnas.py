@@ -10,9 +10,7 @@ from nasbench_harness.methods.grabnas import meta
 from nasbench_harness.methods.grabnas.dvae import DVAE, DVAEConfig, NB201Codec, decode_ids, train_dvae
 from nasbench_harness.methods.grabnas.surrogate import DeepKernelGP, Posterior, SurrogateConfig
 
-TINY = meta.MetaConfig(
-    dvae_hidden=16, dvae_latent=6, dvae_epochs=1, dvae_held_out=50, dvae_train_cells=200, meta_steps=4, batch_pairs=120, token_dim=8, feature_dim=4
-)
+TINY = meta.TEST_CONFIG
 
 
 @pytest.fixture(autouse=True)
