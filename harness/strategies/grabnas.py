@@ -4,8 +4,9 @@ All four share the meta-trained models of ``methods/grabnas`` (D-VAE, set encode
 GP; one set per (setting, fold, seed), cached on disk) and the same start: the support set,
 the top-B cells by mean meta-training accuracy, evaluated on the target (charged). Then:
 
-- ``grabnas``: each iteration one BO step (exact GP on everything observed, expected
-  improvement over the unqueried candidates) and one gradient-ascent step: the latent
+- ``grabnas``: ``bo_rounds`` (T_BO) BO steps (exact GP on everything observed, expected
+  improvement over the unqueried candidates), then each iteration one BO step and one
+  gradient-ascent step: the latent
   embedding of the best cell so far is moved up the GP's posterior mean and decoded; the
   decoded cell is evaluated if it is new (from the full table, even when it lies outside a
   pruned candidate set). Invalid decodes are counted; the ascent continues (``retries``)
@@ -53,6 +54,7 @@ class MetaBO(Strategy):
     default_params: ClassVar[dict[str, Any]] = {
         "setting": "metad2a",
         "prune_top": 0,
+        "bo_rounds": 10,  # T_BO: BO-only rounds before the hybrid iterations (the paper gives no value; set a priori)
         "ascent_steps": 20,
         "ascent_lr": 0.05,
         "retries": 3,
@@ -63,9 +65,10 @@ class MetaBO(Strategy):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        k = self.params["prune_top"]
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ConfigError(f"The {self.name} strategy's 'prune_top' must be a non-negative integer, got {k!r}.")
+        for key in ("prune_top", "bo_rounds"):
+            k = self.params[key]
+            if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+                raise ConfigError(f"The {self.name} strategy's '{key}' must be a non-negative integer, got {k!r}.")
         from nasbench_harness.methods.grabnas.meta import SETTINGS
 
         if self.params["setting"] not in SETTINGS:
@@ -178,10 +181,12 @@ class MetaBO(Strategy):
         self._prepare(oracle, ctx)
         self._support(oracle)
         task_vec = ctx.timed(lambda: self._task_vec(oracle))
+        rounds = 0
         while not oracle.exhausted:
             before = oracle.n_queries
             self._bo_step(oracle, ctx, task_vec)
-            if self.uses_ascent and not oracle.exhausted:
+            rounds += 1
+            if self.uses_ascent and rounds > self.params["bo_rounds"] and not oracle.exhausted:
                 self._ascent_step(oracle, ctx, task_vec)
             if oracle.n_queries == before:
                 return  # candidate set used up and nothing new decoded: the protocol reports the shortfall

@@ -44,7 +44,7 @@ def run(task, name: str, budget: int, **params):
 
 @pytest.mark.parametrize("name", ["grabnas", "grabnas_knn", "tnas", "metad2a"])
 def test_strategies_spend_the_budget_starting_from_the_support_set(task, name):
-    oracle, extras = run(task, name, 12)
+    oracle, extras = run(task, name, 12, **({} if name == "metad2a" else {"bo_rounds": 2}))
     assert oracle.n_queries == 12
     models = meta.load_or_train("metad2a", "nb201/cifar100", 0)
     assert oracle.ids(oracle.trace_rows[:5]) == models.ranking[:5]
@@ -59,7 +59,7 @@ def test_strategies_spend_the_budget_starting_from_the_support_set(task, name):
 
 def test_pruned_candidates_are_only_reached_by_decoding(task):
     k = 100
-    oracle, extras = run(task, "grabnas", 20, prune_top=k)
+    oracle, extras = run(task, "grabnas", 20, prune_top=k, bo_rounds=2)
     top = set(np.argsort(-task.eval_scores, kind="stable")[:k].tolist())
     outside = [r for r in oracle.trace_rows.tolist() if r in top]
     assert len(outside) == extras["n_queried_outside_candidates"] == extras["n_outside_candidates"]
@@ -67,7 +67,7 @@ def test_pruned_candidates_are_only_reached_by_decoding(task):
     keep = np.ones(len(task), bool)
     keep[list(top)] = False
     assert extras["remaining_best_eval"] == pytest.approx(float(task.eval[keep].max()))
-    _, knn = run(task, "grabnas_knn", 20, prune_top=k)
+    _, knn = run(task, "grabnas_knn", 20, prune_top=k, bo_rounds=2)
     assert knn["n_queried_outside_candidates"] == 0
 
 
