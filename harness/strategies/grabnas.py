@@ -9,8 +9,9 @@ the top-B cells by mean meta-training accuracy, evaluated on the target (charged
   gradient-ascent step: the latent
   embedding of the best cell so far is moved up the GP's posterior mean and decoded; the
   decoded cell is evaluated if it is new (from the full table, even when it lies outside a
-  pruned candidate set). Invalid decodes are counted; the ascent continues (``retries``)
-  and the decode is rejected if still invalid: nothing is substituted.
+  pruned candidate set). Invalid decodes and decodes of already-evaluated cells are counted;
+  the ascent continues (up to ``retries`` more times) and the decode is then given up: nothing
+  is substituted, the iteration just has no ascent evaluation.
 - ``grabnas_knn``: the paper's Table 2 ablation: the candidate nearest (latent distance) to
   the ascended embedding instead of the decoder.
 - ``tnas``: TNAS-like: the same surrogate and BO, no ascent, no decoder.
@@ -154,8 +155,9 @@ class MetaBO(Strategy):
             if arch is None:
                 self.stats["n_invalid_decodes"] += 1
                 continue
-            self._query_decoded(oracle, arch)
-            return
+            if self._query_decoded(oracle, arch):
+                return
+            # an already-evaluated cell (often the start itself): ascend further, as for an invalid decode
 
     def _query_nearest(self, oracle: Oracle, z) -> None:
         import torch

@@ -63,10 +63,10 @@ TEST_CONFIG = MetaConfig(  # tiny sizes for tests: seconds, not minutes; decodes
 )
 
 
-def code_digest() -> str:
-    """Digest of this package's source (part of every model key)."""
+def code_digest(pattern: str = "*.py") -> str:
+    """Digest of this package's source files matching ``pattern`` (part of every model key)."""
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(Path(__file__).parent.glob(pattern)):
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -105,10 +105,11 @@ class MetaData:
         class tokens are dropped for half the tasks (targets have none)."""
         tasks, perf_rows, query_rows = [], [], []
         n = 0
+        per_task = max(1, batch_pairs // min(len(self.nonempty), 2))  # a batch spans at least two tasks when there are
         for t in rng.permutation(self.nonempty):
             rows = rng.permutation(self.groups[t])
             k = int(rng.integers(0, min(support, len(rows) - 1) + 1)) if len(rows) > 1 else 0
-            q = rows[k : k + (batch_pairs - n)]
+            q = rows[k : k + min(per_task, batch_pairs - n)]
             tasks.append(t)
             perf_rows.append(rows[:k])
             query_rows.append(q)
@@ -226,7 +227,7 @@ def _key(parts: dict) -> str:
 
 def _dvae(cache, codec: NB201Codec, cfg: MetaConfig, seed: int, folder: Path):
     dvae_cfg = {k: v for k, v in asdict(cfg).items() if k.startswith("dvae_")}
-    parts = {"what": "dvae", "seed": seed, "cfg": dvae_cfg, "code": code_digest()}
+    parts = {"what": "dvae", "seed": seed, "cfg": dvae_cfg, "code": code_digest("dvae.py")}  # label-free: its own code only
     path = folder / f"dvae-{_key(parts)}.pt"
     ids = codec.space.enumerate()
     if path.is_file():
