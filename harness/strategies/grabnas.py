@@ -85,7 +85,7 @@ class MetaBO(Strategy):
         index = {a: i for i, a in enumerate(self.models.ids.tolist())}
         self.pool_emb = torch.as_tensor(self.models.emb[[index[a] for a in oracle.ids(np.arange(oracle.n_pool))]])
         self.candidate = pruned_mask(oracle, self.params["prune_top"])
-        self.stats = {"n_decoded": 0, "n_invalid_decodes": 0, "n_decoded_known": 0, "n_outside_candidates": 0, "decoded_ids": []}
+        self.stats = {"n_decoded": 0, "n_invalid_decodes": 0, "n_decoded_known": 0, "n_decoded_unlabelled": 0, "n_outside_candidates": 0, "decoded_ids": []}
 
     def _support(self, oracle: Oracle) -> np.ndarray:
         """Evaluate the top-B cells (by mean meta-training accuracy) that are in the candidate set."""
@@ -170,7 +170,10 @@ class MetaBO(Strategy):
     def _query_decoded(self, oracle: Oracle, arch: str) -> bool:
         """Evaluate a decoded/generated cell if new; True when it was charged."""
         row = int(oracle.rows_of([arch], validate=False)[0])
-        if row < 0 or oracle.is_queried(np.array([row]))[0]:
+        if row < 0:  # a valid cell without a label in this task (counted by the oracle as a redraw)
+            self.stats["n_decoded_unlabelled"] += 1
+            return False
+        if oracle.is_queried(np.array([row]))[0]:
             self.stats["n_decoded_known"] += 1
             return False
         oracle.query_row(row)

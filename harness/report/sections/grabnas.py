@@ -149,6 +149,7 @@ def models(ctx, df: pd.DataFrame) -> str:
     if g.empty or not set(cols) <= set(g.columns):
         return ""
     s = g.groupby(["setting", "seed"])[cols].first().reset_index()
+    s["seed"] = s["seed"].astype(int).astype(str)
     return ctx.table(s, caption="Meta-trained models per (setting, seed): D-VAE reconstruction accuracy on held-out cells, validity of decodes from N(0, I), training seconds (first training; cached afterwards)", csv="grabnas-models.csv")
 
 
