@@ -78,6 +78,7 @@ def _context(cell, task, threads: int):
         loss_name=cell.loss,
         loss_params=dict(cell.loss_params),
         threads=threads,
+        seed=int(cell.seed),
     )
 
 
@@ -147,5 +148,6 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
         "search_seconds": seconds,
         "fit_share": ctx.fit_seconds / seconds if seconds > 0 else 0.0,
         **summarise(task, oracle, budget),
+        **(strategy.row_extras(task, oracle) if hasattr(strategy, "row_extras") else {}),  # strategy-specific columns
     }
     return [row]

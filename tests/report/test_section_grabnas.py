@@ -1,0 +1,58 @@
+"""The "GraB-NAS" report section on synthetic search rows: tables, published numbers, claim checks."""
+
+from __future__ import annotations
+
+import pandas as pd
+from nasbench_harness.report.context import ReportContext
+from nasbench_harness.report.sections import grabnas
+
+LABELS = {"grabnas": "GraB-NAS", "grabnas_knn": "GraB-NAS (KNN)", "tnas": "TNAS", "metad2a": "MetaD2A", "random": "RS"}
+TASKS = ("nb201/cifar10", "nb201/cifar100")
+
+
+def rows(strategy, task, budget, best, *, prune=0, seeds=3, decoded_best=False):
+    out = []
+    for s in range(seeds):
+        decoded = ["arch-best"] if decoded_best else ["arch-other"]
+        out.append({
+            "protocol": "search", "status": "ok", "matrix": "paper-grabnas", "strategy": strategy, "method": LABELS[strategy],
+            "task": task, "budget": float(budget), "seed": s, "key": f"{strategy}{task}{budget}{prune}{s}",
+            "setting": None if strategy == "random" else "metad2a", "prune_top": prune, "best_eval": best + 0.01 * s,
+            "best_arch": "arch-best", "decoded_ids": decoded, "n_decoded": 1, "n_decoded_known": 0, "n_invalid_decodes": 0,
+            "n_queried_outside_candidates": int(decoded_best and prune > 0), "remaining_best_eval": 93.0,
+            "curve_eval": [best - 1.0, best], "dvae_reconstruction": 0.9, "dvae_validity": 0.95, "dvae_seconds": 60.0, "meta_seconds": 30.0,
+        })
+    return out
+
+
+def fake_results(grab=94.3, knn=94.2, tnas=94.1, prune_grab=93.5):
+    r = []
+    for task in TASKS:
+        for strategy, best in (("grabnas", grab), ("grabnas_knn", knn), ("tnas", tnas), ("metad2a", 94.0), ("random", 93.0)):
+            r += rows(strategy, task, 100, best, decoded_best=strategy == "grabnas")
+        r += rows("grabnas", task, 50, prune_grab, prune=20, decoded_best=True)
+        r += rows("tnas", task, 50, 92.5, prune=20)
+    return pd.DataFrame(r)
+
+
+def states(ctx):
+    return [c["state"] for c in ctx.checks]
+
+
+def test_section_renders_tables_published_numbers_and_passing_checks():
+    ctx = ReportContext(fake_results())
+    html = grabnas.render(fake_results(), ctx)
+    assert "Table 2" in html and "94.37" in html and "Pruned candidate sets" in html and "data:image/svg" in html
+    assert "reconstruction" in html
+    assert states(ctx) == ["pass"] * 4, ctx.checks
+
+
+def test_checks_fail_when_the_claims_do_not_hold():
+    ctx = ReportContext(fake_results())
+    grabnas.render(fake_results(grab=93.9, knn=94.2, tnas=94.1, prune_grab=92.9), ctx)
+    assert states(ctx) == ["fail"] * 4, ctx.checks
+
+
+def test_section_is_silent_without_grabnas_rows():
+    df = pd.DataFrame(rows("random", "nb201/cifar10", 100, 93.0)).assign(matrix="paper-search")
+    assert grabnas.render(df, ReportContext(df)) is None
