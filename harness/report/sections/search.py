@@ -38,7 +38,7 @@ _COUNTS = ("seeds", "runs", "found", "paper rank", "our rank", "budget")
 FMT = {c: ".0f" for c in _COUNTS} | {
     c: ".2f" for c in ("ours (mean)", "paper", "ours − paper", "paper regret", "our regret (mean)", "paper std", "mean",
                        "regret (mean)", "found share", "mean queries, runs that found it", "A (mean)", "B (mean)", "A − B")
-}
+} | {"params (M)": ".1f", "cost (GPU days)": ".3g"}
 _PWLNAS_LABEL = re.compile(r"^PWLNAS(?:[-_ ]?\(?([A-Za-z_]+)\)?)?$", re.IGNORECASE)
 
 
