@@ -78,8 +78,16 @@ def run(
     filter: Annotated[Optional[list[str]], typer.Option("--filter", help="field=glob[,glob] (task, predictor, loss, encoding, budget, seed, method, space, protocol); repeatable.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Typed matrix override key.path=value (YAML value, never evaluated); repeatable.")] = None,
     skip_missing_data: Annotated[bool, typer.Option("--skip-missing-data", help="Skip tasks whose data is not imported (e.g. for `full`) instead of stopping.")] = False,
+    cell_timeout: Annotated[
+        Optional[float],
+        typer.Option("--cell-timeout", min=0, help="Seconds a cell may run before its worker is killed and replaced (0: no limit); default: 20x the cell's expected cost, at least 600 s."),
+    ] = None,
 ) -> None:
-    """Run a matrix: skip stored cells, run the rest, store every result."""
+    """Run a matrix: skip stored cells, run the rest, store every result.
+
+    Exits 1 when any cell failed (after storing every result; failed cells are retried by
+    the next run)."""
+    from nasbench_harness.errors import ConfigError
     from nasbench_harness.executors import EXECUTORS, default_jobs, make_executor
     from nasbench_harness.matrix import filter_cells, load_matrix
     from nasbench_harness.runner import estimate_seconds, execute, plan
@@ -89,6 +97,8 @@ def run(
         make_executor(executor)  # raises the one-sentence ConfigError before any work
     m = load_matrix(matrix, set_ or [])
     cells = filter_cells(m.cells, filter or [])
+    if not cells:
+        raise ConfigError(f"The filters {' '.join(filter or [])} match none of the {len(m.cells)} cells of matrix '{m.name}'; check the values with `nasbench-harness validate`.")
     store = ResultStore(results)
     p = plan(m, store, cells, force=force, threads=threads, skip_missing_data=skip_missing_data)
     for task, why in p.missing.items():
@@ -114,9 +124,9 @@ def run(
         with make_executor(executor, n_jobs, threads, dask_scheduler) as ex:
             if bar is not None:
                 with bar:
-                    summary = execute(p, store, ex, progress=on_cell)
+                    summary = execute(p, store, ex, progress=on_cell, cell_timeout=cell_timeout)
             else:
-                summary = execute(p, store, ex, progress=on_cell)
+                summary = execute(p, store, ex, progress=on_cell, cell_timeout=cell_timeout)
     except KeyboardInterrupt:
         err.print(f"Interrupted: {stored[0]} new cell(s) were stored in {results}; rerun the same command to resume.")
         raise typer.Exit(130) from None
@@ -127,7 +137,8 @@ def run(
     for line in summary.failures[:10]:
         err.print(f"failed: {escape(line)}")
     if summary.n_failed:
-        err.print("Failed cells are retried on the next run.")
+        err.print(f"{summary.n_failed} cell(s) failed; they are retried on the next run.")
+        raise typer.Exit(1)
 
 
 # -- list ---------------------------------------------------------------------------------

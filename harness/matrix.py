@@ -530,7 +530,17 @@ def load_matrix(name_or_path: str | Path, overrides: list[str] | tuple[str, ...]
 FILTER_FIELDS = ("protocol", "task", "predictor", "encoding", "loss", "budget", "seed", "method", "space")
 
 
+def _number(text: str) -> str | None:
+    """``text`` as a canonical number ('20.0' -> '20') when it is one, else None."""
+    try:
+        return f"{float(text):g}"
+    except ValueError:
+        return None
+
+
 def _cell_field(cell: Cell, fld: str) -> str:
+    if fld == "budget":  # 20, 20.0 and 2e1 are the same budget
+        return f"{float(cell.budget):g}"
     if fld == "method":
         return cell.method
     if fld == "space":
@@ -550,7 +560,10 @@ def filter_cells(cells: list[Cell], filters: list[str]) -> list[Cell]:
         fld = fld.strip()
         if fld not in FILTER_FIELDS:
             raise ConfigError(f"Cannot filter on '{fld}'; expected one of {list(FILTER_FIELDS)}.{did_you_mean(fld, FILTER_FIELDS)}")
-        parsed.append((fld, [p.strip() for p in pats.split(",")]))
+        pats = [p.strip() for p in pats.split(",")]
+        if fld == "budget":
+            pats = [_number(p) or p for p in pats]
+        parsed.append((fld, pats))
     return [c for c in cells if all(any(fnmatchcase(_cell_field(c, fld), p) for p in pats) for fld, pats in parsed)]
 
 
