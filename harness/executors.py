@@ -340,20 +340,32 @@ class DaskExecutor(Executor):
         import time
         from collections import deque
 
-        from dask.distributed import FIRST_COMPLETED, wait
+        from dask.distributed import wait
         from distributed.scheduler import KilledWorker
 
         todo = deque(enumerate(items))
         tries: dict[int, int] = {}
-        running: dict = {}  # future -> (index, item, deadline)
+        running: dict = {}  # future -> (index, item, deadline before it starts)
+        started: dict[str, float] = {}  # future key -> when its worker began it (after prepare)
+        topic = f"nbh-cell-start-{os.getpid()}"
+        self.client.subscribe_topic(topic, lambda event: started.setdefault(event[1], time.monotonic()))
+
+        def deadline(fut, idx, item, before) -> float:
+            limit = timeout(item) if timeout else None
+            return before if fut.key not in started or not limit else started[fut.key] + limit
+
         try:
             while todo or running:
                 while todo and len(running) < self.jobs:
                     idx, item = todo.popleft()
                     limit = timeout(item) if timeout else None
-                    running[self.client.submit(fn, item, pure=False)] = (idx, item, time.monotonic() + limit if limit else math.inf)
-                nearest = min(d for _, _, d in running.values()) - time.monotonic()
-                done, _ = wait(list(running), timeout=None if nearest == math.inf else max(0.05, nearest), return_when=FIRST_COMPLETED)
+                    fut = self.client.submit(_dask_call, fn, prepare, item, topic, pure=False)
+                    running[fut] = (idx, item, time.monotonic() + STARTUP_GRACE + limit if limit else math.inf)
+                bounded = any(d < math.inf for _, _, d in running.values())
+                try:  # wake up now and then: a start event may bring a deadline closer
+                    done, _ = wait(list(running), timeout=0.5 if bounded else None, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    done = set()
                 failed: list[tuple] = []
                 for fut in done:
                     idx, item, _ = running.pop(fut)
@@ -367,8 +379,8 @@ class DaskExecutor(Executor):
                         continue
                     yield value
                 now = time.monotonic()
-                for fut, (idx, item, deadline) in list(running.items()):
-                    if now >= deadline:
+                for fut, (idx, item, before) in list(running.items()):
+                    if now >= deadline(fut, idx, item, before):
                         running.pop(fut)
                         self._restart_worker_of(fut)
                         failed.append((idx, item, f"exceeded cell timeout of {timeout(item):g} s"))
@@ -380,6 +392,7 @@ class DaskExecutor(Executor):
                         yield lost(item, reason) if lost else _raise(reason)
         finally:
             self.client.cancel(list(running))
+            self.client.unsubscribe_topic(topic)
 
     def _restart_worker_of(self, fut) -> None:
         """Stop a runaway cell: restart (through its nanny) the worker processing it."""
@@ -392,6 +405,16 @@ class DaskExecutor(Executor):
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _dask_call(fn, prepare, item, topic: str):
+    """Run on a Dask worker: ``prepare``, then tell the client the item's clock starts, then ``fn``."""
+    from distributed import get_worker
+
+    if prepare is not None:
+        prepare(item)
+    get_worker().log_event(topic, get_worker().get_current_task())
+    return fn(item)
 
 
 def default_jobs(threads: int = 1) -> int:

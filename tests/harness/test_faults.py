@@ -13,10 +13,15 @@ import importlib
 import os
 import sys
 import textwrap
+import time
+import warnings
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from nasbench_harness import registry
+from nasbench_harness.cli import main
 from nasbench_harness.executors import make_executor
 from nasbench_harness.matrix import load_matrix
 from nasbench_harness.runner import execute, plan
@@ -79,6 +84,17 @@ def faulty_plugin(tmp_path_factory) -> str:
     registry.clear_caches()
     assert "faulty" in registry.names("predictors")
     return str(root)
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``main(args)`` in-process: (exit code, stdout, stderr)."""
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def faulty_matrix(write_matrix, methods: str, seeds: int = 1, budgets: str = "[10]") -> str:
@@ -150,3 +166,104 @@ def test_dask_worker_death_and_timeout(faulty_plugin, write_matrix, tmp_path):
     assert rows[2]["status"] == "ok"
     assert rows[3]["status"] == "failed" and rows[3]["error"] == "exceeded cell timeout of 3 s"
     assert rows[4]["status"] == "ok"
+
+
+# -- 3. damaged and foreign shards --------------------------------------------------------
+def sample_rows(n: int = 12) -> list[dict]:
+    return [
+        {"key": f"k{i:03d}", "task": "toy/synthetic", "method": "m", "status": "ok" if i % 3 else "failed", "error": "" if i % 3 else "boom",
+         "budget": 10.0, "seed": i, "kendall_tau": 0.1 * i, "finished_at": f"2026-01-01T00:00:{i:02d}"}
+        for i in range(n)
+    ]
+
+
+def test_every_bit_flip_in_a_shard_is_skipped_with_a_warning_or_reads_back_identical(tmp_path):
+    """Flip one bit at 300 positions spread over a compacted shard (header, data pages,
+    footer, metadata): each read either skips the shard with a warning naming it, or gives
+    exactly the original rows. Never a traceback, never different data."""
+    from nasbench_harness.errors import CorruptShardWarning
+
+    store = ResultStore(tmp_path / "r")
+    for rows in (sample_rows()[:6], sample_rows()[6:]):
+        store.append(rows)
+    shard = store.compact()
+    original = store.read()
+    pristine = shard.read_bytes()
+    positions = sorted(set(int(p) for p in np.linspace(0, len(pristine) - 1, 300)))
+    skipped = identical = 0
+    for n, pos in enumerate(positions):
+        damaged = bytearray(pristine)
+        damaged[pos] ^= 1 << (n % 8)
+        shard.write_bytes(bytes(damaged))
+        fresh = ResultStore(store.path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = fresh.read()
+        if fresh.problems:
+            assert len(got) == 0 and shard.name in fresh.problems[0]
+            assert any(issubclass(w.category, CorruptShardWarning) for w in caught) or fresh.problems[0] in _warned()
+            skipped += 1
+        else:
+            pd.testing.assert_frame_equal(got, original)
+            identical += 1
+    assert skipped + identical == len(positions) and skipped > 0
+
+
+def _warned():
+    from nasbench_harness import store
+
+    return store._warned
+
+
+def test_foreign_parquet_is_refused_not_compacted_and_report_still_works(toy_matrix, tmp_path, capsys):
+    results = tmp_path / "r"
+    assert cli(capsys, "run", "--matrix", str(toy_matrix), "--results", str(results))[0] == 0
+    foreign = results / "shards" / "part-9-9-9.parquet"
+    pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_parquet(foreign)
+    store = ResultStore(results)
+    with pytest.warns(Warning, match="not a nasbench-harness result shard"):
+        store.compact()
+    assert foreign.exists() and len(store.read()) == 8
+    assert cli(capsys, "report", "--results", str(results), "--out", str(tmp_path / "rep"))[0] == 0
+    assert (tmp_path / "rep" / "index.html").exists()
+
+
+def test_shards_get_normal_permissions_and_stale_tmp_files_are_removed(tmp_path):
+    store = ResultStore(tmp_path / "r")
+    shard = store.append(sample_rows(2))
+    assert shard.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    stale = store.shard_dir / ".part-1.abc.tmp"
+    fresh = store.shard_dir / ".part-2.abc.tmp"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    store.compact()
+    assert not stale.exists() and fresh.exists()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# -- 6. full disk -------------------------------------------------------------------------
+def test_full_disk_is_one_sentence_not_masked_by_compaction(toy_matrix, tmp_path, monkeypatch, capsys):
+    import errno
+
+    import pyarrow.parquet as pq
+
+    real = pq.write_table
+    calls = [0]
+
+    def fill_up(table, where, **kw):
+        calls[0] += 1
+        if calls[0] > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(table, where, **kw)
+
+    monkeypatch.setattr(pq, "write_table", fill_up)
+    code, _, err = cli(capsys, "run", "--matrix", str(toy_matrix), "--results", str(tmp_path / "r"))
+    assert code == 2
+    assert "is full (no space left on device)" in err and "Traceback" not in err and err.count("error:") == 1
+    assert len(ResultStore(tmp_path / "r").read()) == 3  # what fitted is kept
