@@ -8,6 +8,7 @@ sentence on stderr and the error's exit code; other exceptions keep their traceb
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from enum import Enum
@@ -239,10 +240,20 @@ def validate(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Typed override key.path=value; repeatable.")] = None,
 ) -> None:
     """Check a matrix (names, types, values) and print what it expands to."""
-    from nasbench_harness.matrix import load_matrix
+    from nasbench_harness.errors import DataError
+    from nasbench_harness.matrix import check_budgets, load_matrix
+    from nasbench_harness.paths import DATA_ENV
+    from nasbench_harness.runner import _load_task
 
     m = load_matrix(matrix, set_ or [])
     tasks = sorted({c.task for c in m.cells})
+    sizes = {}
+    for t in tasks:  # budgets are checked against the tasks whose data is imported
+        try:
+            sizes[t] = len(_load_task(t, os.environ.get(DATA_ENV)))
+        except DataError:
+            err.print(f"[yellow]note:[/yellow] the data of task {t} is not imported; its budgets are not checked.")
+    check_budgets(m.name, m.cells, sizes)
     methods = sorted({c.method for c in m.cells})
     budgets = sorted({float(c.budget) for c in m.cells})
     seeds = sorted({c.seed for c in m.cells})

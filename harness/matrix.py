@@ -334,10 +334,13 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
         raise (where / "params").fail(
             f"predictor '{name}' does not accept {unknown}; it accepts {sorted(getattr(cls, 'default_params', {}))}."
         )
+    _check_param_types(name, params, getattr(cls, "default_params", {}), where / "params")
     default_enc = getattr(cls, "default_encoding", "onehot")
     encoding = raw.get("encoding") or default_enc
     if not isinstance(encoding, str):
         raise (where / "encoding").fail(f"expected an encoding name such as onehot, path, meta, graf, zc; got {encoding!r}.")
+    if "encoding" in getattr(cls, "inputs", "encoding"):
+        _check_encoding(encoding, where / "encoding")
     loss = raw.get("loss")
     if loss is None and getattr(cls, "supports_loss", False):
         loss = getattr(cls, "default_loss", None)
@@ -356,6 +359,7 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
             )
     elif loss_params:
         raise (where / "loss_params").fail("loss_params given without a loss; add 'loss: NAME' or remove them.")
+    _instantiate(name, cls, params, encoding, loss, loss_params, where)
     label = raw.get("label") or method_label(name, loss, encoding, default_enc, params)
     return {
         "predictor": name,
@@ -365,6 +369,72 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
         "loss_params": loss_params,
         "label": str(label),
     }
+
+
+def _type_name(value) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _check_param_types(name: str, params: dict, defaults: dict, where: _Where) -> None:
+    """Each given parameter must have the type of its default (an int may stand for a float)."""
+    for key, value in params.items():
+        default = defaults.get(key)
+        if default is None or value is None:
+            continue
+        if isinstance(default, bool) or isinstance(value, bool):
+            ok = isinstance(default, bool) and isinstance(value, bool)
+        elif isinstance(default, (int, float)):
+            ok = isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
+        elif isinstance(default, (list, tuple)):
+            ok = isinstance(value, (list, tuple))
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            raise (where / key).fail(f"predictor '{name}' expects {_type_name(default)} for '{key}' (default {default!r}), got {value!r}.")
+
+
+def _check_encoding(kind: str, where: _Where) -> None:
+    """The same check (and sentence) as computing the encoding at run time."""
+    from nasbench_harness.tasks.encodings import check_kind
+
+    try:
+        check_kind(kind)
+    except HarnessError as exc:
+        raise where.fail(str(exc)) from None
+
+
+def _instantiate(name: str, cls, params: dict, encoding: str, loss: str, loss_params: dict, where: _Where) -> None:
+    """Build the method as a cell would (loss first), so constructor errors surface now."""
+    try:
+        loss_obj = _loss_class(loss)(**loss_params) if loss else None
+        cls(seed=0, encoding=encoding, loss=loss_obj, **params)
+    except HarnessError as exc:
+        raise where.fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a plugin's constructor may raise anything
+        raise where.fail(f"predictor '{name}' cannot be built with params {params} ({type(exc).__name__}: {exc}); fix the params.") from None
+
+
+def check_labels(cells: list[Cell], where: _Where) -> None:
+    """Two different methods under one label would be merged into one leaderboard row."""
+    seen: dict[str, tuple] = {}
+    for c in cells:
+        ident = (c.predictor, canonical_json(c.params), c.encoding, c.loss, canonical_json(c.loss_params))
+        other = seen.setdefault(c.method, ident)
+        if other != ident:
+            raise where.fail(
+                f"two different methods have the label '{c.method}' ({other[0]} {other[1]} @{other[2]} {other[3]} and "
+                f"{ident[0]} {ident[1]} @{ident[2]} {ident[3]}); their results would be merged into one row, so give each its own label."
+            )
+
+
+def check_budgets(matrix: str, cells: list[Cell], sizes: dict[str, int]) -> None:
+    """Every count budget must fit its task (``sizes``: task -> architectures)."""
+    for c in cells:
+        if isinstance(c.budget, int) and c.task in sizes and c.budget > sizes[c.task]:
+            raise ConfigError(
+                f"The budget {c.budget} of matrix '{matrix}' exceeds the {sizes[c.task]} architectures of task "
+                f"'{c.task}'; use a smaller count or a fraction."
+            )
 
 
 @dataclass(frozen=True)
@@ -507,6 +577,8 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
             cells += _expand_file(inc_path, [], (*seen, path), matrix_name).cells
     if not cells:
         raise top.fail("the matrix has no cells; give tasks, methods and budgets (or blocks / include).")
+    if not seen:  # the whole matrix, includes merged
+        check_labels(cells, top)
     return Matrix(name=name, path=path, description=str(doc.get("description", "")), cells=cells_unique(cells))
 
 

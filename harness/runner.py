@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from nasbench_harness.errors import ConfigError, HarnessError
-from nasbench_harness.matrix import NO_PREDICTOR, Cell, Matrix, canonical_json, code_version
+from nasbench_harness.matrix import NO_PREDICTOR, Cell, Matrix, canonical_json, check_budgets, code_version
 from nasbench_harness.store import ResultStore
 from nasbench_harness.threads import pin_threads
 
@@ -246,12 +246,7 @@ def plan(
                 raise
             missing[name] = str(exc)
     cells = [c for c in cells if c.task in tasks]
-    for c in cells:
-        if isinstance(c.budget, int) and c.budget > len(tasks[c.task]):
-            raise ConfigError(
-                f"The budget {c.budget} of matrix '{matrix.name}' exceeds the {len(tasks[c.task])} architectures of task "
-                f"'{c.task}'; use a smaller count or a fraction."
-            )
+    check_budgets(matrix.name, cells, {n: len(t) for n, t in tasks.items()})
     keys, payloads = [], []
     for c in cells:
         cv = code_version(c.protocol, c.predictor, c.loss)

@@ -34,17 +34,22 @@ MAX_PATHS = 2048  # path-encoding columns kept (shortest paths first), see _path
 _CHUNK_BYTES = 64 << 20  # working memory per chunk of architectures in the path DPs
 
 
+def check_kind(kind: str) -> None:
+    """Raise the one-sentence ConfigError for an unknown encoding kind (also used by `validate`)."""
+    if kind not in KINDS and not kind.startswith("zc."):
+        raise ConfigError(
+            f"Unknown encoding '{kind}'; expected one of {', '.join(KINDS)} or zc.<dataset>.{did_you_mean(kind, KINDS)}"
+        )
+
+
 def compute_encoding(space, kind: str, arch_ids):
     """Encoding ``kind`` of ``arch_ids`` in ``space`` (see module docstring)."""
     ids = np.asarray(arch_ids)
+    check_kind(kind)
     if kind == "graph":
         return space.to_graph(list(ids))
     if kind.startswith("zc."):  # zc.<dataset>: that dataset's <dataset>.zc.<proxy> columns
         return zc_encoding(space, ids, dataset=kind[3:])
-    if kind not in KINDS:
-        raise ConfigError(
-            f"Unknown encoding '{kind}'; expected one of {', '.join(KINDS)} or zc.<dataset>.{did_you_mean(kind, KINDS)}"
-        )
     override = getattr(space, f"encode_{kind}", None)
     if callable(override):
         return np.asarray(override(ids), dtype=np.float32)

@@ -163,7 +163,7 @@ def test_dask_worker_death_and_timeout(faulty_plugin, write_matrix, tmp_path):
     summary, df = run_matrix(path, tmp_path / "r", "dask", jobs=2, cell_timeout=3)
     rows = by_tag(df)
     assert rows[1]["status"] == "failed" and rows[1]["error"].startswith("worker died")
-    assert rows[2]["status"] == "ok"
+    assert rows[2]["status"] == "ok", rows[2]["error"]
     assert rows[3]["status"] == "failed" and rows[3]["error"] == "exceeded cell timeout of 3 s"
     assert rows[4]["status"] == "ok"
 
@@ -267,3 +267,39 @@ def test_full_disk_is_one_sentence_not_masked_by_compaction(toy_matrix, tmp_path
     assert code == 2
     assert "is full (no space left on device)" in err and "Traceback" not in err and err.count("error:") == 1
     assert len(ResultStore(tmp_path / "r").read()) == 3  # what fitted is kept
+
+
+# -- 5, 8. mistakes that validate (and run) catch; exit codes -----------------------------
+@pytest.mark.parametrize(
+    "methods, fragment",
+    [
+        ("[{predictor: knn, label: A}, {predictor: knn, params: {k: 2}, label: A}]", "two different methods have the label 'A'"),
+        ("[{predictor: knn, encoding: onehott}]", "Unknown encoding 'onehott'"),
+        ("[{predictor: knn, params: {k: 'five'}}]", "expects an integer for 'k'"),
+    ],
+    ids=["duplicate-label", "unknown-encoding", "mistyped-param"],
+)
+def test_validate_and_run_refuse_what_every_cell_would_fail(capsys, write_matrix, example_plugin, tmp_path, methods, fragment):
+    path = faulty_matrix(write_matrix, methods)
+    for args in (("validate", str(path)), ("run", "--matrix", str(path), "--results", str(tmp_path / "r"))):
+        code, _, err = cli(capsys, *args)
+        assert code == 2 and fragment in err and "Traceback" not in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_budget_larger_than_the_task_fails_validate_with_the_run_sentence(capsys, write_matrix, example_plugin, tmp_path):
+    path = faulty_matrix(write_matrix, "[knn]", budgets="[5000]")
+    _, _, validate_err = cli(capsys, "validate", str(path))
+    code, _, run_err = cli(capsys, "run", "--matrix", str(path), "--results", str(tmp_path / "r"))
+    assert code == 2 and "exceeds the 600 architectures of task 'toy/synthetic'" in validate_err
+    assert validate_err == run_err
+
+
+def test_run_exits_1_saying_how_many_failed_and_filters_must_match(capsys, write_matrix, example_plugin, tmp_path):
+    path = faulty_matrix(write_matrix, "[knn, {predictor: knn, params: {chunk: 0}}]", budgets="[20, 30]")
+    results = str(tmp_path / "r")
+    code, _, err = cli(capsys, "run", "--matrix", str(path), "--results", results, "--filter", "budget=20.0")
+    assert code == 1 and "1 cell(s) failed" in err  # budget=20.0 matched budget 20: 2 cells, 1 failing
+    assert len(ResultStore(results).read()) == 2
+    code, _, err = cli(capsys, "run", "--matrix", str(path), "--results", results, "--filter", "budget=25")
+    assert code == 2 and "match none of the 4 cells" in err
