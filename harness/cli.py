@@ -101,7 +101,7 @@ def run(
     if not cells:
         raise ConfigError(f"The filters {' '.join(filter or [])} match none of the {len(m.cells)} cells of matrix '{m.name}'; check the values with `nasbench-harness validate`.")
     store = ResultStore(results)
-    p = plan(m, store, cells, force=force, threads=threads, skip_missing_data=skip_missing_data)
+    p = plan(m, store, cells, force=force, threads=threads, skip_missing_data=skip_missing_data, verify_data=not dry_run)
     for task, why in p.missing.items():
         err.print(f"[yellow]warning:[/yellow] skipped task {task}: {escape(why)}")
     n_jobs = 1 if executor == "serial" else (jobs or default_jobs(threads))
@@ -109,7 +109,7 @@ def run(
         eta = estimate_seconds(p, store, n_jobs)
         out.print(
             f"matrix {m.name}: {len(p.cells)} cells, {p.n_done} already done, {len(p.pending)} to run; "
-            f"estimated {_fmt_seconds(eta)} on {n_jobs} worker(s)"
+            f"estimated {_fmt_seconds(eta)} on {n_jobs} worker(s); data checksums read from the manifests, not re-hashed (`run` verifies them)"
         )
         return
     store.ensure_writable()

@@ -68,15 +68,31 @@ VERSIONED_PACKAGES = ("nasbench-harness", "numpy", "pandas", "pyarrow", "scipy",
 
 # -- worker side --------------------------------------------------------------------------
 @functools.cache
-def _load_task(name: str, data_root: str | None):
-    """Each worker process loads a task once (tables, encodings memoised in the space)."""
+def _load_task(name: str, data_root: str | None, verify: bool = True):
+    """Each worker process loads a task once (tables, encodings memoised in the space).
+
+    With ``verify`` the space's cached table is first checked against the sha256 of its
+    manifest (the data checksum in run keys comes from the manifest, so a table changed
+    after import must be refused, not computed on under the old keys).
+    """
     from nasbench_harness.tasks.cache import DataCache
-    from nasbench_harness.tasks.catalog import load_task
+    from nasbench_harness.tasks.catalog import get_spec, load_task
     from nasbench_harness.testing import SYNTHETIC_TASKS
 
     if name in SYNTHETIC_TASKS:
         return SYNTHETIC_TASKS[name]()
-    return load_task(name, DataCache(Path(data_root)) if data_root else None)
+    cache = DataCache(Path(data_root)) if data_root else DataCache()
+    if verify:
+        _check_space_table(get_spec(name).space, str(cache.root))
+    return load_task(name, cache)
+
+
+@functools.cache
+def _check_space_table(space: str, data_root: str) -> None:
+    """Once per process and space: the cached table matches its manifest (DataError otherwise)."""
+    from nasbench_harness.tasks.cache import DataCache
+
+    DataCache(Path(data_root)).check_table(space)
 
 
 @functools.cache
@@ -225,12 +241,13 @@ def plan(
     force: bool = False,
     threads: int = 1,
     skip_missing_data: bool = False,
+    verify_data: bool = True,
 ) -> Plan:
     """Derive run keys (loading each task once for its data checksum) and what is done.
 
     A task whose data is not imported raises its DataError (which names the import to
     run), or with ``skip_missing_data`` drops that task's cells and notes why in
-    ``Plan.missing``.
+    ``Plan.missing``. ``verify_data=False`` trusts the manifests' checksums (dry runs).
     """
     from nasbench_harness.errors import DataError
     from nasbench_harness.paths import DATA_ENV
@@ -240,7 +257,7 @@ def plan(
     tasks, missing = {}, {}
     for name in dict.fromkeys(c.task for c in cells):
         try:
-            tasks[name] = _load_task(name, data_root)
+            tasks[name] = _load_task(name, data_root, verify_data)
         except DataError as exc:
             if not skip_missing_data:
                 raise

@@ -303,3 +303,52 @@ def test_run_exits_1_saying_how_many_failed_and_filters_must_match(capsys, write
     assert len(ResultStore(results).read()) == 2
     code, _, err = cli(capsys, "run", "--matrix", str(path), "--results", results, "--filter", "budget=25")
     assert code == 2 and "match none of the 4 cells" in err
+
+
+# -- 4. data checksums --------------------------------------------------------------------
+def test_changed_cache_table_is_refused_at_run_time_and_dry_run_says_it_trusts(capsys, cache_for, example_plugin, write_matrix, tmp_path, monkeypatch):
+    """A still-valid table whose column was altered after import: `run` refuses it in one
+    sentence (instead of reusing the old keys as "already done"); `--dry-run` trusts the
+    manifest and says so."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from nasbench_harness import runner
+
+    src = cache_for("darts").space_dir("darts")
+    root = tmp_path / "data"
+    shutil.copytree(src, root / "darts")
+    monkeypatch.setenv("NASBENCH_HARNESS_DATA", str(root))
+    runner._load_task.cache_clear()
+    runner._check_space_table.cache_clear()
+    table = pq.read_table(root / "darts" / "table.parquet").to_pandas()
+    metric = [c for c in table.columns if c != "arch_id"][0]
+    table[metric] = table[metric][::-1].to_numpy()  # still a valid table, different data
+    table.to_parquet(root / "darts" / "table.parquet", index=False)
+    path = write_matrix("tasks: [darts/cifar10]\nmethods: [knn]\nbudgets: [20]\nseeds: 1\n")
+    try:
+        code, out, _ = cli(capsys, "run", "--matrix", str(path), "--results", str(tmp_path / "r"), "--dry-run")
+        assert code == 0 and "read from the manifests, not re-hashed" in out
+        code, _, err = cli(capsys, "run", "--matrix", str(path), "--results", str(tmp_path / "r"))
+        assert code == 2 and "changed since it was imported" in err and "Traceback" not in err
+    finally:
+        runner._load_task.cache_clear()
+        runner._check_space_table.cache_clear()
+
+
+def test_reimporting_the_same_data_keeps_column_order_and_checksum(tmp_path):
+    """A second importer's columns sit between; re-importing the first file must not move
+    its columns to the end (which changed the checksum and every run key of the space)."""
+    from nasbench_harness.tasks.cache import DataCache, SourceFile
+
+    cache = DataCache(tmp_path)
+    ids = [f"a{i}" for i in range(5)]
+    first = pd.DataFrame({"arch_id": ids, "x.val_acc": np.arange(5.0), "x.test_acc": np.arange(5.0) + 1})
+    second = pd.DataFrame({"arch_id": ids, "zc.synflow": np.arange(5.0) * 2})
+    src = SourceFile("f", "0" * 64, 1, "test")
+    cache.write_table("sp", first, sources=[src], importer="one", importer_version=1)
+    cache.write_table("sp", second, sources=[src], importer="two", importer_version=1)
+    before = (list(cache.read_table("sp").columns), cache.table_checksum("sp"))
+    cache.write_table("sp", first, sources=[src], importer="one", importer_version=1)
+    assert (list(cache.read_table("sp").columns), cache.table_checksum("sp")) == before
