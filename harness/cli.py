@@ -157,11 +157,12 @@ def _plugin_rows(kind: str) -> list[dict]:
 
     rows = []
     for name in registry.names(kind):
-        row = {"name": name, "description": "", "package": registry.info(kind, name).dist}
-        try:
+        row = {"name": name, "description": "", "package": ""}
+        try:  # one broken plugin (import error, name collision, bad attributes) is listed as such
+            row["package"] = registry.info(kind, name).dist
             obj = registry.load(kind, name)
-            row["description"] = registry.describe(kind, name)
-        except HarnessError as exc:
+            row["description"] = str(registry.describe(kind, name))
+        except (HarnessError, Exception) as exc:
             row.update(description="(broken plugin: it fails to import; see `list --json`)", error=str(exc), broken=True)
             rows.append(row)
             continue

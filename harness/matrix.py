@@ -37,6 +37,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -52,6 +53,10 @@ from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
 BLOCK_KEYS = {"protocol", "protocol_params", "tasks", "methods", "budgets", "seeds"}
 TOP_KEYS = BLOCK_KEYS | {"name", "description", "blocks", "include", "include_if_present"}
 METHOD_KEYS = {"predictor", "params", "encoding", "loss", "loss_params", "label"}
+MAX_MATRIX_BYTES = 1_000_000  # a matrix file; the bigger built-ins are a few kB
+MAX_SEED = 2**31 - 1  # seeds feed torch/numpy/xgboost generators and an int64 column
+MAX_SEEDS = 10_000  # `seeds: N` (a list may hold at most as many)
+MAX_CELLS = 1_000_000  # one matrix; `full` has ~23,000
 NO_PREDICTOR = "none"  # the predictor of cells whose protocol params need none (search baselines)
 
 
@@ -159,11 +164,17 @@ def find_matrix(name_or_path: str | Path) -> Path:
 
 def _load_yaml(path: Path) -> dict:
     try:
-        doc = yaml.safe_load(path.read_text())
+        if path.stat().st_size > MAX_MATRIX_BYTES:
+            raise ConfigError(f"The matrix {path} is larger than {MAX_MATRIX_BYTES // 1000} kB; a matrix is a short YAML file, split it with include:.")
+        doc = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"The matrix {path} is not a UTF-8 text file; give a YAML matrix file.") from None
+    except RecursionError:
+        raise ConfigError(f"The matrix {path} is nested too deeply to be a matrix; fix its structure.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid syntax"
+        problem = re.sub(r"'.*?'|\".*?\"", "...", str(getattr(exc, "problem", None) or "invalid syntax"))[:80]  # never echo the file's text
         raise ConfigError(f"The matrix {path} is not valid YAML{where} ({problem}); fix the syntax there.") from None
     except OSError as exc:
         raise ConfigError(f"Could not read the matrix {path} ({exc.strerror}); check the path.") from None
@@ -245,13 +256,15 @@ def _budgets(value, where: _Where) -> list[int | float]:
 
 def _seeds(value, where: _Where) -> list[int]:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise where.fail(f"expected a positive number of seeds or a list of ints, got {value}.")
+        if not 1 <= value <= MAX_SEEDS:
+            raise where.fail(f"expected a number of seeds between 1 and {MAX_SEEDS} or a list of ints, got {value}.")
         return list(range(value))
     seeds = _list_of(value, where, "seeds")
+    if len(seeds) > MAX_SEEDS:
+        raise where.fail(f"expected at most {MAX_SEEDS} seeds, got {len(seeds)}.")
     for i, s in enumerate(seeds):
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise (where / i).fail(f"expected a non-negative int seed, got {s!r}.")
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
+            raise (where / i).fail(f"expected an int seed between 0 and {MAX_SEED}, got {s!r}.")
     return seeds
 
 
@@ -523,6 +536,9 @@ def _block_cells(block: dict, where: _Where, matrix: str) -> list[Cell]:
     methods = _resolve_methods(block["methods"], where / "methods", protocol, free_label)
     budgets = _budgets(block["budgets"], where / "budgets")
     seeds = _seeds(block.get("seeds", 1), where / "seeds")
+    n = len(tasks) * len(methods) * len(budgets) * len(seeds)
+    if n > MAX_CELLS:
+        raise where.fail(f"this block expands to {n} cells, more than the limit of {MAX_CELLS}; use fewer tasks, methods, budgets or seeds.")
     return [
         Cell(protocol=protocol, task=t, budget=b, seed=s, protocol_params=pparams, matrix=matrix, **m)
         for t, m, b, s in itertools.product(tasks, methods, budgets, seeds)
@@ -567,14 +583,16 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
     for key in ("include", "include_if_present"):
         includes = doc.get(key) or []
         for i, inc in enumerate(_list_of(includes, top / key, "files") if includes else []):
-            if not isinstance(inc, str):
-                raise (top / key / i).fail(f"expected a relative path to a matrix file, got {inc!r}.")
+            if not isinstance(inc, str) or Path(inc).is_absolute() or ".." in Path(inc).parts or inc.startswith("~"):
+                raise (top / key / i).fail(f"expected a relative path to a matrix file in {path.parent} or below (no absolute path, no '..'), got {inc!r}.")
             inc_path = path.parent / inc
             if not inc_path.is_file():
                 if key == "include_if_present":
                     continue
                 raise (top / key / i).fail(f"the included file {inc_path} does not exist; fix the path (relative to {path.parent}).")
             cells += _expand_file(inc_path, [], (*seen, path), matrix_name).cells
+            if len(cells) > MAX_CELLS:
+                raise (top / key / i).fail(f"the matrix expands to more than {MAX_CELLS} cells with its includes; split it.")
     if not cells:
         raise top.fail("the matrix has no cells; give tasks, methods and budgets (or blocks / include).")
     if not seen:  # the whole matrix, includes merged

@@ -110,11 +110,14 @@ class DataCache:
         if not path.is_file():
             return {"space": space, "sources": [], "importers": {}, "rows": 0}
         try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
+            doc = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            doc = None
+        if not isinstance(doc, dict):
             raise DataError(
-                f"The manifest {path} is not valid JSON; re-run `nasbench-harness data import` for '{space}'."
+                f"The manifest {path} is not a JSON object as written by the import; re-run `nasbench-harness data import` for '{space}'."
             ) from None
+        return doc
 
     def table_checksum(self, space: str) -> str:
         """The sha256 of the table recorded at import (cheap: no re-hashing on every load)."""

@@ -352,3 +352,98 @@ def test_reimporting_the_same_data_keeps_column_order_and_checksum(tmp_path):
     before = (list(cache.read_table("sp").columns), cache.table_checksum("sp"))
     cache.write_table("sp", first, sources=[src], importer="one", importer_version=1)
     assert (list(cache.read_table("sp").columns), cache.table_checksum("sp")) == before
+
+
+# -- 7. input limits ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nseeds: [99999999999999999999]\n", "expected an int seed between 0 and 2147483647"),
+        ("tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nseeds: 3000000\n", "expected a number of seeds between 1 and 10000"),
+        ("[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        (b"\x00\xff\xfe PAR1 \x89\x10" * 100, "is not a UTF-8 text file"),
+    ],
+    ids=["huge-seed", "million-seeds", "deep-yaml", "binary-file"],
+)
+def test_oversized_or_foreign_matrix_input_is_one_fast_sentence(capsys, write_matrix, example_plugin, text, fragment, tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    code, _, err = cli(capsys, "validate", str(path))
+    assert code == 2 and fragment in err and "Traceback" not in err, err
+
+
+def test_a_manifest_that_is_a_json_list_is_one_sentence(tmp_path):
+    from nasbench_harness.errors import DataError
+    from nasbench_harness.tasks.cache import DataCache
+
+    (tmp_path / "nb201").mkdir()
+    (tmp_path / "nb201" / "manifest.json").write_text("[1, 2, 3]")
+    with pytest.raises(DataError, match="is not a JSON object"):
+        DataCache(tmp_path).table_checksum("nb201")
+
+
+def test_bz2_pickle_bomb_is_refused_before_it_is_unpacked(tmp_path, monkeypatch):
+    import bz2
+
+    from nasbench_harness.errors import DataError
+    from nasbench_harness.tasks.importers import nb201
+
+    monkeypatch.setattr(nb201, "MIN_UNPACKED_BYTES", 1 << 20)  # the real floor is 64 MB; 1 MB keeps the test light
+    bomb = tmp_path / "0.pickle.pbz2"
+    bomb.write_bytes(bz2.compress(b"\0" * (50 << 20)))  # 50 MB of zeros in ~50 bytes
+    with pytest.raises(DataError, match="decompresses to more than"):
+        nb201.load_nats_pickle(bomb)
+
+
+# -- 9. lower items -----------------------------------------------------------------------
+@pytest.mark.parametrize("inc", ["/etc/passwd", "../outside.yaml", "sub/../../outside.yaml"])
+def test_include_refuses_absolute_and_parent_paths_without_echoing(capsys, write_matrix, example_plugin, tmp_path, inc):
+    (tmp_path.parent / "outside.yaml").write_text("secret: do-not-echo\n")
+    path = write_matrix(f"tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\ninclude: ['{inc}']\n")
+    code, _, err = cli(capsys, "validate", str(path))
+    assert code == 2 and "relative path" in err and "do-not-echo" not in err and "root:" not in err
+
+
+def test_yaml_error_does_not_echo_the_file(capsys, tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("tasks: [toy/synthetic\nmethods: 'topsecret-value\n")
+    code, _, err = cli(capsys, "validate", str(path))
+    assert code == 2 and "not valid YAML" in err and "topsecret" not in err
+
+
+def test_report_out_deletes_only_pages_it_wrote(capsys, toy_matrix, tmp_path):
+    results, out = tmp_path / "r", tmp_path / "rep"
+    assert cli(capsys, "run", "--matrix", str(toy_matrix), "--results", str(results))[0] == 0
+    (out / "boards").mkdir(parents=True)
+    mine = out / "boards" / "my-notes.html"
+    mine.write_text("<p>mine</p>")
+    assert cli(capsys, "report", "--results", str(results), "--out", str(out))[0] == 0
+    assert mine.exists()
+    ours = sorted(p.name for p in (out / "boards").glob("*.html") if p != mine)
+    assert ours, "the report writes board pages"
+    ResultStore(results).shard_files()[0].unlink()  # no results at all any more: no boards
+    ResultStore(results).append(sample_rows(1))
+    cli(capsys, "report", "--results", str(results), "--out", str(out))
+    assert mine.exists()
+
+
+def test_one_broken_plugin_is_listed_as_broken_not_fatal(capsys, tmp_path, monkeypatch, example_plugin):
+    """A plugin whose import calls sys.exit (the worst a module can do at import)."""
+    root = tmp_path / "broken"
+    root.mkdir()
+    (root / "nbh_broken_plugin.py").write_text("import sys\nsys.exit('cannot start')\n")
+    info = root / "nbh_broken_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nbh-broken-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[nasbench_harness.predictors]\nbrokenpred = nbh_broken_plugin:Nope\n")
+    monkeypatch.syspath_prepend(str(root))
+    registry.clear_caches()
+    try:
+        code, out, _ = cli(capsys, "list", "predictors", "--json")
+        import json
+
+        rows = {r["name"]: r for r in json.loads(out)}
+        assert code == 0 and rows["brokenpred"].get("broken") and "knn" in rows and not rows["knn"].get("broken")
+    finally:
+        monkeypatch.undo()
+        registry.clear_caches()
