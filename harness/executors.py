@@ -176,13 +176,20 @@ class SupervisedPool:
             while todo or any(w.job for w in self._workers):
                 while todo and len(self._workers) < min(self.jobs, len(todo) + sum(1 for w in self._workers if w.job)):
                     self._workers.append(self._spawn())
-                for w in self._workers:
+                for w in list(self._workers):
                     if w.job is None and todo:
                         idx, item = todo.popleft()
                         limit = timeout(item) if timeout else None
+                        try:
+                            w.conn.send((fn, prepare, item))
+                        except OSError:  # died while idle: the item never reached it, no try spent
+                            todo.appendleft((idx, item))
+                            self._retire(w)
+                            continue
                         w.job = (idx, item, time.monotonic() + STARTUP_GRACE + limit if limit else math.inf)
-                        w.conn.send((fn, prepare, item))
                 busy = [w for w in self._workers if w.job]
+                if not busy:
+                    continue
                 nearest = min(w.job[2] for w in busy) - time.monotonic()
                 ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=None if nearest == math.inf else max(0.0, nearest)))
                 now = time.monotonic()
@@ -398,13 +405,22 @@ class DaskExecutor(Executor):
         """Stop a runaway cell: restart (through its nanny) the worker processing it."""
         where = [addr for addr, keys in self.client.processing().items() if fut.key in keys]
         fut.cancel()
-        if where:
-            self.client.restart_workers(where, raise_for_error=False)
+        if where:  # a hard exit: a graceful restart would wait for the runaway thread; the nanny starts a new worker
+            import time
+
+            self.client.run(_hard_exit, workers=where, wait=False)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and set(where) & set(self.client.scheduler_info().get("workers", {})):
+                time.sleep(0.1)  # until the scheduler forgot it: a retry must not land on the dying worker
 
     def close(self) -> None:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+async def _hard_exit() -> None:  # a coroutine: Dask runs only those without waiting for a reply
+    os._exit(75)
 
 
 def _dask_call(fn, prepare, item, topic: str):
