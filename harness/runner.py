@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nasbench_harness.errors import ConfigError, HarnessError
+from nasbench_harness.errors import HarnessError
 from nasbench_harness.matrix import NO_PREDICTOR, Cell, Matrix, canonical_json, check_budgets, code_version
 from nasbench_harness.store import ResultStore
 from nasbench_harness.threads import pin_threads
