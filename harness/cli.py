@@ -162,7 +162,7 @@ def _plugin_rows(kind: str) -> list[dict]:
             row["package"] = registry.info(kind, name).dist
             obj = registry.load(kind, name)
             row["description"] = str(registry.describe(kind, name))
-        except (HarnessError, Exception) as exc:
+        except Exception as exc:  # noqa: BLE001 - a plugin may raise anything
             row.update(description="(broken plugin: it fails to import; see `list --json`)", error=str(exc), broken=True)
             rows.append(row)
             continue
