@@ -1,13 +1,16 @@
 """Executors: where cells run. All yield results as they complete.
 
-- ``serial``: in this process, one after another.
-- ``process``: a local pool of worker processes (joblib's loky backend), ``jobs`` wide.
+- ``serial``: one after another in one long-lived child process (``SupervisedPool`` of 1).
+- ``process``: a ``SupervisedPool`` of ``jobs`` long-lived worker processes.
 - ``dask``: a ``dask.distributed`` cluster; an existing scheduler (``scheduler`` address)
   or a ``LocalCluster`` of ``jobs`` single-threaded worker processes.
 
-The function sent to workers must be importable there (``runner.execute_cell``); it
-pins its own threads and loads each task once per worker process. Results are identical
-on every executor because a cell's randomness comes from the cell alone.
+Every executor survives a worker that dies or exceeds an item's time limit: the item is
+retried once in a fresh worker, then ``lost(item, reason)`` stands for its result (see
+``Executor.map`` and docs/ROBUSTNESS.md). The function sent to workers must be importable
+there (``runner.execute_cell``); it pins its own threads and loads each task once per
+worker process. Results are identical on every executor because a cell's randomness comes
+from the cell alone.
 """
 
 from __future__ import annotations
