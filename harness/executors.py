@@ -340,11 +340,12 @@ class DaskExecutor(Executor):
             self.jobs = max(1, len(self.client.scheduler_info().get("workers", {})))
 
     def map(self, fn, items, *, timeout=None, lost=None, prepare=None):
-        """At most one cell per worker in flight, so a cell's clock starts when it is sent.
+        """At most one cell per worker in flight; a cell's clock starts when its worker
+        reports (through an event topic) that ``prepare`` is done.
 
         A cell whose worker died (``KilledWorker``) or that exceeded its timeout (its worker
-        is restarted through its nanny) is resubmitted once; a second failure yields
-        ``lost(item, reason)``.
+        is hard-exited and its nanny starts a fresh one) is resubmitted once; a second
+        failure yields ``lost(item, reason)``.
         """
         import math
         import time
@@ -360,7 +361,7 @@ class DaskExecutor(Executor):
         topic = f"nbh-cell-start-{os.getpid()}"
         self.client.subscribe_topic(topic, lambda event: started.setdefault(event[1], time.monotonic()))
 
-        def deadline(fut, idx, item, before) -> float:
+        def deadline(fut, item, before: float) -> float:
             limit = timeout(item) if timeout else None
             return before if fut.key not in started or not limit else started[fut.key] + limit
 
@@ -390,7 +391,7 @@ class DaskExecutor(Executor):
                     yield value
                 now = time.monotonic()
                 for fut, (idx, item, before) in list(running.items()):
-                    if now >= deadline(fut, idx, item, before):
+                    if now >= deadline(fut, item, before):
                         running.pop(fut)
                         self._restart_worker_of(fut)
                         failed.append((idx, item, f"exceeded cell timeout of {timeout(item):g} s"))
@@ -405,7 +406,7 @@ class DaskExecutor(Executor):
             self.client.unsubscribe_topic(topic)
 
     def _restart_worker_of(self, fut) -> None:
-        """Stop a runaway cell: restart (through its nanny) the worker processing it."""
+        """Stop a runaway cell: hard-exit the worker processing it (its nanny starts a fresh one)."""
         where = [addr for addr, keys in self.client.processing().items() if fut.key in keys]
         fut.cancel()
         if where:  # a hard exit: a graceful restart would wait for the runaway thread; the nanny starts a new worker
