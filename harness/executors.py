@@ -25,6 +25,7 @@ from nasbench_harness.threads import thread_env
 
 EXECUTORS = ("serial", "process", "dask")
 STARTUP_GRACE = 900.0  # seconds a worker may spend in ``prepare`` (imports, loading a task) before an item's clock starts
+MAX_UNSTARTED_DEATHS = 3  # Dask: deaths of a worker before it began an item that do not count as the item's try
 DASK_CONNECT_TIMEOUT = "10s"  # how long to wait for an existing scheduler (--dask-scheduler)
 
 
@@ -356,6 +357,7 @@ class DaskExecutor(Executor):
 
         todo = deque(enumerate(items))
         tries: dict[int, int] = {}
+        unstarted: dict[int, int] = {}  # deaths of a worker before it began the item
         running: dict = {}  # future -> (index, item, deadline before it starts)
         started: dict[str, float] = {}  # future key -> when its worker began it (after prepare)
         topic = f"nbh-cell-start-{os.getpid()}"
@@ -383,6 +385,11 @@ class DaskExecutor(Executor):
                     try:
                         value = fut.result()
                     except KilledWorker:
+                        if fut.key not in started and unstarted.get(idx, 0) < MAX_UNSTARTED_DEATHS:
+                            # its worker died before the cell began (e.g. another cell's fault): not the cell's try
+                            unstarted[idx] = unstarted.get(idx, 0) + 1
+                            todo.appendleft((idx, item))
+                            continue
                         failed.append((idx, item, "worker died: Dask lost the worker running it (KilledWorker)"))
                         continue
                     except Exception as exc:  # noqa: BLE001 - fn itself raised: no retry
