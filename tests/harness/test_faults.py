@@ -215,6 +215,7 @@ def test_every_bit_flip_in_a_shard_is_skipped_with_a_warning_or_reads_back_ident
         else:
             pd.testing.assert_frame_equal(got, original)
             identical += 1
+    print(f"bit flips: {len(positions)} positions in a {len(pristine)}-byte shard, {skipped} skipped with a warning, {identical} read back identical")
     assert skipped + identical == len(positions) and skipped > 0
 
 
