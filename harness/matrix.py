@@ -264,7 +264,7 @@ def _seeds(value, where: _Where) -> list[int]:
         raise where.fail(f"expected at most {MAX_SEEDS} seeds, got {len(seeds)}.")
     for i, s in enumerate(seeds):
         if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
-            raise (where / i).fail(f"expected an int seed between 0 and {MAX_SEED}, got {s!r}.")
+            raise (where / i).fail(f"expected a non-negative int seed (at most {MAX_SEED}), got {s!r}.")
     return seeds
 
 

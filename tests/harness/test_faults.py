@@ -362,7 +362,7 @@ def test_reimporting_the_same_data_keeps_column_order_and_checksum(tmp_path):
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ("tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nseeds: [99999999999999999999]\n", "expected an int seed between 0 and 2147483647"),
+        ("tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nseeds: [99999999999999999999]\n", "expected a non-negative int seed (at most 2147483647)"),
         ("tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nseeds: 3000000\n", "expected a number of seeds between 1 and 10000"),
         ("[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
         (b"\x00\xff\xfe PAR1 \x89\x10" * 100, "is not a UTF-8 text file"),
