@@ -374,9 +374,8 @@ class DaskExecutor(Executor):
                     limit = timeout(item) if timeout else None
                     fut = self.client.submit(_dask_call, fn, prepare, item, topic, pure=False)
                     running[fut] = (idx, item, time.monotonic() + STARTUP_GRACE + limit if limit else math.inf)
-                bounded = any(d < math.inf for _, _, d in running.values())
                 try:  # wake up now and then: a start event may bring a deadline closer
-                    done, _ = wait(list(running), timeout=0.5 if bounded else None, return_when="FIRST_COMPLETED")
+                    done, _ = wait(list(running), timeout=0.5, return_when="FIRST_COMPLETED")
                 except TimeoutError:
                     done = set()
                 failed: list[tuple] = []

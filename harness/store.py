@@ -10,8 +10,8 @@ only whole shards (plus, at worst, a stray ``.tmp`` file that readers ignore and
 ``compact()`` removes once it is an hour old). Reading unions all shards and keeps one row
 per run key: an ``ok`` row beats a ``failed`` one, a later row beats an earlier one.
 
-Each shard carries, in its Parquet key-value metadata (``nbh.digest``), a sha256 per
-column of its rows as read back into pandas; reading recomputes the digests of the
+Each shard carries, in its Parquet key-value metadata (``nbh.digest``), per column a sha256
+of its values as read back into pandas (via pandas' row hashes); reading recomputes those of the
 columns it reads and skips a shard whose digests differ, so damage anywhere in a shard
 either makes it skipped, with a warning naming it, or leaves the rows read identical.
 A shard that cannot be read, fails its digests, or is not a result shard at all (a
