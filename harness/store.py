@@ -17,7 +17,8 @@ either makes it skipped, with a warning naming it, or leaves the rows read ident
 A shard that cannot be read, fails its digests, or is not a result shard at all (a
 foreign Parquet file without the ``key`` and ``status`` columns) is reported once per
 process (``CorruptShardWarning``) and skipped; compaction never merges or deletes it.
-Shards written before digests existed are read unverified.
+Shards written before digests existed, or under another pandas minor version (whose
+hashing or dtype names may differ), are read unverified.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from nasbench_harness.errors import CorruptShardWarning, ResultStoreError
 
 SHARDS = "shards"
 DIGEST_KEY = b"nbh.digest"
+HASHER_KEY = b"nbh.digest.pandas"  # the digests use pandas' hashing and dtype names: valid for this pandas minor version
+_HASHER = ".".join(pd.__version__.split(".")[:2]).encode()
 REQUIRED_COLUMNS = ("key", "status")
 STALE_TMP_SECONDS = 3600.0  # a .tmp file this old belongs to no live writer
 _counter = itertools.count()
@@ -86,7 +89,7 @@ def _full_error(exc: OSError, where: Path) -> ResultStoreError:
 
 def _write_atomic(table: pa.Table, target: Path) -> None:
     """Write ``table`` (with its row digests, without pandas metadata) as ``target``, atomically."""
-    meta = {DIGEST_KEY: json.dumps(_digests(table.to_pandas(ignore_metadata=True)), sort_keys=True).encode()}
+    meta = {DIGEST_KEY: json.dumps(_digests(table.to_pandas(ignore_metadata=True)), sort_keys=True).encode(), HASHER_KEY: _HASHER}
     table = table.replace_schema_metadata(meta)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
     os.close(fd)
@@ -107,9 +110,10 @@ def _read_verified(f: Path, columns: list[str] | None) -> pd.DataFrame:
         raise _Damaged(f"it is not a nasbench-harness result shard (it has no {' or '.join(REQUIRED_COLUMNS)} column)")
     cols = [c for c in columns if c in names] if columns else None
     df = pf.read(columns=cols).to_pandas(ignore_metadata=True)
-    raw = (pf.schema_arrow.metadata or {}).get(DIGEST_KEY)
-    if raw is None:
-        return df  # written before digests existed
+    meta = pf.schema_arrow.metadata or {}
+    raw = meta.get(DIGEST_KEY)
+    if raw is None or meta.get(HASHER_KEY) != _HASHER:
+        return df  # written before digests existed, or by another pandas version (its hashes may differ)
     try:
         expected = json.loads(raw)
     except ValueError:

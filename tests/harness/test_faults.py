@@ -532,3 +532,18 @@ def test_soak_random_kills_and_shard_damage_end_with_the_undisturbed_rows(write_
     assert lost == 0 and (stormy["status"] == "ok").all()
     pd.testing.assert_frame_equal(stormy[calm.columns], calm, check_dtype=False)  # failed rows on the way make int columns float
     assert stats["kills"] > 0 and stats["detected"] > 0  # undetected flips are the ones that read back identical
+
+
+def test_shards_from_another_pandas_version_are_read_unverified(tmp_path):
+    """Digests use pandas' hashing: a shard written under another pandas minor version is
+    read as it is (not skipped), like shards written before digests existed."""
+    import pyarrow.parquet as pq
+
+    store = ResultStore(tmp_path / "r")
+    shard = store.append(sample_rows(3))
+    table = pq.read_table(shard)
+    meta = dict(table.schema.metadata)
+    meta[store_module.HASHER_KEY] = b"0.1"
+    meta[store_module.DIGEST_KEY] = b'{"key": "0"}'  # would fail verification
+    pq.write_table(table.replace_schema_metadata(meta), shard)
+    assert len(ResultStore(store.path).read()) == 3
