@@ -8,6 +8,7 @@ sentence on stderr and the error's exit code; other exceptions keep their traceb
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from enum import Enum
@@ -80,8 +81,16 @@ def run(
     filter: Annotated[list[str] | None, typer.Option("--filter", help="field=glob[,glob] (task, predictor, loss, encoding, budget, seed, method, space, protocol); repeatable.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Typed matrix override key.path=value (YAML value, never evaluated); repeatable.")] = None,
     skip_missing_data: Annotated[bool, typer.Option("--skip-missing-data", help="Skip tasks whose data is not imported (e.g. for `full`) instead of stopping.")] = False,
+    cell_timeout: Annotated[
+        Optional[float],
+        typer.Option("--cell-timeout", min=0, help="Seconds a cell may run before its worker is killed and replaced (0: no limit); default: 20x the cell's expected cost, at least 600 s."),
+    ] = None,
 ) -> None:
-    """Run a matrix: skip stored cells, run the rest, store every result."""
+    """Run a matrix: skip stored cells, run the rest, store every result.
+
+    Exits 1 when any cell failed (after storing every result; failed cells are retried by
+    the next run)."""
+    from nasbench_harness.errors import ConfigError
     from nasbench_harness.executors import EXECUTORS, default_jobs, make_executor
     from nasbench_harness.matrix import filter_cells, load_matrix
     from nasbench_harness.runner import estimate_seconds, execute, plan
@@ -91,8 +100,10 @@ def run(
         make_executor(executor)  # raises the one-sentence ConfigError before any work
     m = load_matrix(matrix, set_ or [])
     cells = filter_cells(m.cells, filter or [])
+    if not cells:
+        raise ConfigError(f"The filters {' '.join(filter or [])} match none of the {len(m.cells)} cells of matrix '{m.name}'; check the values with `nasbench-harness validate`.")
     store = ResultStore(results)
-    p = plan(m, store, cells, force=force, threads=threads, skip_missing_data=skip_missing_data)
+    p = plan(m, store, cells, force=force, threads=threads, skip_missing_data=skip_missing_data, verify_data=not dry_run)
     for task, why in p.missing.items():
         err.print(f"[yellow]warning:[/yellow] skipped task {task}: {escape(why)}")
     n_jobs = 1 if executor == "serial" else (jobs or default_jobs(threads))
@@ -100,7 +111,7 @@ def run(
         eta = estimate_seconds(p, store, n_jobs)
         out.print(
             f"matrix {m.name}: {len(p.cells)} cells, {p.n_done} already done, {len(p.pending)} to run; "
-            f"estimated {_fmt_seconds(eta)} on {n_jobs} worker(s)"
+            f"estimated {_fmt_seconds(eta)} on {n_jobs} worker(s); data checksums read from the manifests, not re-hashed (`run` verifies them)"
         )
         return
     store.ensure_writable()
@@ -116,9 +127,9 @@ def run(
         with make_executor(executor, n_jobs, threads, dask_scheduler) as ex:
             if bar is not None:
                 with bar:
-                    summary = execute(p, store, ex, progress=on_cell)
+                    summary = execute(p, store, ex, progress=on_cell, cell_timeout=cell_timeout)
             else:
-                summary = execute(p, store, ex, progress=on_cell)
+                summary = execute(p, store, ex, progress=on_cell, cell_timeout=cell_timeout)
     except KeyboardInterrupt:
         err.print(f"Interrupted: {stored[0]} new cell(s) were stored in {results}; rerun the same command to resume.")
         raise typer.Exit(130) from None
@@ -129,7 +140,8 @@ def run(
     for line in summary.failures[:10]:
         err.print(f"failed: {escape(line)}")
     if summary.n_failed:
-        err.print("Failed cells are retried on the next run.")
+        err.print(f"{summary.n_failed} cell(s) failed; they are retried on the next run.")
+        raise typer.Exit(1)
 
 
 # -- list ---------------------------------------------------------------------------------
@@ -148,11 +160,12 @@ def _plugin_rows(kind: str) -> list[dict]:
 
     rows = []
     for name in registry.names(kind):
-        row = {"name": name, "description": "", "package": registry.info(kind, name).dist}
-        try:
+        row = {"name": name, "description": "", "package": ""}
+        try:  # one broken plugin (import error, name collision, bad attributes) is listed as such
+            row["package"] = registry.info(kind, name).dist
             obj = registry.load(kind, name)
-            row["description"] = registry.describe(kind, name)
-        except HarnessError as exc:
+            row["description"] = str(registry.describe(kind, name))
+        except Exception as exc:  # noqa: BLE001 - a plugin may raise anything
             row.update(description="(broken plugin: it fails to import; see `list --json`)", error=str(exc), broken=True)
             rows.append(row)
             continue
@@ -232,10 +245,20 @@ def validate(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Typed override key.path=value; repeatable.")] = None,
 ) -> None:
     """Check a matrix (names, types, values) and print what it expands to."""
-    from nasbench_harness.matrix import load_matrix
+    from nasbench_harness.errors import DataError
+    from nasbench_harness.matrix import check_budgets, load_matrix
+    from nasbench_harness.paths import DATA_ENV
+    from nasbench_harness.runner import _load_task
 
     m = load_matrix(matrix, set_ or [])
     tasks = sorted({c.task for c in m.cells})
+    sizes = {}
+    for t in tasks:  # budgets are checked against the tasks whose data is imported
+        try:
+            sizes[t] = len(_load_task(t, os.environ.get(DATA_ENV)))
+        except DataError:
+            err.print(f"[yellow]note:[/yellow] the data of task {t} is not imported; its budgets are not checked.")
+    check_budgets(m.name, m.cells, sizes)
     methods = sorted({c.method for c in m.cells})
     budgets = sorted({float(c.budget) for c in m.cells})
     seeds = sorted({c.seed for c in m.cells})

@@ -36,6 +36,7 @@ import copy
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
@@ -45,11 +46,14 @@ from typing import Any
 import numpy as np
 import yaml
 from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
-from nasbench_harness.tasks.encodings import check_kind
 
 BLOCK_KEYS = {"protocol", "protocol_params", "tasks", "methods", "budgets", "seeds"}
 TOP_KEYS = BLOCK_KEYS | {"name", "description", "blocks", "include", "include_if_present"}
 METHOD_KEYS = {"predictor", "params", "encoding", "loss", "loss_params", "label"}
+MAX_MATRIX_BYTES = 1_000_000  # a matrix file; the bigger built-ins are a few kB
+MAX_SEED = 2**31 - 1  # seeds feed torch/numpy/xgboost generators and an int64 column
+MAX_SEEDS = 10_000  # `seeds: N` (a list may hold at most as many)
+MAX_CELLS = 1_000_000  # one matrix; `full` has ~23,000
 NO_PREDICTOR = "none"  # the predictor of cells whose protocol params need none (search baselines)
 
 
@@ -157,11 +161,17 @@ def find_matrix(name_or_path: str | Path) -> Path:
 
 def _load_yaml(path: Path) -> dict:
     try:
-        doc = yaml.safe_load(path.read_text())
+        if path.stat().st_size > MAX_MATRIX_BYTES:
+            raise ConfigError(f"The matrix {path} is larger than {MAX_MATRIX_BYTES // 1000} kB; a matrix is a short YAML file, split it with include:.")
+        doc = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"The matrix {path} is not a UTF-8 text file; give a YAML matrix file.") from None
+    except RecursionError:
+        raise ConfigError(f"The matrix {path} is nested too deeply to be a matrix; fix its structure.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid syntax"
+        problem = re.sub(r"'.*?'|\".*?\"", "...", str(getattr(exc, "problem", None) or "invalid syntax"))[:80]  # never echo the file's text
         raise ConfigError(f"The matrix {path} is not valid YAML{where} ({problem}); fix the syntax there.") from None
     except OSError as exc:
         raise ConfigError(f"Could not read the matrix {path} ({exc.strerror}); check the path.") from None
@@ -243,13 +253,15 @@ def _budgets(value, where: _Where) -> list[int | float]:
 
 def _seeds(value, where: _Where) -> list[int]:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise where.fail(f"expected a positive number of seeds or a list of ints, got {value}.")
+        if not 1 <= value <= MAX_SEEDS:
+            raise where.fail(f"expected a number of seeds between 1 and {MAX_SEEDS} or a list of ints, got {value}.")
         return list(range(value))
     seeds = _list_of(value, where, "seeds")
+    if len(seeds) > MAX_SEEDS:
+        raise where.fail(f"expected at most {MAX_SEEDS} seeds, got {len(seeds)}.")
     for i, s in enumerate(seeds):
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise (where / i).fail(f"expected a non-negative int seed, got {s!r}.")
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
+            raise (where / i).fail(f"expected a non-negative int seed (at most {MAX_SEED}), got {s!r}.")
     return seeds
 
 
@@ -332,14 +344,13 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
         raise (where / "params").fail(
             f"predictor '{name}' does not accept {unknown}; it accepts {sorted(getattr(cls, 'default_params', {}))}."
         )
+    _check_param_types(name, params, getattr(cls, "default_params", {}), where / "params")
     default_enc = getattr(cls, "default_encoding", "onehot")
     encoding = raw.get("encoding") or default_enc
     if not isinstance(encoding, str):
         raise (where / "encoding").fail(f"expected an encoding name such as onehot, path, meta, graf, zc; got {encoding!r}.")
-    try:
-        check_kind(encoding)
-    except ConfigError as exc:
-        raise (where / "encoding").fail(str(exc)) from None
+    if "encoding" in getattr(cls, "inputs", "encoding"):
+        _check_encoding(encoding, where / "encoding")
     loss = raw.get("loss")
     if loss is None and getattr(cls, "supports_loss", False):
         loss = getattr(cls, "default_loss", None)
@@ -358,6 +369,7 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
             )
     elif loss_params:
         raise (where / "loss_params").fail("loss_params given without a loss; add 'loss: NAME' or remove them.")
+    _instantiate(name, cls, params, encoding, loss, loss_params, where)
     label = raw.get("label") or method_label(name, loss, encoding, default_enc, params)
     return {
         "predictor": name,
@@ -367,6 +379,72 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
         "loss_params": loss_params,
         "label": str(label),
     }
+
+
+def _type_name(value) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _check_param_types(name: str, params: dict, defaults: dict, where: _Where) -> None:
+    """Each given parameter must have the type of its default (an int may stand for a float)."""
+    for key, value in params.items():
+        default = defaults.get(key)
+        if default is None or value is None:
+            continue
+        if isinstance(default, bool) or isinstance(value, bool):
+            ok = isinstance(default, bool) and isinstance(value, bool)
+        elif isinstance(default, (int, float)):
+            ok = isinstance(value, (int, float)) and (isinstance(default, float) or isinstance(value, int))
+        elif isinstance(default, (list, tuple)):
+            ok = isinstance(value, (list, tuple))
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            raise (where / key).fail(f"predictor '{name}' expects {_type_name(default)} for '{key}' (default {default!r}), got {value!r}.")
+
+
+def _check_encoding(kind: str, where: _Where) -> None:
+    """The same check (and sentence) as computing the encoding at run time."""
+    from nasbench_harness.tasks.encodings import check_kind
+
+    try:
+        check_kind(kind)
+    except HarnessError as exc:
+        raise where.fail(str(exc)) from None
+
+
+def _instantiate(name: str, cls, params: dict, encoding: str, loss: str, loss_params: dict, where: _Where) -> None:
+    """Build the method as a cell would (loss first), so constructor errors surface now."""
+    try:
+        loss_obj = _loss_class(loss)(**loss_params) if loss else None
+        cls(seed=0, encoding=encoding, loss=loss_obj, **params)
+    except HarnessError as exc:
+        raise where.fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a plugin's constructor may raise anything
+        raise where.fail(f"predictor '{name}' cannot be built with params {params} ({type(exc).__name__}: {exc}); fix the params.") from None
+
+
+def check_labels(cells: list[Cell], where: _Where) -> None:
+    """Two different methods under one label would be merged into one leaderboard row."""
+    seen: dict[str, tuple] = {}
+    for c in cells:
+        ident = (c.predictor, canonical_json(c.params), c.encoding, c.loss, canonical_json(c.loss_params))
+        other = seen.setdefault(c.method, ident)
+        if other != ident:
+            raise where.fail(
+                f"two different methods have the label '{c.method}' ({other[0]} {other[1]} @{other[2]} {other[3]} and "
+                f"{ident[0]} {ident[1]} @{ident[2]} {ident[3]}); their results would be merged into one row, so give each its own label."
+            )
+
+
+def check_budgets(matrix: str, cells: list[Cell], sizes: dict[str, int]) -> None:
+    """Every count budget must fit its task (``sizes``: task -> architectures)."""
+    for c in cells:
+        if isinstance(c.budget, int) and c.task in sizes and c.budget > sizes[c.task]:
+            raise ConfigError(
+                f"The budget {c.budget} of matrix '{matrix}' exceeds the {sizes[c.task]} architectures of task "
+                f"'{c.task}'; use a smaller count or a fraction."
+            )
 
 
 @dataclass(frozen=True)
@@ -455,6 +533,9 @@ def _block_cells(block: dict, where: _Where, matrix: str) -> list[Cell]:
     methods = _resolve_methods(block["methods"], where / "methods", protocol, free_label)
     budgets = _budgets(block["budgets"], where / "budgets")
     seeds = _seeds(block.get("seeds", 1), where / "seeds")
+    n = len(tasks) * len(methods) * len(budgets) * len(seeds)
+    if n > MAX_CELLS:
+        raise where.fail(f"this block expands to {n} cells, more than the limit of {MAX_CELLS}; use fewer tasks, methods, budgets or seeds.")
     return [
         Cell(protocol=protocol, task=t, budget=b, seed=s, protocol_params=pparams, matrix=matrix, **m)
         for t, m, b, s in itertools.product(tasks, methods, budgets, seeds)
@@ -499,16 +580,20 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
     for key in ("include", "include_if_present"):
         includes = doc.get(key) or []
         for i, inc in enumerate(_list_of(includes, top / key, "files") if includes else []):
-            if not isinstance(inc, str):
-                raise (top / key / i).fail(f"expected a relative path to a matrix file, got {inc!r}.")
+            if not isinstance(inc, str) or Path(inc).is_absolute() or ".." in Path(inc).parts or inc.startswith("~"):
+                raise (top / key / i).fail(f"expected a relative path to a matrix file in {path.parent} or below (no absolute path, no '..'), got {inc!r}.")
             inc_path = path.parent / inc
             if not inc_path.is_file():
                 if key == "include_if_present":
                     continue
                 raise (top / key / i).fail(f"the included file {inc_path} does not exist; fix the path (relative to {path.parent}).")
             cells += _expand_file(inc_path, [], (*seen, path), matrix_name).cells
+            if len(cells) > MAX_CELLS:
+                raise (top / key / i).fail(f"the matrix expands to more than {MAX_CELLS} cells with its includes; split it.")
     if not cells:
         raise top.fail("the matrix has no cells; give tasks, methods and budgets (or blocks / include).")
+    if not seen:  # the whole matrix, includes merged
+        check_labels(cells, top)
     return Matrix(name=name, path=path, description=str(doc.get("description", "")), cells=cells_unique(cells))
 
 
@@ -532,7 +617,17 @@ def load_matrix(name_or_path: str | Path, overrides: list[str] | tuple[str, ...]
 FILTER_FIELDS = ("protocol", "task", "predictor", "encoding", "loss", "budget", "seed", "method", "space")
 
 
+def _number(text: str) -> str | None:
+    """``text`` as a canonical number ('20.0' -> '20') when it is one, else None."""
+    try:
+        return f"{float(text):g}"
+    except ValueError:
+        return None
+
+
 def _cell_field(cell: Cell, fld: str) -> str:
+    if fld == "budget":  # 20, 20.0 and 2e1 are the same budget
+        return f"{float(cell.budget):g}"
     if fld == "method":
         return cell.method
     if fld == "space":
@@ -552,7 +647,10 @@ def filter_cells(cells: list[Cell], filters: list[str]) -> list[Cell]:
         fld = fld.strip()
         if fld not in FILTER_FIELDS:
             raise ConfigError(f"Cannot filter on '{fld}'; expected one of {list(FILTER_FIELDS)}.{did_you_mean(fld, FILTER_FIELDS)}")
-        parsed.append((fld, [p.strip() for p in pats.split(",")]))
+        pats = [p.strip() for p in pats.split(",")]
+        if fld == "budget":
+            pats = [_number(p) or p for p in pats]
+        parsed.append((fld, pats))
     return [c for c in cells if all(any(fnmatchcase(_cell_field(c, fld), p) for p in pats) for fld, pats in parsed)]
 
 

@@ -83,7 +83,7 @@ def load(kind: str, name: str):
     ep = _lookup(kind, name)
     try:
         obj = ep.load()
-    except Exception as exc:  # a broken plugin must not take the harness down with a traceback
+    except (Exception, SystemExit) as exc:  # a broken plugin must not take the harness down with a traceback
         raise RegistryError(
             f"The {kind} plugin '{name}' from package {_dist_name(ep)} ({ep.value}) failed to import: "
             f"{type(exc).__name__}: {exc}; fix or uninstall that package."

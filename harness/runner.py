@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from nasbench_harness.errors import ConfigError, HarnessError
-from nasbench_harness.matrix import NO_PREDICTOR, Cell, Matrix, canonical_json, code_version
+from nasbench_harness.errors import HarnessError
+from nasbench_harness.matrix import NO_PREDICTOR, Cell, Matrix, canonical_json, check_budgets, code_version
 from nasbench_harness.store import ResultStore
 from nasbench_harness.threads import pin_threads
 
@@ -50,20 +50,47 @@ PRIOR_SECONDS = {
 }
 DEFAULT_PRIOR_SECONDS = 10.0
 
+# Default cell timeout: TIMEOUT_FACTOR times the cell's expected cost (stored median
+# timing of the predictor on the task, else of the predictor, else its prior above), and
+# never less than MIN_CELL_TIMEOUT (a worker's first cell also loads the task and computes
+# encodings, which the stored timings leave out). `run --cell-timeout N` overrides it.
+TIMEOUT_FACTOR = 20.0
+MIN_CELL_TIMEOUT = 600.0
+
+# Imported lazily by the metrics (scipy.stats alone takes ~2 s): a fresh worker imports
+# them in ``prepare_cell`` so its first cell's time limit is not spent on them.
+WARM_MODULES = ("scipy.stats",)
+
 VERSIONED_PACKAGES = ("nasbench-harness", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "torch", "xgboost", "xgboost-cpu", "lightgbm", "nas-bench-graph")
 
 
 # -- worker side --------------------------------------------------------------------------
 @functools.cache
-def _load_task(name: str, data_root: str | None):
-    """Each worker process loads a task once (tables, encodings memoised in the space)."""
+def _load_task(name: str, data_root: str | None, verify: bool = True):
+    """Each worker process loads a task once (tables, encodings memoised in the space).
+
+    With ``verify`` the space's cached table is first checked against the sha256 of its
+    manifest (the data checksum in run keys comes from the manifest, so a table changed
+    after import must be refused, not computed on under the old keys).
+    """
     from nasbench_harness.tasks.cache import DataCache
-    from nasbench_harness.tasks.catalog import load_task
+    from nasbench_harness.tasks.catalog import get_spec, load_task
     from nasbench_harness.testing import SYNTHETIC_TASKS
 
     if name in SYNTHETIC_TASKS:
         return SYNTHETIC_TASKS[name]()
-    return load_task(name, DataCache(Path(data_root)) if data_root else None)
+    cache = DataCache(Path(data_root)) if data_root else DataCache()
+    if verify:
+        _check_space_table(get_spec(name).space, str(cache.root))
+    return load_task(name, cache)
+
+
+@functools.cache
+def _check_space_table(space: str, data_root: str) -> None:
+    """Once per process and space: the cached table matches its manifest (DataError otherwise)."""
+    from nasbench_harness.tasks.cache import DataCache
+
+    DataCache(Path(data_root)).check_table(space)
 
 
 @functools.cache
@@ -127,6 +154,21 @@ def _warm_inputs(cell: Cell, task) -> None:
         pass
 
 
+def prepare_cell(payload: dict) -> None:
+    """Load the cell's task and inputs in this worker (memoised), before its clock starts."""
+    import importlib
+
+    cell = Cell(**payload["cell"])
+    try:
+        pin_threads(int(payload.get("threads", 1)))
+        _protocol(cell.protocol)
+        for name in WARM_MODULES:
+            importlib.import_module(name)
+        _warm_inputs(cell, _load_task(cell.task, payload.get("data_root")))
+    except Exception:  # noqa: BLE001, S110 - execute_cell meets and records the same error
+        pass
+
+
 def execute_cell(payload: dict) -> list[dict]:
     """Run one cell (in any process) and return its result rows; failures become rows."""
     cell = Cell(**payload["cell"])
@@ -145,6 +187,8 @@ def execute_cell(payload: dict) -> list[dict]:
         rows = [{**row, "status": "failed", "error": str(exc)}]
     except Exception as exc:  # a failing method must not stop the run: record and retry later
         rows = [{**row, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}]
+    except SystemExit as exc:  # a method calling sys.exit() fails its cell, not the run
+        rows = [{**row, "status": "failed", "error": f"the method called sys.exit({exc.code!r})"}]
     total = time.perf_counter() - start
     finished = datetime.now(UTC).isoformat(timespec="microseconds")
     for r in rows:
@@ -195,12 +239,13 @@ def plan(
     force: bool = False,
     threads: int = 1,
     skip_missing_data: bool = False,
+    verify_data: bool = True,
 ) -> Plan:
     """Derive run keys (loading each task once for its data checksum) and what is done.
 
     A task whose data is not imported raises its DataError (which names the import to
     run), or with ``skip_missing_data`` drops that task's cells and notes why in
-    ``Plan.missing``.
+    ``Plan.missing``. ``verify_data=False`` trusts the manifests' checksums (dry runs).
     """
     from nasbench_harness.errors import DataError
     from nasbench_harness.paths import DATA_ENV
@@ -210,18 +255,13 @@ def plan(
     tasks, missing = {}, {}
     for name in dict.fromkeys(c.task for c in cells):
         try:
-            tasks[name] = _load_task(name, data_root)
+            tasks[name] = _load_task(name, data_root, verify_data)
         except DataError as exc:
             if not skip_missing_data:
                 raise
             missing[name] = str(exc)
     cells = [c for c in cells if c.task in tasks]
-    for c in cells:
-        if isinstance(c.budget, int) and c.budget > len(tasks[c.task]):
-            raise ConfigError(
-                f"The budget {c.budget} of matrix '{matrix.name}' exceeds the {len(tasks[c.task])} architectures of task "
-                f"'{c.task}'; use a smaller count or a fraction."
-            )
+    check_budgets(matrix.name, cells, {n: len(t) for n, t in tasks.items()})
     keys, payloads = [], []
     for c in cells:
         cv = code_version(c)
@@ -243,9 +283,9 @@ def plan(
     return Plan(matrix, cells, keys, payloads, [k in stored for k in keys], data_root, {n: len(t) for n, t in tasks.items()}, missing)
 
 
-def estimate_seconds(p: Plan, store: ResultStore, jobs: int = 1) -> float:
-    """Wall-time estimate of the pending cells: stored timings of the same predictor and
-    task (else the same predictor anywhere, else ``PRIOR_SECONDS``), divided over jobs."""
+def _cell_costs(p: Plan, store: ResultStore) -> list[float]:
+    """Expected seconds of each pending cell: stored timings of the same predictor and task
+    (else the same predictor anywhere, else ``PRIOR_SECONDS``)."""
     df = store.read(["predictor", "task", "total_seconds"])
     by_pt: dict = {}
     by_p: dict = {}
@@ -253,11 +293,27 @@ def estimate_seconds(p: Plan, store: ResultStore, jobs: int = 1) -> float:
         ok = df[df["status"] == "ok"]
         by_pt = ok.groupby(["predictor", "task"])["total_seconds"].median().to_dict()
         by_p = ok.groupby("predictor")["total_seconds"].median().to_dict()
-    total = 0.0
+    costs = []
     for i in p.pending:
         c = p.cells[i]
-        total += by_pt.get((c.predictor, c.task), by_p.get(c.predictor, PRIOR_SECONDS.get(c.predictor, DEFAULT_PRIOR_SECONDS)))
-    return total / max(1, jobs)
+        costs.append(by_pt.get((c.predictor, c.task), by_p.get(c.predictor, PRIOR_SECONDS.get(c.predictor, DEFAULT_PRIOR_SECONDS))))
+    return costs
+
+
+def estimate_seconds(p: Plan, store: ResultStore, jobs: int = 1) -> float:
+    """Wall-time estimate of the pending cells (see ``_cell_costs``), divided over jobs."""
+    return sum(_cell_costs(p, store)) / max(1, jobs)
+
+
+def default_timeout(cost: float) -> float:
+    """The default time limit of a cell expected to take ``cost`` seconds."""
+    return max(MIN_CELL_TIMEOUT, TIMEOUT_FACTOR * float(cost))
+
+
+def _lost_cell(payload: dict, reason: str) -> list[dict]:
+    """The ``failed`` row of a cell whose worker died or timed out twice."""
+    row = _base_row(Cell(**payload["cell"]), payload)
+    return [{**row, "status": "failed", "error": reason, "finished_at": datetime.now(UTC).isoformat(timespec="microseconds")}]
 
 
 # -- executing ----------------------------------------------------------------------------
@@ -271,18 +327,33 @@ class Summary:
     failures: list[str] = field(default_factory=list)
 
 
-def execute(p: Plan, store: ResultStore, executor, *, progress: Callable[[list[dict]], None] | None = None, compact: bool = True) -> Summary:
+def execute(
+    p: Plan,
+    store: ResultStore,
+    executor,
+    *,
+    progress: Callable[[list[dict]], None] | None = None,
+    compact: bool = True,
+    cell_timeout: float | None = None,
+) -> Summary:
     """Run the pending cells of ``p`` on ``executor``; each result is stored as it arrives.
 
-    On an interruption (KeyboardInterrupt, a killed worker) the rows already stored stay;
-    the exception propagates after compaction so the caller can say how to resume.
+    ``cell_timeout``: seconds per cell (None: ``default_timeout`` of each cell's expected
+    cost; 0: no limit). A cell whose worker dies or times out is retried once in a fresh
+    worker, then stored as failed with the reason. On an interruption (KeyboardInterrupt)
+    the rows already stored stay; the exception propagates after compaction so the caller
+    can say how to resume.
     """
     store.ensure_writable()
-    pending = [p.payloads[i] for i in p.pending]
+    if cell_timeout is None:
+        limits = [default_timeout(c) for c in _cell_costs(p, store)]
+    else:
+        limits = [float(cell_timeout) or None] * len(p.pending)
+    pending = [{**p.payloads[i], "timeout": t} for i, t in zip(p.pending, limits)]
     summary = Summary(n_cells=len(p.cells), n_skipped=len(p.cells) - len(pending))
     t0 = time.perf_counter()
     try:
-        for rows in executor.map(execute_cell, pending):
+        for rows in executor.map(execute_cell, pending, timeout=lambda item: item["timeout"], lost=_lost_cell, prepare=prepare_cell):
             store.append(rows)
             for r in rows:
                 if r["status"] == "ok":
@@ -292,8 +363,15 @@ def execute(p: Plan, store: ResultStore, executor, *, progress: Callable[[list[d
                     summary.failures.append(f"{r['task']} {r['method']} budget={r['budget']:g} seed={r['seed']}: {r['error']}")
             if progress is not None:
                 progress(rows)
-    finally:
+    except BaseException:
         summary.seconds = time.perf_counter() - t0
         if compact:
-            store.compact()
+            try:  # keep what is stored tidy, but never mask the error that stopped the run
+                store.compact()
+            except Exception:  # noqa: BLE001, S110 - the shards stay readable uncompacted
+                pass
+        raise
+    summary.seconds = time.perf_counter() - t0
+    if compact:
+        store.compact()
     return summary

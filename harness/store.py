@@ -6,15 +6,27 @@ Layout under the results directory::
     shards/compact-<time>-<pid>.parquet      all rows, after ``compact()``
 
 Every shard is written to a temporary file and renamed into place, so a killed run leaves
-only whole shards (plus, at worst, a stray ``.tmp`` file that readers ignore). Reading
-unions all shards and keeps one row per run key: an ``ok`` row beats a ``failed`` one, a
-later row beats an earlier one. A shard that cannot be read is reported (warning) and
-skipped; the other shards are still returned.
+only whole shards (plus, at worst, a stray ``.tmp`` file that readers ignore and
+``compact()`` removes once it is an hour old). Reading unions all shards and keeps one row
+per run key: an ``ok`` row beats a ``failed`` one, a later row beats an earlier one.
+
+Each shard carries, in its Parquet key-value metadata (``nbh.digest``), per column a sha256
+of its values as read back into pandas (via pandas' row hashes); reading recomputes those of the
+columns it reads and skips a shard whose digests differ, so damage anywhere in a shard
+either makes it skipped, with a warning naming it, or leaves the rows read identical.
+A shard that cannot be read, fails its digests, or is not a result shard at all (a
+foreign Parquet file without the ``key`` and ``status`` columns) is reported once per
+process (``CorruptShardWarning``) and skipped; compaction never merges or deletes it.
+Shards written before digests existed, or under another pandas minor version (whose
+hashing or dtype names may differ), are read unverified.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import itertools
+import json
 import os
 import tempfile
 import time
@@ -28,22 +40,89 @@ import pyarrow.parquet as pq
 from nasbench_harness.errors import CorruptShardWarning, ResultStoreError
 
 SHARDS = "shards"
+DIGEST_KEY = b"nbh.digest"
+HASHER_KEY = b"nbh.digest.pandas"  # the digests use pandas' hashing and dtype names: valid for this pandas minor version
+_HASHER = ".".join(pd.__version__.split(".")[:2]).encode()
+REQUIRED_COLUMNS = ("key", "status")
+STALE_TMP_SECONDS = 3600.0  # a .tmp file this old belongs to no live writer
 _counter = itertools.count()
+_warned: set[str] = set()  # shard problems already shown by this process
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp's 0600 hides results from a group
+
+
+class _Damaged(Exception):
+    """A shard read without error but whose rows fail their digests, or a foreign file."""
 
 
 def _unreadable(f: Path, exc: Exception) -> str:
-    return f"Skipped the unreadable result shard {f} ({type(exc).__name__}: {exc}); delete it or rerun the cells it held."
+    if isinstance(exc, _Damaged):
+        return f"Skipped the result shard {f}: {exc}; delete it (or move it out of {f.parent}) and rerun the cells it held."
+    return f"Skipped the unreadable result shard {f} ({type(exc).__name__}: {str(exc)[:200]}); delete it or rerun the cells it held."
+
+
+def _column_digest(name: str, values: pd.Series) -> str:
+    h = hashlib.sha256(f"{name}\0{values.dtype}\0{len(values)}\0".encode())
+    h.update(pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def _digests(df: pd.DataFrame) -> dict[str, str]:
+    return {str(c): _column_digest(str(c), df[c]) for c in df.columns}
+
+
+def _full_error(exc: OSError, where: Path) -> ResultStoreError:
+    if exc.errno == errno.ENOSPC:
+        return ResultStoreError(f"The disk holding {where} is full (no space left on device); free some space or pass --results DIR on another disk, then rerun to resume.")
+    return ResultStoreError(
+        f"Could not write a result shard to {where} ({exc.strerror or exc}); check that the results directory is writable and the disk is not full."
+    )
 
 
 def _write_atomic(table: pa.Table, target: Path) -> None:
+    """Write ``table`` (with its row digests, without pandas metadata) as ``target``, atomically."""
+    meta = {DIGEST_KEY: json.dumps(_digests(table.to_pandas(ignore_metadata=True)), sort_keys=True).encode(), HASHER_KEY: _HASHER}
+    table = table.replace_schema_metadata(meta)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="zstd")
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _read_verified(f: Path, columns: list[str] | None) -> pd.DataFrame:
+    """The rows of shard ``f`` (``columns`` of them, when given) after checking their digests."""
+    pf = pq.ParquetFile(f)
+    names = pf.schema_arrow.names
+    if not all(c in names for c in REQUIRED_COLUMNS):
+        raise _Damaged(f"it is not a nasbench-harness result shard (it has no {' or '.join(REQUIRED_COLUMNS)} column)")
+    cols = [c for c in columns if c in names] if columns else None
+    df = pf.read(columns=cols).to_pandas(ignore_metadata=True)
+    meta = pf.schema_arrow.metadata or {}
+    raw = meta.get(DIGEST_KEY)
+    if raw is None or meta.get(HASHER_KEY) != _HASHER:
+        return df  # written before digests existed, or by another pandas version (its hashes may differ)
+    try:
+        expected = json.loads(raw)
+    except ValueError:
+        raise _Damaged("its row digests are unreadable (the file is damaged)") from None
+    if not isinstance(expected, dict) or (columns is None and set(expected) != set(names)):
+        raise _Damaged("its row digests do not match its columns (the file is damaged)")
+    got = _digests(df)
+    if any(expected.get(c) != d for c, d in got.items()):
+        raise _Damaged("its rows do not match their digests (the file is damaged)")
+    return df
 
 
 def _to_table(rows: pd.DataFrame | list[dict]) -> pa.Table:
@@ -95,15 +174,13 @@ class ResultStore:
         name = f"part-{time.time_ns()}-{os.getpid()}-{next(_counter)}.parquet"
         target = self.shard_dir / name
         try:
-            _write_atomic(_to_table(df), target)
-        except FileNotFoundError:
-            self.ensure_writable()
-            _write_atomic(_to_table(df), target)
+            try:
+                _write_atomic(_to_table(df), target)
+            except FileNotFoundError:
+                self.ensure_writable()
+                _write_atomic(_to_table(df), target)
         except OSError as exc:
-            raise ResultStoreError(
-                f"Could not write a result shard to {self.shard_dir} ({exc.strerror or exc}); "
-                f"check that the results directory is writable and the disk is not full."
-            ) from None
+            raise _full_error(exc, self.shard_dir) from None
         return target
 
     def compact(self) -> Path | None:
@@ -113,18 +190,35 @@ class ResultStore:
         between leaves duplicates (which readers dedupe), never a loss. Corrupt shards are
         left where they are for the user to inspect.
         """
+        self._remove_stale_tmp()
+        self.problems = []
         files = self.shard_files()
         if len(files) <= 1:
             return files[0] if files else None
         frames, read_ok = self._read_files(files)
-        if not read_ok:
-            return None
+        if len(read_ok) <= 1:
+            return read_ok[0] if read_ok else None
         df = dedupe(pd.concat(frames, ignore_index=True))
         target = self.shard_dir / f"compact-{time.time_ns()}-{os.getpid()}.parquet"
-        _write_atomic(_to_table(df), target)
+        try:
+            _write_atomic(_to_table(df), target)
+        except OSError as exc:
+            raise _full_error(exc, self.shard_dir) from None
         for f in read_ok:
             f.unlink(missing_ok=True)
         return target
+
+    def _remove_stale_tmp(self) -> None:
+        """Delete temporary files left by killed writers (old enough to belong to no live one)."""
+        if not self.shard_dir.is_dir():
+            return
+        cutoff = time.time() - STALE_TMP_SECONDS
+        for tmp in self.shard_dir.glob(".*.tmp"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+            except OSError:
+                continue
 
     # -- reading ----------------------------------------------------------------------
     def shard_files(self) -> list[Path]:
@@ -133,26 +227,22 @@ class ResultStore:
         return sorted(p for p in self.shard_dir.glob("*.parquet") if not p.name.startswith("."))
 
     def _read_files(self, files: list[Path], columns: list[str] | None = None) -> tuple[list[pd.DataFrame], list[Path]]:
-        tables, ok = [], []
+        frames, ok = [], []
         for f in files:
             try:
-                pf = pq.ParquetFile(f)
-                cols = [c for c in columns if c in pf.schema_arrow.names] if columns else None
-                tables.append(pf.read(columns=cols))
+                frames.append(_read_verified(f, columns))
                 ok.append(f)
             except FileNotFoundError:
                 continue  # compacted away by a concurrent run between listing and reading
-            except (pa.ArrowException, OSError) as exc:
-                msg = _unreadable(f, exc)
-                self.problems.append(msg)
-                warnings.warn(msg, CorruptShardWarning, stacklevel=3)
-        tables = [t for t in tables if t.num_rows]
-        if not tables:
-            return [], ok
-        try:  # one conversion to pandas instead of one per shard
-            return [pa.concat_tables(tables, promote_options="permissive").to_pandas()], ok
-        except pa.ArrowInvalid:  # a column changed type between shards: let pandas union them
-            return [t.to_pandas() for t in tables], ok
+            except Exception as exc:  # noqa: BLE001 - any damage: skip this shard, never the store
+                self._problem(_unreadable(f, exc))
+        return [df for df in frames if len(df)], ok
+
+    def _problem(self, msg: str) -> None:
+        self.problems.append(msg)
+        if msg not in _warned:  # once per process, however many reads meet it
+            _warned.add(msg)
+            warnings.warn(msg, CorruptShardWarning, stacklevel=4)
 
     def unreadable_shards(self) -> list[str]:
         """Messages for shards whose Parquet footer cannot be read (cheap: no data read)."""
@@ -162,7 +252,7 @@ class ResultStore:
                 pq.read_metadata(f)
             except FileNotFoundError:
                 continue
-            except (pa.ArrowException, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any damage is reported, never raised
                 problems.append(_unreadable(f, exc))
         return problems
 

@@ -119,11 +119,14 @@ class DataCache:
         if not path.is_file():
             return {"space": space, "sources": [], "importers": {}, "rows": 0}
         try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError:
+            doc = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            doc = None
+        if not isinstance(doc, dict):
             raise DataError(
-                f"The manifest {path} is not valid JSON; re-run `nasbench-harness data import` for '{space}'."
+                f"The manifest {path} is not a JSON object as written by the import; re-run `nasbench-harness data import` for '{space}'."
             ) from None
+        return doc
 
     def table_checksum(self, space: str) -> str:
         """The sha256 of the table recorded at import (cheap: no re-hashing on every load)."""
@@ -162,7 +165,9 @@ class DataCache:
         if merge and self.has(space):
             old = self.read_table(space)
             keep = [c for c in old.columns if c == "arch_id" or c not in table.columns]
-            table = old[keep].merge(table, on="arch_id", how="outer", sort=False)
+            merged = old[keep].merge(table, on="arch_id", how="outer", sort=False)
+            # the cache's column order, new columns last: re-importing a file changes no byte
+            table = merged[[c for c in old.columns if c in merged.columns] + [c for c in merged.columns if c not in old.columns]]
         table = table.reset_index(drop=True)
         buf = pa.BufferOutputStream()
         pq.write_table(pa.Table.from_pandas(table, preserve_index=False), buf, compression="zstd")
@@ -194,6 +199,15 @@ class DataCache:
         return target
 
     # -- verification -----------------------------------------------------------------
+    def check_table(self, space: str) -> None:
+        """Refuse a table whose bytes differ from the sha256 its manifest recorded at import."""
+        path = self.space_dir(space) / TABLE
+        if path.is_file() and sha256_file(path) != self.manifest(space).get("table_sha256"):
+            raise DataError(
+                f"The cached table {path} changed since it was imported (its sha256 no longer matches its manifest); "
+                f"re-run `nasbench-harness data import` on the {space} files to rebuild it."
+            )
+
     def verify(self, space: str) -> list[str]:
         """Problems found (empty = fine): table checksum, and each source still matching."""
         problems = []

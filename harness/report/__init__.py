@@ -58,9 +58,9 @@ def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | N
             page = env.get_template("board.html.j2").render(**common, board=b)
             _write(out_dir / BOARDS_DIR / f"{b['slug']}.html", page)
             written.add(f"{b['slug']}.html")
-        for stale in (out_dir / BOARDS_DIR).glob("*.html"):  # pages of comparisons no longer in the results
-            if stale.name not in written:
-                stale.unlink(missing_ok=True)
+        for stale in _previously_written(out_dir) - written:  # our pages of comparisons no longer in the results
+            (out_dir / BOARDS_DIR / stale).unlink(missing_ok=True)
+        _write(out_dir / WRITTEN_LIST, json.dumps(sorted(written)))
         target = out_dir / "index.html"
         _write(target, index)
     except OSError as exc:
@@ -68,6 +68,17 @@ def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | N
             f"Could not write the report to {out_dir} ({exc.strerror or exc}); pass a writable folder with --out DIR."
         ) from None
     return target
+
+
+WRITTEN_LIST = ".nbh-report-pages.json"  # the board pages the last report wrote: the only ones it may delete
+
+
+def _previously_written(out_dir: Path) -> set[str]:
+    try:
+        names = json.loads((out_dir / WRITTEN_LIST).read_text())
+    except (OSError, ValueError):
+        return set()
+    return {n for n in names if isinstance(n, str) and n.endswith(".html") and "/" not in n and not n.startswith(".")} if isinstance(names, list) else set()
 
 
 def _environment() -> jinja2.Environment:

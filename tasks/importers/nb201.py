@@ -554,10 +554,20 @@ def _drop(*args, **kwargs) -> None:
     return None
 
 
+MAX_UNPACK_RATIO = 200  # bz2 of real metric pickles expands ~5-20x; a bomb, thousands
+MIN_UNPACKED_BYTES = 64 << 20
+
+
 def load_nats_pickle(path: Path):
     try:
+        limit = max(MIN_UNPACKED_BYTES, MAX_UNPACK_RATIO * Path(path).stat().st_size)
         with bz2.open(path, "rb") as f:
-            data = f.read()
+            data = f.read(limit + 1)  # bounded: a small bomb must not fill the memory first
+        if len(data) > limit:
+            raise DataError(
+                f"{path} decompresses to more than {limit} bytes ({MAX_UNPACK_RATIO}x its size), far beyond a NATS-Bench "
+                f"pickle; it is not one (or is damaged), re-download it."
+            )
         return _NATSUnpickler(io.BytesIO(data)).load()
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, ImportError) as exc:
         raise DataError(
