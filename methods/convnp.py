@@ -347,8 +347,9 @@ class ConvNPPredictor(Predictor):
         architectures, the largest context meta-training ever shows: with all n as context the
         SetConv density is n/k times anything seen in training and the decoder's ranking
         collapses (docs/CONVNP.md, "Diagnosis"). Each observed point is context ~3 times.
+        With ``split: false`` meta-training's context is the whole task, so it is ``all``.
         """
-        if self.params["predict_context"] == "all":
+        if self.params["predict_context"] == "all" or not self.params["split"]:
             return np.arange(n)[None]
         k = min(self.params["max_context"], n)
         draws = -(-3 * n // k)

@@ -24,6 +24,10 @@ from nasbench_harness.methods.convnp import (
 from scipy.stats import kendalltau
 
 
+# A small CNN keeps the learning tests fast: the meta-feature MLP is what has to learn there.
+SMALL = {"channels": 8, "grid_size": 32, "blocks": 1, "n_latent": 2}
+
+
 def fake_task(n: int = 400, d: int = 6, seed: int = 0):
     """Features in [0, 1]^d and a smooth score of them (plus a little noise)."""
     rng = np.random.default_rng(seed)
@@ -144,6 +148,7 @@ def test_prediction_contexts_match_the_meta_training_context_sizes():
     np.testing.assert_array_equal(ConvNPPredictor(seed=3).prediction_contexts(90), ctx)
     assert not np.array_equal(ConvNPPredictor(seed=4).prediction_contexts(90), ctx)
     np.testing.assert_array_equal(ConvNPPredictor(predict_context="all").prediction_contexts(5), [[0, 1, 2, 3, 4]])
+    np.testing.assert_array_equal(ConvNPPredictor(split=False).prediction_contexts(5), [[0, 1, 2, 3, 4]])
 
 
 def test_bad_params_raise_config_errors():
@@ -197,8 +202,8 @@ def test_convnp_learns_a_smooth_function_better_than_untrained():
     train = np.arange(90)
     rest = ArchSet(task, np.arange(90, len(y)))
     taus = {}
-    for n_tasks in (16, 4800):  # 1 step vs 300 steps of meta-training (a small CNN: the MLP is what learns)
-        p = ConvNPPredictor(seed=0, n_tasks=n_tasks, channels=8, grid_size=32, encoding="x")
+    for n_tasks in (16, 4800):  # 1 step vs 300 steps of meta-training
+        p = ConvNPPredictor(seed=0, n_tasks=n_tasks, encoding="x", **SMALL)
         p.fit(ArchSet(task, train), y[train])
         taus[n_tasks] = kendalltau(p.predict(rest), y[90:]).statistic
     assert taus[4800] > 0.5
@@ -266,7 +271,7 @@ def test_convnp_on_nb201_meta_features(cache_for):
     rows = np.random.default_rng(0).choice(len(task), 90, replace=False)
     taus = []
     for n_tasks in (16, 4800):  # one step vs 300 steps of meta-training
-        p = ConvNPPredictor(seed=0, n_tasks=n_tasks, channels=8, grid_size=32)
+        p = ConvNPPredictor(seed=0, n_tasks=n_tasks, **SMALL)
         p.fit(ArchSet(task, rows), task.train_scores[rows])
         taus.append(kendalltau(p.predict(ArchSet(task, np.arange(len(task)))), task.eval_scores).statistic)
     assert taus[1] > 0.15 and taus[1] > taus[0] + 0.1, taus
@@ -275,5 +280,5 @@ def test_convnp_on_nb201_meta_features(cache_for):
 def test_convnp_passes_the_predictor_conformance_checks():
     from nasbench_harness.testing import check_predictor
 
-    out = check_predictor("convnp", params={"n_tasks": 4800, "channels": 8, "grid_size": 32})
+    out = check_predictor("convnp", params={"n_tasks": 4800, **SMALL})
     assert out["kendall_tau"] > 0.3
