@@ -66,6 +66,19 @@ def test_setconv_has_density_channel_and_normalised_signal():
     assert torch.allclose(signal[15:26], torch.full((11,), 2.0), atol=1e-3)
 
 
+def test_rbf_floor_changes_no_weight_that_matters():
+    """The exponent floor (a CPU speed fix) only replaces weights below 1e-26."""
+    from nasbench_harness.methods.convnp import rbf
+
+    d = torch.linspace(-3, 3, 2001)
+    log_scale = torch.tensor(np.log(0.05), dtype=torch.float32)
+    exact = torch.exp(-0.5 * (d / 0.05) ** 2)
+    w = rbf(d, log_scale)
+    tiny = exact < 1e-20
+    assert float((w[tiny] - exact[tiny]).abs().max()) < 1e-25 and float(w.min()) > 0
+    torch.testing.assert_close(w[~tiny], exact[~tiny])
+
+
 # -- synthetic tasks and splits -----------------------------------------------------------
 def test_task_length_follows_the_paper():
     assert default_task_length(172) == 86 and default_task_length(860) == 86
