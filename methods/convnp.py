@@ -1,30 +1,34 @@
 """ConvNP: the meta-learned Convolutional Neural Process predictor (docs/CONVNP.md).
 
 Performance prediction as conditional function inference: a two-layer MLP maps each
-architecture's meta-feature vector to a scalar input x in (-1, 1); a SetConv encoder places
-the context set (x_c, y_c) on a uniform grid with a density channel; a residual CNN turns
-it into the mean and scale of per-grid-point latent variables; L latent samples are each
-decoded by a second residual CNN and read at the target inputs by an RBF interpolation,
-giving L predictive means (and scales) per target.
+architecture's meta-feature vector to a scalar, standardised over the observed set and
+squashed into (-1, 1); a SetConv encoder places the context set (x_c, y_c) on a uniform grid
+with a density channel; a residual CNN turns it into the mean and scale of per-grid-point
+latent variables; L latent samples are each decoded by a second residual CNN and read at
+the target inputs by an RBF interpolation, giving L predictive means (and scales) per target.
 
-Meta-training (one epoch by default): 10,000 synthetic tasks are made by resampling the
-observed architectures with replacement to a fixed length (shuffled order); each batch of
-16 tasks gets a fresh random context/target split (1..10 context points, the whole task
-as target); the objective is MSE + lambda * pairwise margin ranking (Eqs. 5-7), or one of
-the ablations (``mse``, ``rank``, ``ml`` = Eq. 2's likelihood, ``ml_rank``).
+Meta-training (the paper's settings): 10,000 synthetic tasks made by resampling the
+observed architectures with replacement to a fixed length (shuffled order), one epoch in
+batches of 16, each batch with a fresh random context/target split (1..10 context points,
+the whole task as target), all built at once as arrays; the objective is MSE + lambda *
+pairwise margin ranking (Eqs. 5-7), or one of the ablations (``mse``, ``rank``, ``ml`` =
+Eq. 2's likelihood, ``ml_rank``).
 
-Prediction: all observed architectures are the context; each of the L predictions over
-the task's universe is ranked, and ranks are averaged (Algorithm 1, step 6). ``predict``
-returns the mean rank divided by the universe size (higher = better), so the score of an
-architecture does not depend on which other architectures are asked for at the same time.
+Prediction: random sets of 10 observed architectures (the context sizes meta-training
+shows) are the contexts, each giving L predictions over the task's universe; every
+prediction is ranked and the ranks averaged (Algorithm 1, step 6). ``predict`` returns the
+mean rank divided by the universe size (higher = better), so the score of an architecture
+does not depend on which other architectures are asked for at the same time.
 
-Choices the paper leaves open (flagged in docs/CONVNP.md): targets are min-max scaled to
-[0, 1] over the observed set (the margin 0.01 is then 1% of the observed range); grid of 128
-points on [-1.2, 1.2]; 32 CNN channels, 16 latent channels, 4 residual blocks of two full
-convolutions with kernel 5 (``separable: true`` gives Dubois et al.'s depthwise-separable
-blocks, which torch runs about 2x slower on a CPU);
-L = 10 latent samples (the paper selects L per dataset); the number of context points is
-drawn once per batch, uniformly in 1..max_context; the ML objective uses the same lambda.
+Why the input standardisation, the hidden-layer dropout and the 10-point prediction contexts
+(docs/CONVNP.md, "Diagnosis and fix"): without them the MLP squeezed every architecture
+onto a few grid points, overfitted the observed set, and the decoder met context sizes it
+never saw in training. Other choices the paper leaves open (flagged there): targets min-max
+scaled to [0, 1] over the observed set; grid of 64 points on [-1.2, 1.2]; 16 CNN channels,
+16 latent channels, 4 residual blocks of two full convolutions with kernel 5
+(``separable: true`` gives Dubois et al.'s depthwise-separable blocks); L = 4 latent samples
+(the paper selects L per dataset); one context count per batch; the ML objective uses the
+same lambda.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from scipy.stats import rankdata
 from torch import nn
 
 OBJECTIVES = ("mse_rank", "mse", "rank", "ml", "ml_rank")
+INPUT_NORMS = ("observed", "none")
+PREDICT_CONTEXTS = ("subsets", "all")
 
 
 # -- synthetic tasks and context/target splits ------------------------------------------
@@ -58,21 +64,43 @@ def synthetic_tasks(n: int, n_tasks: int, length: int, rng: np.random.Generator)
     return rng.integers(0, n, size=(n_tasks, length))
 
 
-def context_mask(batch: int, length: int, max_context: int, rng: np.random.Generator) -> np.ndarray:
-    """(batch, length) bool context masks: one count in 1..max_context per batch, fresh positions per task.
+def context_masks(batch_of: np.ndarray, length: int, max_context: int, rng: np.random.Generator) -> np.ndarray:
+    """(tasks, length) bool context masks for every task at once, the task's batch given by ``batch_of``.
 
-    The whole task is the target set, so the masks only say which points are context.
+    One context count k in 1..max_context per batch (drawn for all batches first), then k
+    fresh random positions per task: a position is context when its rank among the task's
+    uniform keys is below k. The whole task is the target set, so masks only mark context.
     """
-    k = int(rng.integers(1, min(max_context, length - 1) + 1)) if length > 1 else 1
-    order = np.argsort(rng.random((batch, length)), axis=1)
-    mask = np.zeros((batch, length), dtype=bool)
-    np.put_along_axis(mask, order[:, :k], True, axis=1)
-    return mask
+    kmax = min(max_context, length - 1) if length > 1 else 1
+    k = rng.integers(1, kmax + 1, size=int(batch_of.max()) + 1)
+    ranks = np.argsort(np.argsort(rng.random((len(batch_of), length)), axis=1), axis=1)
+    return ranks < k[batch_of][:, None]
+
+
+def meta_batches(n: int, *, n_tasks: int, length: int, batch_size: int, epochs: int, max_context: int, split: bool, synthetic: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Every step's tasks, built at once: row indices (S, T) and context masks (S, T), S = epochs * n_tasks.
+
+    Consecutive runs of ``batch_size`` rows are one step's batch (the last of an epoch may be
+    shorter). Tasks are resampled with replacement (``synthetic``) or the observed set itself
+    reshuffled; each epoch visits every task once in a fresh order.
+    """
+    if synthetic:
+        tasks = synthetic_tasks(n, n_tasks, length, rng)
+    else:  # the observed set itself, reshuffled, as every task
+        tasks = np.argsort(rng.random((n_tasks, n)), axis=1)
+    rows = np.concatenate([tasks[rng.permutation(n_tasks)] for _ in range(epochs)])
+    if not split:
+        return rows, np.ones(rows.shape, dtype=bool)
+    per_epoch = -(-n_tasks // batch_size)
+    batch_of = (np.arange(n_tasks) // batch_size)[None, :] + per_epoch * np.arange(epochs)[:, None]
+    return rows, context_masks(batch_of.reshape(-1), rows.shape[1], max_context, rng)
 
 
 # -- the model ----------------------------------------------------------------------------
 def rbf(d: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
-    return torch.exp(-0.5 * (d / log_scale.exp()) ** 2)
+    # The exponent is floored at -60 (weight 1e-26, i.e. zero here): below that, exp's underflow
+    # path and the denormals it feeds into the matmuls make a step several times slower on CPU.
+    return torch.exp((-0.5 * (d / log_scale.exp()) ** 2).clamp_min(-60.0))
 
 
 class SetConv(nn.Module):
@@ -119,9 +147,10 @@ class ResCNN(nn.Module):
 
 
 class ConvNPModel(nn.Module):
-    def __init__(self, d_in: int, *, hidden: int, channels: int, latent: int, blocks: int, kernel: int, grid_size: int, separable: bool = True, x_range: float = 1.2) -> None:
+    def __init__(self, d_in: int, *, hidden: int, channels: int, latent: int, blocks: int, kernel: int, grid_size: int, separable: bool = True, x_range: float = 1.2, input_norm: str = "observed", dropout: float = 0.0) -> None:
         super().__init__()
-        self.feature = nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, 1), nn.Tanh())
+        self.feature = nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.input_norm = input_norm
         self.register_buffer("grid", torch.linspace(-x_range, x_range, grid_size))
         spacing = 2 * x_range / (grid_size - 1)
         self.encoder = SetConv(2 * spacing)
@@ -130,9 +159,24 @@ class ConvNPModel(nn.Module):
         self.read_log_scale = nn.Parameter(torch.tensor(math.log(2 * spacing)))
         self.latent = latent
 
-    def inputs(self, feats: torch.Tensor) -> torch.Tensor:
-        """Meta-features (..., d) -> scalar inputs (...)."""
+    def raw_inputs(self, feats: torch.Tensor) -> torch.Tensor:
+        """Meta-features (..., d) -> the MLP's unsquashed scalar (...)."""
         return self.feature(feats).squeeze(-1)
+
+    def squash(self, z: torch.Tensor, z_ref: torch.Tensor) -> torch.Tensor:
+        """MLP scalars -> inputs in (-1, 1) on the grid.
+
+        ``observed``: standardised by the mean and std of the observed set's scalars ``z_ref``
+        first, so the observed architectures always spread over the grid (without it the MLP's
+        outputs sit in a sliver of it: docs/CONVNP.md, "Diagnosis"); ``none``: tanh only.
+        """
+        if self.input_norm == "observed":
+            z = (z - z_ref.mean()) / (z_ref.std() + 1e-6)
+        return torch.tanh(z)
+
+    def inputs(self, feats: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """Meta-features (..., d) -> scalar inputs (...), normalised on the observed features ``ref`` (n, d)."""
+        return self.squash(self.raw_inputs(feats), self.raw_inputs(ref))
 
     def latent_dist(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-grid-point latent mean and scale, each (B, latent, G)."""
@@ -165,10 +209,10 @@ def mse_loss(mean: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def margin_ranking_loss(mean: torch.Tensor, y: torch.Tensor, margin: float) -> torch.Tensor:
     """Eq. 6: mean over ordered target pairs (y_i > y_j) of max(0, margin - (pred_i - pred_j))."""
-    better = (y[:, :, None] > y[:, None, :]).to(mean.dtype)  # (B, T, T)
-    gap = mean[:, :, :, None] - mean[:, :, None, :]  # (B, L, T, T)
-    hinge = torch.relu(margin - gap) * better[:, None]
-    return hinge.sum() / (better.sum() * mean.shape[1]).clamp_min(1.0)
+    better = y[:, :, None] > y[:, None, :]  # (B, T, T)
+    # margin - (pred_i - pred_j), built in place: this (B, L, T, T) tensor is the step's largest.
+    hinge = (mean[:, :, None, :] - mean[:, :, :, None]).add_(margin).relu_()
+    return (hinge * better[:, None]).sum() / (better.sum() * mean.shape[1]).clamp_min(1.0)
 
 
 def ml_loss(mean: torch.Tensor, scale: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -214,16 +258,19 @@ class ConvNPPredictor(Predictor):
         "batch_size": 16,
         "lr": 1e-3,
         "epochs": 1,
-        "n_latent": 10,
+        "n_latent": 4,
         "split": True,
         "synthetic_tasks": True,
-        "grid_size": 128,
-        "channels": 32,
+        "grid_size": 64,
+        "channels": 16,
         "latent_channels": 16,
         "blocks": 4,
         "kernel": 5,
         "separable": False,  # True: depthwise-separable convolutions (Dubois et al.; slower on CPU)
         "hidden": 32,
+        "dropout": 0.3,  # on the meta-feature MLP's hidden layer during meta-training (0: none)
+        "input_norm": "observed",  # "none": the MLP's tanh output as is (as first implemented)
+        "predict_context": "subsets",  # "all": every observed architecture as one context set
     }
 
     def __init__(self, **kwargs) -> None:
@@ -234,6 +281,12 @@ class ConvNPPredictor(Predictor):
         for key in ("n_tasks", "max_context", "batch_size", "epochs", "n_latent", "grid_size", "channels", "latent_channels", "blocks", "kernel", "hidden"):
             if not isinstance(p[key], int) or p[key] < 1:
                 raise ConfigError(f"ConvNP parameter '{key}' must be a positive integer, got {p[key]!r}.")
+        if isinstance(p["dropout"], bool) or not isinstance(p["dropout"], (int, float)) or not 0 <= p["dropout"] < 1:
+            raise ConfigError(f"ConvNP dropout must be a number in [0, 1), got {p['dropout']!r}.")
+        if p["input_norm"] not in INPUT_NORMS:
+            raise ConfigError(f"ConvNP input_norm '{p['input_norm']}' is unknown; expected one of {list(INPUT_NORMS)}.")
+        if p["predict_context"] not in PREDICT_CONTEXTS:
+            raise ConfigError(f"ConvNP predict_context '{p['predict_context']}' is unknown; expected one of {list(PREDICT_CONTEXTS)}.")
         if p["task_length"] is not None and (not isinstance(p["task_length"], int) or p["task_length"] < 2):
             raise ConfigError(f"ConvNP task_length must be an integer >= 2 or null (automatic), got {p['task_length']!r}.")
         self.model: ConvNPModel | None = None
@@ -247,20 +300,12 @@ class ConvNPPredictor(Predictor):
     def batches(self, n: int, rng: np.random.Generator):
         """Yield (task row indices (B, T), context mask (B, T)) for every step of meta-training."""
         p = self.params
-        if p["synthetic_tasks"]:
-            tasks = synthetic_tasks(n, p["n_tasks"], self.task_length(n), rng)
-        else:  # the observed set itself, reshuffled, as every task
-            tasks = np.stack([rng.permutation(n) for _ in range(p["n_tasks"])])
-        bs = p["batch_size"]
-        for _ in range(p["epochs"]):
-            order = rng.permutation(len(tasks))
-            for start in range(0, len(tasks), bs):
-                rows = tasks[order[start : start + bs]]
-                if p["split"]:
-                    mask = context_mask(len(rows), rows.shape[1], p["max_context"], rng)
-                else:
-                    mask = np.ones(rows.shape, dtype=bool)
-                yield rows, mask
+        rows, masks = meta_batches(n, n_tasks=p["n_tasks"], length=self.task_length(n) if p["synthetic_tasks"] else n, batch_size=p["batch_size"], epochs=p["epochs"], max_context=p["max_context"], split=bool(p["split"]), synthetic=bool(p["synthetic_tasks"]), rng=rng)
+        bs, per_epoch = p["batch_size"], p["n_tasks"]
+        for e in range(p["epochs"]):
+            for start in range(e * per_epoch, (e + 1) * per_epoch, bs):
+                stop = min(start + bs, (e + 1) * per_epoch)
+                yield rows[start:stop], masks[start:stop]
 
     def fit(self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None) -> None:
         p = self.params
@@ -269,47 +314,67 @@ class ConvNPPredictor(Predictor):
         target = torch.as_tensor(normalise_targets(y), dtype=torch.float32)
         rng = np.random.default_rng(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
-        with seeded(self.seed):
-            self.model = model = ConvNPModel(feats.shape[1], hidden=p["hidden"], channels=p["channels"], latent=p["latent_channels"], blocks=p["blocks"], kernel=p["kernel"], grid_size=p["grid_size"], separable=bool(p["separable"]))
-        opt = torch.optim.Adam(model.parameters(), lr=p["lr"])
-        model.train()
-        self.history = []
-        for rows, mask in self.batches(len(y), rng):
-            idx = torch.from_numpy(rows)
-            x = model.inputs(feats[idx])
-            yt = target[idx]
-            mean, scale = model(x, yt, torch.from_numpy(mask).float(), p["n_latent"], gen)
-            loss = objective(p["objective"], mean, scale, yt, p["lam"], p["margin"])
-            if not torch.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"Training diverged: the ConvNP loss became {loss.item()}; lower the learning rate (lr={p['lr']})."
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            self.history.append(float(loss.detach()))
+        with seeded(self.seed):  # the initial weights and the dropout masks come from the seed only
+            self.model = model = ConvNPModel(feats.shape[1], hidden=p["hidden"], channels=p["channels"], latent=p["latent_channels"], blocks=p["blocks"], kernel=p["kernel"], grid_size=p["grid_size"], separable=bool(p["separable"]), input_norm=p["input_norm"], dropout=float(p["dropout"]))
+            opt = torch.optim.Adam(model.parameters(), lr=p["lr"])
+            model.train()
+            self.history = []
+            for rows, mask in self.batches(len(y), rng):
+                idx = torch.from_numpy(rows)
+                z = model.raw_inputs(feats)  # the whole observed set: its statistics place the grid
+                x = model.squash(z[idx], z)
+                yt = target[idx]
+                mean, scale = model(x, yt, torch.from_numpy(mask).float(), p["n_latent"], gen)
+                loss = objective(p["objective"], mean, scale, yt, p["lam"], p["margin"])
+                if not torch.isfinite(loss):
+                    raise TrainingDivergedError(
+                        f"Training diverged: the ConvNP loss became {loss.item()}; lower the learning rate (lr={p['lr']})."
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                self.history.append(float(loss.detach()))
         model.eval()
         self._context = (feats, target)
         self._memo = {}
 
     # -- prediction --
+    def prediction_contexts(self, n: int) -> np.ndarray:
+        """(R, k) context row sets used at prediction.
+
+        ``predict_context: all``: one set, every observed architecture (the paper's Algorithm 1).
+        ``subsets`` (default): R = ceil(3 n / k) random subsets of k = max_context observed
+        architectures, the largest context meta-training ever shows: with all n as context the
+        SetConv density is n/k times anything seen in training and the decoder's ranking
+        collapses (docs/CONVNP.md, "Diagnosis"). Each observed point is context ~3 times.
+        With ``split: false`` meta-training's context is the whole task, so it is ``all``.
+        """
+        if self.params["predict_context"] == "all" or not self.params["split"]:
+            return np.arange(n)[None]
+        k = min(self.params["max_context"], n)
+        draws = -(-3 * n // k)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0xC0417]))
+        return np.argsort(rng.random((draws, n)), axis=1)[:, :k]
+
     @torch.inference_mode()
     def sample_means(self, feats_target: np.ndarray) -> np.ndarray:
-        """(L, M) predictive means of the targets given all observed architectures as context."""
+        """(R * L, M) predictive means of the targets: L latent samples for each of the R context sets."""
         if self.model is None:
             raise ConfigError(f"Predictor '{self.name}' must be fit before predict; call fit(archs, y) first.")
         torch.set_num_threads(max(1, int(self.threads)))
         model = self.model
         feats, target = self._context
         gen = torch.Generator().manual_seed(self.seed + 1)
-        xc = model.inputs(feats)[None]
-        mu, sigma = model.latent_dist(xc, target[None], torch.ones_like(xc))
-        eps = torch.randn((self.params["n_latent"], *mu.shape[1:]), generator=gen)
-        grid_out = model.decoder_cnn(mu + sigma * eps)[:, 0]  # (L, G) means on the grid
+        z = model.raw_inputs(feats)
+        ctx = torch.from_numpy(self.prediction_contexts(len(feats)))
+        xc = model.squash(z, z)[ctx]  # (R, k)
+        mu, sigma = model.latent_dist(xc, target[ctx], torch.ones_like(xc))  # (R, C, G)
+        eps = torch.randn((mu.shape[0], self.params["n_latent"], *mu.shape[1:]), generator=gen)
+        grid_out = model.decoder_cnn((mu[:, None] + sigma[:, None] * eps).flatten(0, 1))[:, 0]  # (R * L, G) means on the grid
         out = np.empty((grid_out.shape[0], len(feats_target)))
         chunk = 8192
         for s in range(0, len(feats_target), chunk):
-            xt = model.inputs(torch.as_tensor(np.asarray(feats_target[s : s + chunk], dtype=np.float32)))
+            xt = model.squash(model.raw_inputs(torch.as_tensor(np.asarray(feats_target[s : s + chunk], dtype=np.float32))), z)
             out[:, s : s + chunk] = (model.read_weights(xt) @ grid_out.T).T.double().numpy()
         return out
 

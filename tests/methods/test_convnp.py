@@ -15,12 +15,17 @@ from nasbench_harness.methods.convnp import (
     ResCNN,
     SetConv,
     average_rank_scores,
-    context_mask,
+    context_masks,
     default_task_length,
     margin_ranking_loss,
+    meta_batches,
     synthetic_tasks,
 )
 from scipy.stats import kendalltau
+
+
+# A small CNN keeps the learning tests fast: the meta-feature MLP is what has to learn there.
+SMALL = {"channels": 8, "grid_size": 32, "blocks": 1, "n_latent": 2}
 
 
 def fake_task(n: int = 400, d: int = 6, seed: int = 0):
@@ -61,6 +66,19 @@ def test_setconv_has_density_channel_and_normalised_signal():
     assert torch.allclose(signal[15:26], torch.full((11,), 2.0), atol=1e-3)
 
 
+def test_rbf_floor_changes_no_weight_that_matters():
+    """The exponent floor (a CPU speed fix) only replaces weights below 1e-26."""
+    from nasbench_harness.methods.convnp import rbf
+
+    d = torch.linspace(-3, 3, 2001)
+    log_scale = torch.tensor(np.log(0.05), dtype=torch.float32)
+    exact = torch.exp(-0.5 * (d / 0.05) ** 2)
+    w = rbf(d, log_scale)
+    tiny = exact < 1e-20
+    assert float((w[tiny] - exact[tiny]).abs().max()) < 1e-25 and float(w.min()) > 0
+    torch.testing.assert_close(w[~tiny], exact[~tiny])
+
+
 # -- synthetic tasks and splits -----------------------------------------------------------
 def test_task_length_follows_the_paper():
     assert default_task_length(172) == 86 and default_task_length(860) == 86
@@ -78,19 +96,40 @@ def test_synthetic_tasks_resample_with_replacement_and_are_reproducible():
 
 
 def test_context_masks_sizes_freshness_and_reproducibility():
-    rng = np.random.default_rng(0)
-    masks = [context_mask(16, 86, 10, rng) for _ in range(200)]
-    counts = [m.sum(1) for m in masks]
-    for c in counts:
-        assert len(set(c.tolist())) == 1 and 1 <= c[0] <= 10  # one count per batch, up to 10
-    assert len({int(c[0]) for c in counts}) == 10  # every count 1..10 occurs
-    assert not all(np.array_equal(masks[0], m) for m in masks[1:])  # fresh each batch
-    assert len({m[0].tobytes() for m in masks}) > 150  # fresh positions per task
+    batch_of = np.repeat(np.arange(200), 16)  # 200 batches of 16 tasks
+    masks = context_masks(batch_of, 86, 10, np.random.default_rng(0)).reshape(200, 16, 86)
+    counts = masks.sum(2)
+    assert (counts == counts[:, :1]).all()  # one count per batch
+    assert counts.min() >= 1 and counts.max() <= 10
+    assert len(set(counts[:, 0].tolist())) == 10  # every count 1..10 occurs
+    assert len({m.tobytes() for m in masks.reshape(-1, 86)}) > 2500  # fresh positions per task (k = 1 allows only 86)
     # Context positions are drawn uniformly over the task (no position favoured).
-    freq = np.mean([m.mean(0) for m in masks], axis=0) / np.mean([m.mean() for m in masks])
+    freq = masks.mean((0, 1)) / masks.mean()
     assert np.abs(freq - 1).max() < 0.35
-    again = np.random.default_rng(0)
-    np.testing.assert_array_equal(context_mask(16, 86, 10, again), masks[0])
+    np.testing.assert_array_equal(context_masks(batch_of, 86, 10, np.random.default_rng(0)).reshape(200, 16, 86), masks)
+
+
+def test_vectorised_batches_equal_the_per_task_reference_construction():
+    """meta_batches builds every step at once; a plain loop over batches and tasks with the
+    same draws (tasks, epoch order, one count per batch, one key row per task) gives the same."""
+    n, n_tasks, length, bs, epochs, kmax = 30, 40, 12, 16, 2, 5
+    rows, masks = meta_batches(n, n_tasks=n_tasks, length=length, batch_size=bs, epochs=epochs, max_context=kmax, split=True, synthetic=True, rng=np.random.default_rng(7))
+    rng = np.random.default_rng(7)
+    tasks = rng.integers(0, n, size=(n_tasks, length))
+    ref_rows = [tasks[i] for _ in range(epochs) for i in rng.permutation(n_tasks)]
+    n_batches = epochs * -(-n_tasks // bs)
+    ks = rng.integers(1, kmax + 1, size=n_batches)
+    keys = rng.random((epochs * n_tasks, length))
+    ref_masks, t = [], 0
+    for e in range(epochs):
+        for b, start in enumerate(range(0, n_tasks, bs)):
+            for _ in range(start, min(start + bs, n_tasks)):
+                m = np.zeros(length, dtype=bool)
+                m[np.argsort(keys[t])[: ks[e * -(-n_tasks // bs) + b]]] = True
+                ref_masks.append(m)
+                t += 1
+    np.testing.assert_array_equal(rows, np.array(ref_rows))
+    np.testing.assert_array_equal(masks, np.array(ref_masks))
 
 
 def test_batches_cover_every_task_once_per_epoch_with_disjoint_context():
@@ -113,6 +152,18 @@ def test_no_split_and_no_synthetic_flags():
             np.testing.assert_array_equal(np.sort(r), np.arange(50))
 
 
+def test_prediction_contexts_match_the_meta_training_context_sizes():
+    p = ConvNPPredictor(seed=3)
+    ctx = p.prediction_contexts(90)
+    assert ctx.shape == (27, 10)  # ceil(3 * 90 / 10) sets of max_context points
+    assert all(len(set(c.tolist())) == 10 for c in ctx)  # no repeats within a set
+    assert len(np.unique(ctx)) > 80  # together they cover (nearly) all observed points
+    np.testing.assert_array_equal(ConvNPPredictor(seed=3).prediction_contexts(90), ctx)
+    assert not np.array_equal(ConvNPPredictor(seed=4).prediction_contexts(90), ctx)
+    np.testing.assert_array_equal(ConvNPPredictor(predict_context="all").prediction_contexts(5), [[0, 1, 2, 3, 4]])
+    np.testing.assert_array_equal(ConvNPPredictor(split=False).prediction_contexts(5), [[0, 1, 2, 3, 4]])
+
+
 def test_bad_params_raise_config_errors():
     with pytest.raises(ConfigError, match="objective"):
         ConvNPPredictor(objective="nll")
@@ -120,6 +171,12 @@ def test_bad_params_raise_config_errors():
         ConvNPPredictor(n_latent=0)
     with pytest.raises(ConfigError, match="task_length"):
         ConvNPPredictor(task_length=1)
+    with pytest.raises(ConfigError, match="dropout"):
+        ConvNPPredictor(dropout=1.0)
+    with pytest.raises(ConfigError, match="input_norm"):
+        ConvNPPredictor(input_norm="batch")
+    with pytest.raises(ConfigError, match="predict_context"):
+        ConvNPPredictor(predict_context="half")
 
 
 def test_predict_before_fit_and_divergence_are_harness_errors():
@@ -158,12 +215,12 @@ def test_convnp_learns_a_smooth_function_better_than_untrained():
     train = np.arange(90)
     rest = ArchSet(task, np.arange(90, len(y)))
     taus = {}
-    for n_tasks in (16, 1600):  # 1 step vs 100 steps of meta-training
-        p = ConvNPPredictor(seed=0, n_tasks=n_tasks, n_latent=6, encoding="x")
+    for n_tasks in (16, 4800):  # 1 step vs 300 steps of meta-training
+        p = ConvNPPredictor(seed=0, n_tasks=n_tasks, encoding="x", **SMALL)
         p.fit(ArchSet(task, train), y[train])
         taus[n_tasks] = kendalltau(p.predict(rest), y[90:]).statistic
-    assert taus[1600] > 0.5
-    assert taus[1600] > taus[16] + 0.2
+    assert taus[4800] > 0.5
+    assert taus[4800] > taus[16] + 0.2
 
 
 def test_convnp_is_deterministic_and_subset_consistent():
@@ -191,10 +248,26 @@ def test_every_objective_trains(objective):
 
 def test_model_shapes():
     m = ConvNPModel(5, hidden=8, channels=8, latent=4, blocks=1, kernel=3, grid_size=32)
-    x = m.inputs(torch.rand(2, 10, 5))
+    ref = torch.rand(40, 5)
+    x = m.inputs(torch.rand(2, 10, 5), ref)
     assert float(x.detach().abs().max()) < 1.0
     mean, scale = m(x, torch.rand(2, 10), torch.ones(2, 10), 3, torch.Generator().manual_seed(0))
     assert mean.shape == scale.shape == (2, 3, 10) and (scale > 0).all()
+
+
+def test_observed_input_norm_spreads_the_observed_set_over_the_grid():
+    """Without it an untrained MLP puts every architecture in a sliver of the grid (the
+    diagnosed failure); with it the observed set spans most of (-1, 1) whatever the MLP."""
+    torch.manual_seed(0)
+    feats = torch.rand(90, 10)
+    spans = {}
+    for norm in ("observed", "none"):
+        m = ConvNPModel(10, hidden=32, channels=8, latent=4, blocks=1, kernel=3, grid_size=32, input_norm=norm)
+        with torch.no_grad():
+            m.feature[-1].weight.mul_(1e-3)  # a collapsed projection
+            x = m.inputs(feats, feats)
+        spans[norm] = float(x.max() - x.min())
+    assert spans["observed"] > 1.0 and spans["none"] < 0.05
 
 
 @pytest.mark.shared_data
@@ -210,8 +283,8 @@ def test_convnp_on_nb201_meta_features(cache_for):
     assert task.encoding("meta").shape[1] == 10
     rows = np.random.default_rng(0).choice(len(task), 90, replace=False)
     taus = []
-    for n_tasks in (16, 800):  # one step vs 50 steps of meta-training
-        p = ConvNPPredictor(seed=0, n_tasks=n_tasks, n_latent=5)
+    for n_tasks in (16, 4800):  # one step vs 300 steps of meta-training
+        p = ConvNPPredictor(seed=0, n_tasks=n_tasks, **SMALL)
         p.fit(ArchSet(task, rows), task.train_scores[rows])
         taus.append(kendalltau(p.predict(ArchSet(task, np.arange(len(task)))), task.eval_scores).statistic)
     assert taus[1] > 0.15 and taus[1] > taus[0] + 0.1, taus
@@ -220,5 +293,5 @@ def test_convnp_on_nb201_meta_features(cache_for):
 def test_convnp_passes_the_predictor_conformance_checks():
     from nasbench_harness.testing import check_predictor
 
-    out = check_predictor("convnp", params={"n_tasks": 800, "n_latent": 4})
+    out = check_predictor("convnp", params={"n_tasks": 4800, **SMALL})
     assert out["kendall_tau"] > 0.3
