@@ -82,7 +82,7 @@ def run(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Typed matrix override key.path=value (YAML value, never evaluated); repeatable.")] = None,
     skip_missing_data: Annotated[bool, typer.Option("--skip-missing-data", help="Skip tasks whose data is not imported (e.g. for `full`) instead of stopping.")] = False,
     cell_timeout: Annotated[
-        Optional[float],
+        float | None,
         typer.Option("--cell-timeout", min=0, help="Seconds a cell may run before its worker is killed and replaced (0: no limit); default: 20x the cell's expected cost, at least 600 s."),
     ] = None,
 ) -> None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
-
 from nasbench_harness.tasks.encodings import STRUCTURAL_OPS, _chunks, _endpoints, _is_op, _op_columns
 
 ZERO_OPS = frozenset({"none", "zero", "zeroize"})

@@ -19,7 +19,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
 from nasbench_harness import registry
 from nasbench_harness import store as store_module
 from nasbench_harness.cli import main
@@ -317,7 +316,6 @@ def test_changed_cache_table_is_refused_at_run_time_and_dry_run_says_it_trusts(c
     import shutil
 
     import pyarrow.parquet as pq
-
     from nasbench_harness import runner
 
     src = cache_for("darts").space_dir("darts")

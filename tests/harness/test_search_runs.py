@@ -7,7 +7,6 @@ from nasbench_harness.executors import make_executor
 from nasbench_harness.matrix import load_matrix
 from nasbench_harness.runner import execute, execute_cell, plan
 from nasbench_harness.store import ResultStore
-
 from test_cli import assert_one_sentence_error, cli
 
 MATRIX = """

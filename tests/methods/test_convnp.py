@@ -23,7 +23,6 @@ from nasbench_harness.methods.convnp import (
 )
 from scipy.stats import kendalltau
 
-
 # A small CNN keeps the learning tests fast: the meta-feature MLP is what has to learn there.
 SMALL = {"channels": 8, "grid_size": 32, "blocks": 1, "n_latent": 2}
 
