@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+import copy
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from torch import nn
 from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.methods.base import ArchSet, Loss, Predictor, TrainState
 from nasbench_harness.methods.losses import DEFAULT_LR
@@ -51,68 +53,171 @@ def normalise_targets(y: np.ndarray) -> np.ndarray:
     return (y - lo) / (hi - lo)
 
 
-def train_model(
-    model: torch.nn.Module,
-    inputs: Sequence[torch.Tensor],
-    y: np.ndarray,
-    loss: Loss,
+class MemberLinears(nn.Module):
+    """The same ``nn.Linear`` layer of M members, applied to the members' blocks of one joined batch.
+
+    The input's leading axis holds the members' batches one after another (M equal blocks);
+    each block goes through its own member's layer, so each member computes exactly what it
+    computes alone (one ``addmm`` per member: batched matmuls round the 1-output head layer
+    differently). The layers are the members' own modules: training them trains the members.
+    """
+
+    def __init__(self, linears: Sequence[nn.Linear]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(linears)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        blocks = x.reshape(len(self.members), -1, x.shape[-1]).unbind(0)
+        out = torch.cat([lin(block) for lin, block in zip(self.members, blocks, strict=True)])
+        return out.reshape(*x.shape[:-1], out.shape[-1])
+
+
+def _concat(inputs: Sequence[tuple[torch.Tensor, ...]], idxs: Sequence) -> tuple[torch.Tensor, ...]:
+    """The members' (minibatch) inputs joined along the batch axis, member after member."""
+    return tuple(torch.cat(parts) for parts in zip(*([t[i] for t in x] for x, i in zip(inputs, idxs, strict=True)), strict=True))
+
+
+def stack_members(models: Sequence[nn.Module]) -> nn.Module | None:
+    """One module that runs every member in one pass, or None when the models cannot be stacked exactly.
+
+    Stackable: the model class says so (``stackable = True``: every operation but its linear
+    layers acts on each architecture alone, so folding the members' batches into one batch
+    axis leaves each member's numbers as they are), every parameter belongs to an
+    ``nn.Linear`` and no dropout is active (dropout draws per member).
+    """
+    first = models[0]
+    if not getattr(type(first), "stackable", False):
+        return None
+    linears = [name for name, mod in first.named_modules() if isinstance(mod, nn.Linear)]
+    in_linears = {id(p) for name in linears for p in first.get_submodule(name).parameters(recurse=False)}
+    if any(id(p) not in in_linears for p in first.parameters()):
+        return None
+    if any(isinstance(mod, nn.Dropout) and mod.p > 0 for mod in first.modules()):
+        return None
+    stacked = copy.deepcopy(first)
+    for name in linears:
+        stacked.set_submodule(name, MemberLinears([m.get_submodule(name) for m in models]))
+    return stacked
+
+
+@contextmanager
+def rng_state(states: list[torch.Tensor], i: int) -> Iterator[None]:
+    """Run with member ``i``'s global torch RNG state (dropout), and keep where it got to."""
+    saved = torch.get_rng_state()
+    torch.set_rng_state(states[i])
+    try:
+        yield
+    finally:
+        states[i] = torch.get_rng_state()
+        torch.set_rng_state(saved)
+
+
+def train_members(
+    models: Sequence[nn.Module],
+    inputs: Sequence[Sequence[torch.Tensor]],
+    ys: Sequence[np.ndarray],
+    losses: Sequence[Loss],
     config: TrainConfig,
-) -> list[float]:
-    """Train ``model`` (called as ``model(*inputs[idx])`` -> (b,) scores) in place; returns per-epoch losses."""
+    seeds: Sequence[int],
+    rng_states: list[torch.Tensor],
+) -> list[list[float] | TrainingDivergedError]:
+    """Train M members (same architecture, same config but seed) at once; each ends as it would alone.
+
+    ``models[i]`` is called as ``models[i](*inputs[i][idx])`` -> (b,) scores; the members are
+    run as one stacked module when ``stack_members`` allows it, else one after another, and
+    always share one optimiser over their (disjoint) parameters. Member i's losses, its
+    minibatch order (``seeds[i]``; ``config.seed`` is not used) and its dropout
+    (``rng_states[i]``, the global torch RNG state it would train under alone) come from its own state only, and a member whose loss becomes non-finite stops alone (its
+    entry is the error; the others go on unchanged). Returns per-member epoch losses.
+    """
     torch.set_num_threads(max(1, int(config.threads)))
-    target = torch.as_tensor(normalise_targets(y), dtype=torch.float32)
-    n = len(target)
+    m = len(models)
+    targets = [torch.as_tensor(normalise_targets(y), dtype=torch.float32) for y in ys]
+    n = len(targets[0])
+    if any(len(t) != n for t in targets):
+        raise ConfigError("Members trained together need training sets of one size; group cells by budget and task.")
     batch = n if config.batch_size <= 0 else min(n, int(config.batch_size))
     steps_per_epoch = -(-n // batch)
-    state = TrainState(n_iterations=config.epochs * steps_per_epoch, n_epochs=config.epochs, n_train=n)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    gen = torch.Generator().manual_seed(config.seed)
-    history: list[float] = []
-    model.train()
+    states = [TrainState(n_iterations=config.epochs * steps_per_epoch, n_epochs=config.epochs, n_train=n) for _ in range(m)]
+    stacked = stack_members(models) if m > 1 else None
+    params = [p for model in models for p in model.parameters()]
+    optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    full = [tuple(inp) for inp in inputs]
+    full_stacked = _concat(full, [slice(None)] * m) if stacked is not None and batch == n else None
+    history: list[list[float]] = [[] for _ in range(m)]
+    failed: list[TrainingDivergedError | None] = [None] * m
+    for model in (stacked,) if stacked is not None else models:
+        model.train()
     for epoch in range(config.epochs):
-        state.epoch = epoch
-        order = torch.randperm(n, generator=gen) if batch < n else None
-        total = 0.0
+        orders = [torch.randperm(n, generator=g) if batch < n else None for g in gens]
+        totals = [0.0] * m
         for step in range(steps_per_epoch):
-            idx = slice(None) if order is None else order[step * batch : (step + 1) * batch]
-            pred = model(*(t[idx] for t in inputs))
-            value = loss(pred, target[idx], state)
-            if not torch.isfinite(value):
-                raise TrainingDivergedError(
-                    f"Training diverged: loss '{loss.name}' became {value.item()} at epoch {epoch + 1}; "
-                    f"lower the learning rate (lr={config.lr}) or check the loss parameters."
-                )
+            idxs = [slice(None) if o is None else o[step * batch : (step + 1) * batch] for o in orders]
+            if stacked is not None:
+                preds = stacked(*(full_stacked or _concat(full, idxs))).view(m, -1)
+            else:
+                preds = []
+                for i, model in enumerate(models):
+                    with rng_state(rng_states, i):
+                        preds.append(model(*(t[idxs[i]] for t in full[i])))
+            values = []
+            for i in range(m):
+                if failed[i] is not None:
+                    continue
+                with rng_state(rng_states, i):
+                    states[i].epoch = epoch
+                    value = losses[i](preds[i], targets[i][idxs[i]], states[i])
+                if not torch.isfinite(value):
+                    failed[i] = TrainingDivergedError(
+                        f"Training diverged: loss '{losses[i].name}' became {value.item()} at epoch {epoch + 1}; "
+                        f"lower the learning rate (lr={config.lr}) or check the loss parameters."
+                    )
+                    continue
+                values.append(value)
+                totals[i] += float(value.detach())
+            if not values:
+                break
             optimiser.zero_grad(set_to_none=True)
-            value.backward()
+            # Each value depends on its own member's parameters only: the sum's gradient is each one's own.
+            torch.stack(values).sum().backward()
             optimiser.step()
-            state.iteration += 1
-            total += float(value.detach())
-        history.append(total / steps_per_epoch)
-    model.eval()
-    return history
+            for s in states:
+                s.iteration += 1
+        for i in range(m):
+            if failed[i] is None:
+                history[i].append(totals[i] / steps_per_epoch)
+        if all(f is not None for f in failed):
+            break
+    for model in models:
+        model.eval()
+    return [f if f is not None else h for f, h in zip(failed, history, strict=True)]
 
 
-def predict_batched(
-    model: torch.nn.Module,
+def predict_members(
+    models: Sequence[nn.Module],
     n: int,
-    make_batch: Callable[[slice], Sequence[torch.Tensor]],
+    make_batch: Callable[[int, slice], Sequence[torch.Tensor]],
     *,
     chunk: int = 16384,
     threads: int = 1,
-) -> np.ndarray:
-    """Score ``n`` items in chunks (inputs built per chunk, so large spaces never sit in memory as floats)."""
+) -> list[np.ndarray | TrainingDivergedError]:
+    """Score ``n`` items with every model, in chunks (inputs built per chunk, so large spaces never
+    sit in memory as floats); ``make_batch(i, sl)`` gives model i's inputs (members may share them).
+    A model with NaN/inf scores gets the error in its place."""
     torch.set_num_threads(max(1, int(threads)))
-    out = np.empty(n, dtype=np.float64)
-    model.eval()
+    out = [np.empty(n, dtype=np.float64) for _ in models]
+    for model in models:
+        model.eval()
     with torch.inference_mode():
         for start in range(0, n, chunk):
             sl = slice(start, min(n, start + chunk))
-            out[sl] = model(*make_batch(sl)).double().numpy()
-    if not np.all(np.isfinite(out)):
-        raise TrainingDivergedError(
-            "The trained predictor produced NaN/inf scores; lower the learning rate or check the loss parameters."
-        )
-    return out
+            for i, model in enumerate(models):
+                out[i][sl] = model(*make_batch(i, sl)).double().numpy()
+    bad = TrainingDivergedError(
+        "The trained predictor produced NaN/inf scores; lower the learning rate or check the loss parameters."
+    )
+    return [o if np.all(np.isfinite(o)) else bad for o in out]
 
 
 @contextmanager
@@ -137,6 +242,7 @@ class NeuralPredictor(Predictor):
     loss_lr: ClassVar[bool] = False
     train_params: ClassVar[dict[str, Any]] = {"epochs": 300, "batch_size": 1024, "lr": None, "weight_decay": 1e-4}
     predict_chunk: ClassVar[int] = 8192  # measured: larger chunks fall out of cache and run slower
+    shares_inputs: ClassVar[bool] = False  # True: ``_tensors`` depends on the member only through ``_tensors_key``
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -178,27 +284,86 @@ class NeuralPredictor(Predictor):
         )
 
     def fit(self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None) -> None:
-        y = np.asarray(y, dtype=np.float64)
-        if len(y) != len(archs) or len(y) < 2:
-            raise ConfigError(
-                f"Predictor '{self.name}' needs at least 2 training architectures with one score each, "
-                f"got {len(archs)} architectures and {len(y)} scores."
-            )
-        loss = self.resolved_loss()
-        source = self._source(archs)
-        self._prepare(source)
-        torch.set_num_threads(max(1, int(self.threads)))
-        with seeded(self.seed):
-            self.model = self._build()
-            self.history = train_model(self.model, self._tensors(source, slice(None)), y, loss, self.train_config(loss))
+        (error,) = fit_members([self], [archs], [y])
+        if error is not None:
+            raise error
 
     def predict(self, archs: ArchSet) -> np.ndarray:
-        if self.model is None:
-            raise ConfigError(f"Predictor '{self.name}' must be fit before predict; call fit(archs, y) first.")
-        source = self._source(archs)
-        return predict_batched(
-            self.model, len(archs), lambda sl: self._tensors(source, sl), chunk=self.predict_chunk, threads=self.threads
+        (out,) = predict_members_of([self], archs)
+        if isinstance(out, TrainingDivergedError):
+            raise out
+        return out
+
+
+def fit_members(
+    predictors: Sequence[NeuralPredictor], archsets: Sequence[ArchSet], ys: Sequence[np.ndarray]
+) -> list[TrainingDivergedError | None]:
+    """Fit predictors of one class and one configuration but their seeds (and training rows) together.
+
+    Each member ends exactly as its own ``fit`` would leave it (init and dropout under its
+    seed, its minibatch order, its loss): the group changes how fast, never what. Returns
+    each member's divergence error or None.
+    """
+    first = predictors[0]
+    if any(type(p) is not type(first) for p in predictors):
+        raise ConfigError("Predictors fitted together must be of one class; group cells by predictor.")
+    models, inputs, losses, rng_states, configs = [], [], [], [], []
+    for p, archs, y in zip(predictors, archsets, ys, strict=True):
+        if len(y) != len(archs) or len(y) < 2:
+            raise ConfigError(
+                f"Predictor '{p.name}' needs at least 2 training architectures with one score each, "
+                f"got {len(archs)} architectures and {len(y)} scores."
+            )
+        loss = p.resolved_loss()
+        source = p._source(archs)
+        p._prepare(source)
+        with seeded(p.seed):
+            p.model = p._build()
+            rng_states.append(torch.get_rng_state())
+        models.append(p.model)
+        inputs.append(p._tensors(source, slice(None)))
+        losses.append(loss)
+        configs.append(replace(p.train_config(loss), seed=0))
+    if any(c != configs[0] for c in configs):
+        raise ConfigError(
+            f"Predictors '{first.name}' fitted together must share one training configuration; got {sorted(set(map(str, configs)))}."
         )
+    ys = [np.asarray(y, dtype=np.float64) for y in ys]
+    outs = train_members(models, inputs, ys, losses, configs[0], [p.seed for p in predictors], rng_states)
+    errors: list[TrainingDivergedError | None] = []
+    for p, out in zip(predictors, outs, strict=True):
+        if isinstance(out, TrainingDivergedError):
+            p.model, p.history = None, []
+            errors.append(out)
+        else:
+            p.history = out
+            errors.append(None)
+    return errors
+
+
+def predict_members_of(predictors: Sequence[NeuralPredictor], archs: ArchSet) -> list[np.ndarray | TrainingDivergedError]:
+    """Score ``archs`` with every fitted predictor (fetching the inputs once; graph inputs built once per chunk)."""
+    first = predictors[0]
+    for p in predictors:
+        if p.model is None:
+            raise ConfigError(f"Predictor '{p.name}' must be fit before predict; call fit(archs, y) first.")
+    source = first._source(archs)
+    cache: dict = {}  # the current chunk's inputs, per distinct ``_tensors_key``
+
+    def make_batch(i: int, sl: slice):
+        p = predictors[i]
+        if not p.shares_inputs:
+            return p._tensors(source, sl)
+        key = (sl.start, p._tensors_key())
+        if key not in cache:
+            if any(k[0] != sl.start for k in cache):
+                cache.clear()
+            cache[key] = p._tensors(source, sl)
+        return cache[key]
+
+    return predict_members(
+        [p.model for p in predictors], len(archs), make_batch, chunk=first.predict_chunk, threads=first.threads
+    )
 
 
 class GraphPredictor(NeuralPredictor):
@@ -209,6 +374,11 @@ class GraphPredictor(NeuralPredictor):
 
     def _prepare(self, source) -> None:
         self.op_names = tuple(source.op_names)
+
+    shares_inputs = True
+
+    def _tensors_key(self):
+        return self.op_names
 
     def _tensors(self, source, sl: slice):
         if tuple(source.op_names) != self.op_names:
