@@ -279,12 +279,15 @@ def execute(p: Plan, store: ResultStore, executor, *, progress: Callable[[list[d
     On an interruption (KeyboardInterrupt, a killed worker) the rows already stored stay;
     the exception propagates after compaction so the caller can say how to resume.
     """
+    from nasbench_harness.grouping import execute_unit, units
+
     store.ensure_writable()
     pending = [p.payloads[i] for i in p.pending]
     summary = Summary(n_cells=len(p.cells), n_skipped=len(p.cells) - len(pending))
     t0 = time.perf_counter()
     try:
-        for rows in executor.map(execute_cell, pending):
+        # Cells one batched fit can share run as one unit (grouping.py); still one row per cell.
+        for rows in executor.map(execute_unit, units(pending)):
             store.append(rows)
             for r in rows:
                 if r["status"] == "ok":

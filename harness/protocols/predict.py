@@ -103,31 +103,18 @@ def build_predictor(cell, threads: int = 1):
     return cls(seed=cell.predictor_seed(), encoding=cell.encoding, loss=loss, threads=threads, **cell.params)
 
 
-def run(cell, task, *, threads: int = 1) -> list[dict]:
-    """Run one ``predict`` cell on a loaded task and return its result row."""
-    from nasbench_harness.metrics import prediction_metrics
-    from nasbench_harness.methods.base import ArchSet
-
-    check_params(cell.protocol_params)
+def _split(cell, task) -> tuple[int, np.ndarray, np.ndarray]:
+    """(training size, training rows, evaluation rows) of a cell, from its own rng streams."""
     n = len(task)
     k = n_train_for(cell.budget, n)
-    rng = cell.rng()
-    train = np.sort(rng.choice(n, size=k, replace=False))
-    evaluate = eval_rows(cell, task, train, cell.rng(stream=2))
+    train = np.sort(cell.rng().choice(n, size=k, replace=False))
+    return k, train, eval_rows(cell, task, train, cell.rng(stream=2))
 
-    predictor = build_predictor(cell, threads)
-    unlabeled = None
-    if getattr(predictor, "uses_unlabeled", False):
-        mask = np.ones(n, dtype=bool)
-        mask[train] = False
-        unlabeled = ArchSet(task, np.flatnonzero(mask))
 
-    t0 = time.perf_counter()
-    predictor.fit(ArchSet(task, train), task.train_scores[train], unlabeled=unlabeled)
-    t1 = time.perf_counter()
-    pred = np.asarray(predictor.predict(ArchSet(task, evaluate)), dtype=np.float64).reshape(-1)
-    t2 = time.perf_counter()
+def _row(cell, task, k: int, evaluate: np.ndarray, pred: np.ndarray, fit_s: float, predict_s: float) -> list[dict]:
+    from nasbench_harness.metrics import prediction_metrics
 
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1)
     if pred.shape[0] != len(evaluate):
         raise CellFailed(f"predictor returned {pred.shape[0]} predictions for {len(evaluate)} architectures")
     bad = ~np.isfinite(pred)
@@ -138,8 +125,67 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
         {
             "n_train": int(k),
             "n_eval": int(len(evaluate)),
-            "fit_seconds": t1 - t0,
-            "predict_seconds": t2 - t1,
+            "fit_seconds": fit_s,
+            "predict_seconds": predict_s,
             **{name: float(v) for name, v in metrics.items()},
         }
     ]
+
+
+def run(cell, task, *, threads: int = 1) -> list[dict]:
+    """Run one ``predict`` cell on a loaded task and return its result row."""
+    from nasbench_harness.methods.base import ArchSet
+
+    check_params(cell.protocol_params)
+    k, train, evaluate = _split(cell, task)
+    predictor = build_predictor(cell, threads)
+    unlabeled = None
+    if getattr(predictor, "uses_unlabeled", False):
+        mask = np.ones(len(task), dtype=bool)
+        mask[train] = False
+        unlabeled = ArchSet(task, np.flatnonzero(mask))
+
+    t0 = time.perf_counter()
+    predictor.fit(ArchSet(task, train), task.train_scores[train], unlabeled=unlabeled)
+    t1 = time.perf_counter()
+    pred = predictor.predict(ArchSet(task, evaluate))
+    t2 = time.perf_counter()
+    return _row(cell, task, k, evaluate, pred, t1 - t0, t2 - t1)
+
+
+def run_group(cells, task, *, threads: int = 1) -> list[list[dict] | Exception]:
+    """Run ``predict`` cells that differ only by seed (see ``grouping.group_key``) as one batched fit.
+
+    The predictors are fitted together by ``fit_members`` and score the evaluation set in
+    one pass when their evaluation rows agree; each cell's numbers are those it gets alone
+    (its training rows, initialisation, minibatch order and dropout come from its own seed).
+    Returns, per cell, its result rows or the exception that failed it. ``fit_seconds`` and
+    ``predict_seconds`` are the group's times divided by its size.
+    """
+    from nasbench_harness.methods.base import ArchSet
+    from nasbench_harness.methods.neural.training import fit_members, predict_members_of
+
+    check_params(cells[0].protocol_params)
+    splits = [_split(c, task) for c in cells]
+    predictors = [build_predictor(c, threads) for c in cells]
+    t0 = time.perf_counter()
+    errors = fit_members(predictors, [ArchSet(task, tr) for _, tr, _ in splits], [task.train_scores[tr] for _, tr, _ in splits])
+    t1 = time.perf_counter()
+    fitted = [i for i, e in enumerate(errors) if e is None]
+    if fitted and all(np.array_equal(splits[i][2], splits[fitted[0]][2]) for i in fitted):
+        preds = dict(zip(fitted, predict_members_of([predictors[i] for i in fitted], ArchSet(task, splits[fitted[0]][2])), strict=True))
+    else:  # evaluation sets differ per cell (e.g. mutation sets, or the train rows left out): score one by one
+        preds = {i: predict_members_of([predictors[i]], ArchSet(task, splits[i][2]))[0] for i in fitted}
+    t2 = time.perf_counter()
+    m = len(cells)
+    out: list[list[dict] | Exception] = []
+    for i, cell in enumerate(cells):
+        result = errors[i] if errors[i] is not None else preds[i]
+        if isinstance(result, Exception):
+            out.append(result)
+            continue
+        try:
+            out.append(_row(cell, task, splits[i][0], splits[i][2], result, (t1 - t0) / m, (t2 - t1) / m))
+        except CellFailed as exc:
+            out.append(exc)
+    return out

@@ -16,7 +16,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 import copy
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -117,19 +117,22 @@ def train_members(
     inputs: Sequence[Sequence[torch.Tensor]],
     ys: Sequence[np.ndarray],
     losses: Sequence[Loss],
-    config: TrainConfig,
-    seeds: Sequence[int],
+    configs: Sequence[TrainConfig],
     rng_states: list[torch.Tensor],
 ) -> list[list[float] | TrainingDivergedError]:
-    """Train M members (same architecture, same config but seed) at once; each ends as it would alone.
+    """Train M members (one architecture and schedule: epochs, batch size) at once; each ends as it would alone.
 
     ``models[i]`` is called as ``models[i](*inputs[i][idx])`` -> (b,) scores; the members are
     run as one stacked module when ``stack_members`` allows it, else one after another, and
     always share one optimiser over their (disjoint) parameters. Member i's losses, its
-    minibatch order (``seeds[i]``; ``config.seed`` is not used) and its dropout
-    (``rng_states[i]``, the global torch RNG state it would train under alone) come from its own state only, and a member whose loss becomes non-finite stops alone (its
+    minibatch order (``configs[i].seed``), its learning rate and weight decay (its own
+    optimiser parameter group) and its dropout (``rng_states[i]``, the global torch RNG
+    state it would train under alone) are its own, and a member whose loss becomes non-finite stops alone (its
     entry is the error; the others go on unchanged). Returns per-member epoch losses.
     """
+    config = configs[0]
+    if any((c.epochs, c.batch_size) != (config.epochs, config.batch_size) for c in configs):
+        raise ConfigError("Members trained together need one schedule (epochs, batch_size); group cells by predictor parameters.")
     torch.set_num_threads(max(1, int(config.threads)))
     m = len(models)
     targets = [torch.as_tensor(normalise_targets(y), dtype=torch.float32) for y in ys]
@@ -140,9 +143,15 @@ def train_members(
     steps_per_epoch = -(-n // batch)
     states = [TrainState(n_iterations=config.epochs * steps_per_epoch, n_epochs=config.epochs, n_train=n) for _ in range(m)]
     stacked = stack_members(models) if m > 1 else None
-    params = [p for model in models for p in model.parameters()]
-    optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    # One parameter group per (lr, weight decay): fused AdamW updates each tensor on its own, so
+    # sharing a group changes no number, and few groups keep the step's Python overhead small.
+    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
+    for mod, c in zip(models, configs, strict=True):
+        groups.setdefault((c.lr, c.weight_decay), []).extend(mod.parameters())
+    optimiser = torch.optim.AdamW(
+        [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()], fused=True
+    )
+    gens = [torch.Generator().manual_seed(c.seed) for c in configs]
     full = [tuple(inp) for inp in inputs]
     full_stacked = _concat(full, [slice(None)] * m) if stacked is not None and batch == n else None
     history: list[list[float]] = [[] for _ in range(m)]
@@ -171,7 +180,7 @@ def train_members(
                 if not torch.isfinite(value):
                     failed[i] = TrainingDivergedError(
                         f"Training diverged: loss '{losses[i].name}' became {value.item()} at epoch {epoch + 1}; "
-                        f"lower the learning rate (lr={config.lr}) or check the loss parameters."
+                        f"lower the learning rate (lr={configs[i].lr}) or check the loss parameters."
                     )
                     continue
                 values.append(value)
@@ -229,7 +238,7 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 class NeuralPredictor(Predictor):
-    """Base of the torch predictors: resolves the loss, seeds, trains with ``train_model``, scores in chunks.
+    """Base of the torch predictors: resolves the loss, seeds, trains with ``train_members``, scores in chunks.
 
     Subclasses implement ``_source`` (the raw inputs of an ArchSet: a GraphBatch or an
     encoding matrix, fetched once), ``_tensors`` (model inputs for a slice of it) and
@@ -238,6 +247,7 @@ class NeuralPredictor(Predictor):
 
     supports_loss = True
     default_loss = "mse"
+    fits_in_groups: ClassVar[bool] = True  # the executor may fit cells differing by seed/loss together (fit_members)
     # lr None: 3e-3, or for predictors with ``loss_lr`` the loss's ``default_lr`` (docs/LOSSES.md).
     loss_lr: ClassVar[bool] = False
     train_params: ClassVar[dict[str, Any]] = {"epochs": 300, "batch_size": 1024, "lr": None, "weight_decay": 1e-4}
@@ -298,11 +308,12 @@ class NeuralPredictor(Predictor):
 def fit_members(
     predictors: Sequence[NeuralPredictor], archsets: Sequence[ArchSet], ys: Sequence[np.ndarray]
 ) -> list[TrainingDivergedError | None]:
-    """Fit predictors of one class and one configuration but their seeds (and training rows) together.
+    """Fit predictors of one class and one model shape and schedule (their seeds, training rows and
+    losses may differ) together.
 
     Each member ends exactly as its own ``fit`` would leave it (init and dropout under its
-    seed, its minibatch order, its loss): the group changes how fast, never what. Returns
-    each member's divergence error or None.
+    seed, its minibatch order, its loss and learning rate): the group changes how fast, never
+    what. Returns each member's divergence error or None.
     """
     first = predictors[0]
     if any(type(p) is not type(first) for p in predictors):
@@ -323,13 +334,9 @@ def fit_members(
         models.append(p.model)
         inputs.append(p._tensors(source, slice(None)))
         losses.append(loss)
-        configs.append(replace(p.train_config(loss), seed=0))
-    if any(c != configs[0] for c in configs):
-        raise ConfigError(
-            f"Predictors '{first.name}' fitted together must share one training configuration; got {sorted(set(map(str, configs)))}."
-        )
+        configs.append(p.train_config(loss))
     ys = [np.asarray(y, dtype=np.float64) for y in ys]
-    outs = train_members(models, inputs, ys, losses, configs[0], [p.seed for p in predictors], rng_states)
+    outs = train_members(models, inputs, ys, losses, configs, rng_states)
     errors: list[TrainingDivergedError | None] = []
     for p, out in zip(predictors, outs, strict=True):
         if isinstance(out, TrainingDivergedError):
