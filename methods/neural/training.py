@@ -6,26 +6,28 @@
   training sets: one exact gradient step per epoch over every pair), minibatches otherwise.
 - Randomness (initialisation, dropout, shuffling) comes from ``seed`` only; the global torch
   RNG is forked so that training never disturbs, or depends on, anyone else's RNG state.
+- Many members (cells differing by seed or loss) train at once through ``fit_members``, each
+  exactly as it would alone: the group changes the speed, never a number.
 - A non-finite loss or prediction stops training with ``TrainingDivergedError``: the
   protocol records the cell as failed with that sentence instead of storing numbers.
 """
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-import copy
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import nn
 from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.methods.base import ArchSet, Loss, Predictor, TrainState
 from nasbench_harness.methods.losses import DEFAULT_LR
 from nasbench_harness.methods.neural.layers import graph_tensors
+from torch import nn
 
 
 class TrainingDivergedError(HarnessError):
