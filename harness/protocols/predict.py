@@ -154,38 +154,45 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
 
 
 def run_group(cells, task, *, threads: int = 1) -> list[list[dict] | Exception]:
-    """Run ``predict`` cells that differ only by seed (see ``grouping.group_key``) as one batched fit.
+    """Run ``predict`` cells that differ only by seed and loss (``grouping.group_key``) as one batched fit.
 
     The predictors are fitted together by ``fit_members`` and score the evaluation set in
     one pass when their evaluation rows agree; each cell's numbers are those it gets alone
-    (its training rows, initialisation, minibatch order and dropout come from its own seed).
-    Returns, per cell, its result rows or the exception that failed it. ``fit_seconds`` and
-    ``predict_seconds`` are the group's times divided by its size.
+    (its training rows, initialisation, minibatch order, dropout and loss are its own).
+    Returns, per cell, its result rows or the exception that failed it (a cell that cannot
+    even be set up fails alone). ``fit_seconds`` and ``predict_seconds`` are the group's
+    times divided by its size.
     """
     from nasbench_harness.methods.base import ArchSet
     from nasbench_harness.methods.neural.training import fit_members, predict_members_of
 
     check_params(cells[0].protocol_params)
-    splits = [_split(c, task) for c in cells]
-    predictors = [build_predictor(c, threads) for c in cells]
-    t0 = time.perf_counter()
-    errors = fit_members(predictors, [ArchSet(task, tr) for _, tr, _ in splits], [task.train_scores[tr] for _, tr, _ in splits])
-    t1 = time.perf_counter()
-    fitted = [i for i, e in enumerate(errors) if e is None]
-    if fitted and all(np.array_equal(splits[i][2], splits[fitted[0]][2]) for i in fitted):
-        preds = dict(zip(fitted, predict_members_of([predictors[i] for i in fitted], ArchSet(task, splits[fitted[0]][2])), strict=True))
-    else:  # evaluation sets differ per cell (e.g. mutation sets, or the train rows left out): score one by one
-        preds = {i: predict_members_of([predictors[i]], ArchSet(task, splits[i][2]))[0] for i in fitted}
-    t2 = time.perf_counter()
-    m = len(cells)
-    out: list[list[dict] | Exception] = []
+    out: list[list[dict] | Exception | None] = [None] * len(cells)
+    ready = []  # (cell index, (k, train rows, eval rows), predictor)
     for i, cell in enumerate(cells):
-        result = errors[i] if errors[i] is not None else preds[i]
+        try:
+            ready.append((i, _split(cell, task), build_predictor(cell, threads)))
+        except Exception as exc:  # noqa: BLE001 - recorded as this cell's failure
+            out[i] = exc
+    t0 = time.perf_counter()
+    errors = fit_members([p for _, _, p in ready], [ArchSet(task, s[1]) for _, s, _ in ready], [task.train_scores[s[1]] for _, s, _ in ready]) if ready else []
+    t1 = time.perf_counter()
+    fitted = [(i, s, p) for (i, s, p), e in zip(ready, errors, strict=True) if e is None]
+    if fitted and all(np.array_equal(s[2], fitted[0][1][2]) for _, s, _ in fitted):
+        scores = predict_members_of([p for _, _, p in fitted], ArchSet(task, fitted[0][1][2]))
+    else:  # evaluation sets differ per cell (mutation sets, or training rows left out): one by one
+        scores = [predict_members_of([p], ArchSet(task, s[2]))[0] for _, s, p in fitted]
+    t2 = time.perf_counter()
+    results = {i: e for (i, _, _), e in zip(ready, errors, strict=True) if e is not None}
+    results.update({i: sc for (i, _, _), sc in zip(fitted, scores, strict=True)})
+    m = len(cells)
+    for i, s, _ in ready:
+        result = results[i]
         if isinstance(result, Exception):
-            out.append(result)
+            out[i] = result
             continue
         try:
-            out.append(_row(cell, task, splits[i][0], splits[i][2], result, (t1 - t0) / m, (t2 - t1) / m))
+            out[i] = _row(cells[i], task, s[0], s[2], result, (t1 - t0) / m, (t2 - t1) / m)
         except CellFailed as exc:
-            out.append(exc)
+            out[i] = exc
     return out

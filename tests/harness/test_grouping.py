@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from nasbench_harness.errors import HarnessError
@@ -70,3 +72,17 @@ def test_grouped_run_equals_cell_by_cell_and_a_partly_done_group_resumes_identic
     assert metrics(tmp_path / "grouped") == want
     assert metrics(tmp_path / "resumed") == want
     assert len({v[0] for v in want.values()}) > 12 and all(np.isfinite(float(v[0])) for v in want.values())
+
+
+def test_a_cell_that_cannot_be_set_up_fails_alone_in_its_group():
+    from nasbench_harness.matrix import Cell
+    from nasbench_harness.protocols.predict import run_group
+    from nasbench_harness.testing import toy_task
+
+    task = toy_task()
+    good = [Cell(protocol="predict", task="toy/synthetic", predictor="gcn", encoding="graph", loss="mse", budget=20, seed=s, params={"epochs": 2, "hidden": 8}) for s in (0, 1)]
+    bad = dataclasses.replace(good[0], loss="no-such-loss", seed=2)
+    out = run_group([good[0], bad, good[1]], task)
+    assert isinstance(out[1], HarnessError) and "no-such-loss" in str(out[1])
+    for cell, rows in ((good[0], out[0]), (good[1], out[2])):
+        assert rows[0]["kendall_tau"] == run_group([cell], task)[0][0]["kendall_tau"]
