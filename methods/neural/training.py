@@ -129,11 +129,11 @@ def train_members(
 
     ``models[i]`` is called as ``models[i](*inputs[i][idx])`` -> (b,) scores; the members are
     run in stacked modules of ``STACK_SIZE`` when ``stack_members`` allows it, else one after
-    another, and always share one optimiser over their (disjoint) parameters. Member i's losses, its
-    minibatch order (``configs[i].seed``), its learning rate and weight decay (its own
-    optimiser parameter group) and its dropout (``rng_states[i]``, the global torch RNG
-    state it would train under alone) are its own, and a member whose loss becomes non-finite stops alone (its
-    entry is the error; the others go on unchanged). Returns per-member epoch losses.
+    another, and always share one optimiser over their (disjoint) parameters. Member i's
+    loss, minibatch order (``configs[i].seed``), learning rate and weight decay (an
+    optimiser parameter group) and dropout (``rng_states[i]``, the global torch RNG state
+    it would train under alone) are its own. A member whose loss becomes non-finite stops
+    alone: its entry is the error, the others go on unchanged. Returns per-member epoch losses.
     """
     config = configs[0]
     if any((c.epochs, c.batch_size) != (config.epochs, config.batch_size) for c in configs):
