@@ -65,7 +65,7 @@ def _progress(total: int):
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err)
     task_id = bar.add_task("cells", total=total)
-    return bar, lambda rows: bar.advance(task_id, 1)
+    return bar, lambda rows: bar.advance(task_id, len({r["key"] for r in rows}))  # a unit may hold many cells
 
 
 @app.command()

@@ -316,6 +316,22 @@ def _lost_cell(payload: dict, reason: str) -> list[dict]:
     return [{**row, "status": "failed", "error": reason, "finished_at": datetime.now(UTC).isoformat(timespec="microseconds")}]
 
 
+def prepare_unit(unit: list[dict]) -> None:
+    """``prepare_cell`` for a unit of cells (grouping.py): they share one task and encoding."""
+    prepare_cell(unit[0])
+
+
+def unit_timeout(unit: list[dict]) -> float | None:
+    """A unit may run as long as its cells together (None: no limit)."""
+    limits = [p["timeout"] for p in unit]
+    return None if any(t is None for t in limits) else float(sum(limits))
+
+
+def _lost_unit(unit: list[dict], reason: str) -> list[dict]:
+    """The ``failed`` rows of a unit whose worker died or timed out twice."""
+    return [r for p in unit for r in _lost_cell(p, reason)]
+
+
 # -- executing ----------------------------------------------------------------------------
 @dataclass
 class Summary:
@@ -344,6 +360,8 @@ def execute(
     the rows already stored stay; the exception propagates after compaction so the caller
     can say how to resume.
     """
+    from nasbench_harness.grouping import execute_unit, units
+
     store.ensure_writable()
     if cell_timeout is None:
         limits = [default_timeout(c) for c in _cell_costs(p, store)]
@@ -353,7 +371,8 @@ def execute(
     summary = Summary(n_cells=len(p.cells), n_skipped=len(p.cells) - len(pending))
     t0 = time.perf_counter()
     try:
-        for rows in executor.map(execute_cell, pending, timeout=lambda item: item["timeout"], lost=_lost_cell, prepare=prepare_cell):
+        # Cells one batched fit can share run as one unit (grouping.py); still one row per cell.
+        for rows in executor.map(execute_unit, units(pending), timeout=unit_timeout, lost=_lost_unit, prepare=prepare_unit):
             store.append(rows)
             for r in rows:
                 if r["status"] == "ok":

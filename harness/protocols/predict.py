@@ -106,31 +106,18 @@ def build_predictor(cell, threads: int = 1, *, loss=None, seed: int | None = Non
     return cls(seed=seed, encoding=cell.encoding, loss=loss, threads=threads, **cell.params)
 
 
-def run(cell, task, *, threads: int = 1) -> list[dict]:
-    """Run one ``predict`` cell on a loaded task and return its result row."""
-    from nasbench_harness.methods.base import ArchSet
-    from nasbench_harness.metrics import prediction_metrics
-
-    check_params(cell.protocol_params)
+def _split(cell, task) -> tuple[int, np.ndarray, np.ndarray]:
+    """(training size, training rows, evaluation rows) of a cell, from its own rng streams."""
     n = len(task)
     k = n_train_for(cell.budget, n)
-    rng = cell.rng()
-    train = np.sort(rng.choice(n, size=k, replace=False))
-    evaluate = eval_rows(cell, task, train, cell.rng(stream=2))
+    train = np.sort(cell.rng().choice(n, size=k, replace=False))
+    return k, train, eval_rows(cell, task, train, cell.rng(stream=2))
 
-    predictor = build_predictor(cell, threads)
-    unlabeled = None
-    if getattr(predictor, "uses_unlabeled", False):
-        mask = np.ones(n, dtype=bool)
-        mask[train] = False
-        unlabeled = ArchSet(task, np.flatnonzero(mask))
 
-    t0 = time.perf_counter()
-    predictor.fit(ArchSet(task, train), task.train_scores[train], unlabeled=unlabeled)
-    t1 = time.perf_counter()
-    pred = np.asarray(predictor.predict(ArchSet(task, evaluate)), dtype=np.float64).reshape(-1)
-    t2 = time.perf_counter()
+def _row(cell, task, k: int, evaluate: np.ndarray, pred: np.ndarray, fit_s: float, predict_s: float) -> list[dict]:
+    from nasbench_harness.metrics import prediction_metrics
 
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1)
     if pred.shape[0] != len(evaluate):
         raise CellFailed(f"predictor returned {pred.shape[0]} predictions for {len(evaluate)} architectures")
     bad = ~np.isfinite(pred)
@@ -141,8 +128,74 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
         {
             "n_train": int(k),
             "n_eval": int(len(evaluate)),
-            "fit_seconds": t1 - t0,
-            "predict_seconds": t2 - t1,
+            "fit_seconds": fit_s,
+            "predict_seconds": predict_s,
             **{name: float(v) for name, v in metrics.items()},
         }
     ]
+
+
+def run(cell, task, *, threads: int = 1) -> list[dict]:
+    """Run one ``predict`` cell on a loaded task and return its result row."""
+    from nasbench_harness.methods.base import ArchSet
+
+    check_params(cell.protocol_params)
+    k, train, evaluate = _split(cell, task)
+    predictor = build_predictor(cell, threads)
+    unlabeled = None
+    if getattr(predictor, "uses_unlabeled", False):
+        mask = np.ones(len(task), dtype=bool)
+        mask[train] = False
+        unlabeled = ArchSet(task, np.flatnonzero(mask))
+
+    t0 = time.perf_counter()
+    predictor.fit(ArchSet(task, train), task.train_scores[train], unlabeled=unlabeled)
+    t1 = time.perf_counter()
+    pred = predictor.predict(ArchSet(task, evaluate))
+    t2 = time.perf_counter()
+    return _row(cell, task, k, evaluate, pred, t1 - t0, t2 - t1)
+
+
+def run_group(cells, task, *, threads: int = 1) -> list[list[dict] | Exception]:
+    """Run ``predict`` cells that differ only by seed and loss (``grouping.group_key``) as one batched fit.
+
+    The predictors are fitted together by ``fit_members`` and score the evaluation set in
+    one pass when their evaluation rows agree; each cell's numbers are those it gets alone
+    (its training rows, initialisation, minibatch order, dropout and loss are its own).
+    Returns, per cell, its result rows or the exception that failed it (a cell that cannot
+    even be set up fails alone). ``fit_seconds`` and ``predict_seconds`` are the group's
+    times divided by its size.
+    """
+    from nasbench_harness.methods.base import ArchSet
+    from nasbench_harness.methods.neural.training import fit_members, predict_members_of
+
+    check_params(cells[0].protocol_params)
+    out: list[list[dict] | Exception | None] = [None] * len(cells)
+    ready = []  # (cell index, (k, train rows, eval rows), predictor)
+    for i, cell in enumerate(cells):
+        try:
+            ready.append((i, _split(cell, task), build_predictor(cell, threads)))
+        except Exception as exc:  # noqa: BLE001 - recorded as this cell's failure
+            out[i] = exc
+    t0 = time.perf_counter()
+    errors = fit_members([p for _, _, p in ready], [ArchSet(task, s[1]) for _, s, _ in ready], [task.train_scores[s[1]] for _, s, _ in ready]) if ready else []
+    t1 = time.perf_counter()
+    fitted = [(i, s, p) for (i, s, p), e in zip(ready, errors, strict=True) if e is None]
+    if fitted and all(np.array_equal(s[2], fitted[0][1][2]) for _, s, _ in fitted):
+        scores = predict_members_of([p for _, _, p in fitted], ArchSet(task, fitted[0][1][2]))
+    else:  # evaluation sets differ per cell (mutation sets, or training rows left out): one by one
+        scores = [predict_members_of([p], ArchSet(task, s[2]))[0] for _, s, p in fitted]
+    t2 = time.perf_counter()
+    results = {i: e for (i, _, _), e in zip(ready, errors, strict=True) if e is not None}
+    results.update({i: sc for (i, _, _), sc in zip(fitted, scores, strict=True)})
+    m = len(cells)
+    for i, s, _ in ready:
+        result = results[i]
+        if isinstance(result, Exception):
+            out[i] = result
+            continue
+        try:
+            out[i] = _row(cells[i], task, s[0], s[2], result, (t1 - t0) / m, (t2 - t1) / m)
+        except CellFailed as exc:
+            out[i] = exc
+    return out

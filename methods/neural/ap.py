@@ -17,6 +17,8 @@ from torch import nn
 
 
 class APModel(nn.Module):
+    stackable = True  # every op but the linear layers acts per architecture (training.stack_members)
+
     def __init__(self, d_in: int, hidden: int, layers: int, dropout: float) -> None:
         super().__init__()
         mods: list[nn.Module] = []

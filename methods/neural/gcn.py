@@ -21,6 +21,8 @@ from torch import nn
 
 
 class GCNModel(nn.Module):
+    stackable = True  # every op but the linear layers acts per architecture (training.stack_members)
+
     def __init__(self, n_ops: int, hidden: int, layers: int, dropout: float) -> None:
         super().__init__()
         dims = [n_ops] + [hidden] * layers

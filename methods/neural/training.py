@@ -6,12 +6,15 @@
   training sets: one exact gradient step per epoch over every pair), minibatches otherwise.
 - Randomness (initialisation, dropout, shuffling) comes from ``seed`` only; the global torch
   RNG is forked so that training never disturbs, or depends on, anyone else's RNG state.
+- Many members (cells differing by seed or loss) train at once through ``fit_members``, each
+  exactly as it would alone: the group changes the speed, never a number.
 - A non-finite loss or prediction stops training with ``TrainingDivergedError``: the
   protocol records the cell as failed with that sentence instead of storing numbers.
 """
 
 from __future__ import annotations
 
+import copy
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +27,7 @@ from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.methods.base import ArchSet, Loss, Predictor, TrainState
 from nasbench_harness.methods.losses import DEFAULT_LR
 from nasbench_harness.methods.neural.layers import graph_tensors
+from torch import nn
 
 
 class TrainingDivergedError(HarnessError):
@@ -51,68 +55,188 @@ def normalise_targets(y: np.ndarray) -> np.ndarray:
     return (y - lo) / (hi - lo)
 
 
-def train_model(
-    model: torch.nn.Module,
-    inputs: Sequence[torch.Tensor],
-    y: np.ndarray,
-    loss: Loss,
-    config: TrainConfig,
-) -> list[float]:
-    """Train ``model`` (called as ``model(*inputs[idx])`` -> (b,) scores) in place; returns per-epoch losses."""
+STACK_SIZE = 8  # members per stacked pass; measured: joined batches of 30 members fall out of cache (~20% slower per member)
+
+
+class MemberLinears(nn.Module):
+    """The same ``nn.Linear`` layer of M members, applied to the members' blocks of one joined batch.
+
+    The input's leading axis holds the members' batches one after another (M equal blocks);
+    each block goes through its own member's layer, so each member computes exactly what it
+    computes alone (one ``addmm`` per member: batched matmuls round the 1-output head layer
+    differently). The layers are the members' own modules: training them trains the members.
+    """
+
+    def __init__(self, linears: Sequence[nn.Linear]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(linears)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        blocks = x.reshape(len(self.members), -1, x.shape[-1]).unbind(0)
+        out = torch.cat([lin(block) for lin, block in zip(self.members, blocks, strict=True)])
+        return out.reshape(*x.shape[:-1], out.shape[-1])
+
+
+def _concat(inputs: Sequence[tuple[torch.Tensor, ...]], idxs: Sequence) -> tuple[torch.Tensor, ...]:
+    """The members' (minibatch) inputs joined along the batch axis, member after member."""
+    return tuple(torch.cat(parts) for parts in zip(*([t[i] for t in x] for x, i in zip(inputs, idxs, strict=True)), strict=True))
+
+
+def stack_members(models: Sequence[nn.Module]) -> nn.Module | None:
+    """One module that runs every member in one pass, or None when the models cannot be stacked exactly.
+
+    Stackable: the model class says so (``stackable = True``: every operation but its linear
+    layers acts on each architecture alone, so folding the members' batches into one batch
+    axis leaves each member's numbers as they are), every parameter belongs to an
+    ``nn.Linear`` and no dropout is active (dropout draws per member).
+    """
+    first = models[0]
+    if not getattr(type(first), "stackable", False):
+        return None
+    linears = [name for name, mod in first.named_modules() if isinstance(mod, nn.Linear)]
+    in_linears = {id(p) for name in linears for p in first.get_submodule(name).parameters(recurse=False)}
+    if any(id(p) not in in_linears for p in first.parameters()):
+        return None
+    if any(isinstance(mod, nn.Dropout) and mod.p > 0 for mod in first.modules()):
+        return None
+    stacked = copy.deepcopy(first)
+    for name in linears:
+        stacked.set_submodule(name, MemberLinears([m.get_submodule(name) for m in models]))
+    return stacked
+
+
+@contextmanager
+def rng_state(states: list[torch.Tensor], i: int) -> Iterator[None]:
+    """Run with member ``i``'s global torch RNG state (dropout), and keep where it got to."""
+    saved = torch.get_rng_state()
+    torch.set_rng_state(states[i])
+    try:
+        yield
+    finally:
+        states[i] = torch.get_rng_state()
+        torch.set_rng_state(saved)
+
+
+def train_members(
+    models: Sequence[nn.Module],
+    inputs: Sequence[Sequence[torch.Tensor]],
+    ys: Sequence[np.ndarray],
+    losses: Sequence[Loss],
+    configs: Sequence[TrainConfig],
+    rng_states: list[torch.Tensor],
+) -> list[list[float] | TrainingDivergedError]:
+    """Train M members (one architecture and schedule: epochs, batch size) at once; each ends as it would alone.
+
+    ``models[i]`` is called as ``models[i](*inputs[i][idx])`` -> (b,) scores; the members are
+    run in stacked modules of ``STACK_SIZE`` when ``stack_members`` allows it, else one after
+    another, and always share one optimiser over their (disjoint) parameters. Member i's
+    loss, minibatch order (``configs[i].seed``), learning rate and weight decay (an
+    optimiser parameter group) and dropout (``rng_states[i]``, the global torch RNG state
+    it would train under alone) are its own. A member whose loss becomes non-finite stops
+    alone: its entry is the error, the others go on unchanged. Returns per-member epoch losses.
+    """
+    config = configs[0]
+    if any((c.epochs, c.batch_size) != (config.epochs, config.batch_size) for c in configs):
+        raise ConfigError("Members trained together need one schedule (epochs, batch_size); group cells by predictor parameters.")
     torch.set_num_threads(max(1, int(config.threads)))
-    target = torch.as_tensor(normalise_targets(y), dtype=torch.float32)
-    n = len(target)
+    m = len(models)
+    targets = [torch.as_tensor(normalise_targets(y), dtype=torch.float32) for y in ys]
+    n = len(targets[0])
+    if any(len(t) != n for t in targets):
+        raise ConfigError("Members trained together need training sets of one size; group cells by budget and task.")
     batch = n if config.batch_size <= 0 else min(n, int(config.batch_size))
     steps_per_epoch = -(-n // batch)
-    state = TrainState(n_iterations=config.epochs * steps_per_epoch, n_epochs=config.epochs, n_train=n)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    gen = torch.Generator().manual_seed(config.seed)
-    history: list[float] = []
-    model.train()
+    states = [TrainState(n_iterations=config.epochs * steps_per_epoch, n_epochs=config.epochs, n_train=n) for _ in range(m)]
+    # Members run in stacks of at most STACK_SIZE (one module each, ``stack_members``) or, when
+    # their model cannot be stacked, one by one (stack None).
+    spans = [range(j, min(m, j + STACK_SIZE)) for j in range(0, m, STACK_SIZE)]
+    stacks = [(span, stack_members([models[i] for i in span]) if len(span) > 1 else None) for span in spans]
+    # One parameter group per (lr, weight decay): fused AdamW updates each tensor on its own, so
+    # sharing a group changes no number, and few groups keep the step's Python overhead small.
+    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
+    for mod, c in zip(models, configs, strict=True):
+        groups.setdefault((c.lr, c.weight_decay), []).extend(mod.parameters())
+    optimiser = torch.optim.AdamW(
+        [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()], fused=True
+    )
+    gens = [torch.Generator().manual_seed(c.seed) for c in configs]
+    full = [tuple(inp) for inp in inputs]
+    joined = {span.start: _concat([full[i] for i in span], [slice(None)] * len(span)) for span, st in stacks if st is not None and batch == n}
+    history: list[list[float]] = [[] for _ in range(m)]
+    failed: list[TrainingDivergedError | None] = [None] * m
+    for model in [*models, *(st for _, st in stacks if st is not None)]:
+        model.train()
     for epoch in range(config.epochs):
-        state.epoch = epoch
-        order = torch.randperm(n, generator=gen) if batch < n else None
-        total = 0.0
+        orders = [torch.randperm(n, generator=g) if batch < n else None for g in gens]
+        totals = [0.0] * m
         for step in range(steps_per_epoch):
-            idx = slice(None) if order is None else order[step * batch : (step + 1) * batch]
-            pred = model(*(t[idx] for t in inputs))
-            value = loss(pred, target[idx], state)
-            if not torch.isfinite(value):
-                raise TrainingDivergedError(
-                    f"Training diverged: loss '{loss.name}' became {value.item()} at epoch {epoch + 1}; "
-                    f"lower the learning rate (lr={config.lr}) or check the loss parameters."
-                )
+            idxs = [slice(None) if o is None else o[step * batch : (step + 1) * batch] for o in orders]
+            preds: list[torch.Tensor] = []
+            for span, stacked in stacks:
+                if stacked is not None:
+                    ins = joined.get(span.start) or _concat([full[i] for i in span], [idxs[i] for i in span])
+                    preds.extend(stacked(*ins).view(len(span), -1).unbind(0))
+                    continue
+                for i in span:
+                    with rng_state(rng_states, i):
+                        preds.append(models[i](*(t[idxs[i]] for t in full[i])))
+            values = []
+            for i in range(m):
+                if failed[i] is not None:
+                    continue
+                with rng_state(rng_states, i):
+                    states[i].epoch = epoch
+                    value = losses[i](preds[i], targets[i][idxs[i]], states[i])
+                if not torch.isfinite(value):
+                    failed[i] = TrainingDivergedError(
+                        f"Training diverged: loss '{losses[i].name}' became {value.item()} at epoch {epoch + 1}; "
+                        f"lower the learning rate (lr={configs[i].lr}) or check the loss parameters."
+                    )
+                    continue
+                values.append(value)
+                totals[i] += float(value.detach())
+            if not values:
+                break
             optimiser.zero_grad(set_to_none=True)
-            value.backward()
+            # Each value depends on its own member's parameters only: the sum's gradient is each one's own.
+            torch.stack(values).sum().backward()
             optimiser.step()
-            state.iteration += 1
-            total += float(value.detach())
-        history.append(total / steps_per_epoch)
-    model.eval()
-    return history
+            for s in states:
+                s.iteration += 1
+        for i in range(m):
+            if failed[i] is None:
+                history[i].append(totals[i] / steps_per_epoch)
+        if all(f is not None for f in failed):
+            break
+    for model in models:
+        model.eval()
+    return [f if f is not None else h for f, h in zip(failed, history, strict=True)]
 
 
-def predict_batched(
-    model: torch.nn.Module,
+def predict_members(
+    models: Sequence[nn.Module],
     n: int,
-    make_batch: Callable[[slice], Sequence[torch.Tensor]],
+    make_batch: Callable[[int, slice], Sequence[torch.Tensor]],
     *,
     chunk: int = 16384,
     threads: int = 1,
-) -> np.ndarray:
-    """Score ``n`` items in chunks (inputs built per chunk, so large spaces never sit in memory as floats)."""
+) -> list[np.ndarray | TrainingDivergedError]:
+    """Score ``n`` items with every model, in chunks (inputs built per chunk, so large spaces never
+    sit in memory as floats); ``make_batch(i, sl)`` gives model i's inputs (members may share them).
+    A model with NaN/inf scores gets the error in its place."""
     torch.set_num_threads(max(1, int(threads)))
-    out = np.empty(n, dtype=np.float64)
-    model.eval()
+    out = [np.empty(n, dtype=np.float64) for _ in models]
+    for model in models:
+        model.eval()
     with torch.inference_mode():
         for start in range(0, n, chunk):
             sl = slice(start, min(n, start + chunk))
-            out[sl] = model(*make_batch(sl)).double().numpy()
-    if not np.all(np.isfinite(out)):
-        raise TrainingDivergedError(
-            "The trained predictor produced NaN/inf scores; lower the learning rate or check the loss parameters."
-        )
-    return out
+            for i, model in enumerate(models):
+                out[i][sl] = model(*make_batch(i, sl)).double().numpy()
+    bad = TrainingDivergedError(
+        "The trained predictor produced NaN/inf scores; lower the learning rate or check the loss parameters."
+    )
+    return [o if np.all(np.isfinite(o)) else bad for o in out]
 
 
 @contextmanager
@@ -124,7 +248,7 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 class NeuralPredictor(Predictor):
-    """Base of the torch predictors: resolves the loss, seeds, trains with ``train_model``, scores in chunks.
+    """Base of the torch predictors: resolves the loss, seeds, trains with ``train_members``, scores in chunks.
 
     Subclasses implement ``_source`` (the raw inputs of an ArchSet: a GraphBatch or an
     encoding matrix, fetched once), ``_tensors`` (model inputs for a slice of it) and
@@ -133,10 +257,12 @@ class NeuralPredictor(Predictor):
 
     supports_loss = True
     default_loss = "mse"
+    fits_in_groups: ClassVar[bool] = True  # the executor may fit cells differing by seed/loss together (fit_members)
     # lr None: 3e-3, or for predictors with ``loss_lr`` the loss's ``default_lr`` (docs/LOSSES.md).
     loss_lr: ClassVar[bool] = False
     train_params: ClassVar[dict[str, Any]] = {"epochs": 300, "batch_size": 1024, "lr": None, "weight_decay": 1e-4}
     predict_chunk: ClassVar[int] = 8192  # measured: larger chunks fall out of cache and run slower
+    shares_inputs: ClassVar[bool] = False  # True: ``_tensors`` depends on the member only through ``_tensors_key``
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -181,29 +307,85 @@ class NeuralPredictor(Predictor):
         )
 
     def fit(self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None) -> None:
-        y = np.asarray(y, dtype=np.float64)
-        if len(y) != len(archs) or len(y) < 2:
-            raise ConfigError(
-                f"Predictor '{self.name}' needs at least 2 training architectures with one score each, "
-                f"got {len(archs)} architectures and {len(y)} scores."
-            )
-        loss = self.resolved_loss()
-        source = self._source(archs)
-        self._prepare(source)
-        torch.set_num_threads(max(1, int(self.threads)))
-        with seeded(self.seed):
-            self.model = self._build()
-            if self.init_state is not None:
-                self.model.load_state_dict(self.init_state)
-            self.history = train_model(self.model, self._tensors(source, slice(None)), y, loss, self.train_config(loss))
+        (error,) = fit_members([self], [archs], [y])
+        if error is not None:
+            raise error
 
     def predict(self, archs: ArchSet) -> np.ndarray:
-        if self.model is None:
-            raise ConfigError(f"Predictor '{self.name}' must be fit before predict; call fit(archs, y) first.")
-        source = self._source(archs)
-        return predict_batched(
-            self.model, len(archs), lambda sl: self._tensors(source, sl), chunk=self.predict_chunk, threads=self.threads
-        )
+        (out,) = predict_members_of([self], archs)
+        if isinstance(out, TrainingDivergedError):
+            raise out
+        return out
+
+
+def fit_members(
+    predictors: Sequence[NeuralPredictor], archsets: Sequence[ArchSet], ys: Sequence[np.ndarray]
+) -> list[TrainingDivergedError | None]:
+    """Fit predictors of one class and one model shape and schedule (their seeds, training rows and
+    losses may differ) together.
+
+    Each member ends exactly as its own ``fit`` would leave it (init and dropout under its
+    seed, its minibatch order, its loss and learning rate): the group changes how fast, never
+    what. Returns each member's divergence error or None.
+    """
+    first = predictors[0]
+    if any(type(p) is not type(first) for p in predictors):
+        raise ConfigError("Predictors fitted together must be of one class; group cells by predictor.")
+    models, inputs, losses, rng_states, configs = [], [], [], [], []
+    for p, archs, y in zip(predictors, archsets, ys, strict=True):
+        if len(y) != len(archs) or len(y) < 2:
+            raise ConfigError(
+                f"Predictor '{p.name}' needs at least 2 training architectures with one score each, "
+                f"got {len(archs)} architectures and {len(y)} scores."
+            )
+        loss = p.resolved_loss()
+        source = p._source(archs)
+        p._prepare(source)
+        with seeded(p.seed):
+            p.model = p._build()
+            if p.init_state is not None:  # warm start (search strategies): weights from an earlier fit
+                p.model.load_state_dict(p.init_state)
+            rng_states.append(torch.get_rng_state())
+        models.append(p.model)
+        inputs.append(p._tensors(source, slice(None)))
+        losses.append(loss)
+        configs.append(p.train_config(loss))
+    ys = [np.asarray(y, dtype=np.float64) for y in ys]
+    outs = train_members(models, inputs, ys, losses, configs, rng_states)
+    errors: list[TrainingDivergedError | None] = []
+    for p, out in zip(predictors, outs, strict=True):
+        if isinstance(out, TrainingDivergedError):
+            p.model, p.history = None, []
+            errors.append(out)
+        else:
+            p.history = out
+            errors.append(None)
+    return errors
+
+
+def predict_members_of(predictors: Sequence[NeuralPredictor], archs: ArchSet) -> list[np.ndarray | TrainingDivergedError]:
+    """Score ``archs`` with every fitted predictor (fetching the inputs once; graph inputs built once per chunk)."""
+    first = predictors[0]
+    for p in predictors:
+        if p.model is None:
+            raise ConfigError(f"Predictor '{p.name}' must be fit before predict; call fit(archs, y) first.")
+    source = first._source(archs)
+    cache: dict = {}  # the current chunk's inputs, per distinct ``_tensors_key``
+
+    def make_batch(i: int, sl: slice):
+        p = predictors[i]
+        if not p.shares_inputs:
+            return p._tensors(source, sl)
+        key = (sl.start, p._tensors_key())
+        if key not in cache:
+            if any(k[0] != sl.start for k in cache):
+                cache.clear()
+            cache[key] = p._tensors(source, sl)
+        return cache[key]
+
+    return predict_members(
+        [p.model for p in predictors], len(archs), make_batch, chunk=first.predict_chunk, threads=first.threads
+    )
 
 
 class GraphPredictor(NeuralPredictor):
@@ -214,6 +396,11 @@ class GraphPredictor(NeuralPredictor):
 
     def _prepare(self, source) -> None:
         self.op_names = tuple(source.op_names)
+
+    shares_inputs = True
+
+    def _tensors_key(self):
+        return self.op_names
 
     def _tensors(self, source, sl: slice):
         if tuple(source.op_names) != self.op_names:

@@ -1,0 +1,79 @@
+"""Throughput of batched training: M seeds of a GCN fitted as one group vs M separate fits.
+
+The workload of issue 11: GCN on NB201 cifar10 at 1% (156 training cells), each member fit
+and then scoring all 15,625 cells; torch pinned to one thread for both sides. The baseline is
+the per-cell path (``predictor.fit`` + ``predict``, one cell at a time) in the same run. The
+ratio (separate / grouped wall time) is printed and kept in ``extra_info``, with the load
+average; the grouped predictions must equal the separate ones bit for bit.
+
+Sizes: a reduced workload as a test (3 seeds, 5 epochs, every 4th cell scored); the full one
+(30 seeds, the predictor's 300 epochs, all 15,625 cells scored) under ``--benchmark-enable``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+import torch
+from nasbench_harness.methods.base import ArchSet
+from nasbench_harness.methods.neural.gcn import GCNPredictor
+from nasbench_harness.methods.neural.training import fit_members, predict_members_of
+
+
+@pytest.fixture(scope="module")
+def task(cache_for):
+    from nasbench_harness.tasks.catalog import load_task
+
+    t = load_task("nb201/cifar10", cache_for("nb201"))
+    t.graphs()  # memoised once, outside every timing
+    return t
+
+
+def _members(task, full: bool):
+    n_seeds, params = (30, {}) if full else (3, {"epochs": 5})
+    k = max(2, round(0.01 * len(task)))
+    rows = [np.sort(np.random.default_rng(s).choice(len(task), size=k, replace=False)) for s in range(n_seeds)]
+    return rows, lambda: [GCNPredictor(seed=1000 + s, loss="mse", **params) for s in range(n_seeds)]
+
+
+def test_grouped_fit_and_scoring_throughput(task, benchmark, request):
+    full = bool(request.config.getoption("benchmark_enable", False))
+    rows, make = _members(task, full)
+    everything = ArchSet(task, np.arange(0, len(task), 1 if full else 4))
+    torch.set_num_threads(1)
+
+    def separate():
+        out = []
+        for p, r in zip(make(), rows, strict=True):
+            p.fit(ArchSet(task, r), task.train_scores[r])
+            out.append(p.predict(everything))
+        return out
+
+    def grouped():
+        preds = make()
+        assert fit_members(preds, [ArchSet(task, r) for r in rows], [task.train_scores[r] for r in rows]) == [None] * len(rows)
+        return predict_members_of(preds, everything)
+
+    # torch's first fit in a process pays one-time start-up costs (seconds): keep them out of both timings.
+    GCNPredictor(seed=0, epochs=2).fit(ArchSet(task, rows[0]), task.train_scores[rows[0]])
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    alone = separate()
+    t_separate = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    together = benchmark.pedantic(grouped, rounds=1, iterations=1)
+    t_grouped = time.perf_counter() - t0
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(a, b)
+    ratio = t_separate / t_grouped
+    benchmark.extra_info.update(
+        members=len(rows), separate_seconds=t_separate, grouped_seconds=t_grouped, speedup=ratio,
+        loadavg_before=load_before, loadavg_after=os.getloadavg(),
+    )
+    print(
+        f"\n{len(rows)} GCN seeds, NB201 cifar10 1% + scoring {len(everything)}: separate {t_separate:.1f}s, "
+        f"grouped {t_grouped:.1f}s, speed-up {ratio:.2f}x (load average {load_before} -> {os.getloadavg()})"
+    )
