@@ -34,6 +34,7 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -68,8 +69,15 @@ def _unreadable(f: Path, exc: Exception) -> str:
     return f"Skipped the unreadable result shard {f} ({type(exc).__name__}: {str(exc)[:200]}); delete it or rerun the cells it held."
 
 
+def _sequence_text(v):
+    """A list cell (e.g. a search run's anytime curve) as exact text; pandas cannot hash arrays."""
+    return repr(np.asarray(v).tolist()) if isinstance(v, list | tuple | np.ndarray) else v
+
+
 def _column_digest(name: str, values: pd.Series) -> str:
     h = hashlib.sha256(f"{name}\0{values.dtype}\0{len(values)}\0".encode())
+    if values.dtype == object:
+        values = values.map(_sequence_text)
     h.update(pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes())
     return h.hexdigest()[:32]
 

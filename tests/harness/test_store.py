@@ -85,3 +85,16 @@ def test_unwritable_results_dir_is_one_sentence(tmp_path):
 def test_empty_store_reads_empty(tmp_path):
     store = ResultStore(tmp_path / "none")
     assert store.read().empty and store.done_keys() == set() and store.compact() is None
+
+
+def test_list_columns_keep_their_digests_through_shards_and_compaction(tmp_path):
+    """Search rows carry list columns (anytime curves, traces); digests must hash them exactly."""
+    store = ResultStore(tmp_path)
+    store.append([row("a", curve_eval=[94.1, 94.3, float("nan")], trace_ids=["x", "y"])])
+    store.append([row("b", curve_eval=[93.0], trace_ids=["z"])])
+    for _ in range(2):  # before and after compaction
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CorruptShardWarning)
+            df = store.read().set_index("key")
+        assert list(df.loc["a", "curve_eval"][:2]) == [94.1, 94.3] and list(df.loc["b", "trace_ids"]) == ["z"]
+        store.compact()
