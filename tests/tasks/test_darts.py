@@ -101,7 +101,9 @@ def test_import_and_task(cache_for):
     cache = cache_for("darts")
     table = cache.read_table("darts")
     labelled = table.dropna(subset=["cifar10.val_acc"])
-    assert len(labelled) == 725 and len(table) == 725 + 11221
+    # Other tests of the session may import zero-cost proxy files, which add rows of their own.
+    from_darts_files = table["cifar10.val_acc"].notna() | table["nb301_index"].notna()
+    assert len(labelled) == 725 and from_darts_files.sum() == 725 + 11221
     assert round(labelled["cifar10.val_acc"].max(), 3) == 94.489
     assert round(labelled["cifar10.val_acc"].min(), 3) == 91.237
     assert table["nb301_index"].notna().sum() == 11221
