@@ -33,7 +33,9 @@ def evolve(oracle: Oracle, population: list[int], rng: np.random.Generator, *, t
     Mutants come from ``Oracle.mutant`` (a uniform random neighbour, outside-pool ones redrawn
     and counted); a parent without an unqueried neighbour in the pool is marked exhausted and
     no longer enters tournaments (on a pool holding only part of its space, such as our NB101
-    subset, some architectures have none). Stops when no member can produce one.
+    subset, some architectures have none). When every member is exhausted, a random unqueried
+    architecture of the pool joins the population (search only), so a partial pool does not
+    end the run early.
     ``listed_neighbours=False`` keeps the ``select`` protocol's original draws: ``space.mutate``
     redrawn up to ``max_tries`` times per child.
     """
@@ -43,7 +45,16 @@ def evolve(oracle: Oracle, population: list[int], rng: np.random.Generator, *, t
     while not oracle.exhausted:
         alive = [r for r in pop if r not in exhausted]
         if not alive:
-            return
+            fresh = oracle.unqueried() if listed_neighbours else []
+            if not len(fresh):
+                return
+            # Every member is stuck (possible only on a pool holding part of its space): a random
+            # unqueried architecture of the pool joins, as a restart would, so the budget is spent.
+            child = int(fresh[int(rng.integers(len(fresh)))])
+            scores[child] = oracle.query_row(child)
+            pop.append(child)
+            pop.popleft()
+            continue
         members = rng.choice(len(alive), size=min(tournament, len(alive)), replace=False)
         parent = max((alive[i] for i in members), key=lambda r: scores[r])
         if listed_neighbours:
