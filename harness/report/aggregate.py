@@ -181,7 +181,29 @@ def load_results(results_dir: Path | str) -> tuple[pd.DataFrame, list[str]]:
     problems = list(store.problems)
     if df.empty or "status" not in df.columns:
         raise ResultStoreError(f"no results in {path}; run `nasbench-harness run` first (or pass --results DIR).")
-    return normalise(df), problems
+    df, superseded = latest_per_cell(normalise(df))
+    if superseded:
+        problems.append(
+            f"{superseded} result row(s) computed with an older code or data version of a cell that has a newer row "
+            "were left out (the newest row of each cell is reported)."
+        )
+    return df, problems
+
+
+# What makes two rows the same cell, whatever code or data version computed them (Cell.identity,
+# as stored); the label counts too, so two labels of one configuration stay apart.
+CELL_COLUMNS = ("protocol", "protocol_params", "task", "predictor", "encoding", "loss", "method", "params", "budget", "seed")
+
+
+def latest_per_cell(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Keep the newest row of each cell: a rerun after a code or data change gets a new run key,
+    and averaging its row with the stale one would count that seed twice."""
+    cols = [c for c in CELL_COLUMNS if c in df.columns]
+    if not cols or "finished_at" not in df.columns:
+        return df, 0
+    order = df.sort_values("finished_at", kind="stable")
+    keep = ~order.duplicated(subset=cols, keep="last")
+    return df.loc[order.index[keep]].sort_index(), int((~keep).sum())
 
 
 def normalise(df: pd.DataFrame) -> pd.DataFrame:

@@ -94,3 +94,19 @@ def test_missing_and_empty_results_dir(tmp_path):
     for path in (tmp_path / "absent", tmp_path):
         with pytest.raises(ResultStoreError, match=r"no results in .*run `nasbench-harness run` first"):
             A.load_results(path)
+
+
+def test_a_cell_rerun_under_new_code_counts_once(tmp_path):
+    """A rerun after a code change gets a new run key; only the newest row of the cell is reported."""
+    from nasbench_harness.store import ResultStore
+
+    cell = {"protocol": "search", "protocol_params": "{}", "task": "t", "predictor": "none", "encoding": "", "loss": "",
+            "method": "RS", "params": "{}", "budget": 100.0, "status": "ok", "error": ""}
+    ResultStore(tmp_path).append([
+        {**cell, "key": "old0", "seed": 0, "best_eval": 1.0, "finished_at": "2026-01-01T00:00:00"},
+        {**cell, "key": "new0", "seed": 0, "best_eval": 2.0, "finished_at": "2026-02-01T00:00:00"},
+        {**cell, "key": "old1", "seed": 1, "best_eval": 3.0, "finished_at": "2026-01-01T00:00:00"},
+    ])
+    df, problems = A.load_results(tmp_path)
+    assert sorted(df["key"]) == ["new0", "old1"] and df.set_index("key").loc["new0", "best_eval"] == 2.0
+    assert any(p.startswith("1 result row(s) computed with an older") for p in problems)
