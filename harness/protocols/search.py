@@ -79,6 +79,7 @@ def _context(cell, task, threads: int):
         loss_params=dict(cell.loss_params),
         threads=threads,
         seed=int(cell.seed),
+        data_cache=getattr(task, "cache", None),
     )
 
 

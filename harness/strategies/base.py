@@ -214,6 +214,7 @@ class SearchContext:
     threads: int = 1  # CPU threads a strategy's own models may use
     fit_seconds: float = 0.0
     seed: int = 0  # the cell's seed (keys models shared by a seed's cells, e.g. GraB-NAS's meta-trained ones)
+    data_cache: Any = None  # the DataCache the task came from (meta-learners read their source tables there)
 
     def initial_sample(self, oracle: Oracle, n: int) -> None:
         """Charge the first ``n`` distinct architectures of the (seed, task) permutation.

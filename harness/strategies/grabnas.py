@@ -81,7 +81,7 @@ class MetaBO(Strategy):
         import torch
         from nasbench_harness.methods.grabnas.meta import load_or_train
 
-        self.models = ctx.timed(lambda: load_or_train(self.params["setting"], ctx.task_name, ctx.seed))
+        self.models = ctx.timed(lambda: load_or_train(self.params["setting"], ctx.task_name, ctx.seed, cache=ctx.data_cache, threads=ctx.threads))
         index = {a: i for i, a in enumerate(self.models.ids.tolist())}
         self.pool_emb = torch.as_tensor(self.models.emb[[index[a] for a in oracle.ids(np.arange(oracle.n_pool))]])
         self.candidate = pruned_mask(oracle, self.params["prune_top"])

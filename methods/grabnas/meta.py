@@ -231,7 +231,7 @@ def _dvae(cache, codec: NB201Codec, cfg: MetaConfig, seed: int, folder: Path):
     path = folder / f"dvae-{_key(parts)}.pt"
     ids = codec.space.enumerate()
     if path.is_file():
-        blob = torch.load(path, weights_only=False)
+        blob = torch.load(path, weights_only=True)
         model = DVAE(DVAEConfig(**blob["cfg"]))
         model.load_state_dict(blob["state"])
         model.eval()
@@ -249,8 +249,12 @@ def _dvae(cache, codec: NB201Codec, cfg: MetaConfig, seed: int, folder: Path):
     return model, info
 
 
-def load_or_train(setting: str, task_name: str, seed: int, cfg: MetaConfig | None = None, cache=None) -> MetaModels:
-    """The (setting, fold, seed) models, trained on first use and then read from disk."""
+def load_or_train(setting: str, task_name: str, seed: int, cfg: MetaConfig | None = None, cache=None, threads: int = 1) -> MetaModels:
+    """The (setting, fold, seed) models, trained on first use and then read from disk.
+
+    ``cache``: the data cache the target task was loaded from (None: the default one); the
+    models are stored beside its tables.
+    """
     from nasbench_harness.tasks.cache import DataCache
 
     cfg = cfg or DEFAULT_CONFIG
@@ -258,7 +262,7 @@ def load_or_train(setting: str, task_name: str, seed: int, cfg: MetaConfig | Non
     fold = fold_of(setting, task_name)
     codec = NB201Codec()
     folder = cache.root / MODEL_DIR
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, int(threads)))
     dvae, dvae_info = _dvae(cache, codec, cfg, seed, folder)
     tables = ["nb201-metad2a"] if setting == "metad2a" else ["nb201"]
     parts = {"setting": setting, "fold": fold, "seed": seed, "cfg": asdict(cfg), "code": code_digest(), "data": [cache.table_checksum(t) for t in tables]}
@@ -269,7 +273,7 @@ def load_or_train(setting: str, task_name: str, seed: int, cfg: MetaConfig | Non
     scfg = SurrogateConfig(arch_dim=cfg.dvae_latent, token_dim=cfg.token_dim, feature_dim=cfg.feature_dim)
     gp = DeepKernelGP(scfg)
     if path.is_file():
-        blob = torch.load(path, weights_only=False)
+        blob = torch.load(path, weights_only=True)
         gp.load_state_dict(blob["state"])
         gp.eval()
         info, support = blob["info"], blob["support"]
