@@ -56,3 +56,16 @@ def test_checks_fail_when_the_claims_do_not_hold():
 def test_section_is_silent_without_grabnas_rows():
     df = pd.DataFrame(rows("random", "nb201/cifar10", 100, 93.0)).assign(matrix="paper-search")
     assert grabnas.render(df, ReportContext(df)) is None
+
+
+def test_an_unresolved_difference_is_neither_a_loss_nor_a_win():
+    """GraB-NAS 0.1 pp below TNAS and KNN on average, but the paired interval covers zero."""
+    df = fake_results(grab=94.2, knn=94.2, tnas=94.2)
+    noise = {0: -0.3, 1: 0.4, 2: -0.4}  # per-seed swings, larger than the mean difference
+    is_grab = (df["strategy"] == "grabnas") & (df["prune_top"] == 0)
+    df.loc[is_grab, "best_eval"] += df.loc[is_grab, "seed"].map(noise)
+    ctx = ReportContext(df)
+    html = grabnas.render(df, ctx)
+    got = states(ctx)
+    assert got[0] == "pass" and got[2] == "fail", ctx.checks  # at least as good as TNAS; does not beat KNN
+    assert html.count("not resolved") >= 4  # both targets, in both checks
