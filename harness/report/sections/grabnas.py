@@ -39,16 +39,11 @@ def study_rows(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def ci95(values: np.ndarray) -> tuple[float, float, int]:
-    """Mean and half-width of the t 95% interval (nan half-width for one value)."""
-    from scipy.stats import t
+    """Mean and half-width of the t 95% interval (``stats.mean_ci``; nan half-width for one value)."""
+    from nasbench_harness.report.stats import mean_ci
 
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return np.nan, np.nan, 0
-    if len(v) == 1:
-        return float(v[0]), np.nan, 1
-    return float(v.mean()), float(t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))), len(v)
+    mean, low, high, n = mean_ci(values)
+    return mean, (high - low) / 2, n
 
 
 def _fmt(mean: float, half: float) -> str:
