@@ -16,12 +16,13 @@ from nasbench_harness.methods.neural.layers import (
     masked_mean,
     mlp_head,
 )
+from nasbench_harness.methods.neural.stacked import Dropout, member_linear, member_linear_to_one
 from nasbench_harness.methods.neural.training import GraphPredictor, NeuralPredictor
 from torch import nn
 
 
 class GCNModel(nn.Module):
-    stackable = True  # every op but the linear layers acts per architecture (training.stack_members)
+    stackable = True  # members train as one stacked model (methods/neural/stacked.py)
 
     def __init__(self, n_ops: int, hidden: int, layers: int, dropout: float) -> None:
         super().__init__()
@@ -34,6 +35,32 @@ class GCNModel(nn.Module):
         for conv in self.convs:
             x = conv.propagate(x, adjs, mask)
         return self.head(masked_mean(x, mask)).squeeze(-1)
+
+    def constants(self, x: torch.Tensor, adj: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What ``forward`` computes from the inputs alone: the normalised adjacencies, the first
+        layer's aggregation of the (constant) op one-hots, and the node counts of the mean pool."""
+        a_in, a_out = gcn_adjacency(adj, mask)
+        first = torch.cat([torch.einsum("bij,bjd->bid", a_in, x), torch.einsum("bij,bjd->bid", a_out, x)], dim=-1)
+        return first, a_in, a_out, mask, mask.sum(1, keepdim=True).clamp_min(1.0)
+
+    @staticmethod
+    def forward_stacked(models, consts, drop: Dropout) -> torch.Tensor:
+        """``forward`` of M members on stacked ``constants`` (M, b, ...) -> (M, b), op for op.
+
+        Multiplying by an all-ones node mask changes no bit, so it is skipped when no cell is padded.
+        """
+        agg, a_in, a_out, mask, count = consts
+        real = None if bool(mask.all()) else mask[..., None]
+        h = agg
+        for layer in range(len(models[0].convs)):
+            if layer:
+                agg = torch.cat([torch.einsum("mbij,mbjd->mbid", a_in, h), torch.einsum("mbij,mbjd->mbid", a_out, h)], -1)
+            h = torch.relu(member_linear(agg, [m.convs[layer].lin for m in models]))
+            if real is not None:
+                h = h * real
+        pooled = (h if real is None else h * real).sum(2) / count
+        z = drop(torch.relu(member_linear(pooled, [m.head[0] for m in models])), models[0].head[2].p)
+        return member_linear_to_one(z, [m.head[3] for m in models])
 
 
 class GCNPredictor(GraphPredictor):

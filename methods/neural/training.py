@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-import copy
+import math
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +27,7 @@ from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.methods.base import ArchSet, Loss, Predictor, TrainState
 from nasbench_harness.methods.losses import DEFAULT_LR
 from nasbench_harness.methods.neural.layers import graph_tensors
+from nasbench_harness.methods.neural.stacked import is_stackable, member_dropout, no_dropout
 from torch import nn
 
 
@@ -55,54 +56,7 @@ def normalise_targets(y: np.ndarray) -> np.ndarray:
     return (y - lo) / (hi - lo)
 
 
-STACK_SIZE = 8  # members per stacked pass; measured: joined batches of 30 members fall out of cache (~20% slower per member)
-
-
-class MemberLinears(nn.Module):
-    """The same ``nn.Linear`` layer of M members, applied to the members' blocks of one joined batch.
-
-    The input's leading axis holds the members' batches one after another (M equal blocks);
-    each block goes through its own member's layer, so each member computes exactly what it
-    computes alone (one ``addmm`` per member: batched matmuls round the 1-output head layer
-    differently). The layers are the members' own modules: training them trains the members.
-    """
-
-    def __init__(self, linears: Sequence[nn.Linear]) -> None:
-        super().__init__()
-        self.members = nn.ModuleList(linears)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        blocks = x.reshape(len(self.members), -1, x.shape[-1]).unbind(0)
-        out = torch.cat([lin(block) for lin, block in zip(self.members, blocks, strict=True)])
-        return out.reshape(*x.shape[:-1], out.shape[-1])
-
-
-def _concat(inputs: Sequence[tuple[torch.Tensor, ...]], idxs: Sequence) -> tuple[torch.Tensor, ...]:
-    """The members' (minibatch) inputs joined along the batch axis, member after member."""
-    return tuple(torch.cat(parts) for parts in zip(*([t[i] for t in x] for x, i in zip(inputs, idxs, strict=True)), strict=True))
-
-
-def stack_members(models: Sequence[nn.Module]) -> nn.Module | None:
-    """One module that runs every member in one pass, or None when the models cannot be stacked exactly.
-
-    Stackable: the model class says so (``stackable = True``: every operation but its linear
-    layers acts on each architecture alone, so folding the members' batches into one batch
-    axis leaves each member's numbers as they are), every parameter belongs to an
-    ``nn.Linear`` and no dropout is active (dropout draws per member).
-    """
-    first = models[0]
-    if not getattr(type(first), "stackable", False):
-        return None
-    linears = [name for name, mod in first.named_modules() if isinstance(mod, nn.Linear)]
-    in_linears = {id(p) for name in linears for p in first.get_submodule(name).parameters(recurse=False)}
-    if any(id(p) not in in_linears for p in first.parameters()):
-        return None
-    if any(isinstance(mod, nn.Dropout) and mod.p > 0 for mod in first.modules()):
-        return None
-    stacked = copy.deepcopy(first)
-    for name in linears:
-        stacked.set_submodule(name, MemberLinears([m.get_submodule(name) for m in models]))
-    return stacked
+STACK_SIZE = 30  # members per stacked forward (methods/neural/stacked.py); tuned in tests/benchmarks/test_bench_batched.py
 
 
 @contextmanager
@@ -117,6 +71,39 @@ def rng_state(states: list[torch.Tensor], i: int) -> Iterator[None]:
         torch.set_rng_state(saved)
 
 
+class _Forward:
+    """Every active member's predictions for one step: stacked (``stacked.is_stackable``) or one by one."""
+
+    def __init__(self, models, inputs, rng_states: list[torch.Tensor]) -> None:
+        self.models, self.rng_states = models, rng_states
+        self.stacked = is_stackable(models)
+        if self.stacked:  # input-only work once, then (M, n, ...) per constant
+            consts = [m.constants(*inp) for m, inp in zip(models, inputs, strict=True)]
+            self.consts = tuple(torch.stack(parts) for parts in zip(*consts, strict=True))
+        else:
+            self.inputs = [tuple(inp) for inp in inputs]
+
+    def __call__(self, active: list[int], idx: torch.Tensor | None) -> list[torch.Tensor]:
+        """(b,) predictions of each member in ``active``; ``idx`` (M, b) holds every member's minibatch rows, or None (full batch)."""
+        if not self.stacked:
+            out = []
+            for i in active:
+                with rng_state(self.rng_states, i):
+                    out.append(self.models[i](*(t if idx is None else t[idx[i]] for t in self.inputs[i])))
+            return out
+        out = []
+        for j in range(0, len(active), STACK_SIZE):
+            span = active[j : j + STACK_SIZE]
+            members = torch.tensor(span)
+            if idx is None:
+                consts = self.consts if len(span) == len(self.models) else tuple(c[members] for c in self.consts)
+            else:  # every member's own minibatch rows, gathered in one indexing op per constant
+                consts = tuple(c[members[:, None], idx[members]] for c in self.consts)
+            drop = member_dropout(lambda i: rng_state(self.rng_states, i), span)
+            out.extend(type(self.models[0]).forward_stacked([self.models[i] for i in span], consts, drop).unbind(0))
+        return out
+
+
 def train_members(
     models: Sequence[nn.Module],
     inputs: Sequence[Sequence[torch.Tensor]],
@@ -127,13 +114,14 @@ def train_members(
 ) -> list[list[float] | TrainingDivergedError]:
     """Train M members (one architecture and schedule: epochs, batch size) at once; each ends as it would alone.
 
-    ``models[i]`` is called as ``models[i](*inputs[i][idx])`` -> (b,) scores; the members are
-    run in stacked modules of ``STACK_SIZE`` when ``stack_members`` allows it, else one after
-    another, and always share one optimiser over their (disjoint) parameters. Member i's
-    loss, minibatch order (``configs[i].seed``), learning rate and weight decay (an
-    optimiser parameter group) and dropout (``rng_states[i]``, the global torch RNG state
-    it would train under alone) are its own. A member whose loss becomes non-finite stops
-    alone: its entry is the error, the others go on unchanged. Returns per-member epoch losses.
+    ``models[i]`` is called as ``models[i](*inputs[i][idx])`` -> (b,) scores. Stackable models
+    (``stacked.is_stackable``) run as one model with a leading member axis, the others one
+    after another; all share one fused AdamW over their own (disjoint) parameter tensors.
+    Member i's loss, minibatch order (``configs[i].seed``), learning rate and weight decay (an
+    optimiser parameter group) and dropout (``rng_states[i]``, the global torch RNG state it
+    would train under alone) are its own. A member whose loss becomes non-finite stops alone:
+    its entry is the error and it leaves the stack; the others go on unchanged. Returns
+    per-member epoch losses.
     """
     config = configs[0]
     if any((c.epochs, c.batch_size) != (config.epochs, config.batch_size) for c in configs):
@@ -147,12 +135,10 @@ def train_members(
     batch = n if config.batch_size <= 0 else min(n, int(config.batch_size))
     steps_per_epoch = -(-n // batch)
     states = [TrainState(n_iterations=config.epochs * steps_per_epoch, n_epochs=config.epochs, n_train=n) for _ in range(m)]
-    # Members run in stacks of at most STACK_SIZE (one module each, ``stack_members``) or, when
-    # their model cannot be stacked, one by one (stack None).
-    spans = [range(j, min(m, j + STACK_SIZE)) for j in range(0, m, STACK_SIZE)]
-    stacks = [(span, stack_members([models[i] for i in span]) if len(span) > 1 else None) for span in spans]
     # One parameter group per (lr, weight decay): fused AdamW updates each tensor on its own, so
     # sharing a group changes no number, and few groups keep the step's Python overhead small.
+    # (One stacked tensor per parameter would round differently: the fused kernel's vector body
+    # and its scalar tail differ, and where a member's values fall depends on the group.)
     groups: dict[tuple[float, float], list[nn.Parameter]] = {}
     for mod, c in zip(models, configs, strict=True):
         groups.setdefault((c.lr, c.weight_decay), []).extend(mod.parameters())
@@ -160,53 +146,48 @@ def train_members(
         [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()], fused=True
     )
     gens = [torch.Generator().manual_seed(c.seed) for c in configs]
-    full = [tuple(inp) for inp in inputs]
-    joined = {span.start: _concat([full[i] for i in span], [slice(None)] * len(span)) for span, st in stacks if st is not None and batch == n}
+    forward = _Forward(models, inputs, rng_states)
     history: list[list[float]] = [[] for _ in range(m)]
     failed: list[TrainingDivergedError | None] = [None] * m
-    for model in [*models, *(st for _, st in stacks if st is not None)]:
+    active = list(range(m))
+    for model in models:
         model.train()
     for epoch in range(config.epochs):
-        orders = [torch.randperm(n, generator=g) if batch < n else None for g in gens]
+        orders = torch.stack([torch.randperm(n, generator=g) for g in gens]) if batch < n else None
         totals = [0.0] * m
         for step in range(steps_per_epoch):
-            idxs = [slice(None) if o is None else o[step * batch : (step + 1) * batch] for o in orders]
-            preds: list[torch.Tensor] = []
-            for span, stacked in stacks:
-                if stacked is not None:
-                    ins = joined.get(span.start) or _concat([full[i] for i in span], [idxs[i] for i in span])
-                    preds.extend(stacked(*ins).view(len(span), -1).unbind(0))
-                    continue
-                for i in span:
-                    with rng_state(rng_states, i):
-                        preds.append(models[i](*(t[idxs[i]] for t in full[i])))
+            idx = None if orders is None else orders[:, step * batch : (step + 1) * batch]
+            preds = forward(active, idx)
             values = []
-            for i in range(m):
-                if failed[i] is not None:
-                    continue
+            for i, pred in zip(active, preds, strict=True):
                 with rng_state(rng_states, i):
                     states[i].epoch = epoch
-                    value = losses[i](preds[i], targets[i][idxs[i]], states[i])
-                if not torch.isfinite(value):
-                    failed[i] = TrainingDivergedError(
-                        f"Training diverged: loss '{losses[i].name}' became {value.item()} at epoch {epoch + 1}; "
-                        f"lower the learning rate (lr={configs[i].lr}) or check the loss parameters."
-                    )
-                    continue
-                values.append(value)
-                totals[i] += float(value.detach())
-            if not values:
-                break
+                    values.append(losses[i](pred, targets[i] if idx is None else targets[i][idx[i]], states[i]))
+            stacked = torch.stack(values)
+            finite = [math.isfinite(v) for v in stacked.tolist()]
+            if not all(finite):
+                for i, ok, v in zip(active, finite, stacked.tolist(), strict=True):
+                    if not ok:
+                        failed[i] = TrainingDivergedError(
+                            f"Training diverged: loss '{losses[i].name}' became {v} at epoch {epoch + 1}; "
+                            f"lower the learning rate (lr={configs[i].lr}) or check the loss parameters."
+                        )
+                values = [v for v, ok in zip(values, finite, strict=True) if ok]
+                active = [i for i, ok in zip(active, finite, strict=True) if ok]
+                if not active:
+                    break
+                stacked = torch.stack(values)
+            for i, v in zip(active, stacked.tolist(), strict=True):
+                totals[i] += v
             optimiser.zero_grad(set_to_none=True)
             # Each value depends on its own member's parameters only: the sum's gradient is each one's own.
-            torch.stack(values).sum().backward()
+            stacked.sum().backward()
             optimiser.step()
             for s in states:
                 s.iteration += 1
-        for i in range(m):
-            if failed[i] is None:
-                history[i].append(totals[i] / steps_per_epoch)
-        if all(f is not None for f in failed):
+        for i in active:
+            history[i].append(totals[i] / steps_per_epoch)
+        if not active:
             break
     for model in models:
         model.eval()
@@ -222,17 +203,26 @@ def predict_members(
     threads: int = 1,
 ) -> list[np.ndarray | TrainingDivergedError]:
     """Score ``n`` items with every model, in chunks (inputs built per chunk, so large spaces never
-    sit in memory as floats); ``make_batch(i, sl)`` gives model i's inputs (members may share them).
+    sit in memory as floats); ``make_batch(i, sl)`` gives model i's inputs (members may share them,
+    and then stackable models share their input-only ``constants`` too).
     A model with NaN/inf scores gets the error in its place."""
     torch.set_num_threads(max(1, int(threads)))
     out = [np.empty(n, dtype=np.float64) for _ in models]
+    stackable = is_stackable(models)
     for model in models:
         model.eval()
     with torch.inference_mode():
         for start in range(0, n, chunk):
             sl = slice(start, min(n, start + chunk))
+            last: tuple = (None, None)  # (inputs, their constants): members sharing inputs reuse them
             for i, model in enumerate(models):
-                out[i][sl] = model(*make_batch(i, sl)).double().numpy()
+                inputs = make_batch(i, sl)
+                if not stackable:
+                    out[i][sl] = model(*inputs).double().numpy()
+                    continue
+                if last[0] is not inputs:
+                    last = (inputs, tuple(c[None] for c in model.constants(*inputs)))
+                out[i][sl] = type(model).forward_stacked([model], last[1], no_dropout)[0].double().numpy()
     bad = TrainingDivergedError(
         "The trained predictor produced NaN/inf scores; lower the learning rate or check the loss parameters."
     )
