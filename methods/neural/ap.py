@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import ArchSet
-from nasbench_harness.methods.neural.stacked import Dropout, member_linear, member_linear_to_one
+from nasbench_harness.methods.neural.stacked import Dropout, member_linear
 from nasbench_harness.methods.neural.training import NeuralPredictor
 from torch import nn
 
@@ -34,13 +34,17 @@ class APModel(nn.Module):
         return (x,)
 
     @staticmethod
-    def forward_stacked(models, consts, drop: Dropout) -> torch.Tensor:
-        """``forward`` of M members on stacked inputs (M, b, d) -> (M, b), op for op."""
+    def features_stacked(models, consts, drop: Dropout) -> torch.Tensor:
+        """``forward`` of M members on stacked inputs (M, b, d), op for op, up to ``out_layer``: (M, b, hidden)."""
         (h,) = consts
         body = models[0].body
         for j in range(0, len(body) - 1, 3):  # (Linear, ReLU, Dropout) per hidden layer
             h = drop(torch.relu(member_linear(h, [m.body[j] for m in models])), body[j + 2].p)
-        return member_linear_to_one(h, [m.body[len(body) - 1] for m in models])
+        return h
+
+    @property
+    def out_layer(self) -> nn.Linear:
+        return self.body[-1]
 
 
 class APPredictor(NeuralPredictor):

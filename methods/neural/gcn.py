@@ -16,7 +16,7 @@ from nasbench_harness.methods.neural.layers import (
     masked_mean,
     mlp_head,
 )
-from nasbench_harness.methods.neural.stacked import Dropout, member_linear, member_linear_to_one
+from nasbench_harness.methods.neural.stacked import Dropout, member_linear
 from nasbench_harness.methods.neural.training import GraphPredictor, NeuralPredictor
 from torch import nn
 
@@ -44,8 +44,9 @@ class GCNModel(nn.Module):
         return first, a_in, a_out, mask, mask.sum(1, keepdim=True).clamp_min(1.0)
 
     @staticmethod
-    def forward_stacked(models, consts, drop: Dropout) -> torch.Tensor:
-        """``forward`` of M members on stacked ``constants`` (M, b, ...) -> (M, b), op for op.
+    def features_stacked(models, consts, drop: Dropout) -> torch.Tensor:
+        """``forward`` of M members on stacked ``constants`` (M, b, ...), op for op, up to the
+        1-output ``out_layer``: (M, b, hidden).
 
         Multiplying by an all-ones node mask changes no bit, so it is skipped when no cell is padded.
         """
@@ -59,8 +60,11 @@ class GCNModel(nn.Module):
             if real is not None:
                 h = h * real
         pooled = (h if real is None else h * real).sum(2) / count
-        z = drop(torch.relu(member_linear(pooled, [m.head[0] for m in models])), models[0].head[2].p)
-        return member_linear_to_one(z, [m.head[3] for m in models])
+        return drop(torch.relu(member_linear(pooled, [m.head[0] for m in models])), models[0].head[2].p)
+
+    @property
+    def out_layer(self) -> nn.Linear:
+        return self.head[3]
 
 
 class GCNPredictor(GraphPredictor):

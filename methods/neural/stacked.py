@@ -4,7 +4,8 @@ A model class that sets ``stackable = True`` provides
 - ``constants(*inputs) -> tuple[Tensor, ...]``: what its forward computes from the inputs alone
   (a graph model's normalised adjacency and first aggregation), computed once per member
   rather than once per step, then stacked over members (``(M, n, ...)``);
-- ``forward_stacked(models, consts, drop) -> (M, b)``: every member's scores in one pass.
+- ``features_stacked(models, consts, drop) -> (M, b, d)``: every member's forward in one pass,
+  up to its last layer ``out_layer`` (an ``nn.Linear`` to one score, applied by ``member_scores``).
 
 Every op acts on each member's block alone with the kernel one model uses (batched matmuls
 whose per-member result is the plain matmul's, elementwise ops, reductions inside a member)
@@ -47,6 +48,11 @@ def member_linear_to_one(x: torch.Tensor, linears: Sequence[nn.Linear]) -> torch
     return torch.stack([torch.addmm(lin.bias, x[i], lin.weight.t()) for i, lin in enumerate(linears)]).squeeze(-1)
 
 
+def member_scores(models: Sequence[nn.Module], consts: Sequence[torch.Tensor], drop: Dropout = no_dropout) -> torch.Tensor:
+    """(M, b) scores of M stackable members on stacked constants."""
+    return member_linear_to_one(type(models[0]).features_stacked(models, consts, drop), [m.out_layer for m in models])
+
+
 def member_dropout(rng_scope: Callable[[int], object], members: Sequence[int]) -> Dropout:
     """``drop`` for training: member j of the stack draws its mask under ``rng_scope(members[j])``
     (a context manager restoring that member's own global RNG state), as it would alone."""
@@ -68,6 +74,6 @@ def is_stackable(models: Sequence[nn.Module]) -> bool:
     cls = type(models[0])
     return (
         bool(getattr(cls, "stackable", False))
-        and hasattr(cls, "forward_stacked")
+        and hasattr(cls, "features_stacked")
         and all(type(m) is cls for m in models)
     )

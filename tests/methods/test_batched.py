@@ -1,8 +1,9 @@
 """Batched training of the torch predictors (``fit_members``): a member's numbers never depend on its group.
 
-Each test compares predictions bit for bit: a member fitted alone, in a group of 5 and in a
-group of 30 (other seeds, other training rows, other losses beside it), and a plain
-one-model torch loop written out here as the reference.
+Each test compares predictions bit for bit: a member fitted alone (a group of one through the
+same stacked code), in a group of 5 (split over stacks of 2) and in a group of 30 (other
+seeds, other training rows, other losses beside it), and a plain one-model torch loop
+written out here as the reference (the model's own ``forward``, as the code before stacking ran it).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 from nasbench_harness.methods.base import ArchSet
+from nasbench_harness.methods.neural import training
+from nasbench_harness.methods.neural.stacked import is_stackable
 from nasbench_harness.methods.neural.training import fit_members, normalise_targets, predict_members_of, seeded
 from nasbench_harness.registry import load
 from nasbench_harness.testing import toy_task
@@ -44,13 +47,16 @@ def fit_and_score(task, preds) -> list[np.ndarray]:
     [
         ("gcn", {}, ("mse", "listmle", "hr")),  # stacked: one pass over all members, losses mixed
         ("ap", {}, ("mse",)),  # stacked, flat encoding standardised per member
-        ("gcn", {"dropout": 0.3, "batch_size": 16}, ("mse",)),  # members one after another: own dropout draws, own minibatches
-        ("gin", {"hidden": 16}, ("logistic",)),
+        ("gcn", {"dropout": 0.3, "batch_size": 16}, ("mse", "hr")),  # stacked: own dropout draws, own minibatches
+        ("ap", {"dropout": 0.2, "batch_size": 8}, ("mape", "listmle")),
+        ("gin", {"hidden": 16}, ("logistic",)),  # not stackable: members one after another
+        ("transformer", {"hidden": 16}, ("mse",)),
     ],
 )
-def test_a_member_gets_the_same_numbers_alone_in_5_and_in_30(task, name, params, losses):
+def test_a_member_gets_the_same_numbers_alone_in_5_and_in_30(task, name, params, losses, monkeypatch):
     seeds = list(range(100, 130))
     in_30 = fit_and_score(task, predictors(name, seeds, losses, **params))
+    monkeypatch.setattr(training, "STACK_SIZE", 2)  # the 5 run as stacks of 2, 2 and 1
     in_5 = fit_and_score(task, predictors(name, seeds[3:8], losses[3 % len(losses):] + losses[: 3 % len(losses)], **params))
     alone = fit_and_score(task, predictors(name, [seeds[3]], losses[3 % len(losses):], **params))[0]
     np.testing.assert_array_equal(in_30[3], alone)
@@ -60,14 +66,32 @@ def test_a_member_gets_the_same_numbers_alone_in_5_and_in_30(task, name, params,
     assert len({float(p[0]) for p in in_30}) > 20  # the members really differ
 
 
-def test_group_equals_a_plain_one_model_torch_loop(task):
-    """The reference: the model's own forward, AdamW, one exact full-batch step per epoch."""
+def test_gcn_and_ap_stack_and_the_others_do_not():
+    assert not is_stackable([torch.nn.Linear(2, 2)])
+    from nasbench_harness.methods.neural.ap import APModel
+    from nasbench_harness.methods.neural.gcn import GCNModel
+    from nasbench_harness.methods.neural.gin import GINModel
+
+    assert is_stackable([GCNModel(5, 8, 2, 0.0), GCNModel(5, 8, 2, 0.0)])
+    assert is_stackable([APModel(6, 8, 2, 0.0)])
+    assert not is_stackable([GINModel(5, 8, 2, 0.0)])
+    assert not is_stackable([GCNModel(5, 8, 2, 0.0), APModel(6, 8, 2, 0.0)])
+
+
+@pytest.mark.parametrize("name", ["gcn", "ap"])
+def test_group_equals_a_plain_one_model_torch_loop(task, name, monkeypatch):
+    """The reference: the model's own forward, AdamW, one exact full-batch step per epoch, scored
+    in the predictor's chunks (the stacked scoring's sub-chunks are made small here to be exercised)."""
     from nasbench_harness.methods.base import TrainState
 
-    preds = predictors("gcn", [7, 8, 9], ("mse", "hr", "mse"))
+    monkeypatch.setattr(training, "SUBCHUNK", 64)
+    chunk = 250
+    preds = predictors(name, [7, 8, 9], ("mse", "hr", "mse"))
+    for p in preds:
+        p.predict_chunk = chunk
     grouped = fit_and_score(task, preds)
     for i, seed in enumerate([7, 8, 9]):
-        p = predictors("gcn", [seed], (("mse", "hr", "mse")[i],))[0]
+        p = predictors(name, [seed], (("mse", "hr", "mse")[i],))[0]
         archs = ArchSet(task, rows(task, seed))
         source = p._source(archs)
         p._prepare(source)
@@ -87,8 +111,11 @@ def test_group_equals_a_plain_one_model_torch_loop(task):
             opt.step()
             state.iteration += 1
         model.eval()
+        source = p._source(ArchSet(task, np.arange(len(task))))
         with torch.inference_mode():
-            ref = model(*p._tensors(p._source(ArchSet(task, np.arange(len(task)))), slice(None))).double().numpy()
+            ref = np.concatenate([
+                model(*p._tensors(source, slice(s, s + chunk))).double().numpy() for s in range(0, len(task), chunk)
+            ])
         np.testing.assert_array_equal(grouped[i], ref)
 
 
