@@ -20,9 +20,10 @@ from nasbench_harness.errors import HarnessError
 from nasbench_harness.matrix import Cell, canonical_json
 
 GROUP_SIZE_ENV = "NASBENCH_HARNESS_GROUP_SIZE"
-# Off by default: grouped training measured only 1.13x faster than separate fits (30 GCN
-# seeds, NB201 1%, docs/ARCHITECTURE.md), while a unit is coarser work for the process pool
-# and a killed worker loses the whole unit. NASBENCH_HARNESS_GROUP_SIZE=30 turns it on.
+# Off by default: grouped cells get exactly their numbers alone, but measured only 1.05-1.11x
+# less CPU than one by one (30 GCN seeds, NB201 1%, docs/ARCHITECTURE.md: each member's own
+# matmuls bound it), while a unit is coarser work for the process pool and a killed worker
+# loses the whole unit. NASBENCH_HARNESS_GROUP_SIZE=8 (one stack of the batched model) turns it on.
 DEFAULT_GROUP_SIZE = 1
 
 
