@@ -28,7 +28,6 @@ from nasbench_harness.report import stats
 from nasbench_harness.report.context import NOT_APPLICABLE
 from nasbench_harness.report.labels import validation_note
 from nasbench_harness.report.sections import search
-from nasbench_harness.report.sections.grabnas import summary
 
 TITLE = "Surrogates"
 ORDER = 70
@@ -160,13 +159,16 @@ def _colour(ctx, g: pd.DataFrame) -> str:
 
 def ci_lines(ax, df: pd.DataFrame, x: str, y: str, ctx, *, style: str = "-") -> None:
     """Mean and 95% t band over seeds of ``y`` against ``x``, one line per ``family``."""
-    for family, g in df.groupby("family", sort=True):
-        wide = g.pivot_table(index="seed", columns=x, values=y, aggfunc="mean")
+    if df.empty:
+        return
+    table = df.pivot_table(index=["family", "seed"], columns=x, values=y, aggfunc="mean")
+    for family, wide in table.groupby(level="family", sort=True):
+        wide = wide.dropna(axis=1, how="all")
         if wide.empty:
             continue
         m, lo, hi = stats.mean_ci_columns(wide.to_numpy(dtype=float))
         xs = wide.columns.to_numpy(dtype=float)
-        colour = _colour(ctx, g)
+        colour = _colour(ctx, df[df["family"] == family])
         ax.plot(xs, m, marker="o", ms=3, lw=1.5, ls=style, color=colour, label=f"{family} (n={len(wide)})")
         ax.fill_between(xs, lo, hi, color=colour, alpha=0.15, lw=0)
 
@@ -194,26 +196,29 @@ def share_rule(verdicts: list, min_share: float) -> tuple[bool | None, str]:
 INTERNAL = ("p", "rival", "enc", "pretrained")  # record keys the checks read, not shown
 
 
-def _paired_table(ctx, records: list[dict], caption: str, csv: str) -> str:
+def _paired_table(ctx, records: list[dict], caption: str, csv: str, summary: str | None = None) -> str:
+    """The records' table; folded under ``summary`` when given (long tables the checks cite)."""
     if not records:
         return ""
     frame = pd.DataFrame([{k: v for k, v in r.items() if k not in INTERNAL} for r in records])
-    return ctx.table(frame, caption=caption, fmt=FMT, csv=csv, labels={"budget": "training cells"})
+    table = ctx.table(frame, caption=caption, fmt=FMT, csv=csv, labels={"budget": "training cells"})
+    return f"<details><summary>{ctx.escape(summary)}</summary>{table}</details>" if summary else table
 
 
 # -- within-task ------------------------------------------------------------------------------
-def _ci_frame(g: pd.DataFrame, by: list[str], metrics: list[str], ctx) -> pd.DataFrame:
-    """Per ``by`` group: seeds and "mean ± 95% half-width" of each metric."""
-    out = None
+def _ci_frame(g: pd.DataFrame, metrics: list[str], ctx) -> pd.DataFrame:
+    """One row per family: seeds, then "mean ± 95% half-width" of each metric at each training size."""
+    out = g.groupby("family", sort=True)["seed"].nunique().rename("seeds").to_frame()
     for m in metrics:
-        s = summary(g, by, m)
-        s[f"{ctx.metric_info(m).label} (mean ± 95% CI)"] = [
-            "—" if not math.isfinite(v) else f"{v:.3f}" + (f" ± {h:.3f}" if math.isfinite(h) else "")
-            for v, h in zip(s["mean"], s["ci95"], strict=True)
-        ]
-        s = s.drop(columns=["mean", "ci95"]).rename(columns={"n": "seeds"})
-        out = s if out is None else out.merge(s.drop(columns="seeds"), on=by)
-    return out
+        table = g.pivot_table(index=["family", "budget"], columns="seed", values=m, aggfunc="mean")
+        mean, _, hi = stats.mean_ci_columns(table.to_numpy(dtype=float).T)
+        text = pd.Series([
+            "—" if not math.isfinite(v) else f"{v:.3f}" + (f" ± {h - v:.3f}" if math.isfinite(h) else "")
+            for v, h in zip(mean, hi, strict=True)
+        ], index=table.index).unstack("budget")
+        text.columns = [f"{ctx.metric_info(m).label} · N={b:g}" for b in text.columns]
+        out = out.join(text)
+    return out.rename_axis("family").reset_index()
 
 
 def curves_figure(ctx, g: pd.DataFrame, x: str, metrics: list[str], xlabel: str, title: str):
@@ -227,6 +232,8 @@ def curves_figure(ctx, g: pd.DataFrame, x: str, metrics: list[str], xlabel: str,
         if xs.min() > 0 and xs.max() / xs.min() >= 8:
             ax.set_xscale("log")
         ci_lines(ax, g, x, metric, ctx)
+        ax.set_xticks(np.unique(xs), [f"{v:g}" for v in np.unique(xs)])  # the sizes run, not decades
+        ax.minorticks_off()
         info = ctx.metric_info(metric)
         ax.set_title(f"{info.label} {'↑' if info.higher_is_better else '↓'}")
         ax.set_xlabel(xlabel)
@@ -249,9 +256,10 @@ def within_html(ctx, df: pd.DataFrame) -> str:
         caption = f"{task}: mean and 95% t band over seeds." + (
             f" {ctx.metric_info(prec).label}: the smallest T whose top T% holds ≥ {MIN_TOP} of the {n_eval:,.0f} evaluated cells."
             if prec and math.isfinite(n_eval) else "")
-        frame = _ci_frame(g, ["family", "budget"], metrics, ctx)
+        frame = _ci_frame(g, metrics, ctx)
         panels[task] = ctx.figure(fig, caption=caption) + ctx.table(
-            frame, caption=f"{task}: per family and training size", fmt=FMT, csv=f"surrogates-within-{task.replace('/', '-')}.csv")
+            frame, caption=f"{task}: mean ± 95% t half-width over seeds at each training size N", fmt=FMT,
+            csv=f"surrogates-within-{task.replace('/', '-')}.csv")
     note = ctx.note("Each family is a regressor (or the LM) on one encoding, fitted on N sampled cells of the task and "
                     "judged on the rest of it; lines are read from the rows' encoding and predictor columns.")
     return "<h3>Within-task prediction</h3>" + note + ctx.tabs(panels, title="Task", active=0)
@@ -261,15 +269,17 @@ def within_pairs(df: pd.DataFrame, combined: str, rivals: list[str], metric: str
                  by: tuple[str, ...] = ("task", "budget", "predictor")) -> list[dict]:
     """Family ``combined`` (an ``enc`` value) against each rival per ``by`` group, paired over seeds
     (rows of several regressors in one group are averaged per seed)."""
+    if df.empty or combined not in set(df["enc"]):
+        return []
+    table = df.pivot_table(index=[*by, "seed"], columns="enc", values=metric, aggfunc="mean")
     out = []
-    for key, g in df.groupby(list(by), sort=True):
-        wide = search.by_seed(g.assign(method=g["enc"]), metric)
-        if combined not in wide.columns:
-            continue
-        keys = dict(zip(by, key, strict=True)) | {"budget": float(dict(zip(by, key, strict=True))["budget"])}
+    for key, wide in table.groupby(level=list(by), sort=True):
+        keys = dict(zip(by, key, strict=True))
+        keys["budget"] = float(keys["budget"])
         for rival in (r for r in rivals if r in wide.columns):
             p = stats.paired(wide[combined], wide[rival])
-            out.append(pair_record(p, _enc_label(combined), _enc_label(rival), False, **keys) | {"p": p, "rival": rival})
+            if p.n:
+                out.append(pair_record(p, _enc_label(combined), _enc_label(rival), False, **keys) | {"p": p, "rival": rival})
     return out
 
 
@@ -289,7 +299,9 @@ def _heat(ax, mat: pd.DataFrame, title: str, cmap: str, vmin: float, vmax: float
     ax.grid(False)
     for (i, j), v in np.ndenumerate(mat.to_numpy(dtype=float)):
         if math.isfinite(v):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="#111827")
+            t = (v - vmin) / (vmax - vmin) if vmax > vmin else 0.5
+            dark = t < 0.45 if cmap == "viridis" else abs(t - 0.5) > 0.3  # white text on the maps' dark ends
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if dark else "#111827")
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("target")
 
@@ -303,7 +315,7 @@ def heatmap_figure(surrogate: pd.DataFrame, baseline: pd.DataFrame, family: str)
     s, b = surrogate.reindex(index=rows, columns=cols), baseline.reindex(index=rows, columns=cols)
     panels = [(s, family, "viridis")] + ([(b, BASELINE, "viridis"), (s - b, f"{family} − {BASELINE}", "RdBu")] if not b.empty else [])
     fig = Figure(figsize=(1.0 + len(panels) * (1.2 + 0.55 * len(cols)), 1.6 + 0.4 * len(rows)))
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    axes = fig.subplots(1, len(panels), squeeze=False, gridspec_kw={"wspace": 0.45})[0]
     both = np.concatenate([s.to_numpy(dtype=float).ravel(), b.to_numpy(dtype=float).ravel()])
     lo, hi = (np.nanmin(both), np.nanmax(both)) if np.isfinite(both).any() else (0.0, 1.0)
     diff = np.nanmax(np.abs((s - b).to_numpy(dtype=float))) if not b.empty and np.isfinite((s - b).to_numpy(dtype=float)).any() else 1.0
@@ -378,7 +390,7 @@ def fewshot_html(ctx, df: pd.DataFrame) -> str:
 def cross_html(ctx, df: pd.DataFrame) -> str:
     records = cross_pairs(df)
     table = _paired_table(ctx, records, "Zero-shot τ: surrogate (A) − source accuracy (B) per (source, target)",
-                          "surrogates-cross-paired.csv")
+                          "surrogates-cross-paired.csv", f"Paired tests against {BASELINE} ({len(records)} comparisons)")
     note = ctx.note(f"The cell's task is the target; '{BASELINE}' ranks the target's cells by the source task's own "
                     "accuracy of the same architectures, which a transferred surrogate must beat to be worth having.")
     return "<h3>Cross-task prediction</h3>" + note + heatmaps_html(ctx, df) + fewshot_html(ctx, df) + table
@@ -495,11 +507,11 @@ def _mean_text(df: pd.DataFrame, by: str, metric: str = TAU) -> str:
     return ", ".join(f"{k} {v:.3f}" for k, v in means.items())
 
 
-def check_within(ctx, df: pd.DataFrame, spec: dict) -> str:
+def check_within(ctx, df: pd.DataFrame, records: list[dict], spec: dict) -> str:
+    """``records``: ``within_pairs`` of the regressor rows for ``spec`` (the table above shows them)."""
     combined, rivals, share = spec["combined"], spec["rivals"], float(spec["min_share"])
     if df.empty or combined not in set(df["enc"]):
         return ctx.check(spec["text"], NOT_APPLICABLE, f"No within-task {_enc_label(combined)} rows.")
-    records = within_pairs(regressor_rows(df), combined, rivals, spec["metric"])
     lines, verdicts, missing = [], [], []
     for rival in rivals:
         vs = [r["p"].a_better(False) for r in records if r["rival"] == rival and r["p"].n >= 2]
@@ -593,9 +605,10 @@ def check_objective(ctx, comps: list[dict], spec: dict) -> str:
     return _search_check(ctx, comps, spec, text, verdict, describe)
 
 
-def checks_html(ctx, within: pd.DataFrame, cross: pd.DataFrame, comps: list[dict], claims: dict) -> str:
+def checks_html(ctx, within: pd.DataFrame, within_records: list[dict], cross: pd.DataFrame, comps: list[dict],
+                claims: dict) -> str:
     parts = [
-        check_within(ctx, within, claims["within_task"]),
+        check_within(ctx, within, within_records, claims["within_task"]),
         check_across(ctx, cross, claims["across_tasks"]),
         check_lm(ctx, within, cross, claims["lm"]),
         check_filter(ctx, comps, claims["filter"]),
@@ -638,17 +651,18 @@ def render(results: pd.DataFrame, ctx) -> str | None:
     claims = (ctx.published("surrogates") or {})["claims"]
     comps = search_comparisons(search_df, units) if len(search_df) else []
     spec = claims["within_task"]
-    within_records = within_pairs(regressor_rows(within), spec["combined"], spec["rivals"]) if len(within) else []
+    within_records = within_pairs(regressor_rows(within), spec["combined"], spec["rivals"], spec["metric"]) if len(within) else []
     judged = pd.concat([d for d in (within, cross, search_df) if len(d)], ignore_index=True)
     parts = [
         _intro(ctx, results, within, cross, search_df),
         validation_note(ctx, judged, "Kendall τ, Precision@T and the search curves"),
         within_html(ctx, within) if len(within) else "",
-        _paired_table(ctx, within_records, "Within task: GRAF+ZC (A) − each rival (B), Kendall τ, per (task, size, regressor)",
-                      "surrogates-within-paired.csv"),
+        _paired_table(ctx, within_records, f"Within task: {_enc_label(spec['combined'])} (A) − each rival (B), Kendall τ, "
+                      "per (task, size, regressor)", "surrogates-within-paired.csv",
+                      f"Paired tests within task ({len(within_records)} comparisons)"),
         cross_html(ctx, cross) if len(cross) else "",
         search_html(ctx, search_df, units, comps) if len(search_df) else "",
         costs_html(ctx, within, cross),
-        checks_html(ctx, within, cross, comps, claims),
+        checks_html(ctx, within, within_records, cross, comps, claims),
     ]
     return "".join(p for p in parts if p)
