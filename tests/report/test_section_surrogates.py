@@ -171,6 +171,8 @@ def test_families_come_from_columns_and_the_lm_says_from_scratch_without_model_p
     two = frame(within(taus={"graf": 0.5}), [r | {"predictor": "xgboost", "key": r["key"] + "x"} for r in within(taus={"graf": 0.5})])
     assert {"GRAF · random_forest", "GRAF · xgboost"} <= set(surrogates.within_rows(two)["family"])
     assert set(surrogates.within_rows(frame(within()).assign(matrix="other"))["family"]) == set()
+    # the study's dataset-qualified proxies (zc.<dataset>) belong to the zc families
+    assert [surrogates.encoding_key(e) for e in ("zc.svhn", "graf+zc.svhn", "zc.svhn+graf", "onehot")] == ["zc", "graf+zc", "graf+zc", "onehot"]
 
 
 def test_within_and_across_claims_fail_when_the_rows_contradict_them():

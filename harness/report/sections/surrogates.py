@@ -78,8 +78,9 @@ def _param(params, key: str, nested: str | None = None) -> str:
 
 
 def encoding_key(encoding) -> str:
-    """A composite encoding with its parts sorted ("zc+graf" and "graf+zc" are one family)."""
-    return "+".join(sorted(p for p in str(encoding or "").split("+") if p))
+    """The encoding's family: parts sorted ("zc+graf" and "graf+zc" are one family) and each part's
+    dataset qualifier dropped ("zc.svhn", the proxies of SVHN, is family "zc")."""
+    return "+".join(sorted({p.split(".", 1)[0] for p in str(encoding or "").split("+") if p}))
 
 
 def with_family(df: pd.DataFrame) -> pd.DataFrame:
@@ -216,7 +217,7 @@ def _ci_frame(g: pd.DataFrame, metrics: list[str], ctx) -> pd.DataFrame:
             "—" if not math.isfinite(v) else f"{v:.3f}" + (f" ± {h - v:.3f}" if math.isfinite(h) else "")
             for v, h in zip(mean, hi, strict=True)
         ], index=table.index).unstack("budget")
-        text.columns = [f"{ctx.metric_info(m).label} · N={b:g}" for b in text.columns]
+        text.columns = [f"{ctx.metric_info(m).label} · N={ctx.format_budget(b)}" for b in text.columns]
         out = out.join(text)
     return out.rename_axis("family").reset_index()
 
@@ -251,7 +252,8 @@ def within_html(ctx, df: pd.DataFrame) -> str:
     for task, g in df.groupby("task", sort=True):
         prec = precision_column(g)
         metrics = [m for m in (TAU, prec) if m and m in g.columns]
-        fig = curves_figure(ctx, g, "budget", metrics, "training architectures", task)
+        x = "n_train" if g["n_train"].notna().all() else "budget"  # fractions asked: plot the counts they gave
+        fig = curves_figure(ctx, g, x, metrics, "training architectures", task)
         n_eval = pd.to_numeric(_col(g, "n_eval", np.nan), errors="coerce").median()
         caption = f"{task}: mean and 95% t band over seeds." + (
             f" {ctx.metric_info(prec).label}: the smallest T whose top T% holds ≥ {MIN_TOP} of the {n_eval:,.0f} evaluated cells."
