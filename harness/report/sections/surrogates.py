@@ -495,12 +495,16 @@ def search_html(ctx, df: pd.DataFrame, units: dict, comps: list[dict]) -> str:
         if fig is not None:
             panels[task] = ctx.figure(fig, caption=(
                 f"{task}: {units[task].label} of the best-by-train architecture after each query; mean and 95% t band "
-                "over seeds; the surrogate objective queries only its final top-k (its short line); dashed: global best."),
+                "over seeds; dashed: the task's global best."),
                 tight=False)
     if not panels:
         return ""
     tables = search_tables(ctx, comps) if comps else ""
-    return "<h3>Search with transferred surrogates</h3>" + ctx.tabs(panels, title="Target", active=0) + tables
+    note = ctx.note(
+        "RE: regularised evolution. Surrogate filter: RE that skips, without a query, every child a surrogate fitted on "
+        "other tasks of the space ranks in its bottom q% of the target's pool. Surrogate objective: the pool ranked by "
+        "that surrogate alone, queried from the top. Same seed = same initial sample (docs/SURROGATES.md).")
+    return "<h3>Search with transferred surrogates</h3>" + note + ctx.tabs(panels, title="Target", active=0) + tables
 
 
 # -- claim checks -----------------------------------------------------------------------------
