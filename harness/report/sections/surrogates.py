@@ -370,9 +370,13 @@ def fewshot_html(ctx, df: pd.DataFrame) -> str:
     panels = {}
     for task, g in df.groupby("task", sort=True):
         sources = sorted(g["source"].unique())
-        fig = Figure(figsize=(1.8 + 4.0 * len(sources), 3.3))
-        axes = fig.subplots(1, len(sources), squeeze=False)[0]
-        for ax, source in zip(axes, sources, strict=True):
+        cols = min(3, len(sources))
+        rows = -(-len(sources) // cols)
+        fig = Figure(figsize=(1.8 + 4.0 * cols, 3.3 * rows))
+        axes = fig.subplots(rows, cols, squeeze=False, gridspec_kw={"hspace": 0.45}).ravel()
+        for ax in axes[len(sources):]:
+            ax.set_visible(False)
+        for ax, source in zip(axes, sources, strict=False):
             gs = g[g["source"] == source]
             ci_lines(ax, gs[~gs["baseline"]], "shots", TAU, ctx)
             base = gs[gs["baseline"]]
@@ -383,7 +387,7 @@ def fewshot_html(ctx, df: pd.DataFrame) -> str:
             ax.set_title(f"source {source}", fontsize=9)
             ax.set_xlabel("target cells added to training")
         axes[0].set_ylabel("Kendall τ on the target ↑")
-        axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+        axes[cols - 1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         panels[task] = ctx.figure(fig, caption=f"Target {task}: τ against the number of target cells added to the "
                                   "source's training set; mean and 95% t band over seeds; dashed: the baseline.")
     return "<h4>Few-shot: τ against target shots</h4>" + ctx.tabs(panels, title="Target", active=0)
