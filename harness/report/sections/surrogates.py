@@ -638,7 +638,7 @@ def costs_html(ctx, within: pd.DataFrame, cross: pd.DataFrame) -> str:
     metrics = [m for m in ("fit_seconds", "predict_seconds") if m in rows.columns]
     if not metrics:
         return ""
-    agg = ctx.aggregate(rows, ["block", "family"], metrics)
+    agg = ctx.aggregate(rows, ["block", "family"], metrics).drop(columns="n_train", errors="ignore")
     return "<h3>Cost</h3>" + ctx.table(agg, caption="Wall time per cell (mean ± std over every task, size and seed)",
                                        csv="surrogates-cost.csv")
 
