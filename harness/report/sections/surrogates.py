@@ -39,16 +39,20 @@ BASELINE = "source accuracy"
 TAU = "kendall_tau"
 MIN_TOP = 10  # Precision@T shown: the smallest T whose top T% holds at least this many evaluated cells
 TOL = 1e-9  # "reached a level": within float noise of it
-FMT = {c: ".0f" for c in ("seeds", "queries", "budget", "n_train", "target shots", "source cells")} | {
-    c: ".3f" for c in ("A (mean)", "B (mean)", "A − B", "final regret (mean)")
-} | {c: ".1f" for c in ("RE queries", "method queries")} | {c: ".2g" for c in ("paired t p", "Wilcoxon p")} | {"speed-up (geo. mean)": ".2f", "reached RE's final (share)": ".2f"}
+FMT = (
+    {c: ".0f" for c in ("seeds", "queries", "budget", "n_train")}
+    | {c: ".3f" for c in ("A (mean)", "B (mean)", "A − B", "final regret (mean)")}
+    | {c: ".1f" for c in ("RE queries", "method queries")}
+    | {c: ".2g" for c in ("paired t p", "Wilcoxon p")}
+    | {c: ".2f" for c in ("speed-up (geo. mean)", "reached RE's final (share)")}
+)
 SUBSTITUTIONS = (
     "Substitutions: the paper's context-free-grammar search space is not available, so the claims are tested on our "
-    "cell spaces (NB201, TransNAS-Bench-101 micro, NAS-Bench-Graph, ...), with NAS-Bench-Suite-Zero's SVHN, NinaPro and "
-    "Spherical-CIFAR-100 NB201 tasks (about 200 cells each) standing in for its unseen datasets. No pre-trained language "
-    "model can be had offline: an LM row whose params name no model_path was trained from scratch and is labelled "
-    "'LM (from scratch)', so the LM half of claim (i) is not testable from it. No image data: the zero-cost proxies are "
-    "those shipped with the benchmarks or computed here without the datasets' images (docs/SURROGATES.md says which)."
+    "cell spaces ({spaces}), with NAS-Bench-Suite-Zero's SVHN, NinaPro and Spherical-CIFAR-100 NB201 tasks (199 cells "
+    "each) standing in for its unseen datasets. No pre-trained language model can be had offline: an LM row whose params "
+    "name no model_path was trained from scratch and is labelled 'LM (from scratch)', and the LM half of claim (i) is "
+    "not testable from it. No image data: the zero-cost proxies are those shipped with the benchmarks or computed here "
+    "without the datasets' images (docs/SURROGATES.md says which)."
 )
 
 
@@ -650,7 +654,8 @@ def _intro(ctx, results: pd.DataFrame, within, cross, search_df) -> str:
     text = (f"{len(within):,} within-task, {len(cross):,} cross-task and {len(search_df):,} search runs"
             + (f" ({failed:,} failed cells left out; see Failed cells)" if failed else "")
             + ". Intervals are 95% Student-t intervals over seeds.")
-    return ctx.note(text) + ctx.note(SUBSTITUTIONS)
+    spaces = sorted({str(t).split("/", 1)[0] for d in (within, cross, search_df) if len(d) for t in d["task"]})
+    return ctx.note(text) + ctx.note(SUBSTITUTIONS.format(spaces=", ".join(spaces)))
 
 
 def render(results: pd.DataFrame, ctx) -> str | None:
