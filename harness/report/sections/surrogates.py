@@ -189,13 +189,15 @@ def pair_record(p: stats.Paired, a: str, b: str, lower_is_better: bool, **keys) 
             "95% CI": _ci(p), "paired t p": p.p_t, "Wilcoxon p": p.p_wilcoxon, "verdict": verdict}
 
 
-def share_rule(verdicts: list, min_share: float) -> tuple[bool | None, str]:
-    """Pass when resolved in favour on at least ``min_share`` of the comparisons and against on none."""
+def share_rule(verdicts: list, min_share: float, good: str = "better", bad: str = "worse") -> tuple[bool | None, str]:
+    """Pass when resolved in favour on at least ``min_share`` of the comparisons and against on none
+    (``good``/``bad`` word the two outcomes in the evidence)."""
     wins, losses = sum(v is True for v in verdicts), sum(v is False for v in verdicts)
     if not verdicts:
         return None, "no comparison with two or more common seeds"
     passed = wins >= min_share * len(verdicts) and losses == 0
-    return passed, f"resolved better on {wins} of {len(verdicts)}, resolved worse on {losses} (needs ≥ {min_share:.0%} better and none worse)"
+    return passed, (f"resolved {good} on {wins} of {len(verdicts)}, resolved {bad} on {losses}, not resolved on "
+                    f"{len(verdicts) - wins - losses} (needs ≥ {min_share:.0%} {good} and none {bad})")
 
 
 INTERNAL = ("p", "rival", "enc", "pretrained")  # record keys the checks read, not shown
@@ -534,8 +536,9 @@ def check_within(ctx, df: pd.DataFrame, records: list[dict], spec: dict) -> str:
             missing.append(_enc_label(rival))
         verdicts.append(passed)
         lines.append(f"vs {_enc_label(rival)}: {text}")
-    largest = df[df["budget"] == df.groupby("task")["budget"].transform("max")]
-    means = f"Mean τ at each task's largest training size: {_mean_text(largest, 'family')}."
+    judged = df[df["task"].isin({r["task"] for r in records}) & ~df["enc"].isin(["lm", "baseline"])]
+    largest = judged[judged["budget"] == judged.groupby("task")["budget"].transform("max")]
+    means = f"Mean τ at the largest training size of the {largest['task'].nunique()} tasks judged: {_mean_text(largest, 'family')}."
     passed = None if missing else all(verdicts)
     gap = f" No paired comparison against {', '.join(missing)}." if missing else ""
     return ctx.check(spec["text"] + f" ({_enc_label(combined)} beats {', '.join(map(_enc_label, rivals))} on Kendall τ, per (task, size, regressor))",
@@ -580,12 +583,12 @@ def check_lm(ctx, within: pd.DataFrame, cross: pd.DataFrame, spec: dict) -> str:
                      passed, f"Overall {total}. " + "; ".join(lines))
 
 
-def _search_check(ctx, comps: list[dict], spec: dict, text: str, verdict, describe) -> str:
+def _search_check(ctx, comps: list[dict], spec: dict, text: str, verdict, describe, words: tuple[str, str]) -> str:
     mine = [c for c in comps if c["strategy"] == spec["strategy"]]
     if not mine:
         return ctx.check(text, NOT_APPLICABLE, f"No {spec['strategy']} runs beside RE on a common target.")
     verdicts = [verdict(c) for c in mine if c["regret"].n >= 2]
-    passed, summary_text = share_rule(verdicts, float(spec["min_share"]))
+    passed, summary_text = share_rule(verdicts, float(spec["min_share"]), *words)
     return ctx.check(text, passed, f"{summary_text}. " + "; ".join(describe(c) for c in mine) + ".")
 
 
@@ -600,7 +603,7 @@ def check_filter(ctx, comps: list[dict], spec: dict) -> str:
                 f"({c['regret'].verdict('filter', 'RE', True)}), speed-up {g:.2f}x [{lo:.2f}, {hi:.2f}]")
 
     text = spec["text"] + " (lower final regret than RE and fewer queries to the level both reach, paired over seeds)"
-    return _search_check(ctx, comps, spec, text, verdict, describe)
+    return _search_check(ctx, comps, spec, text, verdict, describe, ("better and faster", "worse or slower"))
 
 
 def check_objective(ctx, comps: list[dict], spec: dict) -> str:
@@ -616,7 +619,7 @@ def check_objective(ctx, comps: list[dict], spec: dict) -> str:
         return f"{c['task']} {c['method']}: speed-up {g:.2f}x [{lo:.2f}, {hi:.2f}] with {np.nanmax(c['c']['n']):g} queries, regret {c['regret'].mean_a:.3f} vs RE {c['regret'].mean_b:.3f}"
 
     text = spec["text"] + f" (at least {factor:g}x fewer queries than RE to reach the same result, resolved over seeds)"
-    return _search_check(ctx, comps, spec, text, verdict, describe)
+    return _search_check(ctx, comps, spec, text, verdict, describe, (f"above {factor:g}x", f"below {factor:g}x"))
 
 
 def checks_html(ctx, within: pd.DataFrame, within_records: list[dict], cross: pd.DataFrame, comps: list[dict],
