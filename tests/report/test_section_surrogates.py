@@ -245,3 +245,14 @@ def test_report_renders_the_section_from_the_store(tmp_path):
     df = frame(small, transfer(shots=(0,), families=(("graf+zc", REGRESSOR),)))
     html = build_report(write_store(tmp_path / "results", df), tmp_path / "out").read_text()
     assert 'id="section-surrogates"' in html and "Cross-task prediction" in html
+
+
+def test_largest_source_sample_is_kept_per_side_and_baselines_pair_per_budget():
+    """NAS-Bench-Graph style: the surrogate sees 2,000 source cells, the baseline all of them; a smaller
+    surrogate sample of the same pair is left out. Baseline rows exist at every target budget."""
+    rows = transfer(shots=(0, 10), families=(("graf", REGRESSOR),))
+    small = [r | {"source_n": 500, "key": r["key"] + "s"} for r in rows if not r["baseline"]]
+    df = surrogates.transfer_rows(frame([r | {"source_n": 2000 if not r["baseline"] else 26206} for r in rows], small))
+    assert set(df.loc[~df["baseline"], "source_n"]) == {2000} and set(df.loc[df["baseline"], "source_n"]) == {26206}
+    pairs = surrogates.cross_pairs(df, shots=10)
+    assert len(pairs) == 4 and all(r["seeds"] == len(SEEDS) and r["verdict"] == "GRAF better" for r in pairs)
