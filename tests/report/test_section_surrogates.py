@@ -61,7 +61,8 @@ def within(taus: dict | None = None, lm_path: str | None = None, lm_tau: float =
     return out
 
 
-def transfer(surrogate_gap: float = 0.05, shots=(0, 10, 50), families=(("graf+zc", REGRESSOR), ("onehot", REGRESSOR))) -> list[dict]:
+def transfer(surrogate_gap: float = 0.05, shots=(0, 10, 50), families=(("graf+zc", REGRESSOR), ("onehot", REGRESSOR)),
+             noise: bool = True) -> list[dict]:
     """``transfer`` rows: every ordered pair of NB201 datasets plus svhn as a target; the surrogate's tau is
     the baseline's plus ``surrogate_gap`` (plus a shared seed offset and noise)."""
     pairs = [(s, t) for s in ("nb201/cifar10", "nb201/cifar100") for t in ("nb201/cifar10", "nb201/cifar100", "nb201/svhn") if s != t]
@@ -72,7 +73,7 @@ def transfer(surrogate_gap: float = 0.05, shots=(0, 10, 50), families=(("graf+zc
             for s in SEEDS:
                 pp = {"mode": "predict", "source": source, "source_budget": "all"}
                 rows = [("source accuracy", "none", "", base_tau + 0.001 * k, True)]
-                rows += [(f"RF {e}", p, e, base_tau + surrogate_gap + 0.002 * k + _shared(s) + _noise(source, target, e, k, s), False)
+                rows += [(f"RF {e}", p, e, base_tau + surrogate_gap + 0.002 * k + noise * (_shared(s) + _noise(source, target, e, k, s)), False)
                          for e, p in families]
                 for label, predictor, encoding, tau, baseline in rows:
                     row = _base(target, label, predictor, encoding, k, s) | _metrics(tau, N_EVAL.get(target, 15625) - k)
@@ -256,3 +257,10 @@ def test_largest_source_sample_is_kept_per_side_and_baselines_pair_per_budget():
     assert set(df.loc[~df["baseline"], "source_n"]) == {2000} and set(df.loc[df["baseline"], "source_n"]) == {26206}
     pairs = surrogates.cross_pairs(df, shots=10)
     assert len(pairs) == 4 and all(r["seeds"] == len(SEEDS) and r["verdict"] == "GRAF better" for r in pairs)
+
+
+def test_a_resolved_but_negligible_tau_gain_is_a_tie_and_identical_pairs_are_named():
+    """Surrogates 1e-5 above the baseline on every seed (no noise): resolved, but below min_gain, so not a win."""
+    html, states = render(frame(transfer(surrogate_gap=1e-5, noise=False)))
+    assert states["across"] == "fail" and "tie (|A − B| &lt; 0.01)" in html
+    assert "equals the baseline&#39;s within 0.001 on nb201/cifar10 → nb201/cifar100" in html
