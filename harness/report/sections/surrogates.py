@@ -425,10 +425,10 @@ def cross_html(ctx, df: pd.DataFrame, min_gain: float = 0.0) -> str:
     same = same_as_baseline(records)
     if same:
         note += ctx.note(
-            f"Zero-shot, every surrogate's τ equals the baseline's within 0.001 on {', '.join(same)}: the source labels "
-            "every cell the target ranks (the Suite-Zero tasks are 199 NB201 cells the full datasets and each other "
-            "label), and a surrogate fitted on those labels reproduces the source's own ranking of them, so these pairs "
-            "cannot tell a surrogate from the baseline.")
+            f"Zero-shot, every surrogate's τ equals the baseline's within 0.001 on {', '.join(same)}, so these pairs "
+            "cannot tell a surrogate from the baseline. On the Suite-Zero targets (199 NB201 cells that the full datasets "
+            "and each other label) the source labels every cell the target ranks, and a surrogate fitted on those labels "
+            "reproduces the source's own ranking of them.")
     if min_gain:
         note += ctx.note(f"A resolved difference in τ smaller than {min_gain:g} counts as a tie (published/surrogates.yaml).")
     return "<h3>Cross-task prediction</h3>" + note + heatmaps_html(ctx, df) + fewshot_html(ctx, df) + table
