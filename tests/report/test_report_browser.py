@@ -76,7 +76,7 @@ PROBE = r"""(() => {
 def _rows():
     """The report tests' synthetic rows, with every metric column the predict protocol writes
     (computed by the real metric function on synthetic predictions) and long provenance strings."""
-    rows = make_rows(methods=METHODS, tasks=TASKS)
+    rows = pd.concat([make_rows(methods=METHODS, tasks=TASKS), _surrogate_rows()], ignore_index=True)
     rng = np.random.default_rng(0)
     y = rng.normal(size=500)
     metrics = [prediction_metrics(y, y + rng.normal(0, 1 + i % 3, y.size)) for i in range(24)]
@@ -86,6 +86,12 @@ def _rows():
     rows = pd.concat([rows, _select_rows(rng)], ignore_index=True)
     rows["code_version"] = CODE_VERSION
     return rows
+
+
+def _surrogate_rows() -> pd.DataFrame:
+    """Within-task rows of the paper-surrogates matrix (the Surrogates section), on a board that exists anyway."""
+    rows = make_rows(methods=["random_forest@graf+zc", "random_forest@onehot"], tasks=TASKS[1:], failed=0)
+    return rows.assign(matrix="paper-surrogates", loss="")
 
 
 def _select_rows(rng) -> pd.DataFrame:
@@ -150,7 +156,7 @@ def test_index_fits_the_window_without_errors_and_shows_every_section(browser, r
     got = _check_page(browser, report.as_uri(), width)
     board_ids = [c["slug"] for c in comparisons(rows)]
     assert len(board_ids) == len(TASKS) + 1  # the predict boards and the select board
-    for anchor in ["overview", "ranking", *board_ids, "failed", "section-convnp", "section-losses", "provenance"]:
+    for anchor in ["overview", "ranking", *board_ids, "failed", "section-convnp", "section-losses", "section-surrogates", "provenance"]:
         assert anchor in got["ids"], f"section {anchor} is missing"
         assert got["ids"][anchor]["height"] > 40, f"section {anchor} is empty"
     assert got["toc"] and all(link["ok"] for link in got["toc"]), [link for link in got["toc"] if not link["ok"]]
