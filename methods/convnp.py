@@ -15,8 +15,10 @@ pairwise margin ranking (Eqs. 5-7), or one of the ablations (``mse``, ``rank``, 
 Eq. 2's likelihood, ``ml_rank``).
 
 Prediction: random sets of 10 observed architectures (the context sizes meta-training
-shows) are the contexts, each giving L predictions over the task's universe; every
-prediction is ranked and the ranks averaged (Algorithm 1, step 6). ``predict`` returns the
+shows) are the contexts, each giving L predictions over the task's universe, under each of
+4 snapshots of the weights taken over the epoch's second half (steps 391, 469, 547, 625 of
+625; ``snapshots: 1`` = the final weights only); every prediction is ranked and the ranks
+averaged (Algorithm 1, step 6). ``predict`` returns the
 mean rank divided by the universe size (higher = better), so the score of an architecture
 does not depend on which other architectures are asked for at the same time.
 
@@ -271,6 +273,8 @@ class ConvNPPredictor(Predictor):
         "dropout": 0.3,  # on the meta-feature MLP's hidden layer during meta-training (0: none)
         "input_norm": "observed",  # "none": the MLP's tanh output as is (as first implemented)
         "predict_context": "subsets",  # "all": every observed architecture as one context set
+        "weight_decay": 0.0,  # decoupled (AdamW) weight decay on the meta-feature MLP only (0: plain Adam)
+        "snapshots": 4,  # rank-average this many checkpoints spread over the epoch's second half (1: final only)
     }
 
     def __init__(self, **kwargs) -> None:
@@ -278,11 +282,13 @@ class ConvNPPredictor(Predictor):
         p = self.params
         if p["objective"] not in OBJECTIVES:
             raise ConfigError(f"ConvNP objective '{p['objective']}' is unknown; expected one of {list(OBJECTIVES)}.")
-        for key in ("n_tasks", "max_context", "batch_size", "epochs", "n_latent", "grid_size", "channels", "latent_channels", "blocks", "kernel", "hidden"):
+        for key in ("n_tasks", "max_context", "batch_size", "epochs", "n_latent", "grid_size", "channels", "latent_channels", "blocks", "kernel", "hidden", "snapshots"):
             if not isinstance(p[key], int) or p[key] < 1:
                 raise ConfigError(f"ConvNP parameter '{key}' must be a positive integer, got {p[key]!r}.")
         if isinstance(p["dropout"], bool) or not isinstance(p["dropout"], (int, float)) or not 0 <= p["dropout"] < 1:
             raise ConfigError(f"ConvNP dropout must be a number in [0, 1), got {p['dropout']!r}.")
+        if isinstance(p["weight_decay"], bool) or not isinstance(p["weight_decay"], (int, float)) or p["weight_decay"] < 0:
+            raise ConfigError(f"ConvNP weight_decay must be a number >= 0, got {p['weight_decay']!r}.")
         if p["input_norm"] not in INPUT_NORMS:
             raise ConfigError(f"ConvNP input_norm '{p['input_norm']}' is unknown; expected one of {list(INPUT_NORMS)}.")
         if p["predict_context"] not in PREDICT_CONTEXTS:
@@ -291,6 +297,7 @@ class ConvNPPredictor(Predictor):
             raise ConfigError(f"ConvNP task_length must be an integer >= 2 or null (automatic), got {p['task_length']!r}.")
         self.model: ConvNPModel | None = None
         self.history: list[float] = []
+        self.snapshots: list[dict[str, torch.Tensor]] = []
         self._memo: dict[int, np.ndarray] = {}
 
     # -- training --
@@ -307,6 +314,28 @@ class ConvNPPredictor(Predictor):
                 stop = min(start + bs, (e + 1) * per_epoch)
                 yield rows[start:stop], masks[start:stop]
 
+    def n_steps(self, n: int) -> int:
+        p = self.params
+        return p["epochs"] * -(-p["n_tasks"] // p["batch_size"])
+
+    def snapshot_steps(self, n: int) -> np.ndarray:
+        """Steps (1-based) whose weights are kept for prediction: ``snapshots`` evenly spaced over the
+        second half of meta-training, the last step always among them (fewer in a run too short
+        to have that many distinct steps there, e.g. a reduced-size test)."""
+        total = self.n_steps(n)
+        s = self.params["snapshots"]
+        return np.unique(np.round(total - np.arange(s) * (total / 2) / max(s, 1)).astype(int))
+
+    def optimizer(self, model: ConvNPModel) -> torch.optim.Optimizer:
+        """Adam (the paper's); with ``weight_decay`` > 0, AdamW's decoupled decay on the meta-feature MLP only."""
+        p = self.params
+        if not p["weight_decay"]:
+            return torch.optim.Adam(model.parameters(), lr=p["lr"])
+        mlp = list(model.feature.parameters())
+        rest = [q for q in model.parameters() if all(q is not m for m in mlp)]
+        groups = [{"params": mlp, "weight_decay": float(p["weight_decay"])}, {"params": rest, "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=p["lr"])
+
     def fit(self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None) -> None:
         p = self.params
         torch.set_num_threads(max(1, int(self.threads)))
@@ -316,10 +345,12 @@ class ConvNPPredictor(Predictor):
         gen = torch.Generator().manual_seed(self.seed)
         with seeded(self.seed):  # the initial weights and the dropout masks come from the seed only
             self.model = model = ConvNPModel(feats.shape[1], hidden=p["hidden"], channels=p["channels"], latent=p["latent_channels"], blocks=p["blocks"], kernel=p["kernel"], grid_size=p["grid_size"], separable=bool(p["separable"]), input_norm=p["input_norm"], dropout=float(p["dropout"]))
-            opt = torch.optim.Adam(model.parameters(), lr=p["lr"])
+            opt = self.optimizer(model)
             model.train()
             self.history = []
-            for rows, mask in self.batches(len(y), rng):
+            keep = set(self.snapshot_steps(len(y)).tolist())
+            self.snapshots = []
+            for step, (rows, mask) in enumerate(self.batches(len(y), rng), start=1):
                 idx = torch.from_numpy(rows)
                 z = model.raw_inputs(feats)  # the whole observed set: its statistics place the grid
                 x = model.squash(z[idx], z)
@@ -334,6 +365,8 @@ class ConvNPPredictor(Predictor):
                 loss.backward()
                 opt.step()
                 self.history.append(float(loss.detach()))
+                if step in keep:
+                    self.snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         model.eval()
         self._context = (feats, target)
         self._memo = {}
@@ -358,10 +391,23 @@ class ConvNPPredictor(Predictor):
 
     @torch.inference_mode()
     def sample_means(self, feats_target: np.ndarray) -> np.ndarray:
-        """(R * L, M) predictive means of the targets: L latent samples for each of the R context sets."""
+        """(S * R * L, M) predictive means of the targets: L latent samples for each of the R
+        context sets, for each of the S kept snapshots of the weights (S = 1: the final model)."""
         if self.model is None:
             raise ConfigError(f"Predictor '{self.name}' must be fit before predict; call fit(archs, y) first.")
         torch.set_num_threads(max(1, int(self.threads)))
+        final = {k: v.clone() for k, v in self.model.state_dict().items()}
+        try:
+            out = []
+            for state in self.snapshots or [final]:
+                self.model.load_state_dict(state)
+                out.append(self.snapshot_means(feats_target))
+        finally:
+            self.model.load_state_dict(final)
+        return np.concatenate(out)
+
+    def snapshot_means(self, feats_target: np.ndarray) -> np.ndarray:
+        """(R * L, M) predictive means of the targets under the model's current weights."""
         model = self.model
         feats, target = self._context
         gen = torch.Generator().manual_seed(self.seed + 1)
