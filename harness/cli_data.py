@@ -354,6 +354,7 @@ def proxies_cmd(
     cells: Annotated[str, typer.Option("--cells", help="all, or suite-zero (the cells with published Suite-Zero values).")] = "all",
     datasets: Annotated[str | None, typer.Option("--datasets", help="Comma list of datasets for batch-based proxies (default: all three).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes (torch pinned to one thread each).")] = 1,
+    sample: Annotated[int | None, typer.Option("--sample", help="Score only this many of the cells, drawn with seed 0.")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     from nasbench_harness.tasks.proxies import job
@@ -379,7 +380,9 @@ def proxies_cmd(
         def on_chunk(_chunk) -> None:
             bar.advance(state["task"])
 
-        summary = job.run(space, cache, names, cells=cells, jobs=jobs, datasets=ds, on_start=on_start, on_chunk=on_chunk)
+        summary = job.run(
+            space, cache, names, cells=cells, jobs=jobs, datasets=ds, sample=sample, on_start=on_start, on_chunk=on_chunk
+        )
     out.print(
         f"{space}: {summary['computed']} of {summary['chunks']} chunks computed now; {summary['cells']:,} cells with "
         f"{len(summary['columns'])} proxy columns in {escape(summary['result'])} (sha256 {summary['sha256'][:16]}...), "

@@ -92,21 +92,28 @@ def select_cells(space, cache, cells: str, dataset: str) -> np.ndarray:
     return np.sort(table.loc[table[col].notna(), "arch_id"].to_numpy(dtype=str))
 
 
-def plan(space, cache, proxies: Sequence[str], cells: str, datasets: Sequence[str], limit: int | None = None) -> list[Chunk]:
-    """Every chunk the job needs (cells in sorted id order; ``limit`` keeps the first cells, for tests)."""
+def plan(space, cache, proxies: Sequence[str], cells: str, datasets: Sequence[str], sample: int | None = None) -> list[Chunk]:
+    """Every chunk the job needs, cells in sorted id order (``sample``: that many of them, drawn with seed 0)."""
     from nasbench_harness.tasks.proxies.measures import BATCH, DATA_FREE
 
     analytic = tuple(p for p in proxies if p in DATA_FREE and p != "synflow")
     batch = tuple(p for p in proxies if p in BATCH)
     out = []
     if analytic or "synflow" in proxies:
-        ids = np.sort(select_cells(space, cache, cells, PRIMARY))[:limit]
+        ids = _sample(select_cells(space, cache, cells, PRIMARY), sample)
         out += _cut("analytic", "", analytic, ids) if analytic else []
         out += _cut("synflow", "", ("synflow",), ids) if "synflow" in proxies else []
     for ds in datasets if batch else ():
-        ids = np.sort(select_cells(space, cache, cells, ds))[:limit]
+        ids = _sample(select_cells(space, cache, cells, ds), sample)
         out += _cut("batch", ds, batch, ids)
     return out
+
+
+def _sample(ids: np.ndarray, sample: int | None) -> np.ndarray:
+    ids = np.sort(ids)
+    if sample is None or sample >= len(ids):
+        return ids
+    return np.sort(np.random.default_rng(0).choice(ids, sample, replace=False))
 
 
 def _cut(kind, dataset, proxies, ids) -> list[Chunk]:
@@ -165,7 +172,7 @@ def run(
     cells: str = "all",
     jobs: int = 1,
     datasets: Sequence[str] | None = None,
-    limit: int | None = None,
+    sample: int | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_chunk: Callable[[Chunk], None] | None = None,
 ) -> dict:
@@ -184,6 +191,8 @@ def run(
         )
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, not {jobs}.")
+    if sample is not None and sample < 1:
+        raise ConfigError(f"--sample must be at least 1, not {sample}.")
     if not cache.has(space_name):
         raise DataError(cache._missing(space_name))
     datasets = tuple(datasets or DATASETS)
@@ -191,7 +200,7 @@ def run(
     if bad:
         raise ConfigError(f"Unknown NB201 dataset {bad[0]!r}; expected some of {', '.join(DATASETS)}.")
     space = get_search_space(space_name)
-    chunks = plan(space, cache, proxies, cells, datasets, limit)
+    chunks = plan(space, cache, proxies, cells, datasets, sample)
     folder = cache.space_dir(space_name) / CHUNKS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     todo = [c for c in chunks if not (folder / c.filename).is_file()]

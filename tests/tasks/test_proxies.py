@@ -145,15 +145,15 @@ def test_job_interrupted_then_resumed_gives_the_same_result(tmp_path, monkeypatc
             raise KeyboardInterrupt  # like Ctrl-C: finished chunks stay, the rest is lost
 
     with pytest.raises(KeyboardInterrupt):
-        job.run("nb201", cache, M.DATA_FREE, limit=4, on_chunk=stop_after_two)
+        job.run("nb201", cache, M.DATA_FREE, sample=4, on_chunk=stop_after_two)
     assert not cache.read_table("nb201").columns.str.contains("computed").any()  # nothing merged yet
     starts = []
-    summary = job.run("nb201", cache, M.DATA_FREE, limit=4, on_start=lambda n, done: starts.append((n, done)))
+    summary = job.run("nb201", cache, M.DATA_FREE, sample=4, on_start=lambda n, done: starts.append((n, done)))
     assert starts == [(5, 2)] and summary["computed"] == 3  # 1 analytic + 4 synflow chunks, 2 kept
-    again = job.run("nb201", cache, M.DATA_FREE, limit=4)
+    again = job.run("nb201", cache, M.DATA_FREE, sample=4)
     assert again["computed"] == 0
     fresh = _tiny_cache(tmp_path / "b")
-    job.run("nb201", fresh, M.DATA_FREE, limit=4, jobs=2)  # process-parallel, uninterrupted
+    job.run("nb201", fresh, M.DATA_FREE, sample=4, jobs=2)  # process-parallel, uninterrupted
     resumed, straight = _proxy_table(cache), _proxy_table(fresh)
     pd.testing.assert_frame_equal(resumed, straight)
     assert straight["zc.computed.synflow"].notna().sum() == 4
@@ -172,6 +172,7 @@ def test_batch_job_on_suite_zero_cells(tmp_path, monkeypatch):
         "arch_id", "cifar10.zc.synthetic.nwot", "cifar10.zc.synthetic.snip", "zc.synthetic.nwot", "zc.synthetic.snip"
     ]  # fmt: skip
     assert set(got["arch_id"]) == set(IDS[:3])
+    assert job._sample(IDS, 5).tolist() == job._sample(IDS, 5).tolist() != sorted(IDS)[:5]
 
 
 def test_cli_bad_input_is_one_sentence_and_exit_2(tmp_path):
@@ -182,6 +183,7 @@ def test_cli_bad_input_is_one_sentence_and_exit_2(tmp_path):
         (["proxies", "nb201", "--proxies", "synflw"], "Unknown proxy 'synflw'"),
         (["proxies", "nb201", "--cells", "some"], "--cells must be"),
         (["proxies", "nb201", "--jobs", "0"], "--jobs must be"),
+        (["proxies", "nb201", "--sample", "0"], "--sample must be"),
         (["proxies", "nb201", "--cells", "suite-zero"], "needs the published Suite-Zero"),
     ):
         result = runner.invoke(data_app, [*args, "--data-dir", str(cache.root)])
