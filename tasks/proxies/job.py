@@ -2,7 +2,7 @@
 
 Work is cut into chunks of cells. Each chunk is computed in a worker process (torch pinned
 to one thread) and written atomically as its own Parquet file under
-``<cache>/<space>/proxies.chunks/``, named by a digest of everything that changes its
+``<cache>/<space>/proxies.chunks/``, named by the job version and a digest of everything that changes its
 numbers (proxies, dataset, its cell ids, seeds, batch, ``JOB_VERSION``). A rerun skips the
 chunks already on disk, so a killed run loses only the chunks in flight. When every chunk
 is done, all chunks of the folder are joined into ``<space>/zc_proxies.parquet`` (recorded
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from nasbench_harness.errors import ConfigError, DataError
 
-JOB_VERSION = 1
+JOB_VERSION = 2  # 2: synflow of a cell without flow is 0, not -inf
 SPACES = ("nb201",)
 PRIMARY = "cifar10"
 CHUNKS_DIR = "proxies.chunks"
@@ -56,7 +56,7 @@ class Chunk:
 
     @property
     def filename(self) -> str:
-        return f"{self.kind}-{self.dataset or 'all'}-{self.digest}.parquet"
+        return f"v{JOB_VERSION}-{self.kind}-{self.dataset or 'all'}-{self.digest}.parquet"
 
 
 def parse_proxies(text: str | None) -> tuple[str, ...]:
