@@ -18,12 +18,12 @@ Published Suite-Zero columns keep their names (``zc.<proxy>``, ``<dataset>.zc.<p
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,19 +220,16 @@ def _execute(todo: list[Chunk], folder: str, jobs: int, on_chunk) -> None:
         return
     import multiprocessing as mp
 
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_pin_threads) as pool:
-        pending = {pool.submit(compute_chunk, c, folder): c for c in todo[: 2 * jobs]}
-        queue = list(todo[2 * jobs :])
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                c = pending.pop(fut)
-                fut.result()  # a worker's error stops the job; finished chunks stay on disk
-                if on_chunk:
-                    on_chunk(c)
-                if queue:
-                    nxt = queue.pop(0)
-                    pending[pool.submit(compute_chunk, nxt, folder)] = nxt
+    by_name = {c.filename: c for c in todo}
+    pool = mp.get_context("spawn").Pool(jobs, initializer=_pin_threads)
+    try:
+        for name in pool.imap_unordered(functools.partial(compute_chunk, folder=folder), todo):
+            if on_chunk:
+                on_chunk(by_name[name])
+        pool.close()
+    finally:
+        pool.terminate()  # on an error or Ctrl-C: stop the workers now; finished chunks stay on disk
+        pool.join()
 
 
 def merge(space_name: str, cache) -> dict:

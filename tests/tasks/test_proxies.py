@@ -144,16 +144,17 @@ def test_job_interrupted_then_resumed_gives_the_same_result(tmp_path, monkeypatc
         if len(seen) == 2:
             raise KeyboardInterrupt  # like Ctrl-C: finished chunks stay, the rest is lost
 
-    with pytest.raises(KeyboardInterrupt):
-        job.run("nb201", cache, M.DATA_FREE, sample=4, on_chunk=stop_after_two)
+    with pytest.raises(KeyboardInterrupt):  # process-parallel: the workers are stopped at once
+        job.run("nb201", cache, M.DATA_FREE, sample=4, jobs=2, on_chunk=stop_after_two)
     assert not cache.read_table("nb201").columns.str.contains("computed").any()  # nothing merged yet
     starts = []
     summary = job.run("nb201", cache, M.DATA_FREE, sample=4, on_start=lambda n, done: starts.append((n, done)))
-    assert starts == [(5, 2)] and summary["computed"] == 3  # 1 analytic + 4 synflow chunks, 2 kept
+    (total, kept), = starts  # 1 analytic + 4 synflow chunks; at least the 2 reported ones were kept
+    assert total == 5 and 2 <= kept < 5 and summary["computed"] == total - kept
     again = job.run("nb201", cache, M.DATA_FREE, sample=4)
     assert again["computed"] == 0
     fresh = _tiny_cache(tmp_path / "b")
-    job.run("nb201", fresh, M.DATA_FREE, sample=4, jobs=2)  # process-parallel, uninterrupted
+    job.run("nb201", fresh, M.DATA_FREE, sample=4)  # one process, uninterrupted
     resumed, straight = _proxy_table(cache), _proxy_table(fresh)
     pd.testing.assert_frame_equal(resumed, straight)
     assert straight["zc.computed.synflow"].notna().sum() == 4
