@@ -380,9 +380,14 @@ def proxies_cmd(
         def on_chunk(_chunk) -> None:
             bar.advance(state["task"])
 
-        summary = job.run(
-            space, cache, names, cells=cells, jobs=jobs, datasets=ds, sample=sample, on_start=on_start, on_chunk=on_chunk
-        )
+        try:
+            summary = job.run(
+                space, cache, names, cells=cells, jobs=jobs, datasets=ds, sample=sample, on_start=on_start,
+                on_chunk=on_chunk,
+            )
+        except KeyboardInterrupt:
+            err.print("interrupted: the finished chunks are kept; run the same command again to resume.")
+            raise typer.Exit(130) from None
     out.print(
         f"{space}: {summary['computed']} of {summary['chunks']} chunks computed now; {summary['cells']:,} cells with "
         f"{len(summary['columns'])} proxy columns in {escape(summary['result'])} (sha256 {summary['sha256'][:16]}...), "

@@ -133,6 +133,14 @@ def _pin_threads() -> None:
         pass
 
 
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which terminates them (no traceback per worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _pin_threads()
+
+
 def compute_chunk(chunk: Chunk, folder: str) -> str:
     """Compute one chunk and write it atomically; returns its file name."""
     import torch
@@ -221,7 +229,7 @@ def _execute(todo: list[Chunk], folder: str, jobs: int, on_chunk) -> None:
     import multiprocessing as mp
 
     by_name = {c.filename: c for c in todo}
-    pool = mp.get_context("spawn").Pool(jobs, initializer=_pin_threads)
+    pool = mp.get_context("spawn").Pool(jobs, initializer=_worker_init)
     try:
         for name in pool.imap_unordered(functools.partial(compute_chunk, folder=folder), todo):
             if on_chunk:
