@@ -450,7 +450,6 @@ def _params_of(space, ids: np.ndarray, graphs, cache=None) -> np.ndarray:
 
 
 # -- zero-cost proxies -----------------------------------------------------------------
-IN_PROJECT = ("computed", "synthetic")  # zc.computed.<proxy> (data-free), zc.synthetic.<proxy> (synthetic batch)
 PROXY_SPACES = ("nb201",)  # spaces whose proxies `nasbench-harness data proxies` computes (tasks/proxies/job.py)
 
 
