@@ -338,3 +338,58 @@ def info_cmd(
         out.print(f"notes: {escape(spec.notes)}")
     if spec.source:
         out.print(f"source: {escape(spec.source)}")
+
+
+# -------------------------------------------------------------------------- proxies
+@data_app.command(
+    "proxies",
+    help="Compute zero-cost proxies in-project for SPACE (nb201) and add them to its cached table: "
+    "data-free ones (params, flops, synflow) by default; batch-based ones (nwot, jacov, epe_nas, snip, grad_norm, "
+    "plain, fisher, grasp) on a fixed synthetic batch. Resumable: a rerun skips finished chunks. See docs/PROXIES.md.",
+)
+@_handle_errors
+def proxies_cmd(
+    space: Annotated[str, typer.Argument(help="Search space (nb201).")],
+    proxies: Annotated[str | None, typer.Option("--proxies", help="Comma list of proxies (default: params,flops,synflow).")] = None,
+    cells: Annotated[str, typer.Option("--cells", help="all, or suite-zero (the cells with published Suite-Zero values).")] = "all",
+    datasets: Annotated[str | None, typer.Option("--datasets", help="Comma list of datasets for batch-based proxies (default: all three).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Worker processes (torch pinned to one thread each).")] = 1,
+    sample: Annotated[int | None, typer.Option("--sample", help="Score only this many of the cells, drawn with seed 0.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    from nasbench_harness.tasks.proxies import job
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    names = job.parse_proxies(proxies)
+    ds = [d.strip() for d in datasets.split(",") if d.strip()] if datasets else None
+    cache = _cache(data_dir)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        state = {}
+
+        def on_start(total: int, done: int) -> None:
+            state["task"] = bar.add_task(f"{space} proxies ({', '.join(names)})", total=total, completed=done)
+
+        def on_chunk(_chunk) -> None:
+            bar.advance(state["task"])
+
+        try:
+            summary = job.run(
+                space, cache, names, cells=cells, jobs=jobs, datasets=ds, sample=sample, on_start=on_start,
+                on_chunk=on_chunk,
+            )
+        except KeyboardInterrupt:
+            err.print("interrupted: the finished chunks are kept; run the same command again to resume.")
+            raise typer.Exit(130) from None
+    out.print(
+        f"{space}: {summary['computed']} of {summary['chunks']} chunks computed now; {summary['cells']:,} cells with "
+        f"{len(summary['columns'])} proxy columns in {escape(summary['result'])} (sha256 {summary['sha256'][:16]}...), "
+        f"merged into the table in {cache.root}"
+    )

@@ -450,10 +450,15 @@ def _params_of(space, ids: np.ndarray, graphs, cache=None) -> np.ndarray:
 
 
 # -- zero-cost proxies -----------------------------------------------------------------
+PROXY_SPACES = ("nb201",)  # spaces whose proxies `nasbench-harness data proxies` computes (tasks/proxies/job.py)
+
+
 def zc_encoding(space, ids: np.ndarray, dataset: str = "", cache=None) -> np.ndarray:
     """The table's ``zc.<proxy>`` columns (or ``<dataset>.zc.<proxy>``) for ``ids``.
 
-    Needs the zero-cost proxy files imported for this space (they join on arch_id). A
+    Published proxy columns (imported Suite-Zero files: ``zc.<proxy>``) and, where
+    ``nasbench-harness data proxies`` has run, the in-project ones (``zc.computed.<proxy>``,
+    ``zc.synthetic.<proxy>``; see docs/PROXIES.md). Column choice, see _zc_columns. A
     column missing for more than ``1 - MIN_ZC_COVERAGE`` of ``ids`` (the task's cells)
     refuses the encoding (see _check_coverage); the few scores still missing get the
     column median.
@@ -465,20 +470,46 @@ def zc_encoding(space, ids: np.ndarray, dataset: str = "", cache=None) -> np.nda
     if aligned is None:
         raise DataError(
             f"Encoding 'zc' needs zero-cost proxy columns ({prefix}<proxy>) for '{space.name}', but {reason}; "
-            f"import the zero-cost proxy files with `nasbench-harness data import PATH` or pick another encoding."
+            f"import the zero-cost proxy files with `nasbench-harness data import PATH`{_compute_hint(space)} "
+            f"or pick another encoding."
         )
     X = aligned.to_numpy(dtype=np.float64)
-    scored = np.isfinite(X).any(axis=0)
-    X = X[:, scored]
+    columns = [str(c) for c in aligned.columns]
+    keep = _zc_columns(columns, prefix, np.isfinite(X).mean(axis=0))
+    X, columns = X[:, keep], [c for c, k in zip(columns, keep) if k]
     if X.shape[1] == 0:
         raise DataError(
             f"Encoding 'zc' found no zero-cost proxy score for these '{space.name}' architectures; "
-            f"import proxy files covering them or pick another encoding."
+            f"import proxy files covering them{_compute_hint(space)} or pick another encoding."
         )
-    _check_coverage(space, X, [str(c) for c in aligned.columns[scored]])
+    _check_coverage(space, X, columns)
     med = np.nanmedian(X, axis=0)
     X = np.where(np.isfinite(X), X, med)
     return X.astype(np.float32)
+
+
+def _zc_columns(columns: list[str], prefix: str, coverage: np.ndarray) -> np.ndarray:
+    """Which proxy columns the encoding uses (bool mask over ``columns``).
+
+    Columns without any score are dropped. Once the in-project data-free proxies exist
+    (``<prefix>computed.*``), the space has a complete proxy set of its own: published
+    columns and synthetic-batch columns that cover fewer than ``MIN_ZC_COVERAGE`` of the
+    task's cells (e.g. NB201's Suite-Zero proxies: about 725 of 15,625 cells; batch proxies
+    run on those cells only) are left out instead of refusing the encoding. The computed
+    columns themselves are always kept, so a partial run still refuses. Without computed
+    columns every scored column is kept (and a short one refuses).
+    """
+    keep = coverage > 0
+    computed = np.array([c.startswith(f"{prefix}computed.") for c in columns], dtype=bool)
+    if (computed & keep).any():
+        keep &= computed | (coverage >= MIN_ZC_COVERAGE)
+    return keep
+
+
+def _compute_hint(space) -> str:
+    if space.name in PROXY_SPACES:
+        return f", compute them with `nasbench-harness data proxies {space.name}`,"
+    return ""
 
 
 def _check_coverage(space, X: np.ndarray, columns: list[str]) -> None:
@@ -493,11 +524,16 @@ def _check_coverage(space, X: np.ndarray, columns: list[str]) -> None:
         return
     worst = int(np.argmin(coverage))
     full = [c for c, ok in zip(columns, ~short) if ok]
+    how = (
+        f"compute the rest with `nasbench-harness data proxies {space.name}` (it resumes where it stopped), "
+        f"import proxy files that cover them (`nasbench-harness data import PATH`)"
+        if space.name in PROXY_SPACES
+        else "import proxy files that cover the rest (`nasbench-harness data import PATH`; in-project proxies "
+        f"exist for {', '.join(PROXY_SPACES)} only)"
+    )
     raise DataError(
         f"Encoding 'zc' has scores for only {np.isfinite(X[:, worst]).sum():,} of {len(X):,} cells of this "
         f"'{space.name}' task in column '{columns[worst]}' ({coverage[worst]:.1%}; {int(short.sum())} of "
         f"{len(columns)} proxy columns are under the {MIN_ZC_COVERAGE:.0%} needed"
-        f"{'; covered: ' + ', '.join(full) if full else ''}): import proxy files that cover the rest "
-        f"(`nasbench-harness data import PATH`; computing them in-project is not implemented yet, issue 10 "
-        f"item 3) or use an encoding without 'zc'."
+        f"{'; covered: ' + ', '.join(full) if full else ''}): {how} or use an encoding without 'zc'."
     )
