@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections import Counter
 import json
 import os
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
