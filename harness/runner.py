@@ -67,7 +67,7 @@ VERSIONED_PACKAGES = ("nasbench-harness", "numpy", "pandas", "pyarrow", "scipy",
 
 # -- worker side --------------------------------------------------------------------------
 # Tasks one worker process keeps loaded, least recently used dropped first: a long-lived worker
-# (process pool, Dask) meets every task of `full` (~40), and an NB201 task's tables take ~100 MB.
+# (process pool, Dask) may meet every task of `full`, and keeping all of them would grow without bound.
 WORKER_TASKS = 12
 TASK_LOADS: Counter = Counter()  # per process: how often each task was actually loaded (tests count it)
 
