@@ -29,6 +29,17 @@ EXECUTORS = ("serial", "process", "dask")
 STARTUP_GRACE = 900.0  # seconds a worker may spend in ``prepare`` (imports, loading a task) before an item's clock starts
 MAX_UNSTARTED_DEATHS = 3  # Dask: deaths of a worker before it began an item that do not count as the item's try
 DASK_CONNECT_TIMEOUT = "10s"  # how long to wait for an existing scheduler (--dask-scheduler)
+# The local cluster's Dask settings (the nannies pass them on to their workers). map() retries a
+# dead worker's cell itself. Cells are CPU-bound seconds to minutes: the worker's statistical
+# profiler (a stack sample every 10 ms) and the 20 ms event-loop tick and 500 ms system monitor
+# only take CPU from them; off or slowed, an idle 2-worker cluster took 0.025 instead of 0.067
+# CPU s per s on a loaded 2-core machine (docs/SCALING.md).
+LOCAL_DASK_CONFIG = {
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 
 
 class Executor:
@@ -336,7 +347,7 @@ class DaskExecutor(Executor):
             else:
                 import dask
 
-                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # map() retries once itself
+                with dask.config.set(LOCAL_DASK_CONFIG):
                     self._cluster = LocalCluster(
                         n_workers=self.jobs,
                         threads_per_worker=1,

@@ -177,6 +177,7 @@ def test_dask_worker_death_and_timeout(faulty_plugin, write_matrix, tmp_path):
     assert rows[4]["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_dask_worker_killed_mid_cell_loses_and_duplicates_no_cell(faulty_plugin, write_matrix, tmp_path):
     """A LocalCluster of 2 workers; once the first result is stored, one worker is killed
     with SIGKILL while it is inside a cell: that cell is retried elsewhere (or in the nanny's
