@@ -2,8 +2,9 @@
 
 ``build_report(results_dir, out_dir)`` writes a self-contained ``index.html`` (inline CSS
 and JS, figures embedded, works offline) plus one page per comparison under
-``out_dir/boards/``. Every table links a CSV of its numbers with the run keys they come
-from. Paper-specific sections (``harness/report/sections/``) follow the generic part.
+``out_dir/boards/`` and one per paper section under ``out_dir/studies/``. Every table
+links a CSV of its numbers with the run keys they come from. Paper-specific sections
+(``harness/report/sections/``) follow the generic part.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ INDEX_FULL_BOARDS = 12
 
 
 JOBS_ENV = "NASBENCH_HARNESS_REPORT_JOBS"  # processes rendering leaderboard pages (1: in this process)
-MIN_BOARDS_PER_JOB = 4  # fewer boards than this per process do not repay a process's start (imports)
+MIN_BOARDS_PER_JOB = 4  # fewer boards than this per process do not repay forking it and sending the pages back
 
 
 def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | None = None, jobs: int | None = None) -> Path:
