@@ -169,7 +169,7 @@ def test_board_pages_fit_the_window(browser, report, rows, shots, width):
 @pytest.fixture(scope="module")
 def many_boards_report(tmp_path_factory) -> Path:
     """14 leaderboards: past INDEX_FULL_BOARDS, so the index lists them instead of showing each."""
-    rows = make_rows(methods=METHODS, tasks=[f"nb201/task{i:02d}" for i in range(14)], seeds=[0, 1])
+    rows = make_rows(methods=METHODS, tasks=[f"nb201/task{i:02d}" for i in range(14)], budgets=[0.05], seeds=[0, 1])
     rows["code_version"] = CODE_VERSION
     root = tmp_path_factory.mktemp("many-boards")
     return build_report(write_store(root / "results", rows), root / "out", title="Many boards", jobs=1)
