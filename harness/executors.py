@@ -7,10 +7,12 @@
 
 Every executor survives a worker that dies or exceeds an item's time limit: the item is
 retried once in a fresh worker, then ``lost(item, reason)`` stands for its result (see
-``Executor.map`` and docs/ROBUSTNESS.md). The function sent to workers must be importable
-there (``runner.execute_cell``); it pins its own threads and loads each task once per
-worker process. Results are identical on every executor because a cell's randomness comes
-from the cell alone.
+``Executor.map`` and docs/ROBUSTNESS.md). Items are handed out longest first (``cost``), so
+no long cell starts at the end and keeps one worker busy while the others idle. The
+function sent to workers must be importable there (``runner.execute_cell``); it pins its
+own threads and loads each task once per worker process (``runner.worker_task``). Results
+are identical on every executor because a cell's randomness comes from the cell alone.
+Running on an existing Dask cluster: docs/SCALING.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ EXECUTORS = ("serial", "process", "dask")
 STARTUP_GRACE = 900.0  # seconds a worker may spend in ``prepare`` (imports, loading a task) before an item's clock starts
 MAX_UNSTARTED_DEATHS = 3  # Dask: deaths of a worker before it began an item that do not count as the item's try
 DASK_CONNECT_TIMEOUT = "10s"  # how long to wait for an existing scheduler (--dask-scheduler)
+# The local cluster's Dask settings (the nannies pass them on to their workers). map() retries a
+# dead worker's cell itself. Cells are CPU-bound seconds to minutes: the worker's statistical
+# profiler (a stack sample every 10 ms) and the 20 ms event-loop tick and 500 ms system monitor
+# only take CPU from them; off or slowed, an idle 2-worker cluster took 0.025 instead of 0.067
+# CPU s per s on a loaded 2-core machine (docs/SCALING.md).
+LOCAL_DASK_CONFIG = {
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 
 
 class Executor:
@@ -36,7 +49,8 @@ class Executor:
     ``lost(item, reason)`` the result to yield for an item whose worker died or timed out
     twice (it is retried once in a fresh worker first). ``prepare(item)``, when given, runs
     in the worker before ``fn(item)`` outside the item's time limit (once-per-worker
-    loading); executors that cannot separate it (Dask) let ``fn`` do that work itself.
+    loading). ``cost(item)``, when given, is the item's expected seconds: items start in
+    decreasing order of it (``longest_first``).
     """
 
     name = "serial"
@@ -50,8 +64,9 @@ class Executor:
         timeout: Callable[[Any], float | None] | None = None,
         lost: Callable[[Any, str], Any] | None = None,
         prepare: Callable[[Any], None] | None = None,
+        cost: Callable[[Any], float] | None = None,
     ) -> Iterator[Any]:
-        for item in items:
+        for item in longest_first(items, cost):
             yield fn(item)
 
     def close(self) -> None:
@@ -62,6 +77,16 @@ class Executor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def longest_first(items: list, cost: Callable[[Any], float] | None) -> list:
+    """Items by decreasing expected cost (ties keep their order): the longest-processing-time
+    rule, so the last cells to start are short ones and workers finish close together."""
+    if cost is None:
+        return list(items)
+    costs = [float(cost(item)) for item in items]
+    order = sorted(range(len(items)), key=lambda i: -costs[i])
+    return [items[i] for i in order]
 
 
 def _init_worker(threads: int, parent_pid: int) -> None:
@@ -168,13 +193,13 @@ class SupervisedPool:
         self._workers.remove(w)
         self.deaths += 1
 
-    def map(self, fn, items, *, timeout=None, lost=None, prepare=None):
+    def map(self, fn, items, *, timeout=None, lost=None, prepare=None, cost=None):
         import math
         import time
         from collections import deque
         from multiprocessing.connection import wait
 
-        todo = deque(enumerate(items))
+        todo = deque(enumerate(longest_first(items, cost)))
         tries: dict[int, int] = {}
         try:
             while todo or any(w.job for w in self._workers):
@@ -270,11 +295,11 @@ class SerialExecutor(Executor):
         self.threads = threads
         self._pool = SupervisedPool(1, threads) if isolate else None
 
-    def map(self, fn, items, *, timeout=None, lost=None, prepare=None):
+    def map(self, fn, items, *, timeout=None, lost=None, prepare=None, cost=None):
         if self._pool is None:
-            yield from super().map(fn, items)
+            yield from super().map(fn, items, cost=cost)
         else:
-            yield from self._pool.map(fn, items, timeout=timeout, lost=lost, prepare=prepare)
+            yield from self._pool.map(fn, items, timeout=timeout, lost=lost, prepare=prepare, cost=cost)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -296,8 +321,8 @@ class ProcessExecutor(Executor):
         self.threads = threads
         self._pool = SupervisedPool(self.jobs, threads)
 
-    def map(self, fn, items, *, timeout=None, lost=None, prepare=None):
-        yield from self._pool.map(fn, items, timeout=timeout, lost=lost, prepare=prepare)
+    def map(self, fn, items, *, timeout=None, lost=None, prepare=None, cost=None):
+        yield from self._pool.map(fn, items, timeout=timeout, lost=lost, prepare=prepare, cost=cost)
 
     def close(self) -> None:
         self._pool.close()
@@ -322,7 +347,7 @@ class DaskExecutor(Executor):
             else:
                 import dask
 
-                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # map() retries once itself
+                with dask.config.set(LOCAL_DASK_CONFIG):
                     self._cluster = LocalCluster(
                         n_workers=self.jobs,
                         threads_per_worker=1,
@@ -340,13 +365,17 @@ class DaskExecutor(Executor):
         if scheduler:
             self.jobs = max(1, len(self.client.scheduler_info().get("workers", {})))
 
-    def map(self, fn, items, *, timeout=None, lost=None, prepare=None):
-        """At most one cell per worker in flight; a cell's clock starts when its worker
-        reports (through an event topic) that ``prepare`` is done.
+    def map(self, fn, items, *, timeout=None, lost=None, prepare=None, cost=None):
+        """At most one cell per worker thread in flight, longest first; a cell's clock starts
+        when its worker reports (through an event topic) that ``prepare`` is done.
 
-        A cell whose worker died (``KilledWorker``) or that exceeded its timeout (its worker
-        is hard-exited and its nanny starts a fresh one) is resubmitted once; a second
-        failure yields ``lost(item, reason)``.
+        Cells are submitted in decreasing expected cost with that cost as their Dask
+        priority, so a free worker always gets the longest cell left (a retried cell goes
+        first among equals). The window follows the cluster's current thread count, so
+        workers that join an existing cluster mid-run get cells too. A cell whose worker
+        died (``KilledWorker``) or that exceeded its timeout (its worker is hard-exited and
+        its nanny starts a fresh one) is resubmitted once; a second failure yields
+        ``lost(item, reason)``.
         """
         import math
         import time
@@ -355,6 +384,8 @@ class DaskExecutor(Executor):
         from dask.distributed import wait
         from distributed.scheduler import KilledWorker
 
+        items = longest_first(items, cost)
+        priority = [_priority(cost(item)) if cost else 0 for item in items]
         todo = deque(enumerate(items))
         tries: dict[int, int] = {}
         unstarted: dict[int, int] = {}  # deaths of a worker before it began the item
@@ -369,10 +400,11 @@ class DaskExecutor(Executor):
 
         try:
             while todo or running:
-                while todo and len(running) < self.jobs:
+                slots = self._slots()
+                while todo and len(running) < slots:
                     idx, item = todo.popleft()
                     limit = timeout(item) if timeout else None
-                    fut = self.client.submit(_dask_call, fn, prepare, item, topic, pure=False)
+                    fut = self.client.submit(_dask_call, fn, prepare, item, topic, pure=False, priority=priority[idx])
                     running[fut] = (idx, item, time.monotonic() + STARTUP_GRACE + limit if limit else math.inf)
                 try:  # wake up now and then: a start event may bring a deadline closer
                     done, _ = wait(list(running), timeout=0.5, return_when="FIRST_COMPLETED")
@@ -411,6 +443,16 @@ class DaskExecutor(Executor):
             self.client.cancel(list(running))
             self.client.unsubscribe_topic(topic)
 
+    def _slots(self) -> int:
+        """Cells to keep in flight: the worker threads the scheduler knows now (a local
+        cluster: ``jobs``; an existing one: however many workers have joined), at least 1."""
+        if self._cluster is not None:
+            return self.jobs
+        try:
+            return max(1, sum(self.client.nthreads().values()))
+        except (OSError, TimeoutError):  # the scheduler is briefly unreachable: keep the last known size
+            return self.jobs
+
     def _restart_worker_of(self, fut) -> None:
         """Stop a runaway cell: hard-exit the worker processing it (its nanny starts a fresh one)."""
         where = [addr for addr, keys in self.client.processing().items() if fut.key in keys]
@@ -431,6 +473,11 @@ class DaskExecutor(Executor):
 
 async def _hard_exit() -> None:  # a coroutine: Dask runs only those without waiting for a reply
     os._exit(75)
+
+
+def _priority(seconds: float) -> int:
+    """A Dask priority (higher runs first) from a cell's expected seconds, in milliseconds."""
+    return int(min(max(float(seconds), 0.0), 1e9) * 1000)
 
 
 def _dask_call(fn, prepare, item, topic: str):

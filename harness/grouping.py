@@ -79,7 +79,7 @@ def _rows(row: dict, result, eval_is_test: bool) -> list[dict]:
 
 def execute_unit(unit: list[dict]) -> list[dict]:
     """Run a unit (in any process) and return one row per cell; failures become rows, as in ``execute_cell``."""
-    from nasbench_harness.runner import _base_row, _load_task, _warm_inputs, execute_cell
+    from nasbench_harness.runner import _base_row, _warm_inputs, execute_cell, worker_task
 
     if len(unit) == 1:
         return execute_cell(unit[0])
@@ -93,7 +93,7 @@ def execute_unit(unit: list[dict]) -> list[dict]:
     eval_is_test = False
     try:
         pin_threads(threads)
-        task = _load_task(cells[0].task, unit[0].get("data_root"))
+        task = worker_task(unit[0])
         eval_is_test = bool(task.eval_is_test)
         _warm_inputs(cells[0], task)
         start = time.perf_counter()  # loading and encoding are once-per-worker costs, not the cells'

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -65,24 +66,47 @@ VERSIONED_PACKAGES = ("nasbench-harness", "numpy", "pandas", "pyarrow", "scipy",
 
 
 # -- worker side --------------------------------------------------------------------------
-@functools.cache
-def _load_task(name: str, data_root: str | None, verify: bool = True):
-    """Each worker process loads a task once (tables, encodings memoised in the space).
+# Tasks one worker process keeps loaded, least recently used dropped first: a long-lived worker
+# (process pool, Dask) may meet every task of `full`, and keeping all of them would grow without bound.
+WORKER_TASKS = 12
+TASK_LOADS: Counter = Counter()  # per process: how often each task was actually loaded (tests count it)
+
+
+@functools.lru_cache(maxsize=WORKER_TASKS)
+def _load_task(name: str, data_root: str | None, verify: bool = True, checksum: str = ""):
+    """Each worker process loads a task once per (name, data root, checksum), not once per cell
+    (tables memoised here, encodings in the space object).
 
     With ``verify`` the space's cached table is first checked against the sha256 of its
     manifest (the data checksum in run keys comes from the manifest, so a table changed
-    after import must be refused, not computed on under the old keys).
+    after import must be refused, not computed on under the old keys). ``checksum`` is the
+    one the cell was planned with: a long-lived worker (an existing Dask cluster) whose data
+    root was re-imported since then refuses the cell instead of computing on other data.
     """
+    from nasbench_harness.errors import DataError
     from nasbench_harness.tasks.cache import DataCache
     from nasbench_harness.tasks.catalog import get_spec, load_task
     from nasbench_harness.testing import SYNTHETIC_TASKS
 
+    TASK_LOADS[name] += 1
     if name in SYNTHETIC_TASKS:
         return SYNTHETIC_TASKS[name]()
     cache = DataCache(Path(data_root)) if data_root else DataCache()
     if verify:
         _check_space_table(get_spec(name).space, str(cache.root))
-    return load_task(name, cache)
+    task = load_task(name, cache)
+    if checksum and task.data_checksum != checksum:
+        raise DataError(
+            f"The data of task '{name}' under {cache.root} changed since the run was planned (checksum "
+            f"{task.data_checksum[:12]}, planned {checksum[:12]}); give every worker the same data cache and rerun."
+        )
+    return task
+
+
+def worker_task(payload: dict):
+    """The task of a cell payload, loaded once per worker process (see ``_load_task``)."""
+    cell = payload["cell"]
+    return _load_task(cell["task"], payload.get("data_root"), True, payload.get("data_checksum", ""))
 
 
 @functools.cache
@@ -164,7 +188,7 @@ def prepare_cell(payload: dict) -> None:
         _protocol(cell.protocol)
         for name in WARM_MODULES:
             importlib.import_module(name)
-        _warm_inputs(cell, _load_task(cell.task, payload.get("data_root")))
+        _warm_inputs(cell, worker_task(payload))
     except Exception:  # noqa: BLE001, S110 - execute_cell meets and records the same error
         pass
 
@@ -177,7 +201,7 @@ def execute_cell(payload: dict) -> list[dict]:
     start = time.perf_counter()
     try:
         pin_threads(threads)
-        task = _load_task(cell.task, payload.get("data_root"))
+        task = worker_task(payload)
         _warm_inputs(cell, task)
         fn, takes_threads = _protocol(cell.protocol)
         start = time.perf_counter()  # loading and encoding are once-per-worker costs, not the cell's
@@ -327,6 +351,11 @@ def unit_timeout(unit: list[dict]) -> float | None:
     return None if any(t is None for t in limits) else float(sum(limits))
 
 
+def unit_cost(unit: list[dict]) -> float:
+    """Expected seconds of a unit: its cells' expected costs together."""
+    return float(sum(p.get("cost", 0.0) for p in unit))
+
+
 def _lost_unit(unit: list[dict], reason: str) -> list[dict]:
     """The ``failed`` rows of a unit whose worker died or timed out twice."""
     return [r for p in unit for r in _lost_cell(p, reason)]
@@ -363,16 +392,19 @@ def execute(
     from nasbench_harness.grouping import execute_unit, units
 
     store.ensure_writable()
+    costs = _cell_costs(p, store)
     if cell_timeout is None:
-        limits = [default_timeout(c) for c in _cell_costs(p, store)]
+        limits = [default_timeout(c) for c in costs]
     else:
         limits = [float(cell_timeout) or None] * len(p.pending)
-    pending = [{**p.payloads[i], "timeout": t} for i, t in zip(p.pending, limits)]
+    # "cost" orders the work longest first (executors.longest_first): no long cell starts last.
+    pending = [{**p.payloads[i], "timeout": t, "cost": c} for i, t, c in zip(p.pending, limits, costs, strict=True)]
     summary = Summary(n_cells=len(p.cells), n_skipped=len(p.cells) - len(pending))
     t0 = time.perf_counter()
     try:
         # Cells one batched fit can share run as one unit (grouping.py); still one row per cell.
-        for rows in executor.map(execute_unit, units(pending), timeout=unit_timeout, lost=_lost_unit, prepare=prepare_unit):
+        work = units(pending)
+        for rows in executor.map(execute_unit, work, timeout=unit_timeout, lost=_lost_unit, prepare=prepare_unit, cost=unit_cost):
             store.append(rows)
             for r in rows:
                 if r["status"] == "ok":

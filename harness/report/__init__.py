@@ -2,8 +2,9 @@
 
 ``build_report(results_dir, out_dir)`` writes a self-contained ``index.html`` (inline CSS
 and JS, figures embedded, works offline) plus one page per comparison under
-``out_dir/boards/``. Every table links a CSV of its numbers with the run keys they come
-from. Paper-specific sections (``harness/report/sections/``) follow the generic part.
+``out_dir/boards/`` and one per paper section under ``out_dir/studies/``. Every table
+links a CSV of its numbers with the run keys they come from. Paper-specific sections
+(``harness/report/sections/``) follow the generic part.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
-from nasbench_harness.errors import ResultStoreError
+from nasbench_harness.errors import ConfigError, ResultStoreError
 from nasbench_harness.report import aggregate as A
 from nasbench_harness.report import plots
 from nasbench_harness.report.context import ReportContext
@@ -26,17 +27,31 @@ from nasbench_harness.report.sections import render_all
 __all__ = ["build_report"]
 
 BOARDS_DIR = "boards"
+STUDIES_DIR = "studies"  # one page per paper section (study), beside its place in the index
+# Up to this many leaderboards the index shows each in full; past it (a full-scale report) the
+# index lists them in one table linking to their pages, so that it stays short.
+INDEX_FULL_BOARDS = 12
 
 
-def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | None = None) -> Path:
-    """Render the report of ``results_dir`` into ``out_dir``; returns the written index.html."""
+JOBS_ENV = "NASBENCH_HARNESS_REPORT_JOBS"  # processes rendering leaderboard pages (1: in this process)
+MIN_BOARDS_PER_JOB = 4  # fewer boards than this per process do not repay forking it and sending the pages back
+
+
+def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | None = None, jobs: int | None = None) -> Path:
+    """Render the report of ``results_dir`` into ``out_dir``; returns the written index.html.
+
+    ``jobs``: processes that render the leaderboards (each with its figure and tables) in
+    parallel (forked, Linux); default ``$NASBENCH_HARNESS_REPORT_JOBS`` or the CPU count,
+    never more than one per ``MIN_BOARDS_PER_JOB`` boards. The pages are the same whatever
+    ``jobs`` is.
+    """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     results, problems = A.load_results(results_dir)
     ctx = ReportContext(results, plots.palette(results["method"].unique()))
     title = title or f"NAS predictor benchmark · {results_dir.resolve().name}"
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
-    boards = [_board(results, comp, ctx) for comp in A.comparisons(results)]
+    boards = _boards(results, A.comparisons(results), ctx, jobs)
     sections = render_all(results, ctx)
     env = _environment()
     common = {"title": title, "generated": generated, "results_dir": str(results_dir.resolve())}
@@ -47,19 +62,23 @@ def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | N
         provenance=_provenance(results, ctx),
         rankings=_rankings(results, ctx),
         boards=boards,
+        compact=len(boards) > INDEX_FULL_BOARDS,
         failed=_failed(results, ctx),
         sections=sections,
         checks=_check_summary(ctx.checks),
     )
     try:
-        (out_dir / BOARDS_DIR).mkdir(parents=True, exist_ok=True)
         written = set()
-        for b in boards:
-            page = env.get_template("board.html.j2").render(**common, board=b)
-            _write(out_dir / BOARDS_DIR / f"{b['slug']}.html", page)
-            written.add(f"{b['slug']}.html")
-        for stale in _previously_written(out_dir) - written:  # our pages of comparisons no longer in the results
-            (out_dir / BOARDS_DIR / stale).unlink(missing_ok=True)
+        for folder, template, key, items in (
+            (BOARDS_DIR, "board.html.j2", "board", [(b["slug"], b) for b in boards]),
+            (STUDIES_DIR, "study.html.j2", "section", [(s.anchor, s) for s in sections]),
+        ):
+            (out_dir / folder).mkdir(parents=True, exist_ok=True)
+            for name, item in items:
+                _write(out_dir / folder / f"{name}.html", env.get_template(template).render(**common, **{key: item}))
+                written.add(f"{folder}/{name}.html")
+        for stale in _previously_written(out_dir) - written:  # our pages of comparisons or studies no longer in the results
+            (out_dir / stale).unlink(missing_ok=True)
         _write(out_dir / WRITTEN_LIST, json.dumps(sorted(written)))
         target = out_dir / "index.html"
         _write(target, index)
@@ -70,15 +89,22 @@ def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | N
     return target
 
 
-WRITTEN_LIST = ".nbh-report-pages.json"  # the board pages the last report wrote: the only ones it may delete
+WRITTEN_LIST = ".nbh-report-pages.json"  # the pages the last report wrote ("boards/x.html"): the only ones it may delete
 
 
 def _previously_written(out_dir: Path) -> set[str]:
+    """Pages the last report wrote, as ``<folder>/<name>.html`` (a bare name is a board page,
+    as reports before the study pages listed them); anything else in the list is ignored."""
     try:
         names = json.loads((out_dir / WRITTEN_LIST).read_text())
     except (OSError, ValueError):
         return set()
-    return {n for n in names if isinstance(n, str) and n.endswith(".html") and "/" not in n and not n.startswith(".")} if isinstance(names, list) else set()
+    out = set()
+    for n in names if isinstance(names, list) else []:
+        folder, _, name = n.rpartition("/") if isinstance(n, str) else ("", "", "")
+        if name.endswith(".html") and not name.startswith(".") and folder in ("", BOARDS_DIR, STUDIES_DIR):
+            out.add(f"{folder or BOARDS_DIR}/{name}")
+    return out
 
 
 def _environment() -> jinja2.Environment:
@@ -173,6 +199,53 @@ def _provenance(results: pd.DataFrame, ctx: ReportContext) -> str:
 
 
 # -- leaderboards -------------------------------------------------------------------------
+def _report_jobs(jobs: int | None, n_boards: int) -> int:
+    if jobs is None:
+        raw = os.environ.get(JOBS_ENV, "")
+        try:
+            jobs = int(raw) if raw else (os.cpu_count() or 1)
+        except ValueError:
+            raise ConfigError(f"{JOBS_ENV} must be a whole number of processes (1: no pool), got '{raw}'.") from None
+    return max(1, min(int(jobs), n_boards // MIN_BOARDS_PER_JOB))
+
+
+def _boards(results: pd.DataFrame, comps: list[dict], ctx: ReportContext, jobs: int | None) -> list[dict]:
+    """Every comparison's board, in a pool of forked processes when there are enough of them
+    (figures and tables are CPU-bound Python; a full-scale report has dozens of boards).
+
+    Forked (Linux only), the processes share the loaded rows and imports with this one
+    instead of paying both again; elsewhere, or when no process can be had, the boards are
+    rendered here, one after another.
+    """
+    import multiprocessing
+    import sys
+
+    jobs = _report_jobs(jobs, len(comps))
+    if jobs == 1 or not sys.platform.startswith("linux"):
+        return [_board(results, comp, ctx) for comp in comps]
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    global _SHARED
+    _SHARED = (results, comps, ctx)
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_board_at, range(len(comps)), chunksize=max(1, len(comps) // (jobs * 2))))
+    except (BrokenProcessPool, OSError):  # no processes to be had (limits, memory): render them here
+        return [_board(results, comp, ctx) for comp in comps]
+    finally:
+        _SHARED = None
+
+
+_SHARED: tuple | None = None  # (results, comparisons, ctx) that forked board processes inherit
+
+
+def _board_at(i: int) -> dict:
+    """The i-th comparison's board, in a forked pool process (see ``_boards``)."""
+    results, comps, ctx = _SHARED
+    return _board(results, comps[i], ctx)
+
+
 def _task_meta(rows: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
     spec = ctx.task(comp["task"])
     eval_is_test = None
@@ -205,9 +278,17 @@ def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
     agg = A.aggregate(ok_rows, ["budget", "method"], metrics)
     primary = next((m for m in metrics if A.metric_info(m).group != "Cost"), None)
     tabs = []
+    leader = None  # the best method at the largest budget, for the index's list of leaderboards
     for budget, sub in agg.groupby("budget", sort=True):
         if primary:
             sub = sub.sort_values(f"{primary}.mean", ascending=not hib[primary], na_position="last")
+            best = sub[f"{primary}.mean"].iloc[0]
+            leader = {
+                "method": sub["method"].iloc[0],
+                "value": f"{best:.3f}" if pd.notna(best) else "—",
+                "metric": A.metric_info(primary).label,
+                "budget": A.format_budget(budget),
+            }
         table = sub.drop(columns=["budget"]).rename(columns={"n_train": "train archs"})
         # 16 hex digits identify a run; the full keys are in the comparison page's rows CSV.
         table["keys"] = table["keys"].str.replace(r"([0-9a-f]{16})[0-9a-f]*", r"\1", regex=True)
@@ -227,6 +308,7 @@ def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
         "n_failed": len(failed),
         "n_methods": ok_rows["method"].nunique(),
         "tabs": tabs,
+        "leader": leader,
         "active_tab": len(tabs) - 1,
         "figure": figure,
         "failed_html": _failed_table(failed, ctx, csv=f"{comp['slug']}-failed.csv") if len(failed) else "",

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from nasbench_harness.report.aggregate import format_budget, metric_info
 
 STYLE = {
@@ -48,6 +49,7 @@ def pick_curve_metrics(metrics: list[str]) -> list[str]:
 
 
 MAX_CURVES = 10
+MAX_MARKERS = 400  # points per axes above which budget_curves draws lines without markers
 
 
 def top_methods(agg: pd.DataFrame, metric: str, higher_is_better: bool, k: int = MAX_CURVES) -> list[str]:
@@ -91,27 +93,44 @@ def budget_curves(
         x_col = "n_train" if "n_train" in agg.columns and agg["n_train"].notna().all() else "budget"
         xs = agg[x_col].to_numpy(dtype=float)
         log_x = np.nanmin(xs) > 0 and np.nanmax(xs) / np.nanmin(xs) >= 8
+        handles: list = []
         for ax, metric in zip(axes, metrics, strict=True):
             if log_x:  # before drawing: set_xscale resets the tick locators set below
                 ax.set_xscale("log")
-            _draw_metric(ax, agg, metric, x_col, colours)
+            drawn = _draw_metric(ax, agg, metric, x_col, colours)
+            handles = handles or drawn
             info = metric_info(metric)
-            ax.set_title(f"{info.label} {'↑' if info.higher_is_better else '↓'}")
+            # a fixed title height: matplotlib's automatic one measures every tick label again
+            ax.set_title(f"{info.label} {'↑' if info.higher_is_better else '↓'}", y=1.02)
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
             ax.set_xlabel("training architectures" if x_col == "n_train" else "budget")
-        handles, labels = axes[0].get_legend_handles_labels()
         if handles:
             fig.legend(
-                handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8, handlelength=1.5
+                handles,
+                [h.get_label() for h in handles],
+                loc="lower center",
+                bbox_to_anchor=(0.5, 0.0),
+                ncol=ncol,
+                fontsize=8,
+                handlelength=1.5,
             )
         if title:
             fig.suptitle(title, fontsize=10)
     return fig
 
 
-def _draw_metric(ax, agg: pd.DataFrame, metric: str, x_col: str, colours: Mapping[str, str]) -> None:
+def _draw_metric(ax, agg: pd.DataFrame, metric: str, x_col: str, colours: Mapping[str, str]) -> list:
+    """Every method's mean line, ± std band and points as three artists per axes (a
+    LineCollection, a PolyCollection, one scatter) rather than three per method: drawing
+    and writing the SVG cost per artist, and a full-scale report has hundreds of curves.
+    Returns legend handles (one proxy line per method drawn)."""
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.lines import Line2D
+
     mean_col, std_col = f"{metric}.mean", f"{metric}.std"
     if mean_col not in agg.columns:
-        return
+        return []
+    lines, bands, points, colour_of_line, colour_of_point, handles = [], [], [], [], [], []
     for method, g in agg.sort_values(x_col).groupby("method", sort=True):
         x = g[x_col].to_numpy(dtype=float)
         m = g[mean_col].to_numpy(dtype=float)
@@ -120,8 +139,21 @@ def _draw_metric(ax, agg: pd.DataFrame, metric: str, x_col: str, colours: Mappin
         if not ok.any():
             continue
         colour = colours.get(method, "#777777")
-        ax.plot(x[ok], m[ok], marker="o", markersize=3, linewidth=1.6, color=colour, label=method)
-        ax.fill_between(x[ok], (m - s)[ok], (m + s)[ok], color=colour, alpha=0.15, linewidth=0)
+        x, m, s = x[ok], m[ok], s[ok]
+        lines.append(np.column_stack([x, m]))
+        bands.append(np.concatenate([np.column_stack([x, m - s]), np.column_stack([x[::-1], (m + s)[::-1]])]))
+        points.append(lines[-1])
+        colour_of_line.append(colour)
+        colour_of_point += [colour] * len(x)
+        handles.append(Line2D([], [], color=colour, linewidth=1.6, marker="o", markersize=3, label=method))
+    if not lines:
+        return []
+    ax.add_collection(PolyCollection(bands, facecolors=colour_of_line, alpha=0.15, linewidths=0))
+    ax.add_collection(LineCollection(lines, colors=colour_of_line, linewidths=1.6))
+    xy = np.concatenate(points)
+    if len(xy) <= MAX_MARKERS:  # markers show where the budgets are; past that they are clutter
+        ax.scatter(xy[:, 0], xy[:, 1], s=9, c=colour_of_point, linewidths=0, zorder=3)
+    ax.autoscale_view()
     budgets = agg[["budget", x_col]].drop_duplicates("budget").sort_values(x_col)
     if x_col == "n_train" and len(budgets) <= 8 and (budgets["budget"] < 1).any():
         # Fractions asked: say which percentage each tick is.
@@ -130,3 +162,4 @@ def _draw_metric(ax, agg: pd.DataFrame, metric: str, x_col: str, colours: Mappin
             [f"{int(n):,}\n({format_budget(b)})" for b, n in budgets.itertuples(index=False)], fontsize=7
         )
         ax.minorticks_off()
+    return handles

@@ -58,6 +58,49 @@ def test_dask_existing_scheduler_address(serial_results, tmp_path):
     pd.testing.assert_frame_equal(got, serial)
 
 
+def test_cells_start_longest_first_on_every_executor():
+    """The longest-processing-time order: the expected cost decides, ties keep their order."""
+    import math
+
+    from nasbench_harness.executors import SerialExecutor, longest_first
+
+    assert longest_first(["a", "bbb", "cc", "dd"], len) == ["bbb", "cc", "dd", "a"]
+    assert longest_first([3, 1, 2], None) == [3, 1, 2]
+    items = [1.0, 9.0, 4.0, 16.0]
+    assert list(SerialExecutor(isolate=False).map(math.sqrt, items, cost=lambda x: x)) == [4.0, 3.0, 2.0, 1.0]
+    with make_executor("process", jobs=1) as ex:
+        assert list(ex.map(math.sqrt, items, cost=lambda x: x)) == [4.0, 3.0, 2.0, 1.0]
+
+
+def test_dask_loads_each_task_once_per_worker_and_submits_longest_first(serial_results, tmp_path):
+    """Eight cells on two workers: each worker loads the toy task once (counted in the
+    workers by ``runner.TASK_LOADS``), and cells go to Dask longest first, with priorities."""
+    import math
+
+    from nasbench_harness import runner
+
+    path, serial = serial_results
+    store = ResultStore(tmp_path / "dask-loads")
+    p = plan(load_matrix(path), store)
+    with make_executor("dask", jobs=2) as ex:
+        summary = execute(p, store, ex)
+        loads = ex.client.run(lambda: dict(runner.TASK_LOADS))
+        submitted = []
+        submit = ex.client.submit
+
+        def spy(fn, *args, priority=0, **kw):
+            submitted.append((args[2], priority))
+            return submit(fn, *args, priority=priority, **kw)
+
+        ex.client.submit = spy
+        got = sorted(ex.map(math.sqrt, [1.0, 9.0, 4.0, 16.0], cost=lambda x: x))
+    assert summary.n_ok == len(p.cells) == 8
+    assert len(loads) == 2 and all(counts == {"toy/synthetic": 1} for counts in loads.values()), loads
+    assert got == [1.0, 2.0, 3.0, 4.0]
+    assert [item for item, _ in submitted] == [16.0, 9.0, 4.0, 1.0]
+    assert [prio for _, prio in submitted] == sorted((prio for _, prio in submitted), reverse=True) and submitted[0][1] > submitted[-1][1]
+
+
 def test_unknown_executor_suggests_closest():
     with pytest.raises(ConfigError, match="Unknown executor 'proces'.*Did you mean 'process'"):
         make_executor("proces")

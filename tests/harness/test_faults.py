@@ -43,7 +43,7 @@ class FaultyPredictor(Predictor):
     description = "Fault-injection predictor for the harness tests."
     inputs = "encoding"
     default_encoding = "onehot"
-    default_params = {"fault": "none", "times": 1000, "marker": "", "tag": 0}
+    default_params = {"fault": "none", "times": 1000, "marker": "", "tag": 0, "seconds": 0.0}
 
     def fit(self, archs, y, *, unlabeled=None):
         fault, marker = self.params["fault"], self.params["marker"]
@@ -62,6 +62,8 @@ class FaultyPredictor(Predictor):
             sys.exit(3)
         elif fault == "hang":
             time.sleep(3600)
+        elif fault == "sleep":  # a slow but healthy cell
+            time.sleep(self.params["seconds"])
         self._w = np.linspace(1.0, 2.0, archs.encoding(self.encoding).shape[1])
 
     def predict(self, archs):
@@ -173,6 +175,45 @@ def test_dask_worker_death_and_timeout(faulty_plugin, write_matrix, tmp_path):
     assert rows[2]["status"] == "ok", rows[2]["error"]
     assert rows[3]["status"] == "failed" and rows[3]["error"] == "exceeded cell timeout of 3 s"
     assert rows[4]["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_dask_worker_killed_mid_cell_loses_and_duplicates_no_cell(faulty_plugin, write_matrix, tmp_path):
+    """A LocalCluster of 2 workers; once the first result is stored, one worker is killed
+    with SIGKILL while it is inside a cell: that cell is retried elsewhere (or in the nanny's
+    fresh worker) and every cell is stored exactly once."""
+    import signal
+
+    pytest.importorskip("dask.distributed")
+    marker = tmp_path / "calls"  # one file per fit call: "<n>-<pid>-<ns>"
+    path = faulty_matrix(write_matrix, f"[{{predictor: faulty, params: {{fault: sleep, seconds: 1.5, marker: '{marker}'}}}}]", seeds=8)
+    store = ResultStore(tmp_path / "r")
+    p = plan(load_matrix(path), store)
+    killed: list[int] = []
+
+    def fits_by(pid: int) -> int:
+        return sum(f.name.split("-")[1] == str(pid) for f in marker.iterdir()) if marker.exists() else 0
+
+    with make_executor("dask", 2) as ex:
+        victim = next(iter(ex.client.run(os.getpid).values()))
+
+        def kill_once(rows):
+            if killed:
+                return
+            before = fits_by(victim)  # wait until the victim starts a cell after this result, then kill it inside it
+            deadline = time.monotonic() + 60
+            while fits_by(victim) == before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+        summary = execute(p, store, ex, progress=kill_once)
+    df = store.read()
+    assert killed
+    assert (summary.n_ok, summary.n_failed) == (8, 0), summary.failures
+    assert len(df) == len(p.cells) == 8 and df["key"].is_unique and set(df["key"]) == set(p.keys)
+    assert (df["status"] == "ok").all()
+    assert len(list(marker.iterdir())) == 9  # 8 cells + the one cut short by the kill, run again
 
 
 # -- 3. damaged and foreign shards --------------------------------------------------------

@@ -319,3 +319,60 @@ def test_cli_report_command(results_dir, tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 2
     assert "no results in" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- full scale: boards rendered in a pool, a short index, one page per study -------------------
+MANY_TASKS = [f"nb201/task{i:02d}" for i in range(14)]  # past INDEX_FULL_BOARDS
+
+
+def _without_figures_and_dates(html: str) -> str:
+    """A page minus what differs between two builds of the same rows (matplotlib's random SVG
+    ids inside embedded figures, the generation time)."""
+    return re.sub(r'src="data:image/[^"]+"|generated \d{4}-\d\d-\d\d \d\d:\d\d UTC', "", html)
+
+
+def test_boards_rendered_in_a_process_pool_are_the_same_pages(tmp_path):
+    from nasbench_harness.report import _report_jobs
+
+    results = write_store(tmp_path / "r", make_rows(methods=["gcn+hr", "ridge@path"], tasks=MANY_TASKS[:8], budgets=[0.01, 0.05], seeds=[0, 1]))
+    assert _report_jobs(2, 8) == 2 and _report_jobs(8, 7) == 1  # enough boards for two processes, not for eight
+    alone = build_report(results, tmp_path / "one", jobs=1).parent
+    pooled = build_report(results, tmp_path / "two", jobs=2).parent
+    pages = sorted(p.name for p in (alone / "boards").iterdir())
+    assert len(pages) == 8 and pages == sorted(p.name for p in (pooled / "boards").iterdir())
+    for name in pages:
+        assert _without_figures_and_dates((alone / "boards" / name).read_text()) == _without_figures_and_dates((pooled / "boards" / name).read_text())
+    assert _without_figures_and_dates((alone / "index.html").read_text()) == _without_figures_and_dates((pooled / "index.html").read_text())
+
+
+def test_many_leaderboards_are_listed_in_a_short_index_linking_their_pages(tmp_path):
+    # one budget: no curves to draw, the index's listing is what is tested
+    index = build_report(write_store(tmp_path / "r", make_rows(tasks=MANY_TASKS, budgets=[0.05], seeds=[0, 1])), tmp_path / "o", jobs=1)
+    html = index.read_text()
+    assert 'id="leaderboards"' in html and "All 14 leaderboards" in html
+    for task in MANY_TASKS:
+        slug = task.replace("/", "-")
+        assert f'<a href="boards/{slug}.html">{task}</a>' in html
+        assert f'id="{slug}"' not in html  # no full card per leaderboard in the index
+        assert (index.parent / "boards" / f"{slug}.html").is_file()
+    # the leader at the largest budget: ridge@path is the best method by construction (make_rows)
+    listing = html[html.index('id="leaderboards"') :].split("</section>")[0]
+    assert listing.count("<td>ridge@path</td>") == len(MANY_TASKS)
+    small = build_report(write_store(tmp_path / "s", make_rows()), tmp_path / "p", jobs=1).read_text()
+    assert 'id="leaderboards"' not in small and 'id="nb201-cifar10"' in small  # a few boards stay in full
+
+
+def test_each_study_section_gets_its_own_page_and_stale_ones_go(tmp_path, monkeypatch):
+    def module(html):
+        return types.SimpleNamespace(TITLE="Study A", ORDER=1, render=lambda results, ctx: html)
+
+    monkeypatch.setattr(sections_mod, "discover", lambda: [sections_mod.Section("study_a", "Study A", 1, module("<p>numbers of A</p>"))])
+    out = tmp_path / "o"
+    index = build_report(write_store(tmp_path / "r", make_rows()), out)
+    page = out / "studies" / "section-study-a.html"
+    assert page.is_file() and "numbers of A" in page.read_text()
+    assert 'href="studies/section-study-a.html"' in index.read_text()
+    monkeypatch.setattr(sections_mod, "discover", lambda: [])
+    build_report(write_store(tmp_path / "r2", make_rows()), out)
+    assert not page.exists()
+    assert sorted(p.name for p in (out / "boards").iterdir()) == ["nb201-cifar10.html", "nb201-cifar100.html"]

@@ -172,6 +172,28 @@ def test_board_pages_fit_the_window(browser, report, rows, shots, width):
         browser.screenshot(shots / f"board-{board['slug']}-{width}.png")
 
 
+@pytest.fixture(scope="module")
+def many_boards_report(tmp_path_factory) -> Path:
+    """14 leaderboards: past INDEX_FULL_BOARDS, so the index lists them instead of showing each."""
+    rows = make_rows(methods=METHODS, tasks=[f"nb201/task{i:02d}" for i in range(14)], budgets=[0.05], seeds=[0, 1])
+    rows["code_version"] = CODE_VERSION
+    root = tmp_path_factory.mktemp("many-boards")
+    return build_report(write_store(root / "results", rows), root / "out", title="Many boards", jobs=1)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_short_index_and_study_pages_fit_the_window(browser, report, many_boards_report, shots, width):
+    got = _check_page(browser, many_boards_report.as_uri(), width)
+    assert got["ids"]["leaderboards"]["height"] > 40
+    assert got["toc"] and all(link["ok"] for link in got["toc"])
+    browser.screenshot(shots / f"short-index-{width}.png")
+    studies = sorted((report.parent / "studies").iterdir())
+    assert {p.stem for p in studies} >= {"section-convnp", "section-losses"}
+    for page in studies:
+        got = _check_page(browser, page.as_uri(), width)
+        assert list(got["ids"].values())[0]["height"] > 40, page.name
+
+
 def test_wide_leaderboards_scroll_inside_their_card_with_a_cue(browser, report):
     browser.open(report.as_uri(), 1400)
     wide = browser.evaluate(
