@@ -8,7 +8,9 @@ Mode ``predict`` (issue 10; mode ``search`` is reserved for the meta-NAS setting
    source's name only, so zero-shot and few-shot cells of one seed share it) and ``budget``
    TARGET cells (the shots, drawn exactly as the ``predict`` protocol draws its training rows
    for the same task, budget and seed) are the training set; the labels are the TRAIN metric
-   of both tasks, each rank-normalised within its own task (``normalise``, below);
+   of both tasks, each rank-normalised within its own task (``normalise``, below); each shot
+   is repeated so that the shots weigh as much as the source cells (``shot_weight``,
+   default ``balanced``; see ``shot_copies``);
 3. the cell's predictor on the cell's encoding is fitted on them and predicts every other
    target cell; ``prediction_metrics`` are computed on the target's EVAL metric. The shots
    are never evaluated.
@@ -47,7 +49,7 @@ from nasbench_harness.protocols.predict import CellFailed, build_predictor
 
 MODES = ("predict", "search")
 NORMALISE = ("rank", "zscore", "none")
-PARAMS = {"mode", "source", "source_budget", "normalise", "metrics"}
+PARAMS = {"mode", "source", "source_budget", "normalise", "shot_weight", "metrics"}
 BASELINE_LABEL = "source accuracy"
 MIN_BUDGET = 0  # target shots: 0 = zero-shot (the matrix accepts counts from this value)
 _SOURCE_STREAM = 0x50C3  # the source sample: a stream of (seed, source, source_budget) only
@@ -72,6 +74,9 @@ def check_params(params: dict) -> None:
     check_source_budget(params.get("source_budget", "all"))
     if params.get("normalise", "rank") not in NORMALISE:
         raise ConfigError(f"The transfer protocol's normalise must be one of {list(NORMALISE)}, got {params['normalise']!r}.")
+    w = params.get("shot_weight", "balanced")
+    if w != "balanced" and (isinstance(w, bool) or not isinstance(w, int) or w < 1):
+        raise ConfigError(f"The transfer protocol's shot_weight must be 'balanced' or a positive integer (copies of each target shot), got {w!r}.")
 
 
 def check_source_budget(value, what: str = "The transfer protocol's") -> None:
@@ -228,6 +233,30 @@ class JointArchSet:
         return JointArchSet(out)
 
 
+class Flagged:
+    """Architectures plus one feature column saying whether a row belongs to the target task.
+
+    One architecture has identical structural features in every task, so when target shots
+    and source cells are pooled the model could only average their labels; the flag lets a
+    tree split the target's own pattern off the source's where the shots show one.
+    """
+
+    def __init__(self, base, flags: np.ndarray) -> None:
+        self.base, self.flags = base, np.asarray(flags, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getattr__(self, name):
+        return getattr(self.base, name)
+
+    def encoding(self, kind: str = "onehot") -> np.ndarray:
+        return np.concatenate([self.base.encoding(kind), self.flags[:, None]], axis=1)
+
+    def subset(self, idx) -> Flagged:
+        return Flagged(self.base.subset(idx), self.flags[idx])
+
+
 def surrogate_scores(new_predictor: Callable[[], object], parts: Sequence[Labelled], target, rows: np.ndarray, *,
                      normalise: str = "rank") -> tuple[np.ndarray, float, float]:
     """Fit a predictor on labelled rows of several tasks (each task's train metric, normalised
@@ -235,6 +264,8 @@ def surrogate_scores(new_predictor: Callable[[], object], parts: Sequence[Labell
 
     The one function behind the transfer protocol and the surrogate search strategies.
     ``new_predictor()`` builds the (unfitted) predictor: the cell's predictor and encoding.
+    When some training rows are the target's own (few-shot), encodings get a target-flag column
+    (``Flagged``), 1 on the target's rows, 0 on the sources'.
     """
     from nasbench_harness.methods.base import ArchSet
 
@@ -246,11 +277,15 @@ def surrogate_scores(new_predictor: Callable[[], object], parts: Sequence[Labell
             check_source(p.task.name, p.task.spec.space, target.name, target.spec.space)
     y = np.concatenate([normalised(p.task.train_scores[p.rows], normalise) for p in parts])
     archs = ArchSet(parts[0].task, parts[0].rows) if len(parts) == 1 else JointArchSet(parts)
+    query = ArchSet(target, rows)
+    own = np.concatenate([np.full(len(p.rows), p.task is target) for p in parts])
+    if own.any() and not own.all():
+        archs, query = Flagged(archs, own), Flagged(query, np.ones(len(rows)))
     predictor = new_predictor()
     t0 = time.perf_counter()
     predictor.fit(archs, y)
     t1 = time.perf_counter()
-    scores = np.asarray(predictor.predict(ArchSet(target, rows)), dtype=np.float64).reshape(-1)
+    scores = np.asarray(predictor.predict(query), dtype=np.float64).reshape(-1)
     t2 = time.perf_counter()
     if scores.shape[0] != len(rows):
         raise CellFailed(f"predictor returned {scores.shape[0]} predictions for {len(rows)} architectures")
@@ -278,6 +313,17 @@ def target_shots(cell, task) -> np.ndarray:
     if n - k < 2:
         raise ConfigError(f"A target budget of {cell.budget} shots leaves {n - k} of the {n} cells of task '{task.name}' to evaluate; lower the budget so at least 2 remain.")
     return np.sort(cell.rng().choice(n, size=k, replace=False))
+
+
+def shot_copies(params: dict, n_source: int, n_shots: int) -> int:
+    """Copies of each target shot in the training set: ``balanced`` gives the shots together the
+    weight of the source cells (chosen a priori: without knowing how related the tasks are, the
+    two datasets get an equal say; a few shots pooled with thousands of source cells would
+    otherwise change nothing); an int is a fixed count (1 = plain pooling)."""
+    w = params.get("shot_weight", "balanced")
+    if w != "balanced":
+        return int(w)
+    return max(1, int(round(n_source / n_shots))) if n_shots else 1
 
 
 def _baseline(task, source, src_rows: np.ndarray, evaluate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -318,7 +364,7 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
         missing = n_eval_all - len(evaluate)
         n_train = 0
     else:
-        parts = [Labelled(source, src_rows), Labelled(task, shots)]
+        parts = [Labelled(source, src_rows), Labelled(task, np.repeat(shots, shot_copies(params, len(src_rows), len(shots))))]
         pred, fit_s, predict_s = surrogate_scores(lambda: build_predictor(cell, threads), parts, task, evaluate, normalise=how)
         reference = task.train_scores[shots] if len(shots) >= 2 else source.train_scores[src_rows]
         pred = to_units(pred, reference, how)
@@ -336,6 +382,7 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
             "n_eval": int(len(evaluate)),
             "n_missing_source": int(missing),
             "normalise": how,
+            "shot_copies": int(shot_copies(params, len(src_rows), len(shots))) if not baseline else 0,
             "train_metric": task.spec.train_metric,
             "eval_metric": task.eval_metric or task.spec.eval_metric,
             "source_train_metric": source.spec.train_metric,
