@@ -9,8 +9,9 @@ of the target before querying it.
 
 - ``surrogate_filter``: regularised evolution (``baselines.evolve``, unchanged) in which a
   child the surrogate ranks in the bottom ``q`` % of the target pool is skipped without a
-  query: the mutation is redrawn (and counted in ``n_skipped``). A parent all of whose
-  unqueried neighbours are filtered is exhausted, as in RE; when every member is, a random
+  query: the mutation is redrawn (``n_skipped`` counts the distinct architectures so kept
+  from a query). A parent all of whose unqueried neighbours are filtered is exhausted, as in
+  RE; when every member is, a random
   unqueried architecture outside the filtered set joins (any unqueried one if none is left).
   The initial population is the shared random sample, so the comparison with plain RE is paired.
 - ``surrogate_objective``: the search runs on the surrogate alone: the pool ranked by the
@@ -83,7 +84,13 @@ class SurrogateStrategy(Strategy):
 
     def pool_scores(self, oracle: Oracle, ctx: SearchContext) -> np.ndarray:
         """Surrogate score of every pool row (higher = predicted better)."""
-        from nasbench_harness.protocols.transfer import Labelled, load_related, sample_rows, source_rng, surrogate_scores
+        from nasbench_harness.protocols.transfer import (
+            Labelled,
+            load_related,
+            sample_rows,
+            source_rng,
+            surrogate_scores,
+        )
 
         if ctx.new_predictor is None:
             raise ConfigError(f"The {self.name} strategy needs a predictor (the surrogate) but the cell gives none; name one, e.g. xgboost with encoding graf.")
@@ -107,12 +114,17 @@ class SurrogateStrategy(Strategy):
 
 class FilteredOracle:
     """The oracle as regularised evolution sees it under the filter: mutants in the blocked set are
-    skipped (redrawn, counted) and never charged; everything else is the wrapped oracle."""
+    skipped (redrawn) and never charged; everything else is the wrapped oracle.
+
+    ``skipped`` holds the distinct blocked architectures the filter kept from a query: drawn as
+    a child, or left as a parent's only unqueried in-pool neighbours (the parent is then
+    exhausted, as in RE).
+    """
 
     def __init__(self, oracle: Oracle, blocked: np.ndarray) -> None:
         self._oracle = oracle
         self.blocked = blocked
-        self.n_skipped = 0
+        self.skipped: set[int] = set()
 
     def __getattr__(self, name):
         return getattr(self._oracle, name)
@@ -122,13 +134,15 @@ class FilteredOracle:
         nbrs = o.neighbour_rows(parent)
         if nbrs is not None:
             inside = nbrs[nbrs >= 0]
-            if not len(inside) or (o.is_queried(inside) | self.blocked[inside]).all():
+            fresh = inside[~o.is_queried(inside)]
+            if not len(fresh) or self.blocked[fresh].all():
+                self.skipped.update(int(r) for r in fresh)
                 return -1  # nothing unqueried and unfiltered next to this parent: exhausted
         for _ in range(max_tries if nbrs is None else 1 << 30):  # listed neighbours: terminates (one is allowed)
             row = o.mutant(parent, rng, max_tries=max_tries)
             if row < 0 or not self.blocked[row]:
                 return row
-            self.n_skipped += 1
+            self.skipped.add(row)
         return -1
 
     def unqueried(self) -> np.ndarray:
@@ -169,7 +183,7 @@ class SurrogateFilter(SurrogateStrategy):
         return {
             **super().row_extras(task, oracle),
             "q": float(self.params["q"]),
-            "n_skipped": int(f.n_skipped) if f is not None else 0,
+            "n_skipped": len(f.skipped) if f is not None else 0,
             "n_blocked": int(f.blocked.sum()) if f is not None else 0,
         }
 
