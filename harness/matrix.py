@@ -18,6 +18,8 @@ A matrix document::
       - {tasks: [nb201/cifar10], budgets: [0.001]}   # the top-level fields above
     include: [paper-losses.yaml]           # other matrix files (relative), appended
     include_if_present: [extra.yaml]       # the same, skipped when the file is absent
+    requires_predictors: [lm]              # in such a file: skipped too while a predictor
+                                           # it names is not registered (an optional plugin)
 
 ``predictor: none`` (no params, encoding or loss) is for protocol params that need no
 predictor (the ``select`` protocol's ``random`` and ``evolution`` strategies): a protocol
@@ -48,7 +50,7 @@ import yaml
 from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
 
 BLOCK_KEYS = {"protocol", "protocol_params", "tasks", "methods", "budgets", "seeds"}
-TOP_KEYS = BLOCK_KEYS | {"name", "description", "blocks", "include", "include_if_present"}
+TOP_KEYS = BLOCK_KEYS | {"name", "description", "blocks", "include", "include_if_present", "requires_predictors"}
 METHOD_KEYS = {"predictor", "params", "encoding", "loss", "loss_params", "label"}
 MAX_MATRIX_BYTES = 1_000_000  # a matrix file; the bigger built-ins are a few kB
 MAX_SEED = 2**31 - 1  # seeds feed torch/numpy/xgboost generators and an int64 column
@@ -235,16 +237,17 @@ def _list_of(value, where: _Where, what: str) -> list:
     return value
 
 
-def _budgets(value, where: _Where) -> list[int | float]:
+def _budgets(value, where: _Where, minimum: int = 2) -> list[int | float]:
+    """Budgets: int counts >= ``minimum`` (a protocol's ``MIN_BUDGET``, default 2) or fractions in (0, 1)."""
     out = []
     for i, b in enumerate(_list_of(value, where, "budgets")):
         w = where / i
         if isinstance(b, bool) or not isinstance(b, (int, float)):
-            raise w.fail(f"expected a budget (an int count >= 2 or a float fraction in (0, 1)), got {b!r}.")
-        if isinstance(b, float) and b.is_integer() and b >= 1:
+            raise w.fail(f"expected a budget (an int count >= {minimum} or a float fraction in (0, 1)), got {b!r}.")
+        if isinstance(b, float) and b.is_integer() and (b >= 1 or b == minimum):
             b = int(b)
-        if isinstance(b, int) and b < 2:
-            raise w.fail(f"expected a training count of at least 2 architectures, got {b}.")
+        if isinstance(b, int) and b < minimum:
+            raise w.fail(f"expected a training count of at least {minimum} architectures, got {b}.")
         if isinstance(b, float) and not 0 < b < 1:
             raise w.fail(f"expected a fraction strictly between 0 and 1 (or an int count), got {b}.")
         out.append(b)
@@ -320,8 +323,9 @@ def _no_predictor_method(raw: dict, where: _Where, protocol: str, free_label: st
     return {"predictor": NO_PREDICTOR, "params": {}, "encoding": "", "loss": "", "loss_params": {}, "label": str(raw.get("label") or free_label)}
 
 
-def _method(raw, where: _Where, protocol: str = "predict", free_label: str | None = None) -> dict:
-    """Validate one method; ``free_label`` is the protocol's ``predictor_free_label`` for the block."""
+def _method(raw, where: _Where, protocol: str = "predict", free_label: str | None = None, optional_label: str | None = None) -> dict:
+    """Validate one method; ``free_label`` is the protocol's ``predictor_free_label`` for the block,
+    ``optional_label`` its ``baseline_label`` (``none`` allowed beside named predictors)."""
     if isinstance(raw, str):
         raw = {"predictor": raw}
     if not isinstance(raw, dict):
@@ -331,7 +335,7 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
     if not isinstance(name, str) or not name:
         raise (where / "predictor").fail("expected the name of a registered predictor.")
     if name == NO_PREDICTOR:
-        return _no_predictor_method(raw, where, protocol, free_label)
+        return _no_predictor_method(raw, where, protocol, free_label or optional_label)
     if free_label is not None:
         raise (where / "predictor").fail(
             f"protocol '{protocol}' with these protocol_params needs no predictor, so '{name}' would be ignored and "
@@ -502,6 +506,8 @@ def _check_protocol_params(protocol: str, params: dict, where: _Where) -> str | 
     """Let the protocol module validate its params when it offers ``check_params``.
 
     Returns the protocol's ``predictor_free_label(params)``: None when the params need a predictor.
+    A protocol whose cells may be predictor-free besides named predictors (the transfer
+    protocol's source-accuracy baseline) offers ``baseline_label(params)`` instead.
     """
     module = _protocol_module(protocol)
     if module is None:
@@ -516,10 +522,17 @@ def _check_protocol_params(protocol: str, params: dict, where: _Where) -> str | 
     return free(params) if free is not None else None
 
 
-def _resolve_methods(value, where: _Where, protocol: str = "predict", free_label: str | None = None) -> list[dict]:
+def _resolve_methods(value, where: _Where, protocol: str = "predict", free_label: str | None = None, optional_label: str | None = None) -> list[dict]:
     if value == "*" or value == ["*"]:  # every registered predictor with its defaults
         value = _registry_names("predictors")
-    return [_method(m, where / i, protocol, free_label) for i, m in enumerate(_list_of(value, where, "methods"))]
+    return [_method(m, where / i, protocol, free_label, optional_label) for i, m in enumerate(_list_of(value, where, "methods"))]
+
+
+def _protocol_hooks(protocol: str, params: dict) -> tuple[int, str | None, object]:
+    """(smallest count budget, baseline label, cell-level task check) the protocol module declares."""
+    module = _protocol_module(protocol)
+    baseline = getattr(module, "baseline_label", None)
+    return int(getattr(module, "MIN_BUDGET", 2)), baseline(params) if baseline else None, getattr(module, "check_task", None)
 
 
 def _block_cells(block: dict, where: _Where, matrix: str) -> list[Cell]:
@@ -529,9 +542,16 @@ def _block_cells(block: dict, where: _Where, matrix: str) -> list[Cell]:
     protocol = _protocol(block.get("protocol", "predict"), where / "protocol")
     pparams = _mapping(block.get("protocol_params"), where / "protocol_params")
     free_label = _check_protocol_params(protocol, pparams, where / "protocol_params")
+    minimum, optional_label, check_task = _protocol_hooks(protocol, pparams)
     tasks = _tasks(block["tasks"], where / "tasks")
-    methods = _resolve_methods(block["methods"], where / "methods", protocol, free_label)
-    budgets = _budgets(block["budgets"], where / "budgets")
+    for i, t in enumerate(tasks):
+        if check_task is not None:
+            try:
+                check_task(pparams, t)
+            except HarnessError as exc:
+                raise (where / "tasks" / i).fail(str(exc)) from None
+    methods = _resolve_methods(block["methods"], where / "methods", protocol, free_label, optional_label)
+    budgets = _budgets(block["budgets"], where / "budgets", minimum)
     seeds = _seeds(block.get("seeds", 1), where / "seeds")
     n = len(tasks) * len(methods) * len(budgets) * len(seeds)
     if n > MAX_CELLS:
@@ -553,7 +573,18 @@ class Matrix:
         return len(self.cells)
 
 
-def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matrix_name: str | None) -> Matrix:
+def _missing_predictors(doc: dict, top: _Where) -> list[str]:
+    """Names in ``requires_predictors`` that are not registered."""
+    required = doc.get("requires_predictors") or []
+    names = _list_of(required, top / "requires_predictors", "predictor names") if required else []
+    if not all(isinstance(n, str) for n in names):
+        raise (top / "requires_predictors").fail(f"expected a list of predictor names, got {required!r}.")
+    known = set(_registry_names("predictors"))
+    return [n for n in names if n not in known]
+
+
+def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matrix_name: str | None, optional: bool = False) -> Matrix:
+    """``optional``: included with include_if_present (no cells while a required predictor is missing)."""
     path = path.resolve()
     if path in seen:
         raise ConfigError(f"The matrix {path} includes itself (through {' -> '.join(p.name for p in seen)}); remove the cycle.")
@@ -562,6 +593,14 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
         set_override(doc, o)
     top = _Where(path)
     _check_keys(doc, TOP_KEYS, top)
+    missing = _missing_predictors(doc, top)
+    if missing and optional:
+        return Matrix(name=str(doc.get("name") or path.stem), path=path, description="", cells=[])
+    if missing:
+        raise (top / "requires_predictors").fail(
+            f"the matrix needs predictor(s) {missing}, which are not registered; install the plugin that provides "
+            f"them (`nasbench-harness list predictors` shows the registered ones)."
+        )
     name = str(doc.get("name") or path.stem)
     matrix_name = matrix_name or name
     defaults = {k: v for k, v in doc.items() if k in BLOCK_KEYS}
@@ -587,7 +626,7 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
                 if key == "include_if_present":
                     continue
                 raise (top / key / i).fail(f"the included file {inc_path} does not exist; fix the path (relative to {path.parent}).")
-            cells += _expand_file(inc_path, [], (*seen, path), matrix_name).cells
+            cells += _expand_file(inc_path, [], (*seen, path), matrix_name, optional=key == "include_if_present").cells
             if len(cells) > MAX_CELLS:
                 raise (top / key / i).fail(f"the matrix expands to more than {MAX_CELLS} cells with its includes; split it.")
     if not cells:

@@ -26,6 +26,11 @@ PROTOCOLS: dict[str, tuple[str, str]] = {
         "A registered strategy spends a query budget one architecture at a time; anytime best-found, regret, "
         "queries to the global best.",
     ),
+    "transfer": (
+        "nasbench_harness.protocols.transfer:run",
+        "Fit on a source task of the same space (plus N target shots), predict the target task; "
+        "or the source's own accuracies as the prediction (predictor none).",
+    ),
 }
 
 
