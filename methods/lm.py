@@ -56,7 +56,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from nasbench_harness.errors import ConfigError
+from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.methods.base import ArchSet, Loss, TrainState
 from nasbench_harness.methods.neural.training import NeuralPredictor, TrainConfig, seeded, train_members
 from torch import nn
@@ -276,7 +276,10 @@ def universe_ids(space, seed: int, size: int) -> np.ndarray:
 
 
 def _key(space, cfg: PretrainConfig, seed: int, cache) -> str:
-    data = space.data_checksum(cache) if cache is not None else "no-cache"
+    try:
+        data = space.data_checksum(cache) if cache is not None else "no-cache"
+    except HarnessError:  # a space with no table of its own (synthetic): its strings come from code alone
+        data = "no-table"
     parts = {"space": space.name, "seed": seed, "cfg": asdict(cfg), "code": CODE_DIGEST, "data": data}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -299,7 +302,8 @@ def pretrain(space, seed: int, cfg: PretrainConfig, threads: int = 1) -> tuple[d
     ids = universe_ids(space, seed, cfg.pool + cfg.held_out)
     tokens = tokenise(space, ids)
     perm = np.random.default_rng(seed + 1).permutation(len(ids))
-    held, train = tokens.ids[perm[: cfg.held_out]], tokens.ids[perm[cfg.held_out :]]
+    n_held = min(cfg.held_out, len(ids) // 5)  # small spaces (TransNAS macro: 3,256) keep most strings for training
+    held, train = tokens.ids[perm[:n_held]], tokens.ids[perm[n_held:]]
     config = bert_config(len(tokens.vocab), max_positions(space), asdict(cfg))
     with seeded(seed):
         model = MaskedTokenModel(config, cfg.mask_prob)
@@ -370,12 +374,16 @@ def _is_product(space) -> bool:
 
 # ------------------------------------------------------------------------------ checkpoints
 _CHECKPOINTS: dict[str, tuple[nn.Module, Any]] = {}
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
 def load_checkpoint(path: str) -> tuple[nn.Module, Any]:
     """(encoder, tokenizer or None) of a local checkpoint folder, read once per process; never the network."""
     if path not in _CHECKPOINTS:
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()  # a cell's log is not a terminal
 
         try:
             encoder = AutoModel.from_pretrained(path, local_files_only=True)
@@ -384,10 +392,16 @@ def load_checkpoint(path: str) -> tuple[nn.Module, Any]:
                 f"model_path '{path}' is not a loadable transformers checkpoint ({type(exc).__name__}); "
                 "give a folder written by save_pretrained (config.json + weights)."
             ) from None
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError, TypeError):
-            tokenizer = None  # no tokenizer files: the op vocabulary is used
+        tokenizer = None  # no tokenizer files: the op vocabulary is used
+        # Only a folder that holds a tokenizer: otherwise AutoTokenizer builds an empty default one from the config.
+        if any((Path(path) / f).is_file() for f in TOKENIZER_FILES):
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+            except (OSError, ValueError, TypeError) as exc:
+                raise ConfigError(
+                    f"The tokenizer in model_path '{path}' cannot be loaded ({type(exc).__name__}); fix or remove its "
+                    "tokenizer files (the op vocabulary is used when there are none)."
+                ) from None
         _CHECKPOINTS[path] = (encoder, tokenizer)
     return _CHECKPOINTS[path]
 
