@@ -50,8 +50,9 @@ def test_darts_tokens_are_the_genotype_pairs_of_both_cells():
     space = get_search_space("darts")
     arch = space.sample(1, np.random.default_rng(0))[0]
     tokens = tokenise(space, [arch])
-    normal, reduce = lm_words = tokens.texts()[0].split(" ")[:16], tokens.texts()[0].split(" ")[16:]
-    assert len(lm_words[0]) == len(lm_words[1]) == 16
+    words = tokens.texts()[0].split(" ")
+    normal, reduce = words[:16], words[16:]
+    assert len(normal) == len(reduce) == 16
     from nasbench_harness.tasks.spaces import darts
 
     geno = darts.parse(arch)
