@@ -48,6 +48,7 @@ def test_bench_lm_finetune_nb201_156_and_score_all(benchmark, cache_for, request
 
     pred = benchmark.pedantic(run, rounds=1, iterations=1)
     benchmark.extra_info.update({k: round(v, 3) for k, v in facts.items()}, loadavg=open("/proc/loadavg").read().split()[:3])
+    print(f"\nlm nb201/cifar10 156 cells ({'default params' if full else params}): {benchmark.extra_info}")
     assert pred.shape == (15625,) and np.isfinite(pred).all()
 
 
@@ -77,4 +78,5 @@ def test_bench_lm_pretrain_nb101(benchmark, request, tmp_path):
 
     info = benchmark.pedantic(run, rounds=1, iterations=1)
     benchmark.extra_info.update({k: round(float(v), 4) for k, v in facts.items()}, loadavg=open("/proc/loadavg").read().split()[:3])
+    print(f"\nlm NB101 pre-training ({cfg}): {benchmark.extra_info}")
     assert 0 <= info["mlm_accuracy"] <= 1 and info["masked_tokens"] > 0
