@@ -465,9 +465,10 @@ class LMPredictor(NeuralPredictor):
         self._space, self._cache = archs.space, getattr(archs.task, "cache", None)
         tokens = tokenise(archs.space, archs.ids)
         if self.params["model_path"] is not None:
-            _, tokenizer = load_checkpoint(str(self.params["model_path"]))
-            if tokenizer is not None:
-                enc = tokenizer(tokens.texts(), padding=True, truncation=True, return_tensors="pt")
+            encoder, tokenizer = load_checkpoint(str(self.params["model_path"]))
+            if tokenizer is not None:  # cut at the checkpoint's position table, whatever the tokenizer's own limit
+                limit = int(getattr(encoder.config, "max_position_embeddings", 512))
+                enc = tokenizer(tokens.texts(), padding=True, truncation=True, max_length=limit, return_tensors="pt")
                 return LMSource(enc["input_ids"].long(), enc["attention_mask"].long())
         ids = torch.as_tensor(tokens.ids)
         self._vocab = tokens.vocab
