@@ -17,7 +17,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -49,6 +49,7 @@ PRIOR_SECONDS = {
     "convnp": 120.0,
 }
 DEFAULT_PRIOR_SECONDS = 10.0
+TUNED_PRIOR_SECONDS = 60.0  # a regressor with `tune: true` (30 cross-validated trials)
 
 # Default cell timeout: TIMEOUT_FACTOR times the cell's expected cost (stored median
 # timing of the predictor on the task, else of the predictor, else its prior above), and
@@ -174,13 +175,13 @@ def execute_cell(payload: dict) -> list[dict]:
     cell = Cell(**payload["cell"])
     threads = int(payload.get("threads", 1))
     row = _base_row(cell, payload)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         pin_threads(threads)
         task = _load_task(cell.task, payload.get("data_root"))
         _warm_inputs(cell, task)
         fn, takes_threads = _protocol(cell.protocol)
-        start = time.perf_counter()  # loading and encoding are once-per-worker costs, not the cell's
+        start, cpu_start = time.perf_counter(), time.process_time()  # loading and encoding are once-per-worker costs, not the cell's
         results = fn(cell, task, threads=threads) if takes_threads else fn(cell, task)
         rows = [{**row, "status": "ok", "error": "", "eval_is_test": bool(task.eval_is_test), **r} for r in results]
     except HarnessError as exc:
@@ -189,10 +190,11 @@ def execute_cell(payload: dict) -> list[dict]:
         rows = [{**row, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}]
     except SystemExit as exc:  # a method calling sys.exit() fails its cell, not the run
         rows = [{**row, "status": "failed", "error": f"the method called sys.exit({exc.code!r})"}]
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     finished = datetime.now(UTC).isoformat(timespec="microseconds")
     for r in rows:
         r.setdefault("total_seconds", total)
+        r.setdefault("cpu_seconds", cpu)  # the cell's cost on a dedicated core, whatever the load (estimate.py)
         r["finished_at"] = finished
     return rows
 
@@ -220,6 +222,7 @@ class Plan:
         return sum(self.done)
 
 
+@functools.cache
 def _dist_of(predictor: str) -> str:
     from nasbench_harness import registry
 
@@ -270,7 +273,7 @@ def plan(
         keys.append(key)
         payloads.append(
             {
-                "cell": asdict(c),
+                "cell": c.as_dict(),
                 "key": key,
                 "code_version": cv,
                 "data_checksum": checksum,
@@ -283,26 +286,28 @@ def plan(
     return Plan(matrix, cells, keys, payloads, [k in stored for k in keys], data_root, {n: len(t) for n, t in tasks.items()}, missing)
 
 
+def cost_model(store: ResultStore, column: str = "cpu_seconds"):
+    """The cost model (``estimate.CostModel``) learned from the store's timings."""
+    from nasbench_harness.estimate import TIMING_COLUMNS, CostModel
+
+    return CostModel(store.read(TIMING_COLUMNS), column)
+
+
+def cell_estimates(p: Plan, store: ResultStore, column: str = "cpu_seconds") -> list[tuple[float, str]]:
+    """(seconds, basis) of each pending cell from the stored timings (``estimate.CostModel``:
+    per stratum a log-log fit in the training size, falling back to the method, the
+    predictor in the space, the predictor, then ``PRIOR_SECONDS``)."""
+    return cost_model(store, column).predict_many([p.cells[i] for i in p.pending], p.task_sizes)
+
+
 def _cell_costs(p: Plan, store: ResultStore) -> list[float]:
-    """Expected seconds of each pending cell: stored timings of the same predictor and task
-    (else the same predictor anywhere, else ``PRIOR_SECONDS``)."""
-    df = store.read(["predictor", "task", "total_seconds"])
-    by_pt: dict = {}
-    by_p: dict = {}
-    if not df.empty and "total_seconds" in df.columns:
-        ok = df[df["status"] == "ok"]
-        by_pt = ok.groupby(["predictor", "task"])["total_seconds"].median().to_dict()
-        by_p = ok.groupby("predictor")["total_seconds"].median().to_dict()
-    costs = []
-    for i in p.pending:
-        c = p.cells[i]
-        costs.append(by_pt.get((c.predictor, c.task), by_p.get(c.predictor, PRIOR_SECONDS.get(c.predictor, DEFAULT_PRIOR_SECONDS))))
-    return costs
+    """Expected wall seconds of each pending cell (time limits scale with them)."""
+    return [s for s, _ in cell_estimates(p, store, "total_seconds")]
 
 
-def estimate_seconds(p: Plan, store: ResultStore, jobs: int = 1) -> float:
-    """Wall-time estimate of the pending cells (see ``_cell_costs``), divided over jobs."""
-    return sum(_cell_costs(p, store)) / max(1, jobs)
+def estimate_seconds(p: Plan, store: ResultStore, jobs: int = 1, column: str = "cpu_seconds") -> float:
+    """Time estimate of the pending cells (see ``cell_estimates``), divided over jobs."""
+    return sum(s for s, _ in cell_estimates(p, store, column)) / max(1, jobs)
 
 
 def default_timeout(cost: float) -> float:
