@@ -6,16 +6,17 @@ GCN's cost little) in one search space, and within a stratum on the training-set
 as a power law ``seconds = exp(a) * n**b``. ``CostModel`` fits that per stratum from the
 stored rows (least squares in log-log; the slope is pooled over the method's spaces when
 a stratum holds one size only) and falls back, for a cell with no stored stratum, to the
-method's pooled fit, then to the predictor's rows in that space, the predictor anywhere,
-and last to the priors in ``runner.PRIOR_SECONDS``. Each estimate says which level it came
-from (its *basis*), so `run --dry-run` can show how much of a projection is measured.
+method's pooled fit, then to the predictor's rows (same protocol and search strategy, any
+params) in that space, then in any space, and last to the priors in ``runner`` (per
+predictor, per search strategy, for tuned regressors). Each estimate says which level it
+came from (its *basis*), so `run --dry-run` can show how much of a projection is measured.
 
 Timings: ``cpu_seconds`` (CPU time of the worker during the cell, what the cell costs on a
 dedicated core) where stored, else ``total_seconds`` (wall time, inflated on a loaded
 machine); ``CostModel(rows, column="total_seconds")`` models wall time instead.
 
-``sample_cells`` picks K cells of every stratum (the smallest and largest training sizes
-first, so the log-log fit has a range) deterministically: `run --sample K` stores them, and
+``sample_cells`` picks K cells of every stratum (from the smallest to the largest training
+size, so the log-log fit has a range; K = 1: the median) deterministically: `run --sample K` stores them, and
 a following `run --dry-run` projects the whole matrix from them.
 """
 
@@ -60,6 +61,12 @@ def method_key(protocol: str, protocol_params: dict, predictor: str, params: dic
     return canonical_json([protocol, protocol_params, predictor, params])
 
 
+def predictor_key(protocol: str, protocol_params: dict, predictor: str) -> str:
+    """The method without its params: a fallback never crosses protocols or search strategies
+    (a search cell fits its predictor many times; a predict cell once)."""
+    return canonical_json([protocol, protocol_params.get("strategy", ""), predictor])
+
+
 def cell_method_key(cell: Cell) -> str:
     return method_key(cell.protocol, cell.protocol_params, cell.predictor, cell.params)
 
@@ -77,8 +84,16 @@ def train_size(cell: Cell, task_size: int | None) -> float:
 
 
 def _prior(cell: Cell) -> float:
-    from nasbench_harness.runner import DEFAULT_PRIOR_SECONDS, PRIOR_SECONDS, TUNED_PRIOR_SECONDS
+    from nasbench_harness.runner import (
+        DEFAULT_PRIOR_SECONDS,
+        PRIOR_SECONDS,
+        STRATEGY_PRIOR_SECONDS,
+        TUNED_PRIOR_SECONDS,
+    )
 
+    strategy = cell.protocol_params.get("strategy")
+    if cell.protocol == "search" and strategy in STRATEGY_PRIOR_SECONDS:
+        return STRATEGY_PRIOR_SECONDS[strategy]
     if cell.params.get("tune"):
         return TUNED_PRIOR_SECONDS
     return PRIOR_SECONDS.get(cell.predictor, DEFAULT_PRIOR_SECONDS)
@@ -163,7 +178,7 @@ def timing_frame(rows: pd.DataFrame, column: str = "cpu_seconds") -> pd.DataFram
     ``column`` is the timing to model; where a row lacks it (older rows, grouped units)
     its ``total_seconds`` stands in.
     """
-    out = pd.DataFrame(columns=["method", "space", "predictor", "logn", "logs"])
+    out = pd.DataFrame(columns=["method", "space", "predictor", "logn", "logs"])  # predictor: ``predictor_key``
     if rows.empty or "total_seconds" not in rows.columns:
         return out
     ok = rows[rows["status"] == "ok"] if "status" in rows.columns else rows
@@ -177,15 +192,16 @@ def timing_frame(rows: pd.DataFrame, column: str = "cpu_seconds") -> pd.DataFram
     n = pd.to_numeric(ok["n_train"], errors="coerce") if "n_train" in ok.columns else pd.Series(np.nan, index=ok.index)
     budget = pd.to_numeric(ok["budget"], errors="coerce")
     n = n.where(n.notna(), budget.where(budget >= 1))  # a count budget is the training size
+    pparams = [_row_protocol_params(pp) for pp in ok.get("protocol_params", pd.Series("", index=ok.index))]
     methods = [
-        method_key(p, _row_protocol_params(pp), pred, _row_params(par))
-        for p, pp, pred, par in zip(ok["protocol"], ok.get("protocol_params", ""), ok["predictor"], ok.get("params", ""))
+        method_key(p, pp, pred, _row_params(par))
+        for p, pp, pred, par in zip(ok["protocol"], pparams, ok["predictor"], ok.get("params", pd.Series("", index=ok.index)))
     ]
     return pd.DataFrame(
         {
             "method": methods,
             "space": ok["space"].to_numpy(),
-            "predictor": ok["predictor"].to_numpy(),
+            "predictor": [predictor_key(p, pp, pred) for p, pp, pred in zip(ok["protocol"], pparams, ok["predictor"])],
             "logn": np.log(n.to_numpy(dtype=float)),
             "logs": np.log(ok["_s"].to_numpy(dtype=float)),
         }
@@ -227,8 +243,8 @@ class CostModel:
         for basis, table, key in (
             ("stratum", self._stratum, (method, space)),
             ("method", self._method, method),
-            ("predictor+space", self._pred_space, (cell.predictor, space)),
-            ("predictor", self._pred, cell.predictor),
+            ("predictor+space", self._pred_space, (predictor_key(cell.protocol, cell.protocol_params, cell.predictor), space)),
+            ("predictor", self._pred, predictor_key(cell.protocol, cell.protocol_params, cell.predictor)),
         ):
             fit = table.get(key)
             if fit is not None:
@@ -272,7 +288,7 @@ def sample_cells(cells: list[Cell], k: int, task_sizes: dict[str, int] | None = 
         strata[stratum(c)].append(c)
     per_stratum = []
     for members in strata.values():
-        members = sorted(members, key=lambda c: (_order_size(c, sizes), c.task, c.seed, c.method, canonical_json(c.loss_params)))
+        members = sorted(members, key=lambda c: (_order_size(c, sizes), c.task, c.seed, canonical_json(c.identity())))
         if len(members) <= k:
             picks = range(len(members))
         elif k == 1:

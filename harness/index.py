@@ -20,7 +20,6 @@ newest ``MAX_ENTRIES`` plans.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.util
 import json
@@ -87,9 +86,10 @@ def _entry_points() -> list[tuple[str, str, str, str, str]]:
     return sorted(rows)
 
 
-@functools.cache
 def code_fingerprint() -> str:
-    """Digest of the code that plugin metadata and run keys come from (file sizes and times)."""
+    """Digest of the code that plugin metadata and run keys come from (file sizes and times).
+
+    Not memoised: plugins installed while a process runs must change it (tens of ms)."""
     eps = _entry_points()
     roots = [r for m in _PACKAGES for r in _package_roots(m)]
     for _, _, value, dist, _ in eps:

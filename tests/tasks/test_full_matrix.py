@@ -1,0 +1,43 @@
+"""The `full` matrix's scope: explicit method lists, and the cell counts per cost family that
+docs/FULL.md states (the test reads them from its table, so the document cannot drift)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from nasbench_harness.estimate import FAMILIES, cell_family
+from nasbench_harness.matrix import builtin_matrices, load_matrix
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "FULL.md"
+
+
+def _documented_counts() -> dict[str, int]:
+    """``| family | cells | ...`` rows of the cell-count table in docs/FULL.md."""
+    counts = {}
+    for line in DOC.read_text().splitlines():
+        m = re.match(r"\|\s*([^|]+?)\s*\|\s*([\d,]+)\s*\|", line)
+        if m and m.group(1) in (*FAMILIES, "total"):
+            counts[m.group(1)] = int(m.group(2).replace(",", ""))
+    return counts
+
+
+def test_every_block_of_full_names_its_methods():
+    doc = yaml.safe_load(builtin_matrices()["full"].read_text())
+    assert "methods" not in doc  # no top-level default that blocks could inherit
+    for block in doc["blocks"]:
+        assert isinstance(block["methods"], list) and "*" not in block["methods"]
+    assert "paper-surrogates.yaml" in doc["include_if_present"]  # added once that matrix exists
+
+
+def test_full_expands_to_the_documented_cells_per_family(example_plugin):
+    """A newly registered predictor (here the example plugin's knn) adds no cell to `full`."""
+    cells = load_matrix("full").cells
+    assert "knn" not in {c.predictor for c in cells}
+    per_family = Counter(cell_family(c) for c in cells)
+    assert "other" not in per_family  # every predictor of `full` has a stated family budget
+    documented = _documented_counts()
+    assert documented.pop("total") == len(cells)
+    assert documented == dict(per_family)
