@@ -77,8 +77,9 @@ def _entry_points() -> list[tuple[str, str, str, str, str]]:
     from nasbench_harness.registry import GROUPS
 
     rows, dists = set(), {}
+    every = metadata.entry_points()  # held while ids of its distributions are memo keys (no id reuse)
     for group in GROUPS.values():
-        for ep in metadata.entry_points(group=group):
+        for ep in every.select(group=group):
             if id(ep.dist) not in dists:  # parse each distribution's metadata once, not once per entry point
                 md = ep.dist.metadata if ep.dist is not None else {}
                 dists[id(ep.dist)] = (md.get("Name", "?"), md.get("Version", "?"))
