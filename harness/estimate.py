@@ -13,7 +13,8 @@ came from (its *basis*), so `run --dry-run` can show how much of a projection is
 
 Timings: ``cpu_seconds`` (CPU time of the worker during the cell, what the cell costs on a
 dedicated core) where stored, else ``total_seconds`` (wall time, inflated on a loaded
-machine); ``CostModel(rows, column="total_seconds")`` models wall time instead.
+machine); ``CostModel(rows, column="total_seconds")`` models wall time instead, its priors
+scaled by the median wall/CPU ratio of the stored rows (the load they ran under).
 
 ``sample_cells`` picks K cells of every stratum (from the smallest to the largest training
 size, so the log-log fit has a range; K = 1: the median) deterministically: `run --sample K` stores them, and
@@ -208,6 +209,18 @@ def timing_frame(rows: pd.DataFrame, column: str = "cpu_seconds") -> pd.DataFram
     )
 
 
+def _load_factor(rows: pd.DataFrame) -> float:
+    """Median wall / CPU seconds of the stored rows (1 without both): the priors are CPU
+    seconds, so a wall-time estimate (and a cell's default time limit) scales them by the
+    load under which the store's cells ran."""
+    if rows.empty or not {"total_seconds", "cpu_seconds"} <= set(rows.columns):
+        return 1.0
+    wall = pd.to_numeric(rows["total_seconds"], errors="coerce")
+    cpu = pd.to_numeric(rows["cpu_seconds"], errors="coerce")
+    ok = (wall > 0) & (cpu > 0) & ((rows["status"] == "ok") if "status" in rows.columns else True)
+    return float(max(1.0, (wall[ok] / cpu[ok]).median())) if ok.any() else 1.0
+
+
 class CostModel:
     """Seconds per cell, learned from stored timings (see the module docstring)."""
 
@@ -224,6 +237,7 @@ class CostModel:
         self._pred_space = {k: _fit(g["logn"].to_numpy(), g["logs"].to_numpy()) for k, g in t.groupby(["predictor", "space"])} if len(t) else {}
         self._pred = {k: _fit(g["logn"].to_numpy(), g["logs"].to_numpy()) for k, g in t.groupby("predictor")} if len(t) else {}
         self.n_rows = len(t)
+        self.load_factor = _load_factor(rows) if column == "total_seconds" else 1.0
 
     def predict_many(self, cells: list[Cell], task_sizes: dict[str, int]) -> list[tuple[float, str]]:
         """``predict`` for many cells, once per distinct (stratum, predictor, size, tuned)."""
@@ -249,7 +263,7 @@ class CostModel:
             fit = table.get(key)
             if fit is not None:
                 return fit.at(n), basis
-        return _prior(cell), "prior"
+        return _prior(cell) * self.load_factor, "prior"
 
 
 # -- per-family summary -------------------------------------------------------------------------

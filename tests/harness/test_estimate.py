@@ -56,6 +56,8 @@ def test_cpu_seconds_are_modelled_and_wall_seconds_on_request():
     assert CostModel(_rows(stored), "total_seconds").predict(_cell())[0] == pytest.approx(10.0)
     # rows without cpu_seconds (older rows) stand in with their wall time
     assert CostModel(_rows(stored, cpu=False)).predict(_cell())[0] == pytest.approx(10.0)
+    # a wall-time estimate from the priors carries the load the stored cells ran under (wall = 10 x CPU)
+    assert CostModel(_rows(stored), "total_seconds").predict(_cell(predictor="cap", loss="")) == (10 * PRIOR_SECONDS["cap"], "prior")
 
 
 def test_fallbacks_method_then_predictor_then_prior():
