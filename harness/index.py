@@ -11,9 +11,10 @@ Two JSON caches under ``$NASBENCH_HARNESS_INDEX`` (default: the user cache dir's
 Both are keyed by a fingerprint of everything they are computed from: the size and
 modification time of every source and YAML file of the package and of every plugin's
 package, the registered entry points with their distributions' versions, and (for plans)
-the data manifests and tables, the matrix folder's YAML files and the command's options.
-Any change gives a new key, so an entry is never used stale; a missing or unreadable entry
-is recomputed. `run` itself never reads a cached plan: it always derives run keys afresh,
+the data manifests and tables, the matrix file and the files it includes, and the command's
+options. Any change to those gives a new key (contents of source files are not hashed: an
+edit that kept a file's size and modification time would go unseen); a missing or
+unreadable entry is recomputed. `run` itself never reads a cached plan: it always derives run keys afresh,
 and stores the plan it computed for the next dry run. Writes are atomic; the folder keeps the
 newest ``MAX_ENTRIES`` plans.
 """
@@ -161,14 +162,41 @@ def plugin_rows(kind: str, compute) -> list[dict]:
 
 # -- planned matrices (`run --dry-run`) ----------------------------------------------------------
 def plan_key(matrix: str, options: dict) -> str:
-    """The cache key of a plan: code, data, the matrix folder's YAML files and the options."""
+    """The cache key of a plan: code, data, the matrix file and its includes, and the options."""
     from nasbench_harness.matrix import find_matrix
 
     path = find_matrix(matrix).resolve()
-    yaml_files = sorted(path.parent.rglob("*.y*ml"))
-    texts = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in yaml_files if p.is_file()}
+    texts: dict[str, str] = {}
+    _matrix_files(path, texts)
     payload = {"matrix": str(path), "yaml": texts, "options": options, "code": code_fingerprint(), "data": data_fingerprint()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _matrix_files(path: Path, texts: dict[str, str]) -> None:
+    """Digests of a matrix file and of every file it includes (transitively); an absent
+    ``include_if_present`` file is recorded as absent, so creating it changes the key."""
+    import yaml
+
+    if str(path) in texts:
+        return
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        texts[str(path)] = "absent"
+        return
+    texts[str(path)] = hashlib.sha256(raw).hexdigest()
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return  # expanding it raises the located error
+    if not isinstance(doc, dict):
+        return
+    for key in ("include", "include_if_present"):
+        entries = doc.get(key) or []
+        for entry in entries if isinstance(entries, list) else [entries]:
+            name = entry.get("file") if isinstance(entry, dict) else entry
+            if isinstance(name, str):
+                _matrix_files(path.parent / name, texts)
 
 
 def load_plan(key: str, store):
