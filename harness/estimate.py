@@ -23,6 +23,7 @@ a following `run --dry-run` projects the whole matrix from them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import defaultdict
@@ -290,8 +291,8 @@ def family_costs(cells: list[Cell], costs: list[tuple[float, str]]) -> list[Fami
 # -- stratified sample ------------------------------------------------------------------------
 def sample_cells(cells: list[Cell], k: int, task_sizes: dict[str, int] | None = None) -> list[Cell]:
     """K cells of every stratum, deterministically: a stratum's cells are ordered by training
-    size (then task, seed, method) and K are taken evenly from smallest to largest (K = 1: the
-    median). The same matrix always gives the same sample, so a rerun resumes it."""
+    size (ties by a digest of the cell) and K are taken evenly from smallest to largest (K = 1:
+    the median). The same matrix always gives the same sample, so a rerun resumes it."""
     if k < 1:
         from nasbench_harness.errors import ConfigError
 
@@ -302,7 +303,9 @@ def sample_cells(cells: list[Cell], k: int, task_sizes: dict[str, int] | None = 
         strata[stratum(c)].append(c)
     per_stratum = []
     for members in strata.values():
-        members = sorted(members, key=lambda c: (_order_size(c, sizes), c.task, c.seed, canonical_json(c.identity())))
+        # Ties at a size are broken by a digest of the cell, not alphabetically: ordering by name
+        # picked the same losses (ew first, warp last) in every stratum, and warp is the costliest.
+        members = sorted(members, key=lambda c: (_order_size(c, sizes), hashlib.sha256(canonical_json(c.identity()).encode()).hexdigest()))
         if len(members) <= k:
             picks = range(len(members))
         elif k == 1:

@@ -15,12 +15,16 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "FULL.md"
 
 
 def _documented_counts() -> dict[str, int]:
-    """``| family | cells | ...`` rows of the cell-count table in docs/FULL.md."""
+    """The rows of the ``| family | cells |`` table in docs/FULL.md."""
+    lines = DOC.read_text().splitlines()
+    start = lines.index("| family | cells |") + 2
     counts = {}
-    for line in DOC.read_text().splitlines():
-        m = re.match(r"\|\s*([^|]+?)\s*\|\s*([\d,]+)\s*\|", line)
-        if m and m.group(1) in (*FAMILIES, "total"):
-            counts[m.group(1)] = int(m.group(2).replace(",", ""))
+    for line in lines[start:]:
+        m = re.match(r"\|\s*([^|]+?)\s*\|\s*([\d,]+)\s*\|$", line)
+        if not m:
+            break
+        counts[m.group(1)] = int(m.group(2).replace(",", ""))
+    assert set(counts) <= {*FAMILIES, "total"}
     return counts
 
 
