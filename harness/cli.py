@@ -68,6 +68,31 @@ def _progress(total: int):
     return bar, lambda rows: bar.advance(task_id, len({r["key"] for r in rows}))  # a unit may hold many cells
 
 
+def _print_estimate(name: str, p, store, n_jobs: int) -> None:
+    """The dry run's projection: per cost family, from CPU timings (dedicated cores) and wall timings (as measured)."""
+    from nasbench_harness.estimate import family_costs
+    from nasbench_harness.runner import cell_estimates
+
+    pending = [p.cells[i] for i in p.pending]
+    cpu = family_costs(pending, cell_estimates(p, store, "cpu_seconds"))
+    wall = {f.family: f.seconds for f in family_costs(pending, cell_estimates(p, store, "total_seconds"))}
+    total = sum(f.seconds for f in cpu)
+    out.print(
+        f"matrix {name}: {len(p.cells)} cells, {p.n_done} already done, {len(p.pending)} to run; "
+        f"estimated {_fmt_seconds(total / n_jobs)} on {n_jobs} worker(s); data checksums read from the manifests, not re-hashed (`run` verifies them)"
+    )
+    if not cpu:
+        return
+    table = Table(title=f"projection on {n_jobs} worker(s), per cost family (docs/FULL.md)")
+    for col in ("family", "cells to run", f"on {n_jobs} dedicated core(s)", "at the measured load", "estimated from"):
+        table.add_column(col, justify="left" if col in ("family", "estimated from") else "right")
+    for f in cpu:
+        bases = ", ".join(f"{n} {b}" for b, n in sorted(f.bases.items(), key=lambda kv: -kv[1]))
+        table.add_row(f.family, str(f.pending), _fmt_seconds(f.seconds / n_jobs), _fmt_seconds(wall.get(f.family, 0.0) / n_jobs), bases)
+    table.add_row("total", str(len(p.pending)), _fmt_seconds(total / n_jobs), _fmt_seconds(sum(wall.values()) / n_jobs), "")
+    out.print(table)
+
+
 @app.command()
 def run(
     matrix: Annotated[str, typer.Option("--matrix", "-m", help="Built-in matrix name (see `list matrices`) or a YAML path.")],
@@ -81,6 +106,10 @@ def run(
     filter: Annotated[list[str] | None, typer.Option("--filter", help="field=glob[,glob] (task, predictor, loss, encoding, budget, seed, method, space, protocol); repeatable.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Typed matrix override key.path=value (YAML value, never evaluated); repeatable.")] = None,
     skip_missing_data: Annotated[bool, typer.Option("--skip-missing-data", help="Skip tasks whose data is not imported (e.g. for `full`) instead of stopping.")] = False,
+    sample: Annotated[
+        int | None,
+        typer.Option("--sample", min=1, help="Run only K cells of every (method x search space) stratum (deterministic, smallest to largest training size), so that a later --dry-run projects the whole matrix from measured timings."),
+    ] = None,
     cell_timeout: Annotated[
         float | None,
         typer.Option("--cell-timeout", min=0, help="Seconds a cell may run before its worker is killed and replaced (0: no limit); default: 20x the cell's expected cost, at least 600 s."),
@@ -90,29 +119,40 @@ def run(
 
     Exits 1 when any cell failed (after storing every result; failed cells are retried by
     the next run)."""
+    from nasbench_harness import index
     from nasbench_harness.errors import ConfigError
     from nasbench_harness.executors import EXECUTORS, default_jobs, make_executor
     from nasbench_harness.matrix import filter_cells, load_matrix
-    from nasbench_harness.runner import estimate_seconds, execute, plan
+    from nasbench_harness.runner import execute, plan
     from nasbench_harness.store import ResultStore
 
     if executor not in EXECUTORS:
         make_executor(executor)  # raises the one-sentence ConfigError before any work
+    n_jobs = 1 if executor == "serial" else (jobs or default_jobs(threads))
+    store = ResultStore(results)
+    # A dry run reads the plan cached by the last run or dry run of the same matrix, code and data (index.py).
+    plan_key = index.plan_key(matrix, {"set": set_ or [], "filter": filter or [], "skip_missing_data": skip_missing_data, "sample": sample})
+    cached = index.load_plan(plan_key, store) if dry_run and not force else None
+    if cached is not None:
+        for task, why in cached.missing.items():
+            err.print(f"[yellow]warning:[/yellow] skipped task {task}: {escape(why)}")
+        _print_estimate(cached.matrix.name, cached, store, n_jobs)
+        return
     m = load_matrix(matrix, set_ or [])
     cells = filter_cells(m.cells, filter or [])
     if not cells:
         raise ConfigError(f"The filters {' '.join(filter or [])} match none of the {len(m.cells)} cells of matrix '{m.name}'; check the values with `nasbench-harness validate`.")
-    store = ResultStore(results)
     p = plan(m, store, cells, force=force, threads=threads, skip_missing_data=skip_missing_data, verify_data=not dry_run)
     for task, why in p.missing.items():
         err.print(f"[yellow]warning:[/yellow] skipped task {task}: {escape(why)}")
-    n_jobs = 1 if executor == "serial" else (jobs or default_jobs(threads))
+    if sample:
+        from nasbench_harness.estimate import sample_cells
+
+        p = plan(m, store, sample_cells(p.cells, sample, p.task_sizes), force=force, threads=threads, verify_data=not dry_run)
+    if not force:
+        index.save_plan(plan_key, p)
     if dry_run:
-        eta = estimate_seconds(p, store, n_jobs)
-        out.print(
-            f"matrix {m.name}: {len(p.cells)} cells, {p.n_done} already done, {len(p.pending)} to run; "
-            f"estimated {_fmt_seconds(eta)} on {n_jobs} worker(s); data checksums read from the manifests, not re-hashed (`run` verifies them)"
-        )
+        _print_estimate(m.name, p, store, n_jobs)
         return
     store.ensure_writable()
     bar, advance = _progress(len(p.pending))
@@ -187,10 +227,11 @@ def _plugin_rows(kind: str) -> list[dict]:
 
 def list_rows(kind: str) -> list[dict]:
     """Rows (each with ``name`` and ``description``) for ``list KIND``."""
-    if kind in ("predictors", "losses", "strategies"):
-        return _plugin_rows(kind)
-    if kind == "search-spaces":
-        return _plugin_rows("search_spaces")
+    if kind in ("predictors", "losses", "strategies", "search-spaces"):
+        from nasbench_harness import index
+
+        group = kind.replace("-", "_")  # rows cached under the code fingerprint: no torch import once listed (index.py)
+        return index.plugin_rows(group, lambda: _plugin_rows(group))
     if kind == "protocols":
         from nasbench_harness.protocols import PROTOCOLS
 
@@ -300,11 +341,13 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry: one sentence and the error's exit code for HarnessError."""
     from nasbench_harness.errors import CorruptShardWarning
 
-    _mount_data_app()
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args or args[0] not in ("run", "list", "validate", "report"):  # `data` (numpy) only where it can be named or listed
+        _mount_data_app()
     previous = warnings.showwarning
     warnings.showwarning = lambda m, c, *a, **k: _show_warning(m, c, *a, **k) if issubclass(c, CorruptShardWarning) else previous(m, c, *a, **k)
     try:
-        app(args=argv, prog_name="nasbench-harness")
+        app(args=args, prog_name="nasbench-harness")
     except HarnessError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(exc.exit_code)

@@ -15,10 +15,11 @@ import inspect
 import json
 import os
 import platform
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -28,11 +29,12 @@ from nasbench_harness.matrix import NO_PREDICTOR, Cell, Matrix, canonical_json, 
 from nasbench_harness.store import ResultStore
 from nasbench_harness.threads import pin_threads
 
-# Seconds one cell takes on one core when no timing of it is stored yet (measured on the
-# NAS-Bench-Graph and NB201 tasks at small budgets, whole space scored; rough on purpose:
-# only used by `run --dry-run` until real timings exist).
+# CPU seconds one cell takes on one core when no timing of its kind is stored yet: the
+# fallback of the cost model (harness/estimate.py) behind `run --dry-run` and the default
+# cell timeouts. Figures measured here on a quiet core (docs/FULL.md, docs/CONVNP.md,
+# docs/SEARCH.md, docs/GRABNAS.md), whole space scored, at the papers' small budgets.
 PRIOR_SECONDS = {
-    NO_PREDICTOR: 0.5,  # search baselines (random search, regularised evolution)
+    NO_PREDICTOR: 1.0,  # search baselines (random search, regularised evolution)
     "linear": 0.3,
     "ridge": 0.3,
     "random_forest": 3.0,
@@ -40,16 +42,22 @@ PRIOR_SECONDS = {
     "lightgbm": 2.0,
     "mlp": 5.0,
     "gp": 8.0,
-    "gcn": 40.0,
-    "ap": 20.0,
-    "transformer": 60.0,
-    "gin": 40.0,
-    "neural_predictor": 40.0,
-    "cap": 90.0,
-    "carl": 90.0,
-    "convnp": 120.0,
+    "gcn": 3.0,
+    "ap": 2.0,
+    "transformer": 6.0,
+    "gin": 4.0,
+    "neural_predictor": 11.0,
+    "cap": 5.0,
+    "carl": 14.0,
+    "convnp": 20.0,
 }
 DEFAULT_PRIOR_SECONDS = 10.0
+TUNED_PRIOR_SECONDS = 30.0  # a regressor with `tune: true` (30 cross-validated trials): LR 1 s ... MLP 58 s
+# A search cell's cost is its strategy's (a query budget of model fits), not its predictor's.
+STRATEGY_PRIOR_SECONDS = {
+    "random": 0.5, "evolution": 10.0, "local_search": 5.0, "npenas": 10.0, "pwlnas": 10.0, "bananas": 20.0,
+    "gp_bo": 10.0, "grabnas": 40.0, "grabnas_knn": 6.0, "tnas": 6.0, "metad2a": 2.0,
+}  # fmt: skip
 
 # Default cell timeout: TIMEOUT_FACTOR times the cell's expected cost (stored median
 # timing of the predictor on the task, else of the predictor, else its prior above), and
@@ -178,6 +186,23 @@ def _warm_inputs(cell: Cell, task) -> None:
         pass
 
 
+@functools.cache
+def _warm_torch() -> None:
+    """Pay torch's one-time costs (autograd engine, optimiser, kernel set-up) in this worker
+    before any cell's clock starts: measured at ~2.5 CPU s on a worker's first GCN cell, which
+    otherwise inflates its timing (and the cost model learning from it, estimate.py). No
+    random numbers are drawn, so no generator's state changes."""
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    opt = torch.optim.AdamW(model.parameters())
+    for _ in range(2):
+        loss = model(torch.ones(4, 8)).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
 def prepare_cell(payload: dict) -> None:
     """Load the cell's task and inputs in this worker (memoised), before its clock starts."""
     import importlib
@@ -189,6 +214,8 @@ def prepare_cell(payload: dict) -> None:
         for name in WARM_MODULES:
             importlib.import_module(name)
         _warm_inputs(cell, worker_task(payload))
+        if "torch" in sys.modules:  # the cell's predictor (or protocol) uses torch
+            _warm_torch()
     except Exception:  # noqa: BLE001, S110 - execute_cell meets and records the same error
         pass
 
@@ -198,13 +225,13 @@ def execute_cell(payload: dict) -> list[dict]:
     cell = Cell(**payload["cell"])
     threads = int(payload.get("threads", 1))
     row = _base_row(cell, payload)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         pin_threads(threads)
         task = worker_task(payload)
         _warm_inputs(cell, task)
         fn, takes_threads = _protocol(cell.protocol)
-        start = time.perf_counter()  # loading and encoding are once-per-worker costs, not the cell's
+        start, cpu_start = time.perf_counter(), time.process_time()  # loading and encoding are once-per-worker costs, not the cell's
         results = fn(cell, task, threads=threads) if takes_threads else fn(cell, task)
         rows = [{**row, "status": "ok", "error": "", "eval_is_test": bool(task.eval_is_test), **r} for r in results]
     except HarnessError as exc:
@@ -213,10 +240,11 @@ def execute_cell(payload: dict) -> list[dict]:
         rows = [{**row, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}]
     except SystemExit as exc:  # a method calling sys.exit() fails its cell, not the run
         rows = [{**row, "status": "failed", "error": f"the method called sys.exit({exc.code!r})"}]
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     finished = datetime.now(UTC).isoformat(timespec="microseconds")
     for r in rows:
         r.setdefault("total_seconds", total)
+        r.setdefault("cpu_seconds", cpu)  # the cell's cost on a dedicated core, whatever the load (estimate.py)
         r["finished_at"] = finished
     return rows
 
@@ -244,6 +272,7 @@ class Plan:
         return sum(self.done)
 
 
+@functools.cache
 def _dist_of(predictor: str) -> str:
     from nasbench_harness import registry
 
@@ -294,7 +323,7 @@ def plan(
         keys.append(key)
         payloads.append(
             {
-                "cell": asdict(c),
+                "cell": c.as_dict(),
                 "key": key,
                 "code_version": cv,
                 "data_checksum": checksum,
@@ -307,26 +336,28 @@ def plan(
     return Plan(matrix, cells, keys, payloads, [k in stored for k in keys], data_root, {n: len(t) for n, t in tasks.items()}, missing)
 
 
+def cost_model(store: ResultStore, column: str = "cpu_seconds"):
+    """The cost model (``estimate.CostModel``) learned from the store's timings."""
+    from nasbench_harness.estimate import TIMING_COLUMNS, CostModel
+
+    return CostModel(store.read(TIMING_COLUMNS), column)
+
+
+def cell_estimates(p: Plan, store: ResultStore, column: str = "cpu_seconds") -> list[tuple[float, str]]:
+    """(seconds, basis) of each pending cell from the stored timings (``estimate.CostModel``:
+    per stratum a log-log fit in the training size, falling back to the method, the
+    predictor in the space, the predictor, then ``PRIOR_SECONDS``)."""
+    return cost_model(store, column).predict_many([p.cells[i] for i in p.pending], p.task_sizes)
+
+
 def _cell_costs(p: Plan, store: ResultStore) -> list[float]:
-    """Expected seconds of each pending cell: stored timings of the same predictor and task
-    (else the same predictor anywhere, else ``PRIOR_SECONDS``)."""
-    df = store.read(["predictor", "task", "total_seconds"])
-    by_pt: dict = {}
-    by_p: dict = {}
-    if not df.empty and "total_seconds" in df.columns:
-        ok = df[df["status"] == "ok"]
-        by_pt = ok.groupby(["predictor", "task"])["total_seconds"].median().to_dict()
-        by_p = ok.groupby("predictor")["total_seconds"].median().to_dict()
-    costs = []
-    for i in p.pending:
-        c = p.cells[i]
-        costs.append(by_pt.get((c.predictor, c.task), by_p.get(c.predictor, PRIOR_SECONDS.get(c.predictor, DEFAULT_PRIOR_SECONDS))))
-    return costs
+    """Expected wall seconds of each pending cell (time limits scale with them)."""
+    return [s for s, _ in cell_estimates(p, store, "total_seconds")]
 
 
-def estimate_seconds(p: Plan, store: ResultStore, jobs: int = 1) -> float:
-    """Wall-time estimate of the pending cells (see ``_cell_costs``), divided over jobs."""
-    return sum(_cell_costs(p, store)) / max(1, jobs)
+def estimate_seconds(p: Plan, store: ResultStore, jobs: int = 1, column: str = "cpu_seconds") -> float:
+    """Time estimate of the pending cells (see ``cell_estimates``), divided over jobs."""
+    return sum(s for s, _ in cell_estimates(p, store, column)) / max(1, jobs)
 
 
 def default_timeout(cost: float) -> float:

@@ -25,6 +25,14 @@ SKIP_REASON = (
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_index(tmp_path_factory):
+    """Cached plans and plugin rows (harness/index.py) go to a session folder, never the user's cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NASBENCH_HARNESS_INDEX", str(tmp_path_factory.mktemp("nbh-index")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = shared_data_dir()

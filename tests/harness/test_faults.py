@@ -493,7 +493,7 @@ def test_one_broken_plugin_is_listed_as_broken_not_fatal(capsys, tmp_path, monke
 
 
 # -- 10. soak: random worker kills and shard damage end in the undisturbed rows --------
-VOLATILE = ["fit_seconds", "predict_seconds", "total_seconds", "finished_at", "versions"]  # timings, host, timestamps
+VOLATILE = ["fit_seconds", "predict_seconds", "total_seconds", "cpu_seconds", "finished_at", "versions"]  # timings, host, timestamps
 
 
 def _comparable(df: pd.DataFrame) -> pd.DataFrame:

@@ -37,6 +37,25 @@ include: [extra.yaml]
     assert {c.matrix for c in m.cells} == {"blocky"}  # included cells belong to the run's matrix
 
 
+def test_include_with_its_own_overrides_and_filters(write_matrix, example_plugin):
+    """`full` includes the paper matrices with fewer seeds: an include may carry --set and --filter."""
+    write_matrix("tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10, 20]\nseeds: 30\n", "paper.yaml")
+    path = write_matrix("name: big\ninclude:\n  - {file: paper.yaml, set: [seeds=3], filter: [budget=20]}\n  - paper.yaml\n")
+    m = load_matrix(path)
+    assert len(m) == 60  # the plain include adds the rest; the 3 filtered cells are among them
+    path = write_matrix("include: [{file: paper.yaml, set: seeds=2, filter: [budget=10]}]\n")
+    assert sorted((c.budget, c.seed) for c in load_matrix(path).cells) == [(10, 0), (10, 1)]
+    for text, message in [
+        ("include: [{set: [seeds=2]}]\n", r"include\[0\]: expected 'file: NAME.yaml'"),
+        ("include: [{file: paper.yaml, seeds: 2}]\n", r"include\[0\]: unknown key 'seeds'"),
+        ("include: [{file: paper.yaml, set: [2]}]\n", r"include\[0\].set: expected a list of key=value"),
+        ("include: [{file: paper.yaml, set: ['budgets=[0]']}]\n", r"include\[0\]: In .*paper.yaml at budgets\[0\]"),
+        ("include: [{file: paper.yaml, filter: [colour=red]}]\n", r"include\[0\]: Cannot filter on 'colour'"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            load_matrix(write_matrix(text))
+
+
 def test_duplicate_cells_are_dropped(write_matrix, example_plugin):
     path = write_matrix("tasks: [toy/synthetic, toy/synthetic]\nmethods: [knn, knn]\nbudgets: [10]\nseeds: [0]\n")
     assert len(load_matrix(path)) == 1

@@ -1,0 +1,232 @@
+"""Cached indexes that let `list` and `run --dry-run` start without importing torch.
+
+Two JSON caches under ``$NASBENCH_HARNESS_INDEX`` (default: the user cache dir's ``index``):
+
+- plugin rows for `list predictors|losses|strategies|search-spaces` (descriptions, default
+  params, ...), which otherwise need every plugin imported (torch, scipy, sklearn: seconds);
+- planned matrices for `run --dry-run`: the expanded, validated cells of a matrix with their
+  run keys, task sizes and skipped tasks, which otherwise need every predictor built, every
+  code closure parsed and every task loaded (about 20 s for `full`).
+
+Both are keyed by a fingerprint of everything they are computed from: the size and
+modification time of every source and YAML file of the package and of every plugin's
+package, the registered entry points with their distributions' versions, and (for plans)
+the data manifests and tables, the matrix file and the files it includes, and the command's
+options. Any change to those gives a new key (contents of source files are not hashed: an
+edit that kept a file's size and modification time would go unseen); a missing or
+unreadable entry is recomputed. `run` itself never reads a cached plan: it always derives run keys afresh,
+and stores the plan it computed for the next dry run. Writes are atomic; the folder keeps the
+newest ``MAX_ENTRIES`` plans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+INDEX_ENV = "NASBENCH_HARNESS_INDEX"
+FORMAT = 1  # bump when the stored layout changes
+MAX_ENTRIES = 16
+_PACKAGES = ("nasbench_harness", "nasbench_harness.methods", "nasbench_harness.tasks")
+_SOURCE_SUFFIXES = {".py", ".yaml", ".yml", ".json", ".toml"}
+
+
+def index_dir() -> Path:
+    env = os.environ.get(INDEX_ENV)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("nasbench-harness")) / "index"
+
+
+# -- fingerprints ---------------------------------------------------------------------------
+def _stat_files(roots: list[Path]) -> list[tuple[str, int, int]]:
+    out = []
+    for root in roots:
+        files = [root] if root.is_file() else root.rglob("*")
+        for p in files:
+            if p.suffix in _SOURCE_SUFFIXES and "__pycache__" not in p.parts:
+                try:
+                    st = p.stat()
+                except OSError:
+                    continue
+                out.append((str(p), st.st_mtime_ns, st.st_size))
+    return sorted(set(out))
+
+
+def _package_roots(module: str) -> list[Path]:
+    """Folders (or the file) of ``module``, found without importing it (its parents may be)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return []
+    if spec is None:
+        return []
+    if spec.submodule_search_locations:
+        return [Path(p) for p in spec.submodule_search_locations]
+    return [Path(spec.origin)] if spec.origin else []
+
+
+def _entry_points() -> list[tuple[str, str, str, str, str]]:
+    from nasbench_harness.registry import GROUPS
+
+    rows, dists = set(), {}
+    every = metadata.entry_points()  # held while ids of its distributions are memo keys (no id reuse)
+    for group in GROUPS.values():
+        for ep in every.select(group=group):
+            if id(ep.dist) not in dists:  # parse each distribution's metadata once, not once per entry point
+                md = ep.dist.metadata if ep.dist is not None else {}
+                dists[id(ep.dist)] = (md.get("Name", "?"), md.get("Version", "?"))
+            rows.add((group, ep.name, ep.value, *dists[id(ep.dist)]))
+    return sorted(rows)
+
+
+def code_fingerprint() -> str:
+    """Digest of the code that plugin metadata and run keys come from (file sizes and times).
+
+    Not memoised: plugins installed while a process runs must change it (tens of ms)."""
+    eps = _entry_points()
+    roots = [r for m in _PACKAGES for r in _package_roots(m)]
+    for _, _, value, dist, _ in eps:
+        if dist.replace("_", "-").lower() != "nasbench-harness":
+            roots += _package_roots(value.split(":")[0].split(".")[0])
+    payload = {"format": FORMAT, "python": sys.version, "entry_points": eps, "files": _stat_files(sorted(set(roots)))}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def data_fingerprint() -> str:
+    """Digest of the data cache's manifests and tables (sizes and times) and the embedded packages."""
+    from nasbench_harness.tasks.cache import DataCache
+
+    root = DataCache().root
+    stats = []
+    if root.is_dir():
+        for space in sorted(p for p in root.iterdir() if p.is_dir()):
+            for f in sorted(space.iterdir()):
+                try:
+                    st = f.stat()
+                except OSError:
+                    continue
+                stats.append((str(f), st.st_mtime_ns, st.st_size))
+    try:
+        embedded = metadata.version("nas-bench-graph")
+    except metadata.PackageNotFoundError:
+        embedded = ""
+    return hashlib.sha256(json.dumps({"root": str(root), "files": stats, "nas-bench-graph": embedded}).encode()).hexdigest()
+
+
+# -- storage ---------------------------------------------------------------------------------
+def _read(name: str) -> dict | None:
+    path = index_dir() / name
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("format") == FORMAT else None
+
+
+def _write(name: str, doc: dict) -> None:
+    """Atomic write; a cache that cannot be written is skipped silently (it is only a cache)."""
+    folder = index_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump({**doc, "format": FORMAT}, f, separators=(",", ":"), default=str)
+        os.replace(tmp, folder / name)
+        plans = sorted(folder.glob("plan-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in plans[MAX_ENTRIES:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return
+
+
+# -- plugin rows (`list`) ------------------------------------------------------------------------
+def plugin_rows(kind: str, compute) -> list[dict]:
+    """``compute()`` (the rows of `list KIND`), cached under the code fingerprint."""
+    name = f"plugins-{kind}-{code_fingerprint()[:24]}.json"
+    doc = _read(name)
+    if doc is not None and isinstance(doc.get("rows"), list):
+        return doc["rows"]
+    rows = compute()
+    _write(name, {"rows": json.loads(json.dumps(rows, default=str))})
+    return rows
+
+
+# -- planned matrices (`run --dry-run`) ----------------------------------------------------------
+def plan_key(matrix: str, options: dict) -> str:
+    """The cache key of a plan: code, data, the matrix file and its includes, and the options."""
+    from nasbench_harness.matrix import find_matrix
+
+    path = find_matrix(matrix).resolve()
+    texts: dict[str, str] = {}
+    _matrix_files(path, texts)
+    payload = {"matrix": str(path), "yaml": texts, "options": options, "code": code_fingerprint(), "data": data_fingerprint()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _matrix_files(path: Path, texts: dict[str, str]) -> None:
+    """Digests of a matrix file and of every file it includes (transitively); an absent
+    ``include_if_present`` file is recorded as absent, so creating it changes the key."""
+    import yaml
+
+    if str(path) in texts:
+        return
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        texts[str(path)] = "absent"
+        return
+    texts[str(path)] = hashlib.sha256(raw).hexdigest()
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return  # expanding it raises the located error
+    if not isinstance(doc, dict):
+        return
+    for key in ("include", "include_if_present"):
+        entries = doc.get(key) or []
+        for entry in entries if isinstance(entries, list) else [entries]:
+            name = entry.get("file") if isinstance(entry, dict) else entry
+            if isinstance(name, str):
+                _matrix_files(path.parent / name, texts)
+
+
+def load_plan(key: str, store):
+    """The cached ``runner.Plan`` (run keys, task sizes; no payloads) with ``done`` read from ``store``, or None."""
+    doc = _read(f"plan-{key[:32]}.json")
+    if doc is None or doc.get("key") != key:
+        return None
+    from nasbench_harness.matrix import Cell, Matrix
+    from nasbench_harness.runner import Plan
+
+    try:
+        cells = [Cell(**c) for c in doc["cells"]]
+        m = Matrix(doc["name"], Path(doc["path"]), doc["description"], cells)
+        keys = list(doc["keys"])
+    except (KeyError, TypeError):
+        return None
+    done = store.done_keys()
+    return Plan(m, cells, keys, [], [k in done for k in keys], doc.get("data_root"), dict(doc["task_sizes"]), dict(doc["missing"]))
+
+
+def save_plan(key: str, p) -> None:
+    doc = {
+        "key": key,
+        "name": p.matrix.name,
+        "path": str(p.matrix.path),
+        "description": p.matrix.description,
+        "cells": [c.as_dict() for c in p.cells],
+        "keys": p.keys,
+        "task_sizes": p.task_sizes,
+        "missing": p.missing,
+        "data_root": p.data_root,
+    }
+    _write(f"plan-{key[:32]}.json", doc)

@@ -1,0 +1,52 @@
+"""The `full` matrix's scope: explicit method lists, and the cell counts per cost family that
+docs/FULL.md states (the test reads them from its table, so the document cannot drift)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from nasbench_harness.estimate import FAMILIES, cell_family
+from nasbench_harness.matrix import builtin_matrices, load_matrix
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "FULL.md"
+
+
+def _documented_counts() -> dict[str, int]:
+    """The rows of the ``| family | cells |`` table in docs/FULL.md."""
+    lines = DOC.read_text().splitlines()
+    start = lines.index("| family | cells |") + 2
+    counts = {}
+    for line in lines[start:]:
+        m = re.match(r"\|\s*([^|]+?)\s*\|\s*([\d,]+)\s*\|$", line)
+        if not m:
+            break
+        counts[m.group(1)] = int(m.group(2).replace(",", ""))
+    assert set(counts) <= {*FAMILIES, "total"}
+    return counts
+
+
+def test_every_block_of_full_names_its_methods():
+    doc = yaml.safe_load(builtin_matrices()["full"].read_text())
+    assert "methods" not in doc  # no top-level default that blocks could inherit
+    for block in doc["blocks"]:
+        assert isinstance(block["methods"], list) and "*" not in block["methods"]
+    assert "paper-surrogates.yaml" in doc["include_if_present"]  # added once that matrix exists
+
+
+def test_full_expands_to_the_documented_cells_per_family(monkeypatch):
+    """A newly registered predictor adds no cell to `full` (with `methods: "*"` it would, and
+    here it would fail to load)."""
+    from nasbench_harness import registry
+
+    names = registry.names
+    monkeypatch.setattr(registry, "names", lambda kind: names(kind) + (["brand_new"] if kind == "predictors" else []))
+    cells = load_matrix("full").cells
+    assert "brand_new" not in {c.predictor for c in cells}
+    per_family = Counter(cell_family(c) for c in cells)
+    assert "other" not in per_family  # every predictor of `full` has a stated family budget
+    documented = _documented_counts()
+    assert documented.pop("total") == len(cells)
+    assert documented == dict(per_family)
