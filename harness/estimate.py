@@ -35,13 +35,14 @@ import pandas as pd
 from nasbench_harness.matrix import NO_PREDICTOR, Cell, canonical_json
 
 # Families that `full` states a time budget for (docs/FULL.md); every cell belongs to one.
-FAMILIES = ("GCN family", "ConvNP", "CAP/CARL/NP", "tuned regressors", "regressors", "search", "other")
+FAMILIES = ("GCN family", "ConvNP", "CAP/CARL/NP", "tuned regressors", "regressors", "LM", "search", "other")
 _PREDICTOR_FAMILY = {
     "gcn": "GCN family", "gin": "GCN family", "ap": "GCN family", "transformer": "GCN family",
     "convnp": "ConvNP",
     "cap": "CAP/CARL/NP", "carl": "CAP/CARL/NP", "neural_predictor": "CAP/CARL/NP",
     "linear": "regressors", "ridge": "regressors", "mlp": "regressors", "random_forest": "regressors",
     "xgboost": "regressors", "lightgbm": "regressors", "gp": "regressors",
+    "lm": "LM",
 }  # fmt: skip
 MIN_SLOPE, MAX_SLOPE = 0.0, 1.5  # cost never falls with n; above n^1.5 a fit is noise at these sizes
 BASES = ("stratum", "method", "predictor+space", "predictor", "prior")

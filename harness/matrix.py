@@ -642,10 +642,13 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
                     continue
                 raise (top / key / i).fail(f"the included file {inc_path} does not exist; fix the path (relative to {path.parent}).")
             try:
-                inc_cells = _expand_file(inc_path, inc_set, (*seen, path), matrix_name, optional=key == "include_if_present").cells
+                # The include's own overrides first, then this file's (a --set reaches every included file).
+                inc_cells = _expand_file(
+                    inc_path, [*inc_set, *overrides], (*seen, path), matrix_name, optional=key == "include_if_present"
+                ).cells
                 cells += filter_cells(inc_cells, inc_filter) if inc_filter else inc_cells
             except ConfigError as exc:
-                if not inc_set and not inc_filter:
+                if not inc_set and not inc_filter and not overrides:
                     raise
                 raise (top / key / i).fail(str(exc)) from None
             if len(cells) > MAX_CELLS:
