@@ -197,6 +197,14 @@ def test_missing_rows_make_the_checks_not_applicable():
     assert html.count("Not applicable") == 3
 
 
+def test_other_studies_searches_alone_bring_no_loss_paper_checks():
+    # RS/GP-BO rows (as the GraB-NAS or surrogate studies store) without NPENAS/PWLNAS: no findings block at all.
+    df = pd.DataFrame(run_rows("nb201/cifar10", "RS", gap=1.0) + run_rows("nb201/cifar10", "GP-BO", gap=0.5))
+    html, ctx = checks_only(df)
+    assert html == "" and ctx.checks == []
+    assert "search findings, checked" not in render(df)[0]
+
+
 def test_validation_judged_tasks_are_labelled_from_the_row_flag():
     # The same task judged on validation in one store and on test in another: the label follows the rows.
     for flag, word in ((False, "validation error"), (True, "test error")):

@@ -645,6 +645,8 @@ def check_pwlnas_vs_npenas(ctx, df, units) -> tuple[bool | None, str]:
 
 
 def findings_html(ctx, df: pd.DataFrame, units: dict[str, Unit], pub: dict) -> str:
+    if not df["strategy"].isin(["pwlnas", "npenas"]).any():  # other studies' searches (GraB-NAS, surrogates) only
+        return ""
     fig7 = pub.get("figure7", {})
     t2 = next((t for t in pub.get("tables", []) if t["id"] == "table2"), {})
     html = ["<h3>The paper's search findings, checked</h3>"]
