@@ -205,7 +205,7 @@ def timing_frame(rows: pd.DataFrame, column: str = "cpu_seconds") -> pd.DataFram
             "method": methods,
             "space": ok["space"].to_numpy(),
             "predictor": [predictor_key(p, pp, pred) for p, pp, pred in zip(ok["protocol"], pparams, ok["predictor"])],
-            "logn": np.log(n.to_numpy(dtype=float)),
+            "logn": np.log(n.where(n >= 1).to_numpy(dtype=float)),  # no training size (zero-shot: 0) is unknown
             "logs": np.log(ok["_s"].to_numpy(dtype=float)),
         }
     )
