@@ -50,10 +50,8 @@ def _fmt_seconds(s: float) -> str:
     return f"{h}h {m:02d}m {sec:02d}s" if h else (f"{m}m {sec:02d}s" if m else f"{sec}s")
 
 
-def _progress(total: int):
-    """A rich progress bar with ETA on a terminal; None (quiet) otherwise."""
-    if not err.is_terminal or total == 0:
-        return None, None
+def progress_bar(console):
+    """The CLI's rich progress bar: description, bar, done/total, elapsed and ETA."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -63,7 +61,14 @@ def _progress(total: int):
         TimeRemainingColumn,
     )
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console)
+
+
+def _progress(total: int):
+    """A progress bar with ETA on a terminal; None (quiet) otherwise."""
+    if not err.is_terminal or total == 0:
+        return None, None
+    bar = progress_bar(err)
     task_id = bar.add_task("cells", total=total)
     return bar, lambda rows: bar.advance(task_id, len({r["key"] for r in rows}))  # a unit may hold many cells
 

@@ -357,21 +357,13 @@ def proxies_cmd(
     sample: Annotated[int | None, typer.Option("--sample", help="Score only this many of the cells, drawn with seed 0.")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
+    from nasbench_harness.cli import progress_bar
     from nasbench_harness.tasks.proxies import job
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     names = job.parse_proxies(proxies)
     ds = [d.strip() for d in datasets.split(",") if d.strip()] if datasets else None
     cache = _cache(data_dir)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False) as bar:
+    with progress_bar(err) as bar:
         state = {}
 
         def on_start(total: int, done: int) -> None:

@@ -18,8 +18,6 @@ A matrix document::
       - {tasks: [nb201/cifar10], budgets: [0.001]}   # the top-level fields above
     include: [paper-losses.yaml]           # other matrix files (relative), appended
     include_if_present: [extra.yaml]       # the same, skipped when the file is absent
-    requires_predictors: [lm]              # in such a file: skipped too while a predictor
-                                           # it names is not registered (an optional plugin)
     include: [{file: paper-losses.yaml, set: [seeds=10], filter: [budget=0.01]}]
                                            # an include with its own --set overrides and --filter
 
@@ -52,7 +50,7 @@ import yaml
 from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
 
 BLOCK_KEYS = {"protocol", "protocol_params", "tasks", "methods", "budgets", "seeds"}
-TOP_KEYS = BLOCK_KEYS | {"name", "description", "blocks", "include", "include_if_present", "requires_predictors"}
+TOP_KEYS = BLOCK_KEYS | {"name", "description", "blocks", "include", "include_if_present"}
 METHOD_KEYS = {"predictor", "params", "encoding", "loss", "loss_params", "label"}
 MAX_MATRIX_BYTES = 1_000_000  # a matrix file; the bigger built-ins are a few kB
 MAX_SEED = 2**31 - 1  # seeds feed torch/numpy/xgboost generators and an int64 column
@@ -587,18 +585,7 @@ class Matrix:
         return len(self.cells)
 
 
-def _missing_predictors(doc: dict, top: _Where) -> list[str]:
-    """Names in ``requires_predictors`` that are not registered."""
-    required = doc.get("requires_predictors") or []
-    names = _list_of(required, top / "requires_predictors", "predictor names") if required else []
-    if not all(isinstance(n, str) for n in names):
-        raise (top / "requires_predictors").fail(f"expected a list of predictor names, got {required!r}.")
-    known = set(_registry_names("predictors"))
-    return [n for n in names if n not in known]
-
-
-def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matrix_name: str | None, optional: bool = False) -> Matrix:
-    """``optional``: included with include_if_present (no cells while a required predictor is missing)."""
+def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matrix_name: str | None) -> Matrix:
     path = path.resolve()
     if path in seen:
         raise ConfigError(f"The matrix {path} includes itself (through {' -> '.join(p.name for p in seen)}); remove the cycle.")
@@ -607,14 +594,6 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
         set_override(doc, o)
     top = _Where(path)
     _check_keys(doc, TOP_KEYS, top)
-    missing = _missing_predictors(doc, top)
-    if missing and optional:
-        return Matrix(name=str(doc.get("name") or path.stem), path=path, description="", cells=[])
-    if missing:
-        raise (top / "requires_predictors").fail(
-            f"the matrix needs predictor(s) {missing}, which are not registered; install the plugin that provides "
-            f"them (`nasbench-harness list predictors` shows the registered ones)."
-        )
     name = str(doc.get("name") or path.stem)
     matrix_name = matrix_name or name
     defaults = {k: v for k, v in doc.items() if k in BLOCK_KEYS}
@@ -643,9 +622,7 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
                 raise (top / key / i).fail(f"the included file {inc_path} does not exist; fix the path (relative to {path.parent}).")
             try:
                 # The include's own overrides first, then this file's (a --set reaches every included file).
-                inc_cells = _expand_file(
-                    inc_path, [*inc_set, *overrides], (*seen, path), matrix_name, optional=key == "include_if_present"
-                ).cells
+                inc_cells = _expand_file(inc_path, [*inc_set, *overrides], (*seen, path), matrix_name).cells
                 cells += filter_cells(inc_cells, inc_filter) if inc_filter else inc_cells
             except ConfigError as exc:
                 if not inc_set and not inc_filter and not overrides:

@@ -69,3 +69,14 @@ def cache_for(shared_data, session_data_root):
     with pytest.MonkeyPatch.context() as mp:  # restored when the session ends
         mp.setenv("NASBENCH_HARNESS_DATA", str(session_data_root))
         yield ensure
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Tiny torch models: one thread is fastest and keeps a shared machine usable; restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

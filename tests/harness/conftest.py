@@ -64,3 +64,25 @@ def toy_matrix_text() -> str:
 @pytest.fixture
 def toy_matrix(write_matrix, example_plugin) -> Path:
     return write_matrix(TOY_MATRIX, "toy.yaml")
+
+
+@pytest.fixture
+def stores_on_executors(tmp_path):
+    """Run a matrix file once on the serial and once on a 2-worker process executor; returns
+    {executor name: (plan, summary, stored rows)} for comparing the two."""
+    from nasbench_harness.executors import make_executor
+    from nasbench_harness.matrix import load_matrix
+    from nasbench_harness.runner import execute, plan
+    from nasbench_harness.store import ResultStore
+
+    def run(path: Path) -> dict:
+        out = {}
+        for name, kw in (("serial", {}), ("process", {"jobs": 2})):
+            store = ResultStore(tmp_path / name)
+            p = plan(load_matrix(path), store)
+            with make_executor(name, **kw) as ex:
+                summary = execute(p, store, ex)
+            out[name] = (p, summary, store.read())
+        return out
+
+    return run

@@ -147,22 +147,14 @@ def test_paper_surrogates_matrix_is_valid_without_the_lm_predictor():
     assert {c.protocol_params.get("strategy") for c in m.cells if c.protocol == "search"} == {"evolution", "surrogate_filter", "surrogate_objective"}
 
 
-def test_runner_gives_identical_rows_on_serial_and_process_executors(tasks, write_matrix, tmp_path):
-    from nasbench_harness.executors import make_executor
-    from nasbench_harness.runner import execute, plan
-    from nasbench_harness.store import ResultStore
-
+def test_runner_gives_identical_rows_on_serial_and_process_executors(tasks, write_matrix, stores_on_executors):
     path = write_matrix(
         "protocol: transfer\nprotocol_params: {mode: predict, source: nb201/ninapro}\ntasks: [nb201/svhn]\n"
         "budgets: [0, 30]\nseeds: 2\nmethods: [none, {predictor: xgboost, encoding: graf, params: {n_estimators: 40}}]\n"
     )
     out = {}
-    for name, kw in (("serial", {}), ("process", {"jobs": 2})):
-        store = ResultStore(tmp_path / name)
-        p = plan(load_matrix(path), store)
-        with make_executor(name, **kw) as ex:
-            summary = execute(p, store, ex)
+    for name, (p, summary, df) in stores_on_executors(path).items():
         assert summary.n_ok == len(p.cells) == 8, summary.failures
-        df = store.read().set_index("key").sort_index()
+        df = df.set_index("key").sort_index()
         out[name] = df[["kendall_tau", "spearman", "n_eval", "n_train", "source_n", "baseline", "mae"]]
     assert out["serial"].equals(out["process"])

@@ -86,24 +86,15 @@ def test_objective_queries_only_the_surrogates_top_k_in_its_order(svhn):
     assert row["curve_eval"] == list(np.maximum.accumulate(svhn.eval[queried]))  # train == eval metric on svhn
 
 
-def test_runs_are_identical_on_serial_and_process_executors(svhn, write_matrix, tmp_path):
-    from nasbench_harness.executors import make_executor
-    from nasbench_harness.runner import execute, plan
-    from nasbench_harness.store import ResultStore
-
+def test_runs_are_identical_on_serial_and_process_executors(svhn, write_matrix, stores_on_executors):
     path = write_matrix(
         "protocol: search\ntasks: [nb201/svhn]\nbudgets: [20]\nseeds: 2\nblocks:\n"
         f"  - {{protocol_params: {{strategy: surrogate_filter, sources: {SOURCES}}}, methods: [{{predictor: xgboost, encoding: graf, params: {{n_estimators: 40}}}}]}}\n"
         f"  - {{protocol_params: {{strategy: surrogate_objective, sources: {SOURCES}}}, methods: [{{predictor: xgboost, encoding: graf, params: {{n_estimators: 40}}}}]}}\n"
     )
     out = {}
-    for name, kw in (("serial", {}), ("process", {"jobs": 2})):
-        store = ResultStore(tmp_path / name)
-        p = plan(load_matrix(path), store)
-        with make_executor(name, **kw) as ex:
-            summary = execute(p, store, ex)
+    for name, (p, summary, df) in stores_on_executors(path).items():
         assert summary.n_ok == len(p.cells) == 4, summary.failures
-        df = store.read()
         out[name] = {k: (list(t), n) for k, t, n in zip(df["key"], df["trace_ids"], df["n_skipped"].fillna(-1))}
     assert out["serial"] == out["process"]
 

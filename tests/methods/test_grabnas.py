@@ -13,12 +13,7 @@ from nasbench_harness.methods.grabnas.surrogate import DeepKernelGP, Posterior, 
 TINY = meta.TEST_CONFIG
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

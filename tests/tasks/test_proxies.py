@@ -26,13 +26,7 @@ RNG = np.random.default_rng(0)
 SAMPLE = IDS[RNG.choice(len(IDS), 12, replace=False)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: one torch thread is fastest and keeps a shared machine usable."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 # ------------------------------------------------------------------------ network
