@@ -94,6 +94,12 @@ def test_render_shows_every_part_and_the_published_numbers():
         assert needle in html, needle
 
 
+def test_rows_of_a_single_loss_bring_no_section():
+    # e.g. the surrogate study's LM at its default loss: nothing to compare, so no loss-paper checks
+    one = pd.DataFrame(rows("nb201/cifar10", "lm", "mse", 0.01, n_train=156, p05=0.2, n10=3, tau=0.5))
+    assert section.render(one, ReportContext(one)) is None
+
+
 def test_render_without_loss_rows_is_none():
     assert section.render(pd.DataFrame({"protocol": ["predict"], "loss": [""]}), ReportContext(pd.DataFrame())) is None
 

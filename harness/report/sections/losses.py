@@ -355,7 +355,7 @@ def published_diffs(ctx, df: pd.DataFrame, published: dict) -> str:
 
 def render(results: pd.DataFrame, ctx) -> str | None:
     df = study_rows(results)
-    if df.empty:
+    if df.empty or df["loss"].nunique() < 2:  # one loss (another study's predictor at its default): nothing to compare
         return None
     try:
         published = ctx.published("losses") or {}
