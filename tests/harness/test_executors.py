@@ -74,7 +74,8 @@ def test_cells_start_longest_first_on_every_executor():
 
 def test_dask_loads_each_task_once_per_worker_and_submits_longest_first(serial_results, tmp_path):
     """Eight cells on two workers: each worker loads the toy task once (counted in the
-    workers by ``runner.TASK_LOADS``), and cells go to Dask longest first, with priorities."""
+    workers by ``runner.TASK_LOADS``), and cells go to Dask longest first, with priorities.
+    The workers run without Dask's MALLOC_TRIM_THRESHOLD_ (it made the loss study's cells 1.7x dearer)."""
     import math
 
     from nasbench_harness import runner
@@ -85,6 +86,7 @@ def test_dask_loads_each_task_once_per_worker_and_submits_longest_first(serial_r
     with make_executor("dask", jobs=2) as ex:
         summary = execute(p, store, ex)
         loads = ex.client.run(lambda: dict(runner.TASK_LOADS))
+        trim = ex.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
         submitted = []
         submit = ex.client.submit
 
@@ -97,6 +99,7 @@ def test_dask_loads_each_task_once_per_worker_and_submits_longest_first(serial_r
     assert summary.n_ok == len(p.cells) == 8
     assert len(loads) == 2 and all(counts == {"toy/synthetic": 1} for counts in loads.values()), loads
     assert got == [1.0, 2.0, 3.0, 4.0]
+    assert list(trim.values()) == [None, None], trim
     assert [item for item, _ in submitted] == [16.0, 9.0, 4.0, 1.0]
     assert [prio for _, prio in submitted] == sorted((prio for _, prio in submitted), reverse=True) and submitted[0][1] > submitted[-1][1]
 
