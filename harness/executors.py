@@ -35,8 +35,8 @@ DASK_CONNECT_TIMEOUT = "10s"  # how long to wait for an existing scheduler (--da
 # only take CPU from them; off or slowed, an idle 2-worker cluster took 0.025 instead of 0.067
 # CPU s per s on a loaded 2-core machine (docs/SCALING.md). Dask's nannies also set
 # MALLOC_TRIM_THRESHOLD_=65536 in their workers, which fixes glibc's mmap threshold at 128 KiB, so
-# every larger tensor is mmap'ed and unmapped: the loss study's cells then took 1.7x the CPU, a
-# third of it system time (docs/SCALING.md). None leaves glibc's adaptive defaults, as in the
+# every larger tensor is mmap'ed and unmapped: the loss study's cells then took 2.1x the CPU, a
+# good part of it system time (docs/SCALING.md). None leaves glibc's adaptive defaults, as in the
 # serial and process executors.
 LOCAL_DASK_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,

@@ -75,7 +75,7 @@ def test_cells_start_longest_first_on_every_executor():
 def test_dask_loads_each_task_once_per_worker_and_submits_longest_first(serial_results, tmp_path):
     """Eight cells on two workers: each worker loads the toy task once (counted in the
     workers by ``runner.TASK_LOADS``), and cells go to Dask longest first, with priorities.
-    The workers run without Dask's MALLOC_TRIM_THRESHOLD_ (it made the loss study's cells 1.7x dearer)."""
+    The workers run without Dask's MALLOC_TRIM_THRESHOLD_ (it made the loss study's cells 2.1x dearer)."""
     import math
 
     from nasbench_harness import runner
