@@ -352,6 +352,9 @@ class DaskExecutor(Executor):
             else:
                 import dask
 
+                # A cluster started earlier in this process with Dask's defaults leaves the variable in
+                # os.environ (the nannies set it there before spawning), and workers would inherit it.
+                os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
                 with dask.config.set(LOCAL_DASK_CONFIG):
                     self._cluster = LocalCluster(
                         n_workers=self.jobs,

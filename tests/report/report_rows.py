@@ -59,7 +59,7 @@ def _cell(task: str, method: str, budget: float, seed: int, status: str, error: 
         "dataset": task.split("/")[1],
         "predictor": method.split("@")[0].split("+")[0],
         "encoding": method.split("@")[1] if "@" in method else "",
-        "loss": method.split("+")[1] if "+" in method else "",
+        "loss": method.split("@")[0].partition("+")[2],  # "transformer+listmle@graph" -> "listmle"; "rf@graf+zc" -> ""
         "method": method,
         "params": "{}",
         "budget": budget,
