@@ -70,7 +70,7 @@ def _progress(total: int):
         return None, None
     bar = progress_bar(err)
     task_id = bar.add_task("cells", total=total)
-    return bar, lambda rows: bar.advance(task_id, len({r["key"] for r in rows}))  # a unit may hold many cells
+    return bar, lambda rows: bar.advance(task_id, len({r["key"] for r in rows}))  # one cell's rows share its key
 
 
 def _print_estimate(name: str, p, store, n_jobs: int) -> None:

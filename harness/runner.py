@@ -371,25 +371,14 @@ def _lost_cell(payload: dict, reason: str) -> list[dict]:
     return [{**row, "status": "failed", "error": reason, "finished_at": datetime.now(UTC).isoformat(timespec="microseconds")}]
 
 
-def prepare_unit(unit: list[dict]) -> None:
-    """``prepare_cell`` for a unit of cells (grouping.py): they share one task and encoding."""
-    prepare_cell(unit[0])
+def cell_timeout_of(payload: dict) -> float | None:
+    """A pending cell's time limit in seconds (None: no limit)."""
+    return payload["timeout"]
 
 
-def unit_timeout(unit: list[dict]) -> float | None:
-    """A unit may run as long as its cells together (None: no limit)."""
-    limits = [p["timeout"] for p in unit]
-    return None if any(t is None for t in limits) else float(sum(limits))
-
-
-def unit_cost(unit: list[dict]) -> float:
-    """Expected seconds of a unit: its cells' expected costs together."""
-    return float(sum(p.get("cost", 0.0) for p in unit))
-
-
-def _lost_unit(unit: list[dict], reason: str) -> list[dict]:
-    """The ``failed`` rows of a unit whose worker died or timed out twice."""
-    return [r for p in unit for r in _lost_cell(p, reason)]
+def cell_cost(payload: dict) -> float:
+    """A pending cell's expected seconds (the executor starts the longest first)."""
+    return float(payload.get("cost", 0.0))
 
 
 # -- executing ----------------------------------------------------------------------------
@@ -420,8 +409,6 @@ def execute(
     the rows already stored stay; the exception propagates after compaction so the caller
     can say how to resume.
     """
-    from nasbench_harness.grouping import execute_unit, units
-
     store.ensure_writable()
     costs = _cell_costs(p, store)
     if cell_timeout is None:
@@ -433,9 +420,7 @@ def execute(
     summary = Summary(n_cells=len(p.cells), n_skipped=len(p.cells) - len(pending))
     t0 = time.perf_counter()
     try:
-        # Cells one batched fit can share run as one unit (grouping.py); still one row per cell.
-        work = units(pending)
-        for rows in executor.map(execute_unit, work, timeout=unit_timeout, lost=_lost_unit, prepare=prepare_unit, cost=unit_cost):
+        for rows in executor.map(execute_cell, pending, timeout=cell_timeout_of, lost=_lost_cell, prepare=prepare_cell, cost=cell_cost):
             store.append(rows)
             for r in rows:
                 if r["status"] == "ok":

@@ -151,3 +151,24 @@ def test_killed_run_loses_only_cells_in_flight_and_resumes(write_matrix, example
     assert len(final) == 400 and set(stored["key"]) <= set(final["key"])
     merged = final.set_index("key").loc[stored["key"], "kendall_tau"].to_numpy()
     np.testing.assert_array_equal(merged, stored["kendall_tau"].to_numpy())
+
+
+def test_every_cell_runs_alone_through_execute_cell(write_matrix, tmp_path, monkeypatch):
+    """One execution path: the executor gets single cells (no units of cells fitted together,
+    whatever the old NASBENCH_HARNESS_GROUP_SIZE says), and every row carries its CPU time."""
+    from nasbench_harness.runner import execute_cell
+
+    monkeypatch.setenv("NASBENCH_HARNESS_GROUP_SIZE", "8")
+    path = write_matrix("tasks: [toy/synthetic]\nmethods: [{predictor: gcn, params: {epochs: 2}}]\nbudgets: [20]\nseeds: [0, 1, 2]\n")
+    seen = []
+
+    class Recording(SerialExecutor):
+        def map(self, fn, items, **kw):
+            seen.extend((fn, item) for item in items)
+            yield from super().map(fn, items, **kw)
+
+    store = ResultStore(tmp_path)
+    s = execute(plan(load_matrix(path), store), store, Recording())
+    assert s.n_ok == 3 and len(seen) == 3
+    assert all(fn is execute_cell and isinstance(item, dict) for fn, item in seen)
+    assert ResultStore(tmp_path).read()["cpu_seconds"].notna().all()
