@@ -34,8 +34,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from nasbench_harness.errors import ConfigError
-from nasbench_harness.methods.base import ArchSet, Predictor
 from nasbench_harness.methods.neural.layers import (
     DenseGINConv,
     DenseGraphConv,
@@ -44,11 +42,7 @@ from nasbench_harness.methods.neural.layers import (
     masked_mean,
     mlp_head,
 )
-from nasbench_harness.methods.neural.training import (
-    TrainingDivergedError,
-    normalise_targets,
-    seeded,
-)
+from nasbench_harness.methods.neural.training import GraphPredictor, TrainConfig, train_model
 from torch import nn
 
 
@@ -80,56 +74,17 @@ class GraphEncoder(nn.Module):
         return x
 
 
-class _GraphBaseline(Predictor):
-    """Shared fit/predict plumbing: graph tensors, seeding, minibatches, chunked scoring."""
+class _GraphBaseline(GraphPredictor):
+    """NP, CAP and CARL: the shared loop (``NeuralPredictor``) with the reference code's Adam,
+    a fixed objective instead of a registered loss, and a fresh minibatch order every epoch."""
 
-    inputs = "graph"
-    default_encoding = "graph"
+    supports_loss = False
+    default_loss = None
+    always_shuffle = True
+    predict_chunk = 4096
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.model: nn.Module | None = None
-
-    def _batches(self, n: int, batch: int, gen: torch.Generator):
-        order = torch.randperm(n, generator=gen)
-        for s in range(0, n, batch):
-            yield order[s : s + batch]
-
-    def fit(self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None) -> None:
-        torch.set_num_threads(max(1, int(self.threads)))
-        x, adj, mask = graph_tensors(archs.graphs())
-        target = torch.as_tensor(normalise_targets(y), dtype=torch.float32)
-        with seeded(self.seed):
-            self.model = self._build(x.shape[-1])
-            gen = torch.Generator().manual_seed(self.seed)
-            self._train(x, adj, mask, target, unlabeled, gen)
-        self.model.eval()
-
-    @torch.inference_mode()
-    def predict(self, archs: ArchSet) -> np.ndarray:
-        if self.model is None:
-            raise ConfigError(f"Predictor '{self.name}' must be fit before predict; call fit(archs, y) first.")
-        torch.set_num_threads(max(1, int(self.threads)))
-        graphs = archs.graphs()
-        out = np.empty(len(archs))
-        for s in range(0, len(archs), 4096):
-            x, adj, mask = graph_tensors(graphs, slice(s, s + 4096))
-            out[s : s + 4096] = self.model.score(x, adj, mask).double().numpy()
-        return out
-
-    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-        """One optimiser step on ``loss``; a non-finite loss stops training (as in training.py)."""
-        if not torch.isfinite(loss):
-            raise TrainingDivergedError(
-                f"Training diverged: the {self.name} loss became {loss.item()}; lower the learning rate (lr={self.params['lr']})."
-            )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    def _build(self, n_ops: int) -> nn.Module: ...
-
-    def _train(self, x, adj, mask, y, unlabeled, gen) -> None: ...
+    def _optimiser(self, config: TrainConfig) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
 # -- Wen et al.'s neural predictor --------------------------------------------------------
@@ -139,7 +94,7 @@ class _NPModel(nn.Module):
         self.encoder = GraphEncoder(n_ops, hidden, layers, "gcn")
         self.head = mlp_head(hidden, hidden)
 
-    def score(self, x, adj, mask):
+    def forward(self, x, adj, mask):
         return self.head(masked_mean(self.encoder(x, adj, mask), mask)).squeeze(-1)
 
 
@@ -150,16 +105,11 @@ class WenNeuralPredictor(_GraphBaseline):
     description = "Wen et al. (2020) neural predictor: bidirectional GCN + mean pooling + FC, MSE."
     default_params: ClassVar[dict[str, Any]] = {"hidden": 144, "layers": 3, "epochs": 300, "lr": 1e-4, "weight_decay": 3e-4, "batch_size": 16}
 
-    def _build(self, n_ops: int) -> nn.Module:
-        return _NPModel(n_ops, self.params["hidden"], self.params["layers"])
+    def _build(self) -> nn.Module:
+        return _NPModel(len(self.op_names), self.params["hidden"], self.params["layers"])
 
-    def _train(self, x, adj, mask, y, unlabeled, gen) -> None:
-        p = self.params
-        opt = torch.optim.Adam(self.model.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
-        for _ in range(p["epochs"]):
-            for idx in self._batches(len(y), p["batch_size"], gen):
-                loss = ((self.model.score(x[idx], adj[idx], mask[idx]) - y[idx]) ** 2).mean()
-                self._step(opt, loss)
+    def _batch_loss(self, inputs, target, state, gen) -> torch.Tensor:
+        return ((self.model(*inputs) - target) ** 2).mean()
 
 
 # -- CAP: context-aware pre-training + pairwise fine-tuning -------------------------------
@@ -183,7 +133,7 @@ class _CAPModel(nn.Module):
         self.context = GraphEncoder(n_ops, hidden, 2, "gin")
         self.head = mlp_head(hidden, hidden)
 
-    def score(self, x, adj, mask):
+    def forward(self, x, adj, mask):
         return self.head(masked_mean(self.encoder(x, adj, mask), mask)).squeeze(-1)
 
     def context_loss(self, x, adj, mask, gen) -> torch.Tensor:
@@ -210,25 +160,33 @@ class CAPPredictor(_GraphBaseline):
         "epochs": 200, "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32,
     }
 
-    def _build(self, n_ops: int) -> nn.Module:
-        return _CAPModel(n_ops, self.params["hidden"], self.params["layers"])
+    def _build(self) -> nn.Module:
+        return _CAPModel(len(self.op_names), self.params["hidden"], self.params["layers"])
 
-    def _train(self, x, adj, mask, y, unlabeled, gen) -> None:
+    def _pretrain(self, inputs, unlabeled, gen) -> None:
+        """Context prediction on up to ``pretrain_size`` unlabelled graphs plus the training graphs
+        (encoder and context GIN), through the same loop; fine-tuning continues ``gen``."""
         p = self.params
-        if unlabeled is not None and len(unlabeled) and p["pretrain_epochs"] > 0:
-            pick = np.random.default_rng(self.seed).permutation(len(unlabeled))[: p["pretrain_size"]]
-            ux, uadj, umask = graph_tensors(unlabeled.subset(np.sort(pick)).graphs())
-            ux, uadj, umask = torch.cat([ux, x]), torch.cat([uadj, adj]), torch.cat([umask, mask])
-            opt = torch.optim.Adam([*self.model.encoder.parameters(), *self.model.context.parameters()], lr=p["lr"])
-            for _ in range(p["pretrain_epochs"]):
-                for idx in self._batches(len(ux), p["pretrain_batch"], gen):
-                    loss = self.model.context_loss(ux[idx], uadj[idx], umask[idx], gen)
-                    self._step(opt, loss)
-        opt = torch.optim.Adam([*self.model.encoder.parameters(), *self.model.head.parameters()], lr=p["lr"], weight_decay=p["weight_decay"])
-        for _ in range(p["epochs"]):
-            for idx in self._batches(len(y), p["batch_size"], gen):
-                loss = pairwise_logistic(self.model.score(x[idx], adj[idx], mask[idx]), y[idx])
-                self._step(opt, loss)
+        if unlabeled is None or not len(unlabeled) or p["pretrain_epochs"] <= 0:
+            return
+        pick = np.random.default_rng(self.seed).permutation(len(unlabeled))[: p["pretrain_size"]]
+        pool = graph_tensors(unlabeled.subset(np.sort(pick)).graphs())
+        pool = tuple(torch.cat([u, t]) for u, t in zip(pool, inputs, strict=True))
+        model = self.model
+        config = TrainConfig(epochs=int(p["pretrain_epochs"]), batch_size=int(p["pretrain_batch"]), lr=p["lr"], seed=self.seed, threads=self.threads)
+        optimiser = torch.optim.Adam([*model.encoder.parameters(), *model.context.parameters()], lr=p["lr"])
+        train_model(
+            model, pool, None, config, lambda rows, y, state, g: model.context_loss(*rows, g),
+            optimiser=optimiser, gen=gen, always_shuffle=True, loss_name="cap context prediction",
+        )
+
+    def _optimiser(self, config: TrainConfig) -> torch.optim.Optimizer:
+        """Fine-tuning: the encoder and the head (the context GIN served pre-training only)."""
+        params = [*self.model.encoder.parameters(), *self.model.head.parameters()]
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+    def _batch_loss(self, inputs, target, state, gen) -> torch.Tensor:
+        return pairwise_logistic(self.model(*inputs), target)
 
 
 # -- CARL: causal / spurious split with intervention --------------------------------------
@@ -250,7 +208,7 @@ class _CARLModel(nn.Module):
         spurious = ((mask - a)[..., None] * h).sum(1) / denom_s
         return causal, spurious
 
-    def score(self, x, adj, mask):
+    def forward(self, x, adj, mask):
         causal, _ = self.parts(x, adj, mask)
         return self.causal_head(causal).squeeze(-1)
 
@@ -273,13 +231,8 @@ class CARLPredictor(_GraphBaseline):
     description = "CARL (Ji et al. 2025): GIN node embeddings split into causal and spurious parts; ranking on the causal part with interventions."
     default_params: ClassVar[dict[str, Any]] = {"hidden": 64, "layers": 3, "epochs": 200, "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32}
 
-    def _build(self, n_ops: int) -> nn.Module:
-        return _CARLModel(n_ops, self.params["hidden"], self.params["layers"])
+    def _build(self) -> nn.Module:
+        return _CARLModel(len(self.op_names), self.params["hidden"], self.params["layers"])
 
-    def _train(self, x, adj, mask, y, unlabeled, gen) -> None:
-        p = self.params
-        opt = torch.optim.Adam(self.model.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
-        for _ in range(p["epochs"]):
-            for idx in self._batches(len(y), p["batch_size"], gen):
-                loss = self.model.loss(x[idx], adj[idx], mask[idx], y[idx], gen)
-                self._step(opt, loss)
+    def _batch_loss(self, inputs, target, state, gen) -> torch.Tensor:
+        return self.model.loss(*inputs, target, gen)

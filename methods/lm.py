@@ -32,7 +32,7 @@ that measurement) are cached per (space, seed, model and pre-training config) be
 task's data cache in ``_models/lm/`` (safetensors, atomic write, keyed by the config, this
 file's digest and the space's data checksum).
 
-Fine-tuning reuses the project's one training loop (``NeuralPredictor``/``train_members``:
+Fine-tuning reuses the project's one training loop (``NeuralPredictor``/``train_model``:
 min-max scaled targets, AdamW, any registered loss, NaN -> ``TrainingDivergedError``). So does
 pre-training: the masked-token model returns each sequence's cross-entropy as its "score" and a
 loss that averages it, so no second loop exists.
@@ -57,8 +57,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from nasbench_harness.errors import ConfigError, HarnessError
-from nasbench_harness.methods.base import ArchSet, Loss, TrainState
-from nasbench_harness.methods.neural.training import NeuralPredictor, TrainConfig, seeded, train_members
+from nasbench_harness.methods.base import ArchSet
+from nasbench_harness.methods.neural.training import NeuralPredictor, TrainConfig, seeded, train_model
 from torch import nn
 
 # Nothing is ever fetched: set before transformers / huggingface_hub read them (and every load
@@ -231,16 +231,6 @@ def mask_tokens(input_ids: torch.Tensor, prob: float, gen: torch.Generator | Non
     return torch.where(chosen, torch.full_like(input_ids, MASK), input_ids), labels
 
 
-class MeanObjective(Loss):
-    """The batch mean of the model's per-sequence values (the masked-token cross-entropy); targets unused."""
-
-    name = "masked_tokens"
-    description = "Masked-token cross-entropy (pre-training objective of the lm predictor)."
-
-    def __call__(self, pred, target, state: TrainState):
-        return pred.mean()
-
-
 # --------------------------------------------------------------------------- pre-training
 @dataclass(frozen=True)
 class PretrainConfig:
@@ -305,13 +295,11 @@ def pretrain(space, seed: int, cfg: PretrainConfig, threads: int = 1) -> tuple[d
     n_held = min(cfg.held_out, len(ids) // 5)  # small spaces (TransNAS macro: 3,256) keep most strings for training
     held, train = tokens.ids[perm[:n_held]], tokens.ids[perm[n_held:]]
     config = bert_config(len(tokens.vocab), max_positions(space), asdict(cfg))
+    tc = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=0.01, seed=seed, threads=threads)
     with seeded(seed):
         model = MaskedTokenModel(config, cfg.mask_prob)
-        rng_states = [torch.get_rng_state()]
-    tc = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=0.01, seed=seed, threads=threads)
-    (out,) = train_members([model], [(torch.as_tensor(train),)], [np.zeros(len(train))], [MeanObjective()], [tc], rng_states)
-    if isinstance(out, Exception):
-        raise out
+        # The model's "score" is each sequence's masked-token cross-entropy: the batch loss is their mean.
+        out = train_model(model, (torch.as_tensor(train),), None, tc, lambda rows, y, state, gen: model(*rows).mean(), loss_name="masked_tokens")
     held_t = torch.as_tensor(held)
     masked, labels = mask_tokens(held_t, cfg.mask_prob, torch.Generator().manual_seed(seed + 2))
     model.eval()
@@ -428,7 +416,6 @@ class LMPredictor(NeuralPredictor):
     label_checkpoint: ClassVar[str] = "LM (fine-tuned checkpoint)"
     inputs = "graph"  # tokens are built from the space's own API (graphs / genotypes), not an encoding matrix
     default_encoding = "graph"
-    fits_in_groups = True
     predict_chunk = 4096
     default_params: ClassVar[dict[str, Any]] = {
         **NeuralPredictor.train_params,

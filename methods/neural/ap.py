@@ -12,14 +12,11 @@ import numpy as np
 import torch
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import ArchSet
-from nasbench_harness.methods.neural.stacked import Dropout, member_linear
 from nasbench_harness.methods.neural.training import NeuralPredictor
 from torch import nn
 
 
 class APModel(nn.Module):
-    stackable = True  # members train as one stacked model (methods/neural/stacked.py)
-
     def __init__(self, d_in: int, hidden: int, layers: int, dropout: float) -> None:
         super().__init__()
         mods: list[nn.Module] = []
@@ -29,22 +26,6 @@ class APModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x).squeeze(-1)
-
-    def constants(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return (x,)
-
-    @staticmethod
-    def features_stacked(models, consts, drop: Dropout) -> torch.Tensor:
-        """``forward`` of M members on stacked inputs (M, b, d), op for op, up to ``out_layer``: (M, b, hidden)."""
-        (h,) = consts
-        body = models[0].body
-        for j in range(0, len(body) - 1, 3):  # (Linear, ReLU, Dropout) per hidden layer
-            h = drop(torch.relu(member_linear(h, [m.body[j] for m in models])), body[j + 2].p)
-        return h
-
-    @property
-    def out_layer(self) -> nn.Linear:
-        return self.body[-1]
 
 
 class APPredictor(NeuralPredictor):

@@ -55,10 +55,14 @@ class DenseGraphConv(nn.Module):
         super().__init__()
         self.lin = nn.Linear(2 * d_in, d_out)
 
-    def propagate(self, x: torch.Tensor, adjs: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def aggregate(x: torch.Tensor, adjs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """[norm(A^T + I) h | norm(A + I) h]: what the linear map takes."""
         a_in, a_out = adjs
-        agg = torch.cat([torch.einsum("bij,bjd->bid", a_in, x), torch.einsum("bij,bjd->bid", a_out, x)], dim=-1)
-        return torch.relu(self.lin(agg)) * mask[..., None]
+        return torch.cat([torch.einsum("bij,bjd->bid", a_in, x), torch.einsum("bij,bjd->bid", a_out, x)], dim=-1)
+
+    def propagate(self, x: torch.Tensor, adjs: tuple[torch.Tensor, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.lin(self.aggregate(x, adjs))) * mask[..., None]
 
     def forward(self, x, adj, mask):
         return self.propagate(x, gcn_adjacency(adj, mask), mask)
@@ -116,6 +120,17 @@ class AdjacencyBiasedAttention(nn.Module):
         x = x + self.drop(self.out(h))
         x = x + self.drop(self.ff(self.norm2(x)))
         return x * mask[..., None]
+
+
+def linear_bmm(x: torch.Tensor, lin: nn.Linear) -> torch.Tensor:
+    """``lin(x)`` computed as one ``torch.baddbmm`` over a batch of one matrix.
+
+    Same values as ``lin(x)`` forward, but its backward runs other kernels and rounds the
+    gradients differently: the GCN predictor's stored numbers were trained this way.
+    """
+    flat = x.reshape(1, -1, x.shape[-1])
+    out = torch.baddbmm(lin.bias[None, None, :], flat, lin.weight[None].transpose(1, 2))
+    return out.reshape(*x.shape[:-1], out.shape[-1])
 
 
 def mlp_head(d_in: int, hidden: int, dropout: float = 0.0) -> nn.Sequential:
