@@ -54,11 +54,45 @@ def test_gradients_flow_and_loss_is_finite(name):
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
 
 
+E = math.e
+SIG = E / (1 + E)  # sigmoid(1)
+W_BEST, W_WORST = 2 * E / (1 + E), 2 / (1 + E)  # EXP-GT weights of targets (1, 0), normalised to mean 1
+# One reversed pair worked by hand: targets (1, 0) (item 0 is better), predictions (0, 1).
+# Each loss's value and gradient (d/dp0, d/dp1); descent must raise p0 and lower p1.
+REVERSED_PAIR = {
+    "mse": (1.0, (-1.0, 1.0)),  # ((0-1)^2 + (1-0)^2) / 2
+    "hr": (1.1, (-1.0, 1.0)),  # margin 0.1 - (p0 - p1) over the one pair
+    "logistic": (math.log1p(E), (-SIG, SIG)),  # softplus(-(p0 - p1))
+    "mse_sr": (3.0, (-2.0, 2.0)),  # MSE 1 + |(p0 - p1) - (y0 - y1)| = 1 + |-1 - 1|
+    "listmle": (math.log1p(E) / 2, (-SIG / 2, SIG / 2)),  # (log(e^0 + e^1) - 0 + (1 - 1)) / 2
+    "ew": (1.0, (-W_BEST, W_WORST)),  # mean of w * (p - y)^2: the better item's error weighs more
+    "mape": ((1 / 0.1 + 1 / 1.1) / 2, (-5.0, 1 / 2.2)),  # |p - y| / (1 + 0.1 - y)
+    "warp": (1.1 * W_BEST / 2, (-W_BEST / 2, W_BEST / 2)),  # item 0: 1 violator, L(1)/1 = 1, hinge 1.1
+    "pw": ((1 / 0.1 + 1 / 1.1) / 2, (-5.0, 1 / 2.2)),  # 150 training architectures >= 100: past hr, on mape
+}
+
+
 @pytest.mark.parametrize("name", ALL)
+def test_each_loss_on_a_reversed_pair_worked_by_hand(name):
+    pred = torch.tensor([0.0, 1.0], dtype=torch.float64, requires_grad=True)
+    value = load("losses", name)()(pred, torch.tensor([1.0, 0.0], dtype=torch.float64), TrainState(n_train=150))
+    expected, grad = REVERSED_PAIR[name]
+    assert value.item() == pytest.approx(expected, rel=1e-12)
+    value.backward()
+    np.testing.assert_allclose(pred.grad.numpy(), grad, rtol=1e-12)
+    assert pred.grad[0] < 0 < pred.grad[1]  # a gradient step ranks the better architecture higher
+
+
+EXACT_MINIMUM = [n for n in ALL if PAPER_CATEGORIES[n] in ("regression", "weighted") and n != "warp"]
+
+
+@pytest.mark.parametrize("name", EXACT_MINIMUM)
 def test_exact_prediction_is_a_minimum_of_regression_and_weighted_losses(name):
-    loss = load("losses", name)()
-    if loss.category in ("regression", "weighted") and name != "warp":
-        assert loss(T.clone(), T, TrainState()).item() == pytest.approx(0.0, abs=1e-12)
+    pred = T.clone().requires_grad_(True)
+    value = load("losses", name)()(pred, T, TrainState())
+    assert value.item() == pytest.approx(0.0, abs=1e-12)
+    value.backward()
+    assert pred.grad.abs().max().item() == pytest.approx(0.0, abs=1e-12)
 
 
 def test_mse():
