@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from nasbench_harness import listing
 from nasbench_harness.errors import HarnessError
 from rich.console import Console
 from rich.markup import escape
@@ -190,98 +191,37 @@ def run(
 
 
 # -- list ---------------------------------------------------------------------------------
-class Kind(str, Enum):
-    predictors = "predictors"
-    losses = "losses"
-    tasks = "tasks"
-    matrices = "matrices"
-    protocols = "protocols"
-    search_spaces = "search-spaces"
-    strategies = "strategies"
-
-
-def _plugin_rows(kind: str) -> list[dict]:
-    from nasbench_harness import registry
-
-    rows = []
-    for name in registry.names(kind):
-        row = {"name": name, "description": "", "package": ""}
-        try:  # one broken plugin (import error, name collision, bad attributes) is listed as such
-            row["package"] = registry.info(kind, name).dist
-            obj = registry.load(kind, name)
-            row["description"] = str(registry.describe(kind, name))
-        except Exception as exc:  # noqa: BLE001 - a plugin may raise anything
-            row.update(description="(broken plugin: it fails to import; see `list --json`)", error=str(exc), broken=True)
-            rows.append(row)
-            continue
-        if kind == "predictors":
-            row.update(
-                inputs=getattr(obj, "inputs", ""),
-                default_encoding=getattr(obj, "default_encoding", ""),
-                supports_loss=bool(getattr(obj, "supports_loss", False)),
-                default_loss=getattr(obj, "default_loss", None) or "",
-                default_params=getattr(obj, "default_params", {}),
-            )
-        elif kind == "losses":
-            row.update(formula=getattr(obj, "formula", ""), default_params=getattr(obj, "default_params", {}))
-        elif kind == "strategies":
-            row.update(needs_predictor=bool(getattr(obj, "needs_predictor", False)), default_params=getattr(obj, "default_params", {}))
-        rows.append(row)
-    return rows
+Kind = Enum("Kind", {name.replace("-", "_"): name for name in listing.KINDS}, type=str)
 
 
 def list_rows(kind: str) -> list[dict]:
-    """Rows (each with ``name`` and ``description``) for ``list KIND``."""
-    if kind in ("predictors", "losses", "strategies", "search-spaces"):
-        from nasbench_harness import index
+    """Rows (each with ``name``, ``description`` and ``package``) for ``list KIND``."""
+    return listing.rows(kind)
 
-        group = kind.replace("-", "_")  # rows cached under the code fingerprint: no torch import once listed (index.py)
-        return index.plugin_rows(group, lambda: _plugin_rows(group))
-    if kind == "protocols":
-        from nasbench_harness.protocols import PROTOCOLS
 
-        return [{"name": n, "description": d, "function": f} for n, (f, d) in PROTOCOLS.items()]
-    if kind == "tasks":
-        from nasbench_harness.tasks.catalog import task_specs
-        from nasbench_harness.testing import SYNTHETIC_DESCRIPTIONS
-
-        rows = [
-            {"name": s.name, "description": s.description, "space": s.space, "dataset": s.dataset, "train_metric": s.train_metric, "eval_metric": s.eval_metric}
-            for s in task_specs().values()
-        ]
-        return rows + [{"name": n, "description": d, "space": n.split("/")[0], "dataset": n.split("/")[1]} for n, d in SYNTHETIC_DESCRIPTIONS.items()]
-    import yaml
-    from nasbench_harness.matrix import builtin_matrices
-
-    rows = []
-    for name, path in builtin_matrices().items():
-        try:
-            doc = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError:
-            doc = {}
-        rows.append({"name": name, "description": str(doc.get("description", "")) if isinstance(doc, dict) else "", "path": str(path)})
-    return rows
+def _print_table(kind: str, rows: list[dict]) -> None:
+    table = Table(title=kind)
+    for col in ("name", "description", "package"):
+        table.add_column(col, style="bold" if col == "name" else None)
+    for r in rows:
+        table.add_row(r["name"], escape(r["description"]), r.get("package", ""))
+    out.print(table)
 
 
 @app.command("list")
 def list_(
-    kind: Annotated[Kind, typer.Argument(help="What to list.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of objects (name, description, ...).")] = False,
+    kind: Annotated[Kind | None, typer.Argument(help="What to list (default: every kind).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of objects (name, description, package, ...); without KIND, an object of such lists by kind.")] = False,
 ) -> None:
-    """List registered predictors, losses, search spaces, and known tasks, matrices, protocols."""
-    rows = list_rows(kind.value)
+    """List what the registry holds, per kind, with the package that provides each entry."""
+    kinds = [kind.value] if kind is not None else list(listing.KINDS)
+    found = {k: list_rows(k) for k in kinds}
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        doc = found[kinds[0]] if kind is not None else found
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         return
-    table = Table(title=kind.value)
-    table.add_column("name", style="bold")
-    table.add_column("description")
-    extra = "package" if kind.value in ("predictors", "losses", "search-spaces", "strategies") else None
-    if extra:
-        table.add_column(extra)
-    for r in rows:
-        table.add_row(r["name"], escape(r["description"]), *([r.get(extra, "")] if extra else []))
-    out.print(table)
+    for k, rows in found.items():
+        _print_table(k, rows)
 
 
 # -- validate -----------------------------------------------------------------------------

@@ -41,7 +41,6 @@ import json
 import re
 from dataclasses import dataclass, field, fields
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -146,15 +145,16 @@ def method_label(predictor: str, loss: str, encoding: str, default_encoding: str
 
 
 # -- finding and loading matrices ---------------------------------------------------------
-def builtin_dir() -> Path:
-    return Path(str(resources.files("nasbench_harness.tasks") / "matrices"))
-
-
 def builtin_matrices() -> dict[str, Path]:
-    folder = builtin_dir()
-    if not folder.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+    """Matrices by name: the ``*.yaml`` files of the folders registered under ``nasbench_harness.matrices``."""
+    from nasbench_harness import registry
+
+    found: dict[str, Path] = {}
+    for entry, path in registry.yaml_files("matrices"):
+        if path.stem in found:
+            raise ConfigError(f"The matrix name '{path.stem}' is provided twice ({found[path.stem]} and {path} of package {entry.dist}); rename one.")
+        found[path.stem] = path
+    return found
 
 
 def find_matrix(name_or_path: str | Path) -> Path:
@@ -463,16 +463,10 @@ def check_budgets(matrix: str, cells: list[Cell], sizes: dict[str, int]) -> None
             )
 
 
-@dataclass(frozen=True)
-class _SyntheticSpec:
-    space: str
-
-
 def _tasks(value, where: _Where) -> list[str]:
-    from nasbench_harness.tasks.catalog import task_specs
-    from nasbench_harness.testing import SYNTHETIC_TASKS, ToySpace
+    from nasbench_harness.tasks.catalog import builtin_tasks, task_specs
 
-    specs = {**task_specs(), **{n: _SyntheticSpec(ToySpace.name) for n in SYNTHETIC_TASKS}}
+    specs = task_specs()
     tasks = _list_of(value, where, "task names")
     out = []
     for i, t in enumerate(tasks):
@@ -484,8 +478,8 @@ def _tasks(value, where: _Where) -> list[str]:
                 spaces = sorted({s.space for s in specs.values()})
                 raise (where / i).fail(f"no tasks for search space '{t[:-2]}'; known spaces: {spaces}.{did_you_mean(t[:-2], spaces)}")
             out += matched
-        elif t == "*":
-            out += [n for n, s in specs.items() if not isinstance(s, _SyntheticSpec)]
+        elif t == "*":  # the built-in benchmark tasks only: never a plugin's nor the toy space's
+            out += builtin_tasks()
         elif t not in specs:
             raise (where / i).fail(
                 f"unknown task '{t}'; `nasbench-harness list tasks` shows the known ones.{did_you_mean(t, specs)}"
@@ -496,42 +490,22 @@ def _tasks(value, where: _Where) -> list[str]:
 
 
 def _protocol(value, where: _Where) -> str:
-    from nasbench_harness.protocols import PROTOCOLS
+    from nasbench_harness import registry
 
-    if not isinstance(value, str) or value not in PROTOCOLS:
-        raise where.fail(f"unknown protocol {value!r}; expected one of {sorted(PROTOCOLS)}.{did_you_mean(str(value), PROTOCOLS)}")
+    known = registry.names("protocols")
+    if not isinstance(value, str) or value not in known:
+        raise where.fail(f"unknown protocol {value!r}; expected one of {known}.{did_you_mean(str(value), known)}")
     return value
 
 
-def _protocol_module(protocol: str):
-    import importlib
-
-    from nasbench_harness.protocols import PROTOCOLS
-
+def _check_protocol_params(protocol, params: dict, where: _Where) -> str | None:
+    """The protocol's ``check_params``; returns its ``predictor_free_label(params)`` (None when the
+    params need a predictor). ``protocol`` is a ``protocols.base.Protocol``."""
     try:
-        return importlib.import_module(PROTOCOLS[protocol][0].split(":")[0])
-    except ImportError:
-        return None  # protocol not installed yet: the runner reports it when a cell runs
-
-
-def _check_protocol_params(protocol: str, params: dict, where: _Where) -> str | None:
-    """Let the protocol module validate its params when it offers ``check_params``.
-
-    Returns the protocol's ``predictor_free_label(params)``: None when the params need a predictor.
-    A protocol whose cells may be predictor-free besides named predictors (the transfer
-    protocol's source-accuracy baseline) offers ``baseline_label(params)`` instead.
-    """
-    module = _protocol_module(protocol)
-    if module is None:
-        return None
-    check = getattr(module, "check_params", None)
-    if check is not None:
-        try:
-            check(params)
-        except HarnessError as exc:
-            raise where.fail(str(exc)) from None
-    free = getattr(module, "predictor_free_label", None)
-    return free(params) if free is not None else None
+        protocol.check_params(params)
+    except HarnessError as exc:
+        raise where.fail(str(exc)) from None
+    return protocol.predictor_free_label(params)
 
 
 def _resolve_methods(value, where: _Where, protocol: str = "predict", free_label: str | None = None, optional_label: str | None = None) -> list[dict]:
@@ -540,30 +514,25 @@ def _resolve_methods(value, where: _Where, protocol: str = "predict", free_label
     return [_method(m, where / i, protocol, free_label, optional_label) for i, m in enumerate(_list_of(value, where, "methods"))]
 
 
-def _protocol_hooks(protocol: str, params: dict) -> tuple[int, str | None, object]:
-    """(smallest count budget, baseline label, cell-level task check) the protocol module declares."""
-    module = _protocol_module(protocol)
-    baseline = getattr(module, "baseline_label", None)
-    return int(getattr(module, "MIN_BUDGET", 2)), baseline(params) if baseline else None, getattr(module, "check_task", None)
-
-
 def _block_cells(block: dict, where: _Where, matrix: str) -> list[Cell]:
     for key in ("tasks", "methods", "budgets"):
         if key not in block:
             raise where.fail(f"missing '{key}' (set it here or at the top level).")
+    from nasbench_harness.protocols import get_protocol
+
     protocol = _protocol(block.get("protocol", "predict"), where / "protocol")
+    proto = get_protocol(protocol)
     pparams = _mapping(block.get("protocol_params"), where / "protocol_params")
-    free_label = _check_protocol_params(protocol, pparams, where / "protocol_params")
-    minimum, optional_label, check_task = _protocol_hooks(protocol, pparams)
+    free_label = _check_protocol_params(proto, pparams, where / "protocol_params")
+    optional_label = proto.baseline_label(pparams)
     tasks = _tasks(block["tasks"], where / "tasks")
     for i, t in enumerate(tasks):
-        if check_task is not None:
-            try:
-                check_task(pparams, t)
-            except HarnessError as exc:
-                raise (where / "tasks" / i).fail(str(exc)) from None
+        try:
+            proto.check_task(pparams, t)
+        except HarnessError as exc:
+            raise (where / "tasks" / i).fail(str(exc)) from None
     methods = _resolve_methods(block["methods"], where / "methods", protocol, free_label, optional_label)
-    budgets = _budgets(block["budgets"], where / "budgets", minimum)
+    budgets = _budgets(block["budgets"], where / "budgets", proto.min_budget)
     seeds = _seeds(block.get("seeds", 1), where / "seeds")
     n = len(tasks) * len(methods) * len(budgets) * len(seeds)
     if n > MAX_CELLS:
@@ -721,7 +690,6 @@ def cell_plugins(cell: Cell) -> tuple[tuple[str, str], ...]:
     """The registry plugins a cell names, as (kind, name): its predictor, loss and search
     space, and a search strategy named in ``protocol_params["strategy"]`` when the registry
     has that kind (names it does not register, e.g. a protocol's built-in baseline, add nothing)."""
-    from nasbench_harness import registry
 
     plugins = [("search_spaces", cell.task.split("/", 1)[0])]
     if cell.predictor != NO_PREDICTOR:
@@ -729,7 +697,7 @@ def cell_plugins(cell: Cell) -> tuple[tuple[str, str], ...]:
     if cell.loss:
         plugins.append(("losses", cell.loss))
     strategy = cell.protocol_params.get("strategy")
-    if isinstance(strategy, str) and "strategies" in registry.GROUPS:
+    if isinstance(strategy, str):
         plugins.append(("strategies", strategy))
     return tuple(plugins)
 
@@ -755,9 +723,8 @@ def code_version(cell_or_protocol: Cell | str, predictor: str = NO_PREDICTOR, lo
 def _code_version(protocol: str, plugins: tuple[tuple[str, str], ...]) -> str:
     from nasbench_harness import __version__, closure, registry
     from nasbench_harness.errors import RegistryError
-    from nasbench_harness.protocols import PROTOCOLS
 
-    roots = [PROTOCOLS[protocol][0].split(":")[0]]
+    roots = [registry.info("protocols", protocol).value.split(":")[0]]
     external = []
     for kind, name in sorted(set(plugins)):
         try:

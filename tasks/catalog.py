@@ -11,7 +11,6 @@ import functools
 import hashlib
 import inspect
 from dataclasses import dataclass, field
-from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -38,23 +37,47 @@ class TaskSpec:
 
 @functools.cache
 def task_specs() -> dict[str, TaskSpec]:
-    """All task definitions shipped in tasks/definitions/*.yaml, by name."""
-    specs: dict[str, TaskSpec] = {}
-    folder = resources.files("nasbench_harness.tasks") / "definitions"
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(".yaml"):
-            continue
-        for raw in yaml.safe_load(entry.read_text()) or []:
+    """Every task definition, by name: the ``*.yaml`` files of the folders registered under
+    ``nasbench_harness.tasks`` (built-ins: tasks/definitions/), in registry order."""
+    return {name: spec for name, (spec, _) in _definitions().items()}
+
+
+def task_provider(name: str) -> str:
+    """The distribution whose registered folder defines task ``name``."""
+    return _definitions()[get_spec(name).name][1]
+
+
+@functools.cache
+def _definitions() -> dict[str, tuple[TaskSpec, str]]:
+    from nasbench_harness import registry
+
+    found: dict[str, tuple[TaskSpec, str]] = {}
+    for entry, path in registry.yaml_files("tasks"):
+        for raw in yaml.safe_load(path.read_text()) or []:
             raw = dict(raw)
             raw["extras"] = tuple(raw.get("extras", ()))
             try:
                 spec = TaskSpec(**raw)
             except TypeError as exc:
-                raise ConfigError(f"Task definition in {entry.name} is invalid ({exc}).") from None
-            if spec.name in specs:
-                raise ConfigError(f"Task '{spec.name}' is defined twice (second time in {entry.name}).")
-            specs[spec.name] = spec
-    return specs
+                raise ConfigError(f"Task definition in {path.name} of package {entry.dist} is invalid ({exc}).") from None
+            if spec.name in found:
+                raise ConfigError(
+                    f"Task '{spec.name}' is defined twice (again in {path.name} of package {entry.dist}, first by "
+                    f"{found[spec.name][1]}); rename one of them."
+                )
+            found[spec.name] = (spec, entry.dist)
+    return found
+
+
+def builtin_tasks() -> list[str]:
+    """What a matrix's ``tasks: ["*"]`` means: the tasks this package defines on benchmark data,
+    never a plugin's nor a synthetic space's (the toy space, ``SearchSpace.synthetic``)."""
+    from nasbench_harness import registry
+
+    return [
+        name for name, (spec, dist) in _definitions().items()
+        if dist == registry.BUILTIN_DIST and not registry.load("search_spaces", spec.space).synthetic
+    ]
 
 
 def get_spec(name: str) -> TaskSpec:

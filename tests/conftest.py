@@ -34,6 +34,42 @@ def private_index(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def example_plugin() -> str:
+    """The example plugin (predictor ``knn``, loss ``softrank``, strategy ``hill_climb``, space
+    ``minicell`` with its tasks), installed by the test command as any plugin is."""
+    from nasbench_harness import registry
+
+    assert "knn" in registry.names("predictors") and "minicell" in registry.names("search_spaces"), (
+        "the example plugin is not installed (or is an older version): run `pip install -e examples/example-plugin`, "
+        "as the README's test command does"
+    )
+    return "knn"
+
+
+@pytest.fixture
+def tmp_dist(tmp_path, monkeypatch):
+    """``tmp_dist(name, files, entry_points)``: an installed distribution for this test only, a
+    package plus its ``.dist-info`` on ``sys.path`` (no pip); the registry forgets it afterwards.
+    ``files`` maps paths relative to the folder to their text; ``entry_points`` is the
+    entry_points.txt text."""
+    from nasbench_harness import registry
+
+    def install(name: str, files: dict[str, str], entry_points: str) -> Path:
+        for rel, text in {**files, f"{name.replace('-', '_')}-0.1.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n",
+                          f"{name.replace('-', '_')}-0.1.dist-info/entry_points.txt": entry_points}.items():
+            path = tmp_path / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        registry.clear_caches()
+        return tmp_path
+
+    yield install
+    monkeypatch.undo()
+    registry.clear_caches()
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = shared_data_dir()
     if path is None:

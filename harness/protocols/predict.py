@@ -22,9 +22,14 @@ import time
 
 import numpy as np
 from nasbench_harness.errors import ConfigError
+from nasbench_harness.protocols.base import Protocol
 
 EVAL_SETS = ("space", "space-minus-train", "mutation")
-PARAMS = {"eval_set", "mutation", "metrics"}
+PARAMS = {
+    "eval_set": f"the evaluation set: one of {list(EVAL_SETS)} (default space)",
+    "mutation": "keyword arguments of the mutation-based test set (eval_set mutation)",
+    "metrics": "keyword arguments of prediction_metrics",
+}
 
 
 class CellFailed(Exception):
@@ -76,9 +81,10 @@ def eval_rows(cell, task, train: np.ndarray, rng: np.random.Generator) -> np.nda
 
 
 def check_params(params: dict) -> None:
-    unknown = set(params) - PARAMS
-    if unknown:
-        raise ConfigError(f"The predict protocol got unknown protocol_params {sorted(unknown)}; it accepts {sorted(PARAMS)}.")
+    Predict().check_params(params)
+
+
+def _check_eval_set(params: dict) -> None:
     if params.get("eval_set", "space") not in EVAL_SETS:
         raise ConfigError(f"Unknown eval_set '{params['eval_set']}' in protocol_params; expected one of {list(EVAL_SETS)}.")
 
@@ -154,3 +160,14 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
     pred = predictor.predict(ArchSet(task, evaluate))
     t2 = time.perf_counter()
     return _row(cell, task, k, evaluate, pred, t1 - t0, t2 - t1)
+class Predict(Protocol):
+    name = "predict"
+    description = "Fit on N sampled architectures, score an evaluation set, compute ranking metrics."
+    params = PARAMS
+
+    def check_params(self, params: dict) -> None:
+        super().check_params(params)
+        _check_eval_set(params)
+
+    def run(self, cell, task, *, threads: int = 1) -> list[dict]:
+        return run(cell, task, threads=threads)

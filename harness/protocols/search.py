@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 from nasbench_harness.errors import ConfigError
+from nasbench_harness.protocols.base import Protocol
 from nasbench_harness.protocols.predict import CellFailed, build_predictor
 
 _INIT_STREAM = 0x5EA4C0  # the shared initial sample: (seed, task) only
@@ -152,3 +153,19 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
         **(strategy.row_extras(task, oracle) if hasattr(strategy, "row_extras") else {}),  # strategy-specific columns
     }
     return [row]
+
+
+class Search(Protocol):
+    name = "search"
+    description = ("A registered strategy spends a query budget one architecture at a time; anytime best-found, regret, "
+                   "queries to the global best.")
+    params = None  # ``strategy`` plus that strategy's own params (its default_params)
+
+    def check_params(self, params: dict) -> None:
+        check_params(params)
+
+    def predictor_free_label(self, params: dict) -> str | None:
+        return predictor_free_label(params)
+
+    def run(self, cell, task, *, threads: int = 1) -> list[dict]:
+        return run(cell, task, threads=threads)

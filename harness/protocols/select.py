@@ -39,37 +39,62 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from nasbench_harness.errors import ConfigError
+from nasbench_harness.errors import ConfigError, HarnessError
+from nasbench_harness.protocols.base import Protocol
 from nasbench_harness.protocols.predict import CellFailed, build_predictor, judged_on_train_metric, n_train_for
 
-STRATEGIES = ("predictor", "random", "evolution")
-# Strategies that need no predictor -> the method label of their cells when none is given.
-PREDICTOR_FREE = {"random": "random_search", "evolution": "evolution"}
-PARAMS = {"strategy", "k", "tournament", "recall_k", "metrics", "max_mutation_tries"}
+PARAMS = {
+    "strategy": "predictor (the default) or a registered search strategy with a select_label (random, evolution)",
+    "k": "architectures selected after the observed ones (default 30)",
+    "tournament": "the evolution strategy's tournament size here (default 10)",
+    "recall_k": "the k of the recall@k prediction metrics",
+    "metrics": "keyword arguments of prediction_metrics",
+    "max_mutation_tries": "mutations redrawn from one parent before it is given up (default 200)",
+}
 DEFAULT_RECALL_K = (10, 20, 30, 50, 100, 200, 300, 500, 1000)
 _OBSERVE_STREAM = 0x5E1EC7
 _SELECT_STREAM = 0x5E1EC8
 
 
 def check_params(params: dict) -> None:
-    unknown = set(params) - PARAMS
-    if unknown:
-        raise ConfigError(f"The select protocol got unknown protocol_params {sorted(unknown)}; it accepts {sorted(PARAMS)}.")
-    if params.get("strategy", "predictor") not in STRATEGIES:
-        raise ConfigError(f"Unknown select strategy '{params['strategy']}'; expected one of {list(STRATEGIES)}.")
-    for key in ("k", "tournament", "max_mutation_tries"):
-        v = params.get(key, 1)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ConfigError(f"The select protocol's '{key}' must be a positive integer, got {v!r}.")
+    Select().check_params(params)
+
+
+def _strategy(params: dict):
+    """The registered strategy class of a predictor-free ``strategy`` (None for ``predictor``)."""
+    from nasbench_harness import registry
+    from nasbench_harness.strategies import strategy_class
+
+    name = params.get("strategy", "predictor")
+    if name == "predictor":
+        return None
+    if not isinstance(name, str) or name not in registry.names("strategies"):
+        raise ConfigError(f"Unknown select strategy {name!r}; expected 'predictor' or a registered strategy that can extend an observed sample ({_extenders()}).")
+    cls = strategy_class(name)
+    if cls.select_label is None:
+        raise ConfigError(f"The select strategy '{name}' cannot extend an observed sample; expected 'predictor' or one of {_extenders()}.")
+    return cls
+
+
+def _extenders() -> str:
+    from nasbench_harness import registry
+    from nasbench_harness.strategies import strategy_class
+
+    found = []
+    for name in registry.names("strategies"):
+        try:
+            if strategy_class(name).select_label is not None:
+                found.append(name)
+        except HarnessError:
+            continue  # a broken plugin is reported where it is named
+    return ", ".join(found)
 
 
 def predictor_free_label(params: dict) -> str | None:
-    """The default method label when ``params`` need no predictor (a search baseline), else None.
-
-    ``harness/matrix.py`` asks every protocol module offering this function: ``predictor:
-    none`` is valid exactly where it returns a label.
-    """
-    return PREDICTOR_FREE.get(params.get("strategy", "predictor"))
+    """The default method label when ``params`` need no predictor (a search baseline), else None:
+    the strategy's ``select_label``. ``harness/matrix.py`` accepts ``predictor: none`` exactly then."""
+    cls = _strategy(params)
+    return None if cls is None else cls.select_label
 
 
 def _rng(cell, stream: int) -> np.random.Generator:
@@ -82,46 +107,6 @@ def _rng(cell, stream: int) -> np.random.Generator:
 def observed_rows(cell, n_task: int, n_obs: int) -> np.ndarray:
     """The first ``n_obs`` rows of the cell's (seed, task) permutation: nested across budgets."""
     return _rng(cell, _OBSERVE_STREAM).permutation(n_task)[:n_obs]
-
-
-def _oracle_with(task, observed: np.ndarray, k: int, strategy: str):
-    """A row-level oracle (no isomorph dedupe: select's original semantics) that has charged ``observed``."""
-    from nasbench_harness.strategies.base import Oracle
-
-    oracle = Oracle(task, len(observed) + k, strategy, dedupe_isomorphs=False)
-    oracle.query_rows(observed)
-    return oracle
-
-
-def select_random(task, observed: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """K unseen architectures by the ``random`` search strategy walking a uniform draw of the unseen rows."""
-    from nasbench_harness.strategies.base import SearchContext
-    from nasbench_harness.strategies.baselines import RandomSearch
-
-    n_task = len(task)
-    unseen = np.setdiff1d(np.arange(n_task), observed)
-    if k > len(unseen):
-        raise ConfigError(f"Selecting {k} more architectures needs {k} unseen ones but only {len(unseen)} remain; lower k or the budget.")
-    oracle = _oracle_with(task, observed, k, "random")
-    order = np.concatenate([observed, rng.choice(unseen, size=k, replace=False)])
-    RandomSearch().search(oracle, SearchContext(rng=rng, initial_order=order))
-    return oracle.trace_rows[len(observed):]
-
-
-def select_evolution(task, observed: np.ndarray, k: int, rng: np.random.Generator, *, tournament: int = 10, max_tries: int = 200) -> np.ndarray:
-    """Regularised evolution (the ``evolution`` strategy's ``evolve``) from the observed population.
-
-    Ages follow the sampling order. A mutation that leaves the task or hits an evaluated
-    architecture is redrawn from the same parent up to ``max_tries`` times; a parent that
-    yields none is no longer entered in tournaments (see ``strategies.baselines.evolve``).
-    """
-    from nasbench_harness.strategies.baselines import evolve
-
-    oracle = _oracle_with(task, observed, k, "evolution")
-    evolve(oracle, observed.tolist(), rng, tournament=tournament, max_tries=max_tries, listed_neighbours=False)
-    if not oracle.exhausted:
-        raise CellFailed("regularised evolution found no unseen mutant inside the task from any member of its population")
-    return oracle.trace_rows[len(observed):]
 
 
 def _best(task, rows: np.ndarray) -> tuple[float, float]:
@@ -170,10 +155,10 @@ def choose(cell, task, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray, dic
         unseen = np.flatnonzero(unseen_mask)
         unseen = unseen[rng.permutation(len(unseen))]
         selected = unseen[np.argsort(-pred[unseen], kind="stable")[:k]]
-    elif strategy == "random":
-        selected = select_random(task, observed, k, rng)
     else:
-        selected = select_evolution(task, observed, k, rng, tournament=int(p.get("tournament", 10)), max_tries=int(p.get("max_mutation_tries", 200)))
+        selected = _strategy(p).extend(task, observed, k, rng, p)
+        if len(selected) < k:
+            raise CellFailed(f"the {strategy} strategy found only {len(selected)} of {k} unseen architectures inside the task to select")
     row.update({"fit_seconds": t1 - t0, "predict_seconds": time.perf_counter() - t1})
     return observed, selected, row
 
@@ -186,3 +171,24 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
     row["best_test_of_selected"] = float(task.sign * task.eval_scores[selected].max())
     row["observed_best_val"], row["observed_best_test"] = _best(task, observed)
     return [row]
+
+
+class Select(Protocol):
+    name = "select"
+    description = ("Observe N sampled architectures, spend K more evaluations chosen by a predictor or by a registered "
+                   "search strategy (random search, regularised evolution); report the best found.")
+    params = PARAMS
+
+    def check_params(self, params: dict) -> None:
+        super().check_params(params)
+        _strategy(params)
+        for key in ("k", "tournament", "max_mutation_tries"):
+            v = params.get(key, 1)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"The select protocol's '{key}' must be a positive integer, got {v!r}.")
+
+    def predictor_free_label(self, params: dict) -> str | None:
+        return predictor_free_label(params)
+
+    def run(self, cell, task, *, threads: int = 1) -> list[dict]:
+        return run(cell, task, threads=threads)

@@ -45,11 +45,19 @@ from dataclasses import dataclass
 
 import numpy as np
 from nasbench_harness.errors import ConfigError
+from nasbench_harness.protocols.base import Protocol
 from nasbench_harness.protocols.predict import CellFailed, build_predictor
 
 MODES = ("predict", "search")
 NORMALISE = ("rank", "zscore", "none")
-PARAMS = {"mode", "source", "source_budget", "normalise", "shot_weight", "metrics"}
+PARAMS = {
+    "mode": "predict (search is reserved for the meta-NAS setting)",
+    "source": "the source task, of the target's search space",
+    "source_budget": "source cells fitted on: 'all' or a count",
+    "normalise": f"how source and target scores are put on one scale: one of {list(NORMALISE)}",
+    "shot_weight": "copies of each target shot: 'balanced' or a positive integer",
+    "metrics": "keyword arguments of prediction_metrics",
+}
 BASELINE_LABEL = "source accuracy"
 MIN_BUDGET = 0  # target shots: 0 = zero-shot (the matrix accepts counts from this value)
 _SOURCE_STREAM = 0x50C3  # the source sample: a stream of (seed, source, source_budget) only
@@ -58,11 +66,12 @@ _SOURCE_STREAM = 0x50C3  # the source sample: a stream of (seed, source, source_
 # -- validation --------------------------------------------------------------------------
 def check_params(params: dict) -> None:
     """Static checks (no data needed): unknown keys, mode, source name, source budget, normalisation."""
+    Transfer().check_params(params)
+
+
+def _check_values(params: dict) -> None:
     from nasbench_harness.tasks.catalog import get_spec
 
-    unknown = set(params) - PARAMS
-    if unknown:
-        raise ConfigError(f"The transfer protocol got unknown protocol_params {sorted(unknown)}; it accepts {sorted(PARAMS)}.")
     mode = params.get("mode", "predict")
     if mode not in MODES:
         raise ConfigError(f"The transfer protocol's mode must be 'predict' (or the reserved 'search'), got {mode!r}.")
@@ -391,3 +400,24 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
             **{name: float(v) for name, v in metrics.items()},
         }
     ]
+
+
+class Transfer(Protocol):
+    name = "transfer"
+    description = ("Fit on a source task of the same space (plus N target shots), predict the target task; "
+                   "or the source's own accuracies as the prediction (predictor none).")
+    params = PARAMS
+    min_budget = MIN_BUDGET
+
+    def check_params(self, params: dict) -> None:
+        super().check_params(params)
+        _check_values(params)
+
+    def baseline_label(self, params: dict) -> str | None:
+        return baseline_label(params)
+
+    def check_task(self, params: dict, task_name: str) -> None:
+        check_task(params, task_name)
+
+    def run(self, cell, task, *, threads: int = 1) -> list[dict]:
+        return run(cell, task, threads=threads)

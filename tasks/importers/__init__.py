@@ -1,7 +1,7 @@
 """Benchmark importers: detect file formats and turn them into the local cache.
 
-Each importer module defines one or more ``Importer`` subclasses and is listed in
-``IMPORTER_MODULES``. ``import_paths`` walks the given paths (a directory imports every
+Each importer is an ``Importer`` subclass registered under the entry-point group
+``nasbench_harness.importers`` (built-ins in pyproject.toml, like any plugin). ``import_paths`` walks the given paths (a directory imports every
 file it recognises), groups files by importer (several files of one benchmark are joined
 into one table), and runs each importer. An importer validates everything *before*
 writing, so a bad file raises a DataError and leaves the existing cache untouched.
@@ -9,23 +9,12 @@ writing, so a bad file raises a DataError and leaves the existing cache untouche
 
 from __future__ import annotations
 
-import importlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nasbench_harness.errors import DataError
-
-# Modules whose Importer subclasses are consulted, in this order (first detection wins).
-IMPORTER_MODULES = [
-    "nasbench_harness.tasks.importers.nb201",
-    "nasbench_harness.tasks.importers.nb101",
-    "nasbench_harness.tasks.importers.tnb101",
-    "nasbench_harness.tasks.importers.darts",
-    "nasbench_harness.tasks.importers.zero_cost",
-    "nasbench_harness.tasks.importers.transfer",
-]
 
 
 @dataclass
@@ -46,6 +35,7 @@ class Importer(ABC):
     space: str  # search space the table belongs to
     version: int = 1  # bump when the output changes (recorded in the manifest)
     priority: int = 0  # importers of one space run in ascending priority
+    detect_order: int = 1000  # importers are asked to detect a file in ascending order (first detection wins)
 
     @abstractmethod
     def detect(self, path: Path) -> bool:
@@ -74,14 +64,11 @@ def join_tables(tables: list):
 
 
 def all_importers() -> list[Importer]:
-    found = []
-    for mod_name in IMPORTER_MODULES:
-        mod = importlib.import_module(mod_name)
-        for obj in vars(mod).values():
-            if isinstance(obj, type) and issubclass(obj, Importer) and obj is not Importer and obj.__module__ == mod_name:
-                if not getattr(obj, "__abstractmethods__", None):
-                    found.append(obj())
-    return found
+    """One instance of every registered importer, in detection order."""
+    from nasbench_harness import registry
+
+    classes = [registry.load("importers", name) for name in registry.names("importers")]
+    return [cls() for cls in sorted(classes, key=lambda c: (c.detect_order, c.name))]
 
 
 def _files(paths: list[Path]) -> list[Path]:

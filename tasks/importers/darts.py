@@ -96,6 +96,7 @@ def _sniff(path: Path) -> str | None:
 
 
 class DartsNB301Importer(Importer):
+    detect_order = 40
     name = "darts-nb301"
     space = "darts"
     version = 1

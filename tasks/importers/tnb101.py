@@ -115,12 +115,14 @@ class _TNB101CSVMixin:
 
 
 class TNB101MicroCSVImporter(_TNB101CSVMixin, Importer):
+    detect_order = 30
     name = "tnb101-micro-csv"
     space = "tnb101-micro"
     key = "micro"
 
 
 class TNB101MacroCSVImporter(_TNB101CSVMixin, Importer):
+    detect_order = 31
     name = "tnb101-macro-csv"
     space = "tnb101-macro"
     key = "macro"
@@ -242,6 +244,7 @@ def parse_pth(obj, path: Path) -> dict[str, pd.DataFrame]:
 
 class TNB101PthImporter(Importer):
     """The official ``transnas-bench_v10141024.pth`` (both spaces in one file)."""
+    detect_order = 32
 
     name = "tnb101-pth"
     space = "tnb101-micro"  # also writes tnb101-macro

@@ -66,6 +66,7 @@ def _require(raw: pd.DataFrame, cols, path: Path, what: str) -> None:
 # ------------------------------------------------------------------- NB201 source tasks
 class NB201SourceTasksImporter(Importer):
     """NASLib validation accuracies of all NB201 cells on the three source datasets."""
+    detect_order = 60
 
     name = "nb201-source-tasks-csv"
     space = "nb201"
@@ -130,6 +131,7 @@ def parse_9x(path: Path) -> dict[str, pd.DataFrame]:
 
 class SuiteZero9xImporter(Importer):
     """NB201 / DARTS / TransNAS-micro cells on SVHN, NinaPro and Spherical CIFAR-100."""
+    detect_order = 61
 
     name = "suite-zero-9x-csv"
     space = "transfer"  # writes nb201, darts and tnb101-micro
@@ -155,6 +157,7 @@ class SuiteZero9xImporter(Importer):
 # ------------------------------------------------------------------------ MetaD2A
 class MetaD2AImporter(Importer):
     """MetaD2A meta-training database (CSV) and its sub-task class lists (JSON)."""
+    detect_order = 62
 
     name = "metad2a-meta-train"
     space = METAD2A

@@ -208,6 +208,7 @@ def _wide(long: pd.DataFrame, primary: str) -> pd.DataFrame:
 # ------------------------------------------------------------------------ importer
 class ZeroCostImporter(Importer):
     """Suite-Zero JSONs and the full-coverage long CSV -> ``zc.*`` columns of imported spaces."""
+    detect_order = 50
 
     name = "zero-cost-proxies"
     space = "zc"  # sorts after every space name, so the space tables exist by then

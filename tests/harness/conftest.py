@@ -1,37 +1,10 @@
-"""Fixtures for the harness-core tests: the example plugin and small matrices on the toy task."""
+"""Fixtures for the harness-core tests: small matrices on the toy task, runs on two executors."""
 
 from __future__ import annotations
 
-import importlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-PLUGIN = REPO / "examples" / "example-plugin"
-
-
-@pytest.fixture(scope="session")
-def example_plugin() -> str:
-    """Make sure the example plugin (predictor ``knn``, loss ``softrank``) is installed."""
-    from nasbench_harness import registry
-
-    if "knn" not in registry.names("predictors"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(PLUGIN)],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            pytest.skip(f"could not pip-install the example plugin: {proc.stderr.strip()[-300:]}")
-        # An editable install's path hook is read at interpreter start; add it for this process.
-        sys.path.insert(0, str(PLUGIN / "src"))
-        importlib.invalidate_caches()
-        registry.clear_caches()
-    assert "knn" in registry.names("predictors")
-    return "knn"
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.matrix import Cell
 from nasbench_harness.protocols import select
+from nasbench_harness.strategies import strategy_class
 from nasbench_harness.testing import toy_task
 
 
@@ -52,7 +53,7 @@ def test_evolution_spends_k_evaluations_on_mutants_inside_the_task(task):
     orig = task.space
     try:
         task.space = spy
-        chosen = select.select_evolution(task, observed, 30, rng, tournament=10)
+        chosen = strategy_class("evolution").extend(task, observed, 30, rng, {"tournament": 10})
     finally:
         task.space = orig
     assert len(chosen) == 30 and len(set(chosen.tolist())) == 30
@@ -148,6 +149,25 @@ def test_paper_convnp_matrix_expands_as_documented():
 
 def free_cell(budget=50, seed=0, **pp) -> Cell:
     return Cell(protocol="select", task="toy/synthetic", predictor="none", encoding="", budget=budget, seed=seed, protocol_params=pp)
+
+
+def test_select_baselines_come_from_the_strategy_registry(tmp_dist):
+    """A registered strategy that can extend an observed sample is a select baseline, labelled as
+    its class declares; one that cannot is refused by name."""
+    tmp_dist("nbh-tmp-select", {"nbh_tmp_select.py": (
+        "from nasbench_harness.strategies.baselines import RandomSearch\n"
+        "class FirstUnseen(RandomSearch):\n"
+        "    select_label = 'first_unseen'\n"
+        "    @classmethod\n"
+        "    def extend(cls, task, observed, k, rng, params):\n"
+        "        import numpy as np\n"
+        "        return np.setdiff1d(np.arange(len(task)), observed)[:k]\n")},
+        "[nasbench_harness.strategies]\nfirst_unseen = nbh_tmp_select:FirstUnseen\n")
+    assert select.predictor_free_label({"strategy": "first_unseen"}) == "first_unseen"
+    observed, selected, _ = select.choose(free_cell(20, strategy="first_unseen", k=5), toy_task())
+    assert selected.tolist() == np.setdiff1d(np.arange(len(toy_task())), observed)[:5].tolist()
+    with pytest.raises(ConfigError, match="'npenas' cannot extend an observed sample.*evolution.*first_unseen.*random"):
+        select.check_params({"strategy": "npenas"})
 
 
 def test_predictor_free_label_names_the_baselines():

@@ -1,10 +1,10 @@
-"""Paper-specific report sections, discovered from the modules of this package.
+"""Report sections: the modules registered under the entry-point group
+``nasbench_harness.report_sections`` (the built-ins, this package's modules, in
+pyproject.toml like any plugin's).
 
 Each module defines ``TITLE`` (str), optional ``ORDER`` (int, default 100; lower comes
 first) and ``render(results, ctx) -> str | None`` returning an HTML fragment built with
-the helpers documented in ``harness/report/context.py`` (None: nothing to show). Modules
-whose name starts with "_" are skipped. Third-party packages can add sections under the
-entry point group ``nasbench_harness.report_sections`` (each pointing at such a module).
+the helpers documented in ``harness/report/context.py`` (None: nothing to show).
 
 Sections render inside the report's matplotlib style (``plots.STYLE``). A section that
 fails to import or raises while rendering is shown as a short error box; it never breaks
@@ -13,17 +13,13 @@ the rest of the report.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 import traceback
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from types import ModuleType
 
 import pandas as pd
 
-ENTRY_POINT_GROUP = "nasbench_harness.report_sections"
 DEFAULT_ORDER = 100
 
 
@@ -73,18 +69,10 @@ def _section_from(name: str, loader) -> Section:
 
 
 def discover() -> list[Section]:
-    """Built-in section modules plus entry-point sections, sorted by (ORDER, name)."""
-    found: list[Section] = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        found.append(_section_from(info.name, lambda n=info.name: importlib.import_module(f"{__name__}.{n}")))
-    try:
-        eps = entry_points(group=ENTRY_POINT_GROUP)
-    except Exception:  # noqa: BLE001 - broken metadata: keep the built-ins
-        eps = []
-    for ep in eps:
-        found.append(_section_from(ep.name, ep.load))
+    """Every registered section, sorted by (ORDER, name)."""
+    from nasbench_harness import registry
+
+    found = [_section_from(name, lambda n=name: registry.load("report_sections", n)) for name in registry.names("report_sections")]
     return sorted(found, key=lambda s: (s.order, s.name))
 
 

@@ -1,0 +1,1 @@
+"""Built-in matrices: every *.yaml file here (registered under nasbench_harness.matrices)."""
