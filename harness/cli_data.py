@@ -32,9 +32,6 @@ data_app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-# Architectures per finite space: an imported table may hold fewer (subsets), never more.
-SPACE_SIZES = {"nb201": 15_625, "tnb101-micro": 4_096, "tnb101-macro": 3_256, "nb101": 423_624}
-
 FORMATS_HELP = (
     "Recognised: NAS-Bench-201 (.pth v1.0/v1.1, NATS-tss pickles, NASGraph/v-tao/merged CSVs, 12-epoch pickle, "
     "ArchVizD3 JSON), NAS-Bench-101 (.tfrecord, CSV/JSON), TransNAS-Bench-101 (.pth, CSV), NAS-Bench-301/DARTS, "
@@ -265,13 +262,14 @@ def table_problems(space: str, cache) -> list[str]:
     ids = table["arch_id"].astype(str)
     if ids.duplicated().any():
         problems.append(f"{space}: {int(ids.duplicated().sum())} duplicated arch_id values")
-    limit = SPACE_SIZES.get(space)
-    if limit is not None and len(table) > limit:
-        problems.append(f"{space}: {len(table)} rows but the space has only {limit} architectures")
     try:
         searchspace = get_search_space(space)
     except HarnessError:
         searchspace = None  # add-on tables (e.g. transfer) are not search spaces
+    # an imported table may hold fewer architectures than its space (subsets), never more
+    limit = searchspace.size if searchspace is not None else None
+    if limit is not None and len(table) > limit:
+        problems.append(f"{space}: {len(table)} rows but the space has only {limit} architectures")
     if searchspace is not None and space == "nb201":
         valid = set(searchspace.enumerate().tolist())
         bad = (~ids.isin(valid)).sum()

@@ -34,16 +34,10 @@ import numpy as np
 import pandas as pd
 from nasbench_harness.matrix import NO_PREDICTOR, Cell, canonical_json
 
-# Families that `full` states a time budget for (docs/FULL.md); every cell belongs to one.
+# Families that `full` states a time budget for (docs/FULL.md); every cell belongs to one. A
+# predictor declares its family (``Predictor.cost_family``); a family not listed here sorts last.
 FAMILIES = ("GCN family", "ConvNP", "CAP/CARL/NP", "tuned regressors", "regressors", "LM", "search", "other")
-_PREDICTOR_FAMILY = {
-    "gcn": "GCN family", "gin": "GCN family", "ap": "GCN family", "transformer": "GCN family",
-    "convnp": "ConvNP",
-    "cap": "CAP/CARL/NP", "carl": "CAP/CARL/NP", "neural_predictor": "CAP/CARL/NP",
-    "linear": "regressors", "ridge": "regressors", "mlp": "regressors", "random_forest": "regressors",
-    "xgboost": "regressors", "lightgbm": "regressors", "gp": "regressors",
-    "lm": "LM",
-}  # fmt: skip
+NO_PREDICTOR_PRIOR_SECONDS = 1.0  # a predictor-free baseline cell (random search, regularised evolution)
 MIN_SLOPE, MAX_SLOPE = 0.0, 1.5  # cost never falls with n; above n^1.5 a fit is noise at these sizes
 BASES = ("stratum", "method", "predictor+space", "predictor", "prior")
 
@@ -53,7 +47,7 @@ def cell_family(cell: Cell) -> str:
     a regressor tuned by cross-validation (``params.tune``) is a "tuned regressor"."""
     if cell.protocol == "search" or cell.predictor == NO_PREDICTOR:
         return "search"
-    family = _PREDICTOR_FAMILY.get(cell.predictor, "other")
+    family = _declared("predictors", cell.predictor).get("cost_family", "other")
     if family == "regressors" and cell.params.get("tune"):
         return "tuned regressors"
     return family
@@ -86,20 +80,29 @@ def train_size(cell: Cell, task_size: int | None) -> float:
     return float(cell.budget)
 
 
+def _declared(kind: str, name: str) -> dict:
+    """What a registered class declares (``listing.metadata``: read without importing it once cached)."""
+    from nasbench_harness.listing import metadata
+
+    return metadata(kind, name)
+
+
 def _prior(cell: Cell) -> float:
-    from nasbench_harness.runner import (
-        DEFAULT_PRIOR_SECONDS,
-        PRIOR_SECONDS,
-        STRATEGY_PRIOR_SECONDS,
-        TUNED_PRIOR_SECONDS,
-    )
+    """The cost of a cell of which nothing is timed: its search strategy's ``prior_seconds``, else
+    its predictor's (``tuned_prior_seconds`` with ``tune: true``), else a predictor-free cell's."""
+    from nasbench_harness.methods.base import Predictor
 
     strategy = cell.protocol_params.get("strategy")
-    if cell.protocol == "search" and strategy in STRATEGY_PRIOR_SECONDS:
-        return STRATEGY_PRIOR_SECONDS[strategy]
+    if cell.protocol == "search" and isinstance(strategy, str):
+        seconds = _declared("strategies", strategy).get("prior_seconds")
+        if seconds is not None:
+            return float(seconds)
+    if cell.predictor == NO_PREDICTOR:
+        return NO_PREDICTOR_PRIOR_SECONDS
+    declared = _declared("predictors", cell.predictor)
     if cell.params.get("tune"):
-        return TUNED_PRIOR_SECONDS
-    return PRIOR_SECONDS.get(cell.predictor, DEFAULT_PRIOR_SECONDS)
+        return float(declared.get("tuned_prior_seconds", Predictor.tuned_prior_seconds))
+    return float(declared.get("prior_seconds", Predictor.prior_seconds))
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -279,10 +282,11 @@ class FamilyCost:
 
 
 def family_costs(cells: list[Cell], costs: list[tuple[float, str]]) -> list[FamilyCost]:
-    """Pending cells' estimated seconds summed per family (in ``FAMILIES`` order)."""
+    """Pending cells' estimated seconds summed per family (in ``FAMILIES`` order, then any other)."""
     out = {f: FamilyCost(f, bases={}) for f in FAMILIES}
     for c, (s, basis) in zip(cells, costs, strict=True):
-        fc = out[cell_family(c)]
+        family = cell_family(c)
+        fc = out.setdefault(family, FamilyCost(family, bases={}))
         fc.pending += 1
         fc.seconds += s
         fc.bases[basis] = fc.bases.get(basis, 0) + 1

@@ -11,7 +11,6 @@ never raises for a failing cell, it returns a ``failed`` row with the reason.
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import os
 import platform
@@ -28,36 +27,6 @@ from nasbench_harness.errors import HarnessError
 from nasbench_harness.matrix import NO_PREDICTOR, Cell, Matrix, canonical_json, check_budgets, code_version
 from nasbench_harness.store import ResultStore
 from nasbench_harness.threads import pin_threads
-
-# CPU seconds one cell takes on one core when no timing of its kind is stored yet: the
-# fallback of the cost model (harness/estimate.py) behind `run --dry-run` and the default
-# cell timeouts. Figures measured here on a quiet core (docs/FULL.md, docs/CONVNP.md,
-# docs/SEARCH.md, docs/GRABNAS.md), whole space scored, at the papers' small budgets.
-PRIOR_SECONDS = {
-    NO_PREDICTOR: 1.0,  # search baselines (random search, regularised evolution)
-    "linear": 0.3,
-    "ridge": 0.3,
-    "random_forest": 3.0,
-    "xgboost": 3.0,
-    "lightgbm": 2.0,
-    "mlp": 5.0,
-    "gp": 8.0,
-    "gcn": 3.0,
-    "ap": 2.0,
-    "transformer": 6.0,
-    "gin": 4.0,
-    "neural_predictor": 11.0,
-    "cap": 5.0,
-    "carl": 14.0,
-    "convnp": 20.0,
-}
-DEFAULT_PRIOR_SECONDS = 10.0
-TUNED_PRIOR_SECONDS = 30.0  # a regressor with `tune: true` (30 cross-validated trials): LR 1 s ... MLP 58 s
-# A search cell's cost is its strategy's (a query budget of model fits), not its predictor's.
-STRATEGY_PRIOR_SECONDS = {
-    "random": 0.5, "evolution": 10.0, "local_search": 5.0, "npenas": 10.0, "pwlnas": 10.0, "bananas": 20.0,
-    "gp_bo": 10.0, "grabnas": 40.0, "grabnas_knn": 6.0, "tnas": 6.0, "metad2a": 2.0,
-}  # fmt: skip
 
 # Default cell timeout: TIMEOUT_FACTOR times the cell's expected cost (stored median
 # timing of the predictor on the task, else of the predictor, else its prior above), and
@@ -94,11 +63,8 @@ def _load_task(name: str, data_root: str | None, verify: bool = True, checksum: 
     from nasbench_harness.errors import DataError
     from nasbench_harness.tasks.cache import DataCache
     from nasbench_harness.tasks.catalog import get_spec, load_task
-    from nasbench_harness.testing import SYNTHETIC_TASKS
 
     TASK_LOADS[name] += 1
-    if name in SYNTHETIC_TASKS:
-        return SYNTHETIC_TASKS[name]()
     cache = DataCache(Path(data_root)) if data_root else DataCache()
     if verify:
         _check_space_table(get_spec(name).space, str(cache.root))
@@ -137,12 +103,10 @@ def package_versions(extra_dist: str = "") -> str:
     return json.dumps(out, sort_keys=True)
 
 
-@functools.cache
-def _protocol(name: str) -> tuple[Callable, bool]:
+def _protocol(name: str):
     from nasbench_harness.protocols import get_protocol
 
-    fn = get_protocol(name)
-    return fn, "threads" in inspect.signature(fn).parameters
+    return get_protocol(name)
 
 
 def _base_row(cell: Cell, payload: dict) -> dict:
@@ -230,9 +194,9 @@ def execute_cell(payload: dict) -> list[dict]:
         pin_threads(threads)
         task = worker_task(payload)
         _warm_inputs(cell, task)
-        fn, takes_threads = _protocol(cell.protocol)
+        protocol = _protocol(cell.protocol)
         start, cpu_start = time.perf_counter(), time.process_time()  # loading and encoding are once-per-worker costs, not the cell's
-        results = fn(cell, task, threads=threads) if takes_threads else fn(cell, task)
+        results = protocol.rows(cell, task, threads=threads)
         rows = [{**row, "status": "ok", "error": "", "eval_is_test": bool(task.eval_is_test), **r} for r in results]
     except HarnessError as exc:
         rows = [{**row, "status": "failed", "error": str(exc)}]
@@ -346,7 +310,7 @@ def cost_model(store: ResultStore, column: str = "cpu_seconds"):
 def cell_estimates(p: Plan, store: ResultStore, column: str = "cpu_seconds") -> list[tuple[float, str]]:
     """(seconds, basis) of each pending cell from the stored timings (``estimate.CostModel``:
     per stratum a log-log fit in the training size, falling back to the method, the
-    predictor in the space, the predictor, then ``PRIOR_SECONDS``)."""
+    predictor in the space, the predictor, then the priors the classes declare)."""
     return cost_model(store, column).predict_many([p.cells[i] for i in p.pending], p.task_sizes)
 
 

@@ -75,6 +75,12 @@ class Predictor(ABC):
     default_loss: ClassVar[str | None] = None
     default_params: ClassVar[dict[str, Any]] = {}
     uses_unlabeled: ClassVar[bool] = False  # True: fit() wants the unlabelled pool too
+    # What a cell costs before any is timed (harness/estimate.py): CPU seconds on one core at the
+    # papers' small budgets, the same with `tune: true` (cross-validated trials), and the family
+    # `run --dry-run` sums it under (docs/FULL.md states a budget per family).
+    prior_seconds: ClassVar[float] = 10.0
+    tuned_prior_seconds: ClassVar[float] = 30.0
+    cost_family: ClassVar[str] = "other"
 
     def __init__(self, *, seed: int = 0, encoding: str | None = None, loss=None, threads: int = 1, **params):
         unknown = set(params) - set(self.default_params)
@@ -121,6 +127,7 @@ class Loss(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     formula: ClassVar[str] = ""
+    category: ClassVar[str] = "other"  # the loss paper's kind: regression, ranking, weighted, piecewise (rows' loss_category)
     default_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **params):

@@ -247,6 +247,8 @@ class ConvNPPredictor(Predictor):
     """Meta-learned Convolutional Neural Process on the paper's meta-features."""
 
     name = "convnp"
+    cost_family = "ConvNP"
+    prior_seconds = 20.0
     description = "ConvNP meta-learned on synthetic resampled tasks with context/target splits (MSE + ranking), rank-averaged over latent samples."
     inputs = "encoding"
     default_encoding = "meta"

@@ -102,6 +102,8 @@ class WenNeuralPredictor(_GraphBaseline):
     """Wen et al.'s GCN neural predictor (regression by MSE)."""
 
     name = "neural_predictor"
+    cost_family = "CAP/CARL/NP"
+    prior_seconds = 11.0
     description = "Wen et al. (2020) neural predictor: bidirectional GCN + mean pooling + FC, MSE."
     default_params: ClassVar[dict[str, Any]] = {"hidden": 144, "layers": 3, "epochs": 300, "lr": 1e-4, "weight_decay": 3e-4, "batch_size": 16}
 
@@ -153,6 +155,8 @@ class CAPPredictor(_GraphBaseline):
     """Context-aware predictor: self-supervised context pre-training on unlabelled graphs, pairwise fine-tuning."""
 
     name = "cap"
+    cost_family = "CAP/CARL/NP"
+    prior_seconds = 5.0
     description = "CAP (Ji et al. 2024): GIN pre-trained by context prediction on unlabelled architectures, then pairwise ranking fine-tuning."
     uses_unlabeled = True
     default_params: ClassVar[dict[str, Any]] = {
@@ -228,6 +232,8 @@ class CARLPredictor(_GraphBaseline):
     """Causality-guided representation learning: rank on the causal part, intervene on the spurious part."""
 
     name = "carl"
+    cost_family = "CAP/CARL/NP"
+    prior_seconds = 14.0
     description = "CARL (Ji et al. 2025): GIN node embeddings split into causal and spurious parts; ranking on the causal part with interventions."
     default_params: ClassVar[dict[str, Any]] = {"hidden": 64, "layers": 3, "epochs": 200, "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 32}
 

@@ -407,6 +407,7 @@ class LMPredictor(NeuralPredictor):
     """BERT-style encoder over op-level tokens, fine-tuned as a regressor (see the module docstring)."""
 
     name = "lm"
+    cost_family = "LM"
     description = (
         "Language-model surrogate: a small BERT (transformers) over op-level architecture tokens, fine-tuned as a "
         "regressor on any loss; 'LM (from scratch)' unless model_path names a local checkpoint; masked-token "

@@ -318,17 +318,3 @@ class PiecewiseLoss(Loss):
     def __call__(self, pred, target, state: TrainState | None = None):
         state = state or TrainState()
         return (self.first if self.in_warmup(state) else self.second)(pred, target, state)
-
-
-LOSS_CLASSES = (
-    MSELoss,
-    HingeRankingLoss,
-    LogisticRankingLoss,
-    MSESequenceRankingLoss,
-    ListMLELoss,
-    ExponentialWeightedLoss,
-    MAPELoss,
-    WARPLoss,
-    PiecewiseLoss,
-)
-CATEGORIES = {cls.name: cls.category for cls in LOSS_CLASSES}

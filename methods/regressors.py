@@ -36,6 +36,8 @@ _TUNE_PARAMS = {"tune": False, "n_trials": 30, "cv_folds": 5}
 class _RegressorPredictor(Predictor):
     """Shared fit/predict/tune logic; subclasses only build the estimator."""
 
+    cost_family = "regressors"  # with `tune: true`: "tuned regressors" (harness/estimate.py)
+
     inputs: ClassVar[str] = "encoding"
     default_encoding: ClassVar[str] = "onehot"
     scale_features: ClassVar[bool] = True
@@ -158,6 +160,7 @@ class LinearRegressionPredictor(_RegressorPredictor):
     """Ordinary least squares (minimum-norm solution for collinear encodings); nothing to tune."""
 
     name = "linear"
+    prior_seconds = 0.3
     description = "Linear regression (least squares) on an encoding."
     default_params: ClassVar[dict[str, Any]] = {**_TUNE_PARAMS}
 
@@ -171,6 +174,7 @@ class RidgePredictor(_RegressorPredictor):
     """Ridge regression. Search space: alpha log-uniform in [1e-3, 1e3]."""
 
     name = "ridge"
+    prior_seconds = 0.3
     description = "Ridge regression (L2-regularised least squares) on an encoding."
     default_params: ClassVar[dict[str, Any]] = {**_TUNE_PARAMS, "alpha": 1.0}
     search_space: ClassVar[dict[str, Any]] = {"alpha": loguniform(1e-3, 1e3)}
@@ -186,6 +190,7 @@ class MLPPredictor(_RegressorPredictor):
     alpha log-uniform [1e-6, 1e-1], learning_rate_init log-uniform [1e-4, 1e-2]."""
 
     name = "mlp"
+    prior_seconds = 5.0
     description = "Multilayer perceptron regressor (scikit-learn) on an encoding."
     default_params: ClassVar[dict[str, Any]] = {
         **_TUNE_PARAMS,
@@ -215,6 +220,7 @@ class RandomForestPredictor(_RegressorPredictor):
     min_samples_leaf 1-5, max_features {1.0, 0.5, sqrt}."""
 
     name = "random_forest"
+    prior_seconds = 3.0
     description = "Random forest regressor (scikit-learn) on an encoding."
     scale_features = False
     default_params: ClassVar[dict[str, Any]] = {
@@ -246,6 +252,7 @@ class XGBoostPredictor(_RegressorPredictor):
     uniform [0.5, 1], min_child_weight log-uniform [0.1, 10], reg_lambda log-uniform [1e-3, 10]."""
 
     name = "xgboost"
+    prior_seconds = 3.0
     description = "XGBoost gradient-boosted trees on an encoding."
     scale_features = False
     default_params: ClassVar[dict[str, Any]] = {
@@ -286,6 +293,7 @@ class LightGBMPredictor(_RegressorPredictor):
     [0.5, 1], reg_lambda log-uniform [1e-3, 10]."""
 
     name = "lightgbm"
+    prior_seconds = 2.0
     description = "LightGBM gradient-boosted trees on an encoding."
     scale_features = False
     default_params: ClassVar[dict[str, Any]] = {
@@ -335,6 +343,7 @@ class GaussianProcessPredictor(_RegressorPredictor):
     Training sets above ``max_points`` (default 2000) are subsampled with the seed."""
 
     name = "gp"
+    prior_seconds = 8.0
     description = "Gaussian process regressor (Matern kernel + noise) on an encoding."
     default_params: ClassVar[dict[str, Any]] = {
         **_TUNE_PARAMS,

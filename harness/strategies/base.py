@@ -256,6 +256,11 @@ class Strategy(ABC):
     needs_predictor: ClassVar[bool] = False
     default_params: ClassVar[dict[str, Any]] = {}
     positive_int_params: ClassVar[tuple[str, ...]] = ()
+    # CPU seconds of one search cell when no timing is stored (harness/estimate.py); None: the predictor's.
+    prior_seconds: ClassVar[float | None] = None
+    # The select protocol's method label for cells of this strategy (``predictor: none``); None: the
+    # strategy cannot extend an observed sample (``extend``), so the select protocol refuses it.
+    select_label: ClassVar[str | None] = None
 
     def __init__(self, **params) -> None:
         unknown = sorted(set(params) - set(self.default_params))
@@ -269,6 +274,19 @@ class Strategy(ABC):
     @abstractmethod
     def search(self, oracle: Oracle, ctx: SearchContext) -> None:
         """Query architectures through ``oracle`` until its budget is spent."""
+
+    @classmethod
+    def extend(cls, task, observed: np.ndarray, k: int, rng: np.random.Generator, params: dict) -> np.ndarray:
+        """Rows of up to ``k`` unseen architectures chosen after ``observed`` (the select protocol's
+        baselines; ``params``: its protocol_params). Only strategies with a ``select_label`` offer it."""
+        raise ConfigError(f"The {cls.name} strategy cannot extend an observed sample, so the select protocol cannot use it.")
+
+
+def observed_oracle(task, observed: np.ndarray, k: int, strategy: str) -> Oracle:
+    """A row-level oracle (no isomorph dedupe: the select protocol's semantics) that has charged ``observed``."""
+    oracle = Oracle(task, len(observed) + k, strategy, dedupe_isomorphs=False)
+    oracle.query_rows(observed)
+    return oracle
 
 
 def mutation_pool(oracle: Oracle, parents: np.ndarray, per_parent: int, rng: np.random.Generator, tries: int = 5) -> np.ndarray:

@@ -9,7 +9,8 @@ from collections import deque
 from typing import Any, ClassVar
 
 import numpy as np
-from nasbench_harness.strategies.base import Oracle, SearchContext, Strategy
+from nasbench_harness.errors import ConfigError
+from nasbench_harness.strategies.base import Oracle, SearchContext, Strategy, observed_oracle
 
 
 class RandomSearch(Strategy):
@@ -20,9 +21,22 @@ class RandomSearch(Strategy):
 
     name = "random"
     description = "Random search: distinct architectures uniformly at random from the task's pool."
+    prior_seconds = 0.5
+    select_label = "random_search"
 
     def search(self, oracle: Oracle, ctx: SearchContext) -> None:
         ctx.initial_sample(oracle, oracle.budget)
+
+    @classmethod
+    def extend(cls, task, observed: np.ndarray, k: int, rng: np.random.Generator, params: dict) -> np.ndarray:
+        """K unseen architectures: random search walking a uniform draw of the unseen rows."""
+        unseen = np.setdiff1d(np.arange(len(task)), observed)
+        if k > len(unseen):
+            raise ConfigError(f"Selecting {k} more architectures needs {k} unseen ones but only {len(unseen)} remain; lower k or the budget.")
+        oracle = observed_oracle(task, observed, k, cls.name)
+        order = np.concatenate([observed, rng.choice(unseen, size=k, replace=False)])
+        cls().search(oracle, SearchContext(rng=rng, initial_order=order))
+        return oracle.trace_rows[len(observed):]
 
 
 def evolve(oracle: Oracle, population: list[int], rng: np.random.Generator, *, tournament: int, max_tries: int, listed_neighbours: bool = True) -> None:
@@ -81,11 +95,24 @@ class RegularisedEvolution(Strategy):
     description = "Regularised evolution (Real et al. 2019): tournament selection, mutation, ageing out the oldest."
     default_params: ClassVar[dict[str, Any]] = {"population": 10, "tournament": 3, "max_mutation_tries": 200}
     positive_int_params = ("population", "tournament", "max_mutation_tries")
+    prior_seconds = 10.0
+    select_label = "evolution"
 
     def search(self, oracle: Oracle, ctx: SearchContext) -> None:
         p = self.params
         ctx.initial_sample(oracle, p["population"])
         evolve(oracle, oracle.trace_rows.tolist(), ctx.rng, tournament=p["tournament"], max_tries=p["max_mutation_tries"])
+
+    @classmethod
+    def extend(cls, task, observed: np.ndarray, k: int, rng: np.random.Generator, params: dict) -> np.ndarray:
+        """Regularised evolution from the observed population (ages follow the sampling order), the
+        select protocol's ``tournament`` (default 10) and ``max_mutation_tries`` (default 200): a
+        mutation that leaves the task or hits an evaluated architecture is redrawn from the same
+        parent; a parent that yields none no longer enters tournaments (see ``evolve``)."""
+        oracle = observed_oracle(task, observed, k, cls.name)
+        evolve(oracle, observed.tolist(), rng, tournament=int(params.get("tournament", 10)),
+               max_tries=int(params.get("max_mutation_tries", 200)), listed_neighbours=False)
+        return oracle.trace_rows[len(observed):]
 
 
 class LocalSearch(Strategy):
@@ -94,6 +121,7 @@ class LocalSearch(Strategy):
     from a random unqueried architecture."""
 
     name = "local_search"
+    prior_seconds = 5.0
     description = "Local search (White et al. 2021): steepest ascent over single-edit neighbours with random restarts."
     default_params: ClassVar[dict[str, Any]] = {"n_init": 10}
     positive_int_params = ("n_init",)

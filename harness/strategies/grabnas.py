@@ -221,6 +221,7 @@ class MetaBO(Strategy):
 
 class GraBNAS(MetaBO):
     name = "grabnas"
+    prior_seconds = 40.0
     description = "GraB-NAS: meta-learned deep-kernel GP BO + gradient ascent in a D-VAE latent space, decoded (Algorithm 1)."
     uses_ascent = True
     uses_decoder = True
@@ -228,17 +229,20 @@ class GraBNAS(MetaBO):
 
 class GraBNASKNN(MetaBO):
     name = "grabnas_knn"
+    prior_seconds = 6.0
     description = "GraB-NAS with the nearest candidate to the ascended latent instead of the decoder (Table 2 ablation)."
     uses_ascent = True
 
 
 class TNAS(MetaBO):
     name = "tnas"
+    prior_seconds = 6.0
     description = "TNAS-like: the same meta-learned deep-kernel GP and BO, no latent ascent, no decoder."
 
 
 class MetaD2A(MetaBO):
     name = "metad2a"
+    prior_seconds = 2.0
     description = "MetaD2A-like: conditioned once on the support set; decodes latent samples, ranks them with the meta-trained GP, no feedback."
     default_params: ClassVar[dict[str, Any]] = {**MetaBO.default_params, "generate": 2000, "spread": 1.0}
     positive_int_params = (*MetaBO.positive_int_params, "generate")

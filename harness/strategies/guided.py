@@ -103,6 +103,7 @@ class NPENAS(GuidedSearch):
     the cell's predictor and loss, refit every iteration, top-k of the mutation pool by prediction."""
 
     name = "npenas"
+    prior_seconds = 10.0
     description = "Predictor-guided evolution (NPENAS): refit the predictor each iteration, query the top-k mutants."
     # warm_start: 0 = refit from scratch each iteration (the paper's loop); a fraction f in (0, 1]
     # = start from the previous iteration's weights and train f x epochs (neural predictors).
@@ -162,6 +163,7 @@ class PWLNAS(NPENAS):
     """
 
     name = "pwlnas"
+    prior_seconds = 10.0
     description = "PWLNAS: NPENAS with a piecewise loss switching from a warm-up loss to a weighted one by search iteration."
     default_params: ClassVar[dict[str, Any]] = {**NPENAS.default_params, "warmup": 0.5}
 
@@ -202,6 +204,7 @@ class BANANAS(GuidedSearch):
     the path encoding), independent Thompson sampling over a mutation-based candidate pool."""
 
     name = "bananas"
+    prior_seconds = 20.0
     description = "BANANAS: neural ensemble on the path encoding, independent Thompson sampling, mutation acquisition."
     default_params: ClassVar[dict[str, Any]] = {**GuidedSearch.default_params, "ensemble": 5}
     positive_int_params = (*GuidedSearch.positive_int_params, "ensemble")
@@ -232,6 +235,7 @@ class GPBayesOpt(GuidedSearch):
     fit costs ~10x the fits for no change the loss paper's comparison needs."""
 
     name = "gp_bo"
+    prior_seconds = 10.0
     description = "GP + expected improvement on an encoding (NASBOT-like), mutation-based candidate pool."
     needs_predictor = False
     default_params: ClassVar[dict[str, Any]] = {**GuidedSearch.default_params, "encoding": "path", "random_candidates": 100}

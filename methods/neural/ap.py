@@ -30,6 +30,8 @@ class APModel(nn.Module):
 
 class APPredictor(NeuralPredictor):
     name = "ap"
+    cost_family = "GCN family"
+    prior_seconds = 2.0
     description = "MLP accuracy predictor (AP, Once-for-All) on a flat encoding; trains on any loss."
     inputs = "encoding"
     default_encoding = "onehot"

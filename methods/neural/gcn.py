@@ -40,6 +40,8 @@ class GCNModel(nn.Module):
 
 class GCNPredictor(GraphPredictor):
     name = "gcn"
+    cost_family = "GCN family"
+    prior_seconds = 3.0
     description = "Graph convolutional predictor (dense batched GCN, mean pool, MLP head); trains on any loss."
     default_params: ClassVar[dict[str, Any]] = {**NeuralPredictor.train_params, "hidden": 64, "layers": 3, "dropout": 0.0}
     loss_lr = True  # the study's uniform predictor: each loss brings its own learning rate, as in the paper

@@ -28,6 +28,8 @@ class GINModel(nn.Module):
 
 class GINPredictor(GraphPredictor):
     name = "gin"
+    cost_family = "GCN family"
+    prior_seconds = 4.0
     description = "Graph isomorphism network predictor (dense batched GIN); trains on any loss."
     default_params: ClassVar[dict[str, Any]] = {**NeuralPredictor.train_params, "hidden": 64, "layers": 3, "dropout": 0.0}
 

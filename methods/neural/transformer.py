@@ -49,6 +49,8 @@ class TransformerModel(nn.Module):
 
 class TransformerPredictor(GraphPredictor):
     name = "transformer"
+    cost_family = "GCN family"
+    prior_seconds = 6.0
     description = "Transformer predictor (adjacency-biased attention over node tokens, PINAT-style); trains on any loss."
     default_params: ClassVar[dict[str, Any]] = {
         **NeuralPredictor.train_params, "hidden": 32, "layers": 2, "heads": 4, "dropout": 0.0,

@@ -63,6 +63,8 @@ class SearchSpace(ABC):
     max_nodes: ClassVar[int]
     finite: ClassVar[bool] = True
     embedded: ClassVar[bool] = False  # True when data ships with a package (no import step)
+    synthetic: ClassVar[bool] = False  # True for made-up data (tests, examples): never in a matrix's tasks "*"
+    size: ClassVar[int | None] = None  # architectures in the space, when known (`data verify` checks tables against it)
 
     def __init__(self) -> None:
         # (kind, universe digest) -> encoding matrix; see encoding().

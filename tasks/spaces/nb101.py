@@ -319,6 +319,7 @@ class NB101Space(SearchSpace):
     description: ClassVar[str] = "NAS-Bench-101 cells (<= 7 nodes, <= 9 edges); id = official module hash"
     op_names: ClassVar[tuple[str, ...]] = OP_NAMES
     max_nodes: ClassVar[int] = MAX_NODES
+    size: ClassVar[int | None] = 423_624
     CELLS_NAME: ClassVar[str] = "cells"
 
     def __init__(self) -> None:

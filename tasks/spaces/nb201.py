@@ -179,6 +179,7 @@ class NB201Space(SearchSpace):
     description = "NAS-Bench-201 / NATS-Bench topology: 4-node cell, 6 edges, 5 ops (15,625 cells)"
     op_names = ("input", *OPS, "output")
     max_nodes = 8
+    size = 15_625
 
     def canonical_id(self, arch_id: str) -> str:
         return arch_str(op_indices(arch_id))

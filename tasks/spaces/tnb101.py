@@ -60,6 +60,7 @@ class TNB101MicroSpace(SearchSpace):
     description = "TransNAS-Bench-101 cell space: 4 nodes, 6 edges, ops none/skip/conv1x1/conv3x3 (4,096 cells)"
     op_names = ("input", *MICRO_OPS, "output")
     max_nodes = 8
+    size = 4_096
 
     def canonical_id(self, arch_id: str) -> str:
         return micro_id(micro_digits(arch_id))
@@ -147,6 +148,7 @@ class TNB101MacroSpace(SearchSpace):
     description = "TransNAS-Bench-101 macro space: 4-6 residual modules, each normal/channel x2/stride 2/both (3,256)"
     op_names = ("input", *MACRO_BLOCKS, "output")
     max_nodes = MACRO_MAX_BLOCKS + 2
+    size = 3_256
     # The zero-cost files give parameter counts for only 682 of the 3,256 networks and the
     # structural proxy cannot extrapolate them: the meta encoding uses the proxy for all.
     meta_params_proxy = True

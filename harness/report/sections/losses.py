@@ -9,6 +9,7 @@ the piecewise loss against its parts; and an automatic check of each stated find
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -19,18 +20,8 @@ from nasbench_harness.report.labels import validation_note
 TITLE = "Loss functions"
 ORDER = 40
 
-LOSS_CATEGORY = {
-    "mse": "regression",
-    "hr": "ranking",
-    "logistic": "ranking",
-    "mse_sr": "ranking",
-    "listmle": "ranking",
-    "ew": "weighted",
-    "mape": "weighted",
-    "warp": "weighted",
-    "pw": "piecewise",
-}
-STUDY_LOSSES = [k for k in LOSS_CATEGORY if k != "pw"]
+# The paper's eight single losses (its Section 3), in its order; their categories are declared on the loss classes.
+STUDY_LOSSES = ["mse", "hr", "logistic", "mse_sr", "listmle", "ew", "mape", "warp"]
 # The paper's main training portions (Figure 2); NB101 keeps the paper's training-set size.
 MAIN_BUDGET = {"nb101": 423, "nb201": 0.01, "tnb101-micro": 0.003, "tnb101-macro": 0.003, "nbgraph": 0.03, "darts": 100}
 # The paper's five evaluation spaces: "all search spaces" findings need every one of them.
@@ -46,6 +37,15 @@ INFERRED_TASKS = (
 
 
 # -- selecting and labelling rows ---------------------------------------------------------
+@functools.cache
+def loss_category() -> dict[str, str]:
+    """Every registered loss's ``category``, as its class declares it (rows without a
+    ``loss_category`` column, written before rows carried it, are labelled from this)."""
+    from nasbench_harness import registry
+
+    return {name: registry.load("losses", name).category for name in registry.names("losses")}
+
+
 def _eval_set(params: str) -> str:
     try:
         return json.loads(params or "{}").get("eval_set", "space")
@@ -58,14 +58,15 @@ def study_rows(results: pd.DataFrame) -> pd.DataFrame:
     need = {"protocol", "loss", "predictor", "task", "budget", "method"}
     if results.empty or not need <= set(results.columns):
         return results.iloc[0:0]
-    df = results[(results["protocol"] == "predict") & results["loss"].isin(list(LOSS_CATEGORY))]
+    df = results[(results["protocol"] == "predict") & results["loss"].fillna("").astype(str).ne("")]
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
     if df.empty:
         return df
     df = df.copy()
     df["eval_set"] = df["protocol_params"].map(_eval_set) if "protocol_params" in df.columns else "space"
-    df["category"] = df["loss"].map(LOSS_CATEGORY)
+    declared = df["loss"].map(loss_category())
+    df["category"] = df["loss_category"].fillna(declared) if "loss_category" in df.columns else declared
     if "space" not in df.columns:
         df["space"] = df["task"].str.split("/").str[0]
     # A variant is a non-default loss configuration (weighting types, PW settings): its label says which.
@@ -100,7 +101,7 @@ def _category_leads(agg: pd.DataFrame, category: str, metric: str, higher: bool)
     col = f"{metric}.mean"
     agg = agg.dropna(subset=[col])
     best = agg[col].max() if higher else agg[col].min()
-    mine = agg[agg["loss"].map(LOSS_CATEGORY) == category][col]
+    mine = agg[agg["loss"].map(loss_category()) == category][col]
     winner = agg.loc[agg[col].idxmax() if higher else agg[col].idxmin()]
     return bool(len(mine)) and bool(np.isclose(mine.max() if higher else mine.min(), best)), winner
 
@@ -136,7 +137,7 @@ def check_weighted_top(ctx, df: pd.DataFrame) -> tuple[bool | None, str]:
     lines, verdicts = [], {}
     for task, g in main.groupby("task"):
         agg = _means(ctx, g, ["loss"], ["precision@0.5", "n@10"])
-        if agg["loss"].map(LOSS_CATEGORY).nunique() < 3 or "precision@0.5.mean" not in agg:
+        if agg["loss"].map(loss_category()).nunique() < 3 or "precision@0.5.mean" not in agg:
             continue
         p_ok, p = _category_leads(agg, "weighted", "precision@0.5", True)
         n_ok, n = _category_leads(agg, "weighted", "n@10", False)
@@ -152,7 +153,7 @@ def check_ranking_tau(ctx, df: pd.DataFrame) -> tuple[bool | None, str]:
     lines, verdicts = [], {}
     for task, g in main.groupby("task"):
         agg = _means(ctx, g, ["loss"], ["kendall_tau"])
-        if agg["loss"].map(LOSS_CATEGORY).nunique() < 3 or "kendall_tau.mean" not in agg:
+        if agg["loss"].map(loss_category()).nunique() < 3 or "kendall_tau.mean" not in agg:
             continue
         ok, w = _category_leads(agg, "ranking", "kendall_tau", True)
         verdicts[task] = ok
@@ -161,7 +162,7 @@ def check_ranking_tau(ctx, df: pd.DataFrame) -> tuple[bool | None, str]:
 
 
 def _best_of(agg: pd.DataFrame, category: str, metric: str, higher: bool) -> float | None:
-    vals = agg[agg["loss"].map(LOSS_CATEGORY) == category][f"{metric}.mean"].dropna()
+    vals = agg[agg["loss"].map(loss_category()) == category][f"{metric}.mean"].dropna()
     if vals.empty:
         return None
     return float(vals.max() if higher else vals.min())
@@ -250,7 +251,7 @@ def main_tables(ctx, df: pd.DataFrame) -> str:
     panels = {}
     for task, g in main.groupby("task"):
         agg = _means(ctx, g, ["loss"], HEADLINE)
-        agg.insert(1, "category", agg["loss"].map(LOSS_CATEGORY))
+        agg.insert(1, "category", agg["loss"].map(loss_category()))
         note = ""
         if task.startswith("nb101"):
             note = ctx.note("NB101: 423 training cells (the paper's 0.1% of 423,624), evaluated on our 20,001-cell subset.")
