@@ -14,8 +14,16 @@ from nasbench_harness.cli import main
 from nasbench_harness.estimate import CostModel, cell_family, family_costs, sample_cells, stratum
 from nasbench_harness.executors import SerialExecutor
 from nasbench_harness.matrix import Cell, load_matrix
-from nasbench_harness.runner import PRIOR_SECONDS, TUNED_PRIOR_SECONDS, cell_estimates, execute, plan
+from nasbench_harness.methods.base import Predictor
+from nasbench_harness.runner import cell_estimates, execute, plan
 from nasbench_harness.store import ResultStore
+
+
+def _prior(predictor: str) -> float:
+    """The prior a predictor class declares."""
+    from nasbench_harness import registry
+
+    return registry.load("predictors", predictor).prior_seconds
 
 
 def _cell(**kw) -> Cell:
@@ -57,7 +65,7 @@ def test_cpu_seconds_are_modelled_and_wall_seconds_on_request():
     # rows without cpu_seconds (older rows) stand in with their wall time
     assert CostModel(_rows(stored, cpu=False)).predict(_cell())[0] == pytest.approx(10.0)
     # a wall-time estimate from the priors carries the load the stored cells ran under (wall = 10 x CPU)
-    assert CostModel(_rows(stored), "total_seconds").predict(_cell(predictor="cap", loss="")) == (10 * PRIOR_SECONDS["cap"], "prior")
+    assert CostModel(_rows(stored), "total_seconds").predict(_cell(predictor="cap", loss="")) == (10 * _prior("cap"), "prior")
 
 
 def test_fallbacks_method_then_predictor_then_prior():
@@ -71,9 +79,9 @@ def test_fallbacks_method_then_predictor_then_prior():
     assert model.predict(_cell(task="nbgraph/cora", predictor="ridge", loss=""))[1] == "predictor+space"
     assert model.predict(_cell(task="nb201/cifar10", predictor="ridge", loss=""))[1] == "predictor"
     # nothing stored: the declared priors (a tuned regressor has its own)
-    assert model.predict(_cell(predictor="cap", loss="")) == (PRIOR_SECONDS["cap"], "prior")
+    assert model.predict(_cell(predictor="cap", loss="")) == (_prior("cap"), "prior")
     tuned = _cell(protocol="select", predictor="mlp", params={"tune": True}, loss="", protocol_params={"strategy": "predictor", "k": 30})
-    assert model.predict(tuned) == (TUNED_PRIOR_SECONDS, "prior")
+    assert model.predict(tuned) == (Predictor.tuned_prior_seconds, "prior")
     # failed rows and non-positive timings teach nothing
     failed = _rows(stored).assign(status="failed")
     assert CostModel(failed).predict(_cell())[1] == "prior"
@@ -92,6 +100,17 @@ def test_cost_families():
     fc = {f.family: f for f in family_costs(cells, [(1.0, "stratum"), (5.0, "prior"), (2.0, "stratum")])}
     assert fc["GCN family"].pending == 2 and fc["GCN family"].seconds == 3.0 and fc["GCN family"].bases == {"stratum": 2}
     assert fc["ConvNP"].bases == {"prior": 1}
+
+
+def test_a_plugin_declares_its_cost_family_and_prior_on_its_class(example_plugin):
+    """No side table: the example plugin's knn says it is a cheap regressor, and the cost model listens."""
+    knn = _cell(predictor="knn", loss="")
+    assert cell_family(knn) == "regressors"
+    assert CostModel(_rows([(_cell(), 10, 1.0)])).predict(knn) == (0.5, "prior")
+    # a search cell costs what its strategy declares; a strategy declaring nothing costs its predictor's prior
+    search = _cell(protocol="search", predictor="knn", loss="", protocol_params={"strategy": "bananas"})
+    assert CostModel(_rows([(_cell(), 10, 1.0)])).predict(search) == (20.0, "prior")
+    assert CostModel(_rows([(_cell(), 10, 1.0)])).predict(_cell(protocol="search", predictor="none", loss="", protocol_params={"strategy": "hill_climb"}))[0] == 1.0
 
 
 def _grid() -> list[Cell]:
@@ -152,7 +171,8 @@ def test_sample_run_then_dry_run_projects_per_family(capsys, write_matrix, examp
     assert code == 0 and "4 cells" in out and "4 ok" in out  # 2 strata (knn, ridge) x 2
     code, out, _ = _cli(capsys, "run", "-m", str(path), "--results", results, "--dry-run")
     assert code == 0 and "18 cells, 4 already done, 14 to run" in out
-    assert "regressors" in out and "other" in out and "stratum" in out and "prior" not in out
+    # knn declares itself a regressor (its class's cost_family), so both strata sum under one family
+    assert "regressors" in out and "other" not in out and "stratum" in out and "prior" not in out
 
 
 def test_dry_run_reads_the_cached_plan_and_a_changed_matrix_replans(capsys, write_matrix, example_plugin, tmp_path, monkeypatch):

@@ -182,3 +182,14 @@ def test_space_leaves_out_training_rows_when_the_eval_metric_is_the_train_metric
     assert r["n_eval"] == len(task) - r["n_train"]
     # with a distinct eval metric the whole space stays the paper's evaluation set
     assert run(c, toy_task())[0]["n_eval"] == len(task)
+
+
+def test_rows_of_a_cell_with_a_loss_carry_its_declared_category(spy, example_plugin):
+    """The report reads the loss's category from the row, not from a table kept beside the losses."""
+    from nasbench_harness.protocols import get_protocol
+
+    protocol = get_protocol("predict")
+    (with_loss,) = protocol.rows(cell(predictor="lossy", loss="softrank"), toy_task())
+    assert with_loss["loss_category"] == "ranking"  # declared by the plugin's SoftPairwiseLoss
+    (plain,) = protocol.rows(cell(), toy_task())
+    assert "loss_category" not in plain

@@ -37,7 +37,7 @@ def study(weighted_top=True, small_ranking=True, spaces=MAIN, contrary_task=None
     out = []
     for task, budget, n_train in spaces:
         for loss in section.STUDY_LOSSES:
-            cat = section.LOSS_CATEGORY[loss]
+            cat = section.loss_category()[loss]
             good = ((cat == "weighted") == weighted_top) != (task == contrary_task)
             out += rows(task, "gcn", loss, budget, n_train=n_train, p05=0.5 if good else 0.2, n10=2 if good else 20,
                         tau=0.8 if cat == "ranking" else 0.6)
@@ -49,7 +49,7 @@ def study(weighted_top=True, small_ranking=True, spaces=MAIN, contrary_task=None
         for loss in ("mse", "hr", "listmle", "warp"):
             if predictor == "gcn":
                 continue
-            good = section.LOSS_CATEGORY[loss] == pref
+            good = section.loss_category()[loss] == pref
             out += rows("nb201/cifar10", predictor, loss, 0.01, n_train=156, p05=0.4 if good else 0.1, n10=3, tau=0.7)
     for loss in ("ew", "warp"):
         for w, p in (("GT", 0.45), ("EXP-GT", 0.5), ("Ranking", 0.2)):
@@ -109,7 +109,7 @@ def test_ties_count_as_leading_and_make_the_small_portion_check_not_applicable(c
     for task, budget, n_train in MAIN:
         for loss in section.STUDY_LOSSES:
             # Every loss finds the best architecture (N@10 = 1); weighted ones also lead Precision@0.5.
-            weighted = section.LOSS_CATEGORY[loss] == "weighted"
+            weighted = section.loss_category()[loss] == "weighted"
             out += rows(task, "gcn", loss, budget, n_train=n_train, p05=0.5 if weighted else 0.25, n10=1, tau=0.7)
             out += rows(task, "gcn", loss, budget / 10, n_train=max(2, n_train // 10), p05=0.2, n10=3, tau=0.5)
     df = section.study_rows(pd.DataFrame(out))

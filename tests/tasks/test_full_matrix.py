@@ -51,3 +51,19 @@ def test_full_expands_to_the_documented_cells_per_family(monkeypatch):
     documented = _documented_counts()
     assert documented.pop("total") == len(cells)
     assert documented == dict(per_family)
+
+
+def test_all_tasks_are_the_builtin_benchmark_tasks_only(example_plugin, tmp_path):
+    """`tasks: ["*"]` (what `full` uses) takes the tasks of this package's definitions, never a
+    plugin's (the example plugin's minicell space brings its own) nor the synthetic toy space's."""
+    from nasbench_harness.tasks.catalog import task_specs
+
+    definitions = Path(__file__).resolve().parents[2] / "tasks" / "definitions"
+    builtin = {t["name"] for f in definitions.glob("*.yaml") for t in yaml.safe_load(f.read_text())}
+    assert {"minicell/synthetic", "toy/synthetic", "toy/search"} <= set(task_specs())  # known, so leaving them out is a choice
+    full_tasks = {c.task for c in load_matrix("full").cells}
+    assert full_tasks <= builtin - {"toy/synthetic", "toy/search"}
+    (tmp_path / "star.yaml").write_text('tasks: ["*"]\nmethods: [ridge]\nbudgets: [10]\n')
+    star = {c.task for c in load_matrix(tmp_path / "star.yaml").cells}
+    assert star == builtin - {"toy/synthetic", "toy/search"}
+

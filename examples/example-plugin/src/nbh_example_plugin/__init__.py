@@ -1,4 +1,5 @@
-"""Example nasbench-harness plugin: a k-NN predictor, a soft pairwise ranking loss and a hill-climbing search strategy."""
+"""Example nasbench-harness plugin: a k-NN predictor, a soft pairwise ranking loss, a hill-climbing search strategy
+and (in ``space``) a small search space whose data ships with the plugin."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ class KNNPredictor(Predictor):
     inputs = "encoding"
     default_encoding = "onehot"
     default_params = {"k": 5, "chunk": 4096}
+    cost_family = "regressors"  # what `run --dry-run` sums it under
+    prior_seconds = 0.5  # CPU seconds of a cell before any is timed
 
     def fit(self, archs: ArchSet, y: np.ndarray, *, unlabeled: ArchSet | None = None) -> None:
         self._x = archs.encoding(self.encoding).astype(np.float32)
@@ -41,6 +44,7 @@ class SoftPairwiseLoss(Loss):
     name = "softrank"
     description = "Soft pairwise ranking loss: mean softplus(-(s_i - s_j) / t) over pairs with y_i > y_j (example plugin)."
     formula = "mean_{y_i > y_j} log(1 + exp(-(s_i - s_j) / t))"
+    category = "ranking"  # written into each result row as loss_category
     default_params = {"temperature": 0.1}
 
     def __call__(self, pred, target, state: TrainState):

@@ -1,0 +1,1 @@
+"""The plugin's task definitions: every *.yaml file in this folder (entry point nasbench_harness.tasks)."""
