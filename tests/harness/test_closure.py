@@ -103,9 +103,7 @@ def test_a_plugin_distribution_is_digested_whole(tmp_path, monkeypatch, fresh_ca
 
 
 def test_a_strategy_named_in_protocol_params_is_covered(tmp_path, monkeypatch, fresh_caches):
-    # The registry kind `strategies` may not exist yet: register it for this test.
-    monkeypatch.setitem(registry.GROUPS, "strategies", "nbh_tmp.strategies")
-    _plugin(tmp_path, monkeypatch, "[nbh_tmp.strategies]\ngreedy = nbh_tmp_plugin.model:Greedy\n")
+    _plugin(tmp_path, monkeypatch, "[nasbench_harness.strategies]\ngreedy = nbh_tmp_plugin.model:Greedy\n")
     greedy = Cell("select", "nb201/cifar10", "none", "", 10, 0, protocol_params={"strategy": "greedy"})
     baseline = Cell("select", "nb201/cifar10", "none", "", 10, 0, protocol_params={"strategy": "random"})
     first = code_version(greedy)
