@@ -92,12 +92,16 @@ def _rule_declares_valid_attributes(c: _PredictorCase) -> None:
         assert cls.default_loss is None or isinstance(cls.default_loss, str), f"{name}: default_loss must be a loss name or None"
 
 
-def _rule_rejects_unknown_params(c: _PredictorCase) -> None:
+def _refuses_unknown_params(name: str, build: Callable[[], object]) -> None:
     try:
-        c.cls(seed=0, __not_a_param__=1)
+        build()
     except ConfigError:
         return
-    raise AssertionError(f"{c.name}: an unknown parameter must raise ConfigError")
+    raise AssertionError(f"{name}: an unknown parameter must raise ConfigError")
+
+
+def _rule_rejects_unknown_params(c: _PredictorCase) -> None:
+    _refuses_unknown_params(c.name, lambda: c.cls(seed=0, __not_a_param__=1))
 
 
 def _rule_one_finite_float_each(c: _PredictorCase) -> None:
@@ -194,12 +198,7 @@ def check_loss(loss) -> dict:
     name = getattr(cls, "name", "") or cls.__name__
     assert isinstance(cls, type) and issubclass(cls, Loss), f"{name}: must subclass nasbench_harness.methods.base.Loss"
     assert isinstance(cls.default_params, dict), f"{name}: default_params must be a dict"
-    try:
-        cls(__not_a_param__=1)
-    except ConfigError:
-        pass
-    else:
-        raise AssertionError(f"{name}: an unknown parameter must raise ConfigError")
+    _refuses_unknown_params(name, lambda: cls(__not_a_param__=1))
     fn = cls()
     gen = torch.Generator().manual_seed(0)
     target = torch.rand(32, generator=gen, dtype=torch.float32) * 0.5 + 0.4  # accuracy-like scores
@@ -270,12 +269,7 @@ def check_strategy(strategy, *, task=None, budget: int = 30) -> dict:
     assert set(cls.positive_int_params) <= set(cls.default_params), f"{name}: positive_int_params must name default_params"
     assert cls.prior_seconds is None or cls.prior_seconds > 0, f"{name}: prior_seconds must be None or a positive number of seconds"
     assert cls.select_label is None or (isinstance(cls.select_label, str) and cls.select_label), f"{name}: select_label must be None or a label"
-    try:
-        cls(__not_a_param__=1)
-    except ConfigError:
-        pass
-    else:
-        raise AssertionError(f"{name}: an unknown parameter must raise ConfigError")
+    _refuses_unknown_params(name, lambda: cls(__not_a_param__=1))
     task = task or search_toy_task()
     first = _search(cls, task, budget, 0)
     assert first.n_queries == budget, f"{name}: spent {first.n_queries} of a budget of {budget} queries; a search must spend it all"

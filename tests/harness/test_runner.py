@@ -78,7 +78,7 @@ def test_dry_run_estimate_uses_stored_timings(toy_matrix, tmp_path):
     store = ResultStore(tmp_path)
     p = plan(load_matrix(toy_matrix), store)
     prior = estimate_seconds(p, store)
-    assert prior == pytest.approx(8 * 10.0)  # knn has no prior: the documented default
+    assert prior == pytest.approx(8 * 0.5)  # the prior knn's class declares
     run_once(toy_matrix, tmp_path)
     p = plan(load_matrix(toy_matrix), store, force=True)
     measured = estimate_seconds(p, store)
