@@ -160,6 +160,8 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
     pred = predictor.predict(ArchSet(task, evaluate))
     t2 = time.perf_counter()
     return _row(cell, task, k, evaluate, pred, t1 - t0, t2 - t1)
+
+
 class Predict(Protocol):
     name = "predict"
     description = "Fit on N sampled architectures, score an evaluation set, compute ranking metrics."
