@@ -313,8 +313,7 @@ def _registered(kind: str, name: str, where: _Where):
 
     known = _registry_names(kind)
     if name not in known:
-        singular = {"predictors": "predictor", "losses": "loss"}[kind]
-        raise where.fail(f"unknown {singular} '{name}'; `nasbench-harness list {kind}` shows the registered ones.{did_you_mean(name, known)}")
+        raise where.fail(f"unknown {registry.registry(kind).singular} '{name}'; `nasbench-harness list {kind}` shows the registered ones.{did_you_mean(name, known)}")
     try:
         return registry.load(kind, name)
     except HarnessError as exc:
@@ -326,8 +325,8 @@ def _no_predictor_method(raw: dict, where: _Where, protocol: str, free_label: st
     if free_label is None:
         raise (where / "predictor").fail(
             f"predictor '{NO_PREDICTOR}' is only allowed where the protocol needs no predictor, and protocol '{protocol}' "
-            f"with these protocol_params needs one; name a registered predictor or use a predictor-free strategy "
-            f"(select: strategy random or evolution; search: random, evolution, local_search or gp_bo)."
+            f"with these protocol_params needs one; name a registered predictor or use a strategy that needs none "
+            f"(`nasbench-harness list strategies --json`: needs_predictor false; for select, one with a select_label)."
         )
     for key in ("params", "encoding", "loss", "loss_params"):
         if raw.get(key) not in (None, "", {}):

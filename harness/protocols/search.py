@@ -33,7 +33,9 @@ _STRATEGY_STREAM = 7  # the strategy's own draws: a stream of the cell's seed se
 
 def _strategy_params(params: dict) -> tuple[str, dict]:
     if "strategy" not in params:
-        raise ConfigError("The search protocol needs protocol_params.strategy (e.g. random, evolution, npenas, pwlnas, bananas, gp_bo).")
+        from nasbench_harness import registry
+
+        raise ConfigError(f"The search protocol needs protocol_params.strategy, one of the registered strategies {registry.names('strategies')}.")
     rest = {k: v for k, v in params.items() if k != "strategy"}
     return str(params["strategy"]), rest
 
