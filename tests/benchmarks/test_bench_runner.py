@@ -24,15 +24,6 @@ from nasbench_harness.runner import execute, plan
 from nasbench_harness.store import ResultStore
 
 
-@pytest.fixture(scope="module")
-def plugin():
-    from nasbench_harness import registry
-
-    if "knn" not in registry.names("predictors"):
-        pytest.skip("the example plugin is not installed: pip install -e examples/example-plugin")
-    return "knn"
-
-
 def _run(matrix_path, results, executor="serial", jobs=1):
     store = ResultStore(results)
     p = plan(load_matrix(matrix_path), store, force=True)
@@ -44,7 +35,7 @@ def _run(matrix_path, results, executor="serial", jobs=1):
     return store.read(), wall
 
 
-def test_harness_overhead_per_cell(benchmark, plugin, tmp_path):
+def test_harness_overhead_per_cell(benchmark, example_plugin, tmp_path):
     path = tmp_path / "overhead.yaml"
     path.write_text("tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nseeds: 50\n")
     _run(path, tmp_path / "warm")  # load the task and import everything once
@@ -75,7 +66,7 @@ def test_xgboost_nb201_cells_per_minute(benchmark, cache_for, tmp_path):
 
 
 @pytest.mark.slow
-def test_process_speedup_over_serial(benchmark, plugin, tmp_path):
+def test_process_speedup_over_serial(benchmark, example_plugin, tmp_path):
     """Same matrix on serial and on process --jobs 2 (worker start-up included)."""
     path = tmp_path / "m.yaml"
     # Real work: random forest on the embedded NAS-Bench-Graph.
