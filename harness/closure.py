@@ -9,7 +9,12 @@ is imported, so torch is never loaded and the digest is the same on every execut
 plugin from another distribution contributes all the Python files of its top-level package.
 
 Report, CLI, runner and store code never changes a cell's numbers and stays out even when
-a computing module imports it lazily (``EXCLUDED``).
+a computing module imports it lazily (``EXCLUDED``); so do the matrix parser, the
+conformance kit and the downloader, which no computation reaches.
+
+A file's digest is over its tokens (``source_digest``), not its bytes: comments,
+docstrings, blank lines and formatting do not change it, nor does the Python version that
+tokenizes it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import ast
 import functools
 import hashlib
 import importlib.util
+import io
+import tokenize
 from pathlib import Path
 
 PROJECT = "nasbench_harness"
@@ -29,8 +36,16 @@ EXCLUDED = (
     "nasbench_harness.runner",
     "nasbench_harness.executors",
     "nasbench_harness.store",
+    "nasbench_harness.index",
+    "nasbench_harness.matrix",
+    "nasbench_harness.testing",
+    "nasbench_harness.tasks.download",
     "nasbench_harness.tasks.importers",
 )
+# Token kinds that never change what code does.
+_LAYOUT = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
+_FSTRING_START = getattr(tokenize, "FSTRING_START", None)  # Python >= 3.12 splits f-strings into parts
+_FSTRING_END = getattr(tokenize, "FSTRING_END", None)
 
 
 def _excluded(name: str) -> bool:
@@ -54,6 +69,63 @@ def module_file(name: str) -> Path | None:
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         return None
     return Path(spec.origin)
+
+
+def _significant(src: bytes):
+    """(kind, text) of each token that can change behaviour, the same on every Python >= 3.11:
+    an f-string is one STRING token (its exact source text), as Python 3.11 reads it."""
+    lines = src.decode("utf-8").splitlines(keepends=True)
+    depth, start = 0, None
+    for tok in tokenize.tokenize(io.BytesIO(src).readline):
+        if _FSTRING_START is not None and tok.type == _FSTRING_START:
+            depth, start = depth + 1, start if depth else tok.start
+            continue
+        if depth:
+            if tok.type == _FSTRING_END:
+                depth -= 1
+                if not depth:
+                    yield tokenize.STRING, _slice(lines, start, tok.end)
+            continue
+        if tok.type not in _LAYOUT:
+            yield tok.type, "" if tok.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE) else tok.string
+
+
+def _slice(lines: list[str], start: tuple[int, int], end: tuple[int, int]) -> str:
+    (r0, c0), (r1, c1) = start, end
+    if r0 == r1:
+        return lines[r0 - 1][c0:c1]
+    return lines[r0 - 1][c0:] + "".join(lines[r0 : r1 - 1]) + lines[r1 - 1][:c1]
+
+
+def _without_docstrings(tokens: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Drop statements that are only string literals (docstrings, bare strings): they do nothing.
+    Such a statement starts a logical line and is strings up to its NEWLINE."""
+    out, i = [], 0
+    while i < len(tokens):
+        j = i
+        at_start = not out or out[-1][0] in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
+        while at_start and j < len(tokens) and tokens[j][0] == tokenize.STRING:
+            j += 1
+        if j > i and j < len(tokens) and tokens[j][0] == tokenize.NEWLINE:
+            i = j + 1
+            continue
+        out.append(tokens[i])
+        i += 1
+    return out
+
+
+def source_digest(src: bytes) -> str:
+    """sha256 (16 hex) of a Python source's significant tokens: comments, docstrings, blank
+    lines, indentation width and spacing leave it unchanged."""
+    h = hashlib.sha256()
+    for kind, text in _without_docstrings(list(_significant(src))):
+        h.update(f"{tokenize.tok_name[kind]}\0{text}\0".encode())
+    return h.hexdigest()[:16]
+
+
+@functools.cache
+def _file_digest(path: Path) -> str:
+    return source_digest(_parsed(path)[0])
 
 
 def _resolve(name: str, package: str, level: int) -> str:
@@ -114,7 +186,7 @@ def closure(roots: tuple[str, ...]) -> dict[str, str]:
         path = module_file(name)
         if path is None:
             continue  # not a module (an attribute imported with ``from``) or not installed
-        seen[name] = hashlib.sha256(_parsed(path)[0]).hexdigest()[:16]
+        seen[name] = _file_digest(path)
         for imported in [*_imports(name, path), *_parents(name)]:
             if imported.split(".")[0] == PROJECT:
                 todo.append(imported)
@@ -146,12 +218,12 @@ def distribution_digest(module: str) -> tuple[str, tuple[str, ...]]:
     h = hashlib.sha256()
     project: set[str] = set()
     for name, path in files:
-        h.update(name.encode() + b"\0" + _parsed(path)[0] + b"\0")
+        h.update(f"{name}\0{_file_digest(path)}\0".encode())
         project.update(m for m in _imports(name, path) if m.split(".")[0] == PROJECT)
     return (h.hexdigest()[:16] if files else "missing"), tuple(sorted(project))
 
 
 def clear_caches() -> None:
     """Forget parsed files and digests (a test that edits a module in place)."""
-    for fn in (module_file, _parsed, closure, distribution_digest):
+    for fn in (module_file, _parsed, _file_digest, closure, distribution_digest):
         fn.cache_clear()

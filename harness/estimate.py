@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from nasbench_harness.matrix import NO_PREDICTOR, Cell, canonical_json
+from nasbench_harness.cell import NO_PREDICTOR, Cell, canonical_json
 
 # Families that `full` states a time budget for (docs/FULL.md); every cell belongs to one. A
 # predictor declares its family (``Predictor.cost_family``); a family not listed here sorts last.

@@ -28,24 +28,21 @@ label, ``none`` is required (a named predictor would be ignored) and the label i
 method's default; elsewhere ``none`` is an error.
 
 Without ``blocks`` the top level is the one block. Every error names the file, the path in
-the document and what was expected. Cells carry everything that changes a result; their
-run key adds the task's data checksum and the code version (see ``Cell.run_key``).
+the document and what was expected. Cells (``cell.py``) carry everything that changes a
+result; their run key adds the digests of the data they read and the code they run
+(``provenance.py``).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
-import json
 import re
-from dataclasses import dataclass, field, fields
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import yaml
+from nasbench_harness.cell import NO_PREDICTOR, Cell, astuple_shallow, budget_value, canonical_json, method_label  # noqa: F401 - re-exported
 from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
 
 BLOCK_KEYS = {"protocol", "protocol_params", "tasks", "methods", "budgets", "seeds"}
@@ -55,93 +52,6 @@ MAX_MATRIX_BYTES = 1_000_000  # a matrix file; the bigger built-ins are a few kB
 MAX_SEED = 2**31 - 1  # seeds feed torch/numpy/xgboost generators and an int64 column
 MAX_SEEDS = 10_000  # `seeds: N` (a list may hold at most as many)
 MAX_CELLS = 1_000_000  # one matrix; `full` has ~23,000
-NO_PREDICTOR = "none"  # the predictor of cells whose protocol params need none (search baselines)
-
-
-def canonical_json(obj: Any) -> str:
-    """Stable JSON (sorted keys, no spaces) used for hashing and for the params columns."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _h32(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One run: protocol x task x method x budget x seed."""
-
-    protocol: str
-    task: str
-    predictor: str
-    encoding: str
-    budget: int | float
-    seed: int
-    protocol_params: dict = field(default_factory=dict)
-    params: dict = field(default_factory=dict)
-    loss: str = ""
-    loss_params: dict = field(default_factory=dict)
-    label: str = ""
-    matrix: str = ""
-
-    def as_dict(self) -> dict:
-        """``dataclasses.asdict`` of the cell, several times faster (a matrix has ~10^4 cells):
-        only its parameter mappings are nested, and they are copied."""
-        return {f: (copy.deepcopy(v) if isinstance(v, dict) else v) for f, v in zip(_CELL_FIELDS, astuple_shallow(self))}
-
-    def identity(self) -> dict:
-        """Every field that changes the result (not the display label or matrix name)."""
-        d = self.as_dict()
-        d.pop("label")
-        d.pop("matrix")
-        d["budget"] = budget_value(self.budget)
-        return d
-
-    def run_key(self, data_checksum: str, code_version: str) -> str:
-        payload = canonical_json({"cell": self.identity(), "data": data_checksum, "code": code_version})
-        return hashlib.sha256(payload.encode()).hexdigest()
-
-    @property
-    def method(self) -> str:
-        return self.label or method_label(self.predictor, self.loss, self.encoding)
-
-    def seed_sequence(self, stream: int = 0) -> np.random.SeedSequence:
-        """Randomness from the cell's sampling fields only (task, budget, seed).
-
-        Independent of the predictor, so every method of one seed trains on the same
-        architectures (paired comparisons), and of the executor or machine.
-        """
-        entropy = [int(self.seed), _h32(self.task), _h32(canonical_json(budget_value(self.budget))), stream]
-        return np.random.SeedSequence(entropy)
-
-    def rng(self, stream: int = 0) -> np.random.Generator:
-        return np.random.default_rng(self.seed_sequence(stream))
-
-    def predictor_seed(self) -> int:
-        return int(self.seed_sequence(stream=1).generate_state(1)[0] & 0x7FFFFFFF)
-
-
-_CELL_FIELDS = tuple(f.name for f in fields(Cell))
-
-
-def astuple_shallow(cell: Cell) -> tuple:
-    return tuple(getattr(cell, f) for f in _CELL_FIELDS)
-
-
-def budget_value(budget: int | float) -> int | float:
-    """Integral budgets are counts (int); others stay fractions (float)."""
-    return int(budget) if isinstance(budget, (int, np.integer)) else float(budget)
-
-
-def method_label(predictor: str, loss: str, encoding: str, default_encoding: str | None = None, params: dict | None = None) -> str:
-    """``predictor[(params)][+loss][@encoding]``; params and encoding only when non-default."""
-    label = predictor
-    if params:
-        label += "(" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + ")"
-    label += f"+{loss}" if loss else ""
-    if encoding and encoding != default_encoding:
-        label += f"@{encoding}"
-    return label
 
 
 # -- finding and loading matrices ---------------------------------------------------------
@@ -682,68 +592,3 @@ def filter_cells(cells: list[Cell], filters: list[str]) -> list[Cell]:
             pats = [_number(p) or p for p in pats]
         parsed.append((fld, pats))
     return [c for c in cells if all(any(fnmatchcase(_cell_field(c, fld), p) for p in pats) for fld, pats in parsed)]
-
-
-# -- code version ----------------------------------------------------------------------
-def cell_plugins(cell: Cell) -> tuple[tuple[str, str], ...]:
-    """The registry plugins a cell names, as (kind, name): its predictor, loss and search
-    space, and a search strategy named in ``protocol_params["strategy"]`` when the registry
-    has that kind (names it does not register, e.g. a protocol's built-in baseline, add nothing)."""
-
-    plugins = [("search_spaces", cell.task.split("/", 1)[0])]
-    if cell.predictor != NO_PREDICTOR:
-        plugins.append(("predictors", cell.predictor))
-    if cell.loss:
-        plugins.append(("losses", cell.loss))
-    strategy = cell.protocol_params.get("strategy")
-    if isinstance(strategy, str):
-        plugins.append(("strategies", strategy))
-    return tuple(plugins)
-
-
-def code_version(cell_or_protocol: Cell | str, predictor: str = NO_PREDICTOR, loss: str = "",
-                 *, plugins: tuple[tuple[str, str], ...] = ()) -> str:
-    """The harness version plus one digest of all the code that computes this cell.
-
-    Pass the cell (its plugins come from ``cell_plugins``), or a protocol name with the
-    predictor, loss and any further ``(kind, name)`` plugins. The digest covers the static
-    import closure (``harness/closure.py``) of the protocol's module and of every plugin's
-    module within ``nasbench_harness``; a plugin from another distribution adds a digest of
-    its whole package. Found by parsing source, never importing: identical on every executor.
-    """
-    if isinstance(cell_or_protocol, Cell):
-        return _code_version(cell_or_protocol.protocol, cell_plugins(cell_or_protocol) + tuple(plugins))
-    named = [("predictors", predictor)] if predictor != NO_PREDICTOR else []
-    named += [("losses", loss)] if loss else []
-    return _code_version(cell_or_protocol, (*named, *plugins))
-
-
-@cache
-def _code_version(protocol: str, plugins: tuple[tuple[str, str], ...]) -> str:
-    from nasbench_harness import __version__, closure, registry
-    from nasbench_harness.errors import RegistryError
-
-    roots = [registry.info("protocols", protocol).value.split(":")[0]]
-    external = []
-    for kind, name in sorted(set(plugins)):
-        try:
-            module = registry.info(kind, name).value.split(":")[0]
-        except RegistryError:
-            continue  # not a registered plugin of that kind (e.g. a protocol's own baseline)
-        if module.split(".")[0] == closure.PROJECT:
-            roots.append(module)
-        else:
-            digest, project_imports = closure.distribution_digest(module)
-            external.append(f"{kind}:{name}={digest}")
-            roots += project_imports
-    modules = closure.closure(tuple(sorted(roots)))
-    digest = hashlib.sha256(canonical_json(modules).encode()).hexdigest()[:16]
-    return ";".join([f"nasbench-harness={__version__}", f"code={digest}", *external])
-
-
-def clear_code_version_cache() -> None:
-    """Recompute code versions from the files on disk (after editing a module in place)."""
-    from nasbench_harness import closure
-
-    closure.clear_caches()
-    _code_version.cache_clear()

@@ -4,7 +4,8 @@ Layout under ``data_dir()``::
 
     <space>/table.parquet      arch_id + "<dataset>.<metric>" columns (+ extras)
     <space>/manifest.json      sources (path, sha256, bytes), row counts, importer versions,
-                               the table's own sha256
+                               the table's own sha256, and per column a content digest
+                               (``tasks/digest.py``) that run keys use
     <space>/<name>.npz         optional arrays an importer stores (e.g. NB101 structures)
 
 Writes are atomic (temp file + rename), so an interrupted or failed import leaves the
@@ -13,6 +14,7 @@ previous cache untouched. Re-importing merges new columns into the existing tabl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -27,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from nasbench_harness.errors import DataError
 from nasbench_harness.paths import data_dir
+from nasbench_harness.tasks.digest import table_digests
 
 TABLE = "table.parquet"
 MANIFEST = "manifest.json"
@@ -67,6 +70,12 @@ def _atomic_write_bytes(target: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@functools.lru_cache(maxsize=64)
+def _digests_of(root: str, space: str, table_sha256: str, columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Column digests of a table whose manifest predates them, once per (table sha256, columns)."""
+    return tuple(table_digests(DataCache(Path(root)).read_table(space, columns), columns).items())
 
 
 class DataCache:
@@ -135,6 +144,28 @@ class DataCache:
             raise DataError(self._missing(space))
         return digest
 
+    def columns(self, space: str) -> list[str]:
+        """The table's column names (from the manifest, else the Parquet schema)."""
+        names = self.manifest(space).get("columns")
+        if isinstance(names, list):
+            return [str(c) for c in names]
+        path = self.space_dir(space) / TABLE
+        try:
+            return list(pq.read_schema(path).names)
+        except (pa.ArrowException, OSError):
+            raise DataError(self._missing(space)) from None
+
+    def column_digests(self, space: str, columns: Iterable[str]) -> dict[str, str]:
+        """Content digests (``tasks/digest.py``) of ``arch_id`` and those of ``columns`` the table
+        has: recorded in the manifest at import, computed once per process for a table
+        imported before digests were recorded."""
+        manifest = self.manifest(space)
+        wanted = [c for c in dict.fromkeys(["arch_id", *columns]) if c in set(self.columns(space))]
+        stored = manifest.get("column_sha256") or {}
+        if stored.get("table_sha256") == manifest.get("table_sha256") and all(c in stored.get("columns", {}) for c in wanted):
+            return {c: stored["columns"][c] for c in wanted}
+        return dict(_digests_of(str(self.root), space, str(manifest.get("table_sha256")), tuple(wanted)))
+
     def read_arrays(self, space: str, name: str) -> dict[str, np.ndarray]:
         path = self.space_dir(space) / f"{name}.npz"
         if not path.is_file():
@@ -184,6 +215,7 @@ class DataCache:
             columns=list(table.columns),
             table_sha256=hashlib.sha256(data).hexdigest(),
         )
+        manifest["column_sha256"] = {"table_sha256": manifest["table_sha256"], "columns": table_digests(table)}
         manifest.setdefault("importers", {})[importer] = importer_version
         _atomic_write_bytes(self.space_dir(space) / MANIFEST, json.dumps(manifest, indent=2).encode())
         return table

@@ -8,7 +8,6 @@ higher is better: ``Task.train_scores``/``eval_scores`` flip lower-is-better met
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from nasbench_harness.errors import ConfigError, DataError, did_you_mean
+from nasbench_harness.tasks.digest import combine
 
 
 @dataclass(frozen=True)
@@ -99,11 +99,12 @@ class Task:
     train: np.ndarray  # (n,) float64, train metric as stored (original sign)
     eval: np.ndarray  # (n,) float64, eval metric as stored (original sign)
     extras: pd.DataFrame  # (n, k), extra columns
-    data_checksum: str
+    data_checksum: str  # content digest of ids, train and eval metrics and extras (tasks/digest.py)
     eval_metric: str = ""  # the column actually used (eval_fallback when the test column is absent)
     eval_is_test: bool = True
     cache: object = field(default=None, repr=False)  # the DataCache it was loaded from (encodings read it)
     _row: dict | None = field(default=None, repr=False)
+    _digests: dict = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -129,6 +130,24 @@ class Task:
     @functools.cached_property
     def universe_key(self) -> str:
         return f"{self.name}:{self.data_checksum[:16]}:{len(self.ids)}"
+
+    def input_digest(self, encoding: str = "") -> str:
+        """The digest of what a cell with ``encoding`` can read: the task's content
+        (``data_checksum``) plus the table columns the encoding reads (zero-cost proxies,
+        parameter counts; ``encodings.columns_read``). Columns nothing reads do not count, so
+        merging proxy columns leaves a ``onehot`` cell's digest unchanged."""
+        if encoding not in self._digests:
+            from nasbench_harness.tasks.encodings import columns_read
+
+            try:
+                columns = columns_read(self.space, encoding, lambda: self.space.table_columns(self.cache))
+            except Exception:  # noqa: BLE001 - no table to read (none imported, a synthetic task)
+                columns = []  # no table to read: the encoding fails in the cell, which is never stored as done
+            self._digests[encoding] = (
+                combine({"task": self.data_checksum, "encoding": self.space.column_digests(self.cache, columns)})
+                if columns else self.data_checksum
+            )
+        return self._digests[encoding]
 
     def rows_of(self, arch_ids) -> np.ndarray:
         """Row positions of the given ids (-1 for ids not in this task)."""
@@ -186,9 +205,8 @@ def load_task(name: str, cache=None) -> Task:
         train=table[spec.train_metric].to_numpy(dtype=np.float64),
         eval=table[eval_metric].to_numpy(dtype=np.float64),
         extras=table[extras].reset_index(drop=True),
-        data_checksum=hashlib.sha256(
-            (space.data_checksum(cache) + spec.train_metric + eval_metric).encode()
-        ).hexdigest(),
+        data_checksum=combine({"space": spec.space, "train": spec.train_metric, "eval": eval_metric,
+                               "columns": space.column_digests(cache, [spec.train_metric, eval_metric, *extras])}),
         eval_metric=eval_metric,
         eval_is_test=eval_is_test,
         cache=cache,

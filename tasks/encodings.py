@@ -405,6 +405,29 @@ def _table_columns(space, ids: np.ndarray, pick: Callable[[list[str]], list[str]
     return aligned, ""
 
 
+def _params_column(columns: list[str]) -> list[str]:
+    """The parameter-count column ``meta`` reads: ``params``, else the first ``*.params``."""
+    found = [c for c in columns if c == "params"] or sorted(c for c in columns if c.endswith(".params"))
+    return found[:1]
+
+
+def _zc_prefix(kind: str) -> str:
+    return f"{kind[3:]}.zc." if kind.startswith("zc.") else "zc."
+
+
+def columns_read(space, kind: str, table_columns: Callable[[], list[str]]) -> list[str]:
+    """The table columns encoding ``kind`` may read in ``space`` (its data for run keys);
+    ``table_columns()`` lists the space's table, called only for kinds that read it."""
+    out: list[str] = []
+    for part in kind.split("+") if kind else []:
+        if part == "zc" or part.startswith("zc."):
+            prefix = _zc_prefix(part)
+            out += sorted(c for c in table_columns() if c.startswith(prefix))
+        elif part == "meta" and not callable(getattr(space, "param_counts", None)) and not getattr(space, "meta_params_proxy", False):
+            out += _params_column(table_columns())
+    return list(dict.fromkeys(out))
+
+
 def _params_of(space, ids: np.ndarray, graphs, cache=None) -> np.ndarray:
     """Trainable-parameter counts: ``space.param_counts(ids)``, else the table's ``params``
     (or ``<dataset>.params``, ``zc.params``) column in the task's cache.
@@ -418,16 +441,10 @@ def _params_of(space, ids: np.ndarray, graphs, cache=None) -> np.ndarray:
     if callable(counter):
         return np.asarray(counter(ids), dtype=np.float64)
 
-    def pick(columns: list[str]) -> list[str]:
-        found = [c for c in columns if c == "params"] or sorted(
-            c for c in columns if c.endswith(".params")
-        )
-        return found[:1]
-
     proxy = params_proxy(graphs)
     if getattr(space, "meta_params_proxy", False):
         return proxy
-    aligned, reason = _table_columns(space, ids, pick, cache)
+    aligned, reason = _table_columns(space, ids, _params_column, cache)
     if aligned is None:
         raise DataError(
             f"Encoding 'meta' needs parameter counts (a 'params', '<dataset>.params' or 'zc.params' column) for "
@@ -463,7 +480,7 @@ def zc_encoding(space, ids: np.ndarray, dataset: str = "", cache=None) -> np.nda
     refuses the encoding (see _check_coverage); the few scores still missing get the
     column median.
     """
-    prefix = f"{dataset}.zc." if dataset else "zc."
+    prefix = _zc_prefix(f"zc.{dataset}" if dataset else "zc")
     aligned, reason = _table_columns(
         space, ids, lambda cols: sorted(c for c in cols if c.startswith(prefix)), cache
     )

@@ -96,7 +96,7 @@ def build_predictor(cell, threads: int = 1, *, loss=None, seed: int | None = Non
     (the search protocol refits with a new seed, and PWLNAS with another loss, per iteration).
     """
     from nasbench_harness import registry
-    from nasbench_harness.matrix import NO_PREDICTOR
+    from nasbench_harness.cell import NO_PREDICTOR
 
     if cell.predictor == NO_PREDICTOR:
         raise ConfigError(

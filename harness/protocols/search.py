@@ -56,13 +56,13 @@ def predictor_free_label(params: dict) -> str | None:
 
 
 def _task_rng(cell, stream: int) -> np.random.Generator:
-    from nasbench_harness.matrix import _h32
+    from nasbench_harness.cell import _h32
 
     return np.random.default_rng(np.random.SeedSequence([int(cell.seed), _h32(cell.task), stream]))
 
 
 def _context(cell, task, threads: int):
-    from nasbench_harness.matrix import NO_PREDICTOR
+    from nasbench_harness.cell import NO_PREDICTOR
     from nasbench_harness.strategies.base import SearchContext
 
     factory = None

@@ -99,7 +99,7 @@ def predictor_free_label(params: dict) -> str | None:
 
 def _rng(cell, stream: int) -> np.random.Generator:
     """A generator from (seed, task, stream) only: the same for every budget and method."""
-    from nasbench_harness.matrix import _h32
+    from nasbench_harness.cell import _h32
 
     return np.random.default_rng(np.random.SeedSequence([int(cell.seed), _h32(cell.task), stream]))
 

@@ -307,7 +307,7 @@ def surrogate_scores(new_predictor: Callable[[], object], parts: Sequence[Labell
 # -- the protocol ---------------------------------------------------------------------------
 def source_rng(seed: int, source: str, source_budget) -> np.random.Generator:
     """The source sample's randomness: the cell's seed, the source and its budget (not the target or its budget)."""
-    from nasbench_harness.matrix import _h32, canonical_json
+    from nasbench_harness.cell import _h32, canonical_json
 
     entropy = [int(seed), _h32(source), _h32(canonical_json(source_budget)), _SOURCE_STREAM]
     return np.random.default_rng(np.random.SeedSequence(entropy))
@@ -352,7 +352,7 @@ def _baseline(task, source, src_rows: np.ndarray, evaluate: np.ndarray) -> tuple
 
 def run(cell, task, *, threads: int = 1) -> list[dict]:
     """Run one ``transfer`` cell (mode predict) on the loaded TARGET task and return its row."""
-    from nasbench_harness.matrix import NO_PREDICTOR
+    from nasbench_harness.cell import NO_PREDICTOR
     from nasbench_harness.metrics import prediction_metrics
 
     params = cell.protocol_params

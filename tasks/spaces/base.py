@@ -105,8 +105,24 @@ class SearchSpace(ABC):
         return cache.read_table(self.name)
 
     def data_checksum(self, cache) -> str:
-        """A digest of the data a task of this space is computed from (enters run keys)."""
+        """A digest of the space's whole table (keys caches built from all of it, e.g. LM's weights)."""
         return cache.table_checksum(self.name)
+
+    def table_columns(self, cache) -> list[str]:
+        """The names of the space's table columns."""
+        if cache is not None and cache.has(self.name):
+            return cache.columns(self.name)
+        return [str(c) for c in self.load_table(cache).columns]
+
+    def column_digests(self, cache, columns) -> dict[str, str]:
+        """Content digests (``tasks/digest.py``) of ``arch_id`` and of those of ``columns`` the
+        table has: what run keys hold of the data. Imported tables keep them in their manifest;
+        a space with its own data (``load_table`` overridden) has them computed from it."""
+        if cache is not None and cache.has(self.name):
+            return cache.column_digests(self.name, columns)
+        from nasbench_harness.tasks.digest import table_digests
+
+        return table_digests(self.load_table(cache), columns)
 
     # -- encodings --------------------------------------------------------------------
     def encoding(self, kind: str, arch_ids: np.ndarray, universe_key: str, cache=None) -> np.ndarray:

@@ -16,12 +16,11 @@ once per process and memoised.
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import pickle
 import re
 from collections.abc import Sequence
-from importlib import metadata, resources
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -136,12 +135,19 @@ def bench_table() -> pd.DataFrame:
 
 
 @functools.cache
+def bench_digests() -> dict[str, str]:
+    """Content digests of every column of ``bench_table`` (``tasks/digest.py``): the same for
+    the same numbers whatever the package version that ships them."""
+    from nasbench_harness.tasks.digest import table_digests
+
+    return table_digests(bench_table())
+
+
+@functools.cache
 def bench_checksum() -> str:
-    h = hashlib.sha256(f"nas-bench-graph=={metadata.version('nas-bench-graph')}".encode())
-    for ds, path in _bench_files().items():
-        h.update(ds.encode())
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
+    from nasbench_harness.tasks.digest import combine
+
+    return combine(bench_digests())
 
 
 class NBGraphSpace(SearchSpace):
@@ -189,6 +195,13 @@ class NBGraphSpace(SearchSpace):
 
     def data_checksum(self, cache=None) -> str:
         return bench_checksum()
+
+    def table_columns(self, cache=None) -> list[str]:
+        return list(bench_digests())
+
+    def column_digests(self, cache, columns) -> dict[str, str]:
+        digests = bench_digests()
+        return {c: digests[c] for c in dict.fromkeys(["arch_id", *columns]) if c in digests}
 
 
 @functools.cache

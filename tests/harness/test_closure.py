@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 from nasbench_harness import closure, registry
-from nasbench_harness.matrix import Cell, clear_code_version_cache, code_version
+from nasbench_harness.cell import Cell
+from nasbench_harness.provenance import clear_code_version_cache, code_version
 
 
 @pytest.fixture
@@ -33,9 +34,10 @@ def test_gcn_cell_covers_training_loop_layers_bases_and_space_without_torch():
         """
         import json, sys
         from nasbench_harness import closure
-        from nasbench_harness.matrix import Cell, cell_plugins, code_version
+        from nasbench_harness.cell import Cell
+        from nasbench_harness.provenance import cell_plugins, code_version
         cell = Cell("predict", "nb201/cifar10", "gcn", "", 0.01, 0, loss="hr")
-        assert code_version(cell).startswith("nasbench-harness=")
+        assert code_version(cell).startswith("code=")
         roots = ["nasbench_harness.protocols.predict"] + [
             {"search_spaces": "nasbench_harness.tasks.spaces.nb201", "predictors": "nasbench_harness.methods.neural.gcn",
              "losses": "nasbench_harness.methods.losses"}[kind] for kind, _ in cell_plugins(cell)]
@@ -69,7 +71,7 @@ def test_editing_an_imported_module_changes_the_closure_and_an_unrelated_one_doe
     assert set(before) == {"nbh_tmp_core", "nbh_tmp_core.model", "nbh_tmp_core.helper", "nbh_tmp_core.deep"}
 
     def after_edit(rel: str) -> dict:
-        (tmp_path / rel).write_text((tmp_path / rel).read_text() + "# edited\n")
+        (tmp_path / rel).write_text((tmp_path / rel).read_text() + "EDITED = 1\n")
         clear_code_version_cache()
         return closure.closure(("nbh_tmp_core.model",))
 

@@ -141,7 +141,7 @@ blocks:
     free = [c for c in m.cells if c.predictor == "none"]
     assert len({c.run_key("data", "code") for c in free}) == 3
     # a predictor-free cell's code version digests the protocol's closure, not a (missing) predictor
-    from nasbench_harness.matrix import code_version
+    from nasbench_harness.provenance import code_version
 
     rs = [c for c in free if c.protocol_params["strategy"] == "random"]
     assert code_version(rs[0]) == code_version(rs[1]) != code_version(next(c for c in m.cells if c.method == "knn"))
