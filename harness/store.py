@@ -18,7 +18,9 @@ A shard that cannot be read, fails its digests, or is not a result shard at all 
 foreign Parquet file without the ``key`` and ``status`` columns) is reported once per
 process (``CorruptShardWarning``) and skipped; compaction never merges or deletes it.
 Shards written before digests existed, or under another pandas minor version (whose
-hashing or dtype names may differ), are read unverified.
+hashing or dtype names may differ), are read unverified. Rows of a newer result schema
+than this code knows (``schema.py``) are refused in one sentence. A folder with a
+``manifest.json`` is a kept store (``kept.py``): compaction writes its per-study files.
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from nasbench_harness import kept
 from nasbench_harness.errors import CorruptShardWarning, ResultStoreError
+from nasbench_harness.schema import COLUMN as SCHEMA_COLUMN
+from nasbench_harness.schema import check_versions
 
 SHARDS = "shards"
 DIGEST_KEY = b"nbh.digest"
@@ -200,6 +205,8 @@ class ResultStore:
         """
         self._remove_stale_tmp()
         self.problems = []
+        if kept.is_kept(self.path):
+            return self._compact_kept()
         files = self.shard_files()
         if len(files) <= 1:
             return files[0] if files else None
@@ -215,6 +222,18 @@ class ResultStore:
         for f in read_ok:
             f.unlink(missing_ok=True)
         return target
+
+    def _compact_kept(self) -> None:
+        """A kept store (``kept.py``): its shards go into the per-study files, then leave."""
+        studies = kept.partitions(self.path)
+        frames, read_ok = self._read_files([*studies, *self.shard_files()])
+        if any(f not in read_ok for f in studies):
+            return  # a study file failed its digests (reported): rewriting it would drop its rows
+        if frames:
+            kept.write(self.path, dedupe(pd.concat(frames, ignore_index=True)), _write_atomic)
+        for f in read_ok:
+            if f.parent == self.shard_dir:
+                f.unlink(missing_ok=True)
 
     def _remove_stale_tmp(self) -> None:
         """Delete temporary files left by killed writers (old enough to belong to no live one)."""
@@ -270,12 +289,16 @@ class ResultStore:
         if columns is not None and "key" not in columns:
             columns = ["key", *columns]
         if columns is not None:
-            columns = [*columns, *(c for c in ("status", "finished_at") if c not in columns)]  # never the caller's list
-        frames, _ = self._read_files(self.shard_files(), columns)
+            columns = [*columns, *(c for c in ("status", "finished_at", SCHEMA_COLUMN) if c not in columns)]  # never the caller's list
+        files = [*kept.partitions(self.path), *self.shard_files()] if kept.is_kept(self.path) else self.shard_files()
+        frames, _ = self._read_files(files, columns)
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame({"key": pd.Series([], dtype="str")})
-        return dedupe(pd.concat(frames, ignore_index=True))
+        df = dedupe(pd.concat(frames, ignore_index=True))
+        if SCHEMA_COLUMN in df.columns:
+            check_versions(df[SCHEMA_COLUMN].unique(), self.path)
+        return df
 
     def done_keys(self) -> set[str]:
         """Run keys whose stored row has status ok (failed cells are retried)."""

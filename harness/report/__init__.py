@@ -195,7 +195,21 @@ def _provenance(results: pd.DataFrame, ctx: ReportContext) -> str:
     if versions:
         vt = pd.DataFrame({"package": list(versions), "versions": [", ".join(sorted(v)) for v in versions.values()]})
         html += ctx.table(vt.sort_values("package"), "Package versions recorded in the result rows", csv="versions.csv")
+    machines = results.loc[results["machine"] != ""].groupby("machine").size()
+    if len(machines):
+        mt = pd.DataFrame([{**_machine_fields(m), "rows": int(n)} for m, n in machines.items()])
+        html += ctx.table(mt, "Machines that ran the cells (recorded by each worker)", csv="machines.csv")
     return html
+
+
+def _machine_fields(raw: str) -> dict:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return {"host": raw}
+    return {k: parsed.get(k, "") for k in ("host", "cpu", "cores", "threads", "os", "accelerator")}
 
 
 # -- leaderboards -------------------------------------------------------------------------

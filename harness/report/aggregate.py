@@ -220,6 +220,7 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
         "code_version": "",
         "data_checksum": "",
         "versions": "",
+        "machine": "",
         "params": "",
     }
     df = df.copy()
@@ -230,6 +231,8 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
             df[col] = df[col].fillna(value).astype(str)
     if (df["method"] == "").any() and "predictor" in df.columns:
         df["method"] = df["method"].mask(df["method"] == "", df["predictor"].astype(str))
+    version = df["schema_version"] if "schema_version" in df.columns else pd.Series(1, index=df.index)
+    df["schema_version"] = pd.to_numeric(version, errors="coerce").fillna(1).astype(int)  # rows written before it: 1
     for col in ("budget", "n_train", "n_eval", "seed"):
         if col not in df.columns:
             df[col] = np.nan

@@ -1,0 +1,117 @@
+"""Rows say where they ran and which schema they follow; the kept store (issue 18, items 2-3)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from nasbench_harness import kept
+from nasbench_harness.errors import ResultStoreError
+from nasbench_harness.executors import SerialExecutor
+from nasbench_harness.matrix import load_matrix
+from nasbench_harness.runner import execute, plan
+from nasbench_harness.schema import DOC, SCHEMA_VERSION
+from nasbench_harness.store import ResultStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_into(matrix_path, results) -> ResultStore:
+    store = ResultStore(results)
+    execute(plan(load_matrix(matrix_path), store), store, SerialExecutor())
+    return store
+
+
+def test_every_row_records_its_machine_and_schema_version(toy_matrix, tmp_path):
+    df = run_into(toy_matrix, tmp_path).read()
+    assert (df["schema_version"] == SCHEMA_VERSION).all()
+    machine = json.loads(df["machine"].iloc[0])
+    assert set(machine) == {"host", "cpu", "cores", "threads", "os", "accelerator"}
+    assert machine["host"] and machine["cpu"] and machine["threads"] >= 1
+
+
+def test_every_column_of_a_row_is_documented_in_the_one_schema_file(toy_matrix, tmp_path):
+    df = run_into(toy_matrix, tmp_path).read()
+    doc = (REPO / DOC).read_text()
+    documented = set(re.findall(r"`([a-z_@<>]+)`", doc))
+    metric_columns = {"kendall_tau", "spearman", "pearson", "mae", "rmse"}  # documented as the metrics module's names
+    missing = {c for c in df.columns if c not in documented and c not in metric_columns and "@" not in c and not c.startswith("best_of_top")}
+    assert not missing, f"columns not documented in {DOC}: {sorted(missing)}"
+    assert "`SCHEMA_VERSION`" in doc and f"**{SCHEMA_VERSION}** (current)" in doc
+
+
+def test_a_store_from_a_newer_schema_gets_one_sentence(toy_matrix, tmp_path):
+    store = run_into(toy_matrix, tmp_path)
+    row = store.read().iloc[[0]].assign(schema_version=SCHEMA_VERSION + 1, key="newer")
+    store.append(row)
+    with pytest.raises(ResultStoreError, match=r"schema version 3, newer than this nasbench-harness reads \(2\)"):
+        store.read()
+
+
+def test_a_store_written_before_the_schema_column_is_read_as_version_one(toy_matrix, tmp_path):
+    from nasbench_harness.report.aggregate import normalise
+
+    store = run_into(toy_matrix, tmp_path)
+    old = store.read().drop(columns=["schema_version", "machine"])
+    old_store = ResultStore(tmp_path / "old")
+    old_store.append(old)
+    df = normalise(old_store.read())
+    assert (df["schema_version"] == 1).all() and (df["machine"] == "").all()
+
+
+# -- the kept store ---------------------------------------------------------------------------
+def kept_store(tmp_path) -> Path:
+    path = tmp_path / "reference"
+    path.mkdir()
+    (path / kept.MANIFEST).write_text((REPO / "results" / "reference" / kept.MANIFEST).read_text())
+    return path
+
+
+def test_a_kept_store_holds_one_sorted_file_per_study_and_a_manifest(toy_matrix, write_matrix, tmp_path):
+    path = kept_store(tmp_path)
+    run_into(toy_matrix, path)
+    study = path / "toy.parquet"
+    rows = pd.read_parquet(study)
+    assert list(rows["key"]) == sorted(rows["key"]) and len(rows) == 8
+    assert not list((path / "shards").glob("*.parquet"))  # merged into the study file
+    manifest = json.loads((path / kept.MANIFEST).read_text())
+    entry = manifest["files"]["toy.parquet"]
+    assert manifest["schema_version"] == SCHEMA_VERSION and manifest["rows"] == entry["rows"] == 8
+    assert entry["sha256"] == kept._sha256(study) and entry["code_versions"] and entry["machines"]
+    before = study.read_bytes()
+
+    other = write_matrix("name: other\ntasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nseeds: 1\n", "other.yaml")
+    store = run_into(other, path)
+    assert study.read_bytes() == before  # another study's run leaves this one's file alone
+    assert set(json.loads((path / kept.MANIFEST).read_text())["files"]) == {"toy.parquet", "other.parquet"}
+    assert len(store.read()) == 9
+    assert plan(load_matrix(toy_matrix), store).n_done == 8  # its rows count as done
+
+
+def test_a_kept_file_that_does_not_match_its_manifest_is_refused(toy_matrix, tmp_path, capsys):
+    from nasbench_harness.cli import main
+
+    path = kept_store(tmp_path)
+    run_into(toy_matrix, path)
+    study = path / "toy.parquet"
+    study.write_bytes(study.read_bytes()[:-3] + b"xyz")
+    with pytest.raises(ResultStoreError, match="does not match the sha256"):
+        ResultStore(path).read()
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--results", str(path), "--out", str(tmp_path / "rep")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "does not match the sha256" in err and "Traceback" not in err
+
+
+def test_results_reference_is_tracked_and_the_rest_of_results_is_not():
+    import subprocess
+
+    def ignored(rel: str) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", rel], cwd=REPO).returncode == 0
+
+    assert not ignored("results/reference/manifest.json") and not ignored("results/reference/study.parquet")
+    assert ignored("results/shards/part.parquet") and ignored("reports/index.html")
+    assert ignored("results/reference/shards/part.parquet")
