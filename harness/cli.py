@@ -125,38 +125,19 @@ def run(
 
     Exits 1 when any cell failed (after storing every result; failed cells are retried by
     the next run)."""
-    from nasbench_harness import index
-    from nasbench_harness.errors import ConfigError
     from nasbench_harness.executors import EXECUTORS, default_jobs, make_executor
-    from nasbench_harness.matrix import filter_cells, load_matrix
-    from nasbench_harness.runner import execute, plan
+    from nasbench_harness.runner import execute, prepare
     from nasbench_harness.store import ResultStore
 
     if executor not in EXECUTORS:
         make_executor(executor)  # raises the one-sentence ConfigError before any work
     n_jobs = 1 if executor == "serial" else (jobs or default_jobs(threads))
     store = ResultStore(results)
-    # A dry run reads the plan cached by the last run or dry run of the same matrix, code and data (index.py).
-    plan_key = index.plan_key(matrix, {"set": set_ or [], "filter": filter or [], "skip_missing_data": skip_missing_data, "sample": sample})
-    cached = index.load_plan(plan_key, store) if dry_run and not force else None
-    if cached is not None:
-        for task, why in cached.missing.items():
-            err.print(f"[yellow]warning:[/yellow] skipped task {task}: {escape(why)}")
-        _print_estimate(cached.matrix.name, cached, store, n_jobs)
-        return
-    m = load_matrix(matrix, set_ or [])
-    cells = filter_cells(m.cells, filter or [])
-    if not cells:
-        raise ConfigError(f"The filters {' '.join(filter or [])} match none of the {len(m.cells)} cells of matrix '{m.name}'; check the values with `nasbench-harness validate`.")
-    p = plan(m, store, cells, force=force, threads=threads, skip_missing_data=skip_missing_data, verify_data=not dry_run)
+    p = prepare(matrix, store, overrides=set_ or [], filters=filter or [], sample=sample, force=force, threads=threads,
+                skip_missing_data=skip_missing_data, dry_run=dry_run)
     for task, why in p.missing.items():
         err.print(f"[yellow]warning:[/yellow] skipped task {task}: {escape(why)}")
-    if sample:
-        from nasbench_harness.estimate import sample_cells
-
-        p = plan(m, store, sample_cells(p.cells, sample, p.task_sizes), force=force, threads=threads, verify_data=not dry_run)
-    if not force:
-        index.save_plan(plan_key, p)
+    m = p.matrix
     if dry_run:
         _print_estimate(m.name, p, store, n_jobs)
         return

@@ -77,7 +77,7 @@ def _snapshot(root: Path) -> dict[Path, bytes]:
 
 
 def _restore(root: Path, before: dict[Path, bytes]) -> None:
-    from nasbench_harness.tasks.cache import _atomic_write_bytes
+    from nasbench_harness.artefacts import write_bytes
 
     if root.is_dir():
         for p in root.rglob("*"):
@@ -85,7 +85,7 @@ def _restore(root: Path, before: dict[Path, bytes]) -> None:
                 p.unlink()  # written by the failed import
     for p, data in before.items():
         if not p.is_file() or p.read_bytes() != data:
-            _atomic_write_bytes(p, data)
+            write_bytes(p, data)
 
 
 @data_app.command("import", help=f"Import benchmark files or folders into the cache. {FORMATS_HELP}")

@@ -11,8 +11,8 @@ Two JSON caches under ``$NASBENCH_HARNESS_INDEX`` (default: the user cache dir's
 Both are keyed by a fingerprint of everything they are computed from: the size and
 modification time of every source and YAML file of the package and of every plugin's
 package, the registered entry points with their distributions' versions, and (for plans)
-the data manifests and tables, the matrix file and the files it includes, and the command's
-options. Any change to those gives a new key (contents of source files are not hashed: an
+the data manifests and tables, the matrix file and the command's options; a cached plan is
+used only while every file its matrix's expansion read (includes too) has the same sha256. Any change to those gives a new key (contents of source files are not hashed: an
 edit that kept a file's size and modification time would go unseen); a missing or
 unreadable entry is recomputed. `run` itself never reads a cached plan: it always derives run keys afresh,
 and stores the plan it computed for the next dry run. Writes are atomic; the folder keeps the
@@ -26,12 +26,11 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
 INDEX_ENV = "NASBENCH_HARNESS_INDEX"
-FORMAT = 1  # bump when the stored layout changes
+FORMAT = 2  # bump when the stored layout changes
 MAX_ENTRIES = 16
 _PACKAGES = ("nasbench_harness", "nasbench_harness.methods", "nasbench_harness.tasks")
 _SOURCE_SUFFIXES = {".py", ".yaml", ".yml", ".json", ".toml"}
@@ -134,13 +133,11 @@ def _read(name: str) -> dict | None:
 
 def _write(name: str, doc: dict) -> None:
     """Atomic write; a cache that cannot be written is skipped silently (it is only a cache)."""
+    from nasbench_harness.artefacts import write_bytes
+
     folder = index_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump({**doc, "format": FORMAT}, f, separators=(",", ":"), default=str)
-        os.replace(tmp, folder / name)
+        write_bytes(folder / name, json.dumps({**doc, "format": FORMAT}, separators=(",", ":"), default=str).encode())
         plans = sorted(folder.glob("plan-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in plans[MAX_ENTRIES:]:
             old.unlink(missing_ok=True)
@@ -162,41 +159,14 @@ def plugin_rows(kind: str, compute) -> list[dict]:
 
 # -- planned matrices (`run --dry-run`) ----------------------------------------------------------
 def plan_key(matrix: str, options: dict) -> str:
-    """The cache key of a plan: code, data, the matrix file and its includes, and the options."""
+    """The cache key of a plan: code, data, the matrix file and the options. The files the
+    matrix includes are checked on reading (``load_plan``), against those its expansion read."""
     from nasbench_harness.matrix import find_matrix
 
     path = find_matrix(matrix).resolve()
-    texts: dict[str, str] = {}
-    _matrix_files(path, texts)
-    payload = {"matrix": str(path), "yaml": texts, "options": options, "code": code_fingerprint(), "data": data_fingerprint()}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    from nasbench_harness.artefacts import key
 
-
-def _matrix_files(path: Path, texts: dict[str, str]) -> None:
-    """Digests of a matrix file and of every file it includes (transitively); an absent
-    ``include_if_present`` file is recorded as absent, so creating it changes the key."""
-    import yaml
-
-    if str(path) in texts:
-        return
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        texts[str(path)] = "absent"
-        return
-    texts[str(path)] = hashlib.sha256(raw).hexdigest()
-    try:
-        doc = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return  # expanding it raises the located error
-    if not isinstance(doc, dict):
-        return
-    for key in ("include", "include_if_present"):
-        entries = doc.get(key) or []
-        for entry in entries if isinstance(entries, list) else [entries]:
-            name = entry.get("file") if isinstance(entry, dict) else entry
-            if isinstance(name, str):
-                _matrix_files(path.parent / name, texts)
+    return key({"matrix": str(path), "options": options, "code": code_fingerprint(), "data": data_fingerprint()})
 
 
 def load_plan(key: str, store):
@@ -204,12 +174,15 @@ def load_plan(key: str, store):
     doc = _read(f"plan-{key[:32]}.json")
     if doc is None or doc.get("key") != key:
         return None
-    from nasbench_harness.matrix import Cell, Matrix
+    from nasbench_harness.matrix import Cell, Matrix, file_digest
     from nasbench_harness.runner import Plan
 
     try:
+        files = dict(doc["files"])
+        if any(file_digest(Path(f)) != digest for f, digest in files.items()):
+            return None  # the matrix or a file it includes changed (or appeared)
         cells = [Cell(**c) for c in doc["cells"]]
-        m = Matrix(doc["name"], Path(doc["path"]), doc["description"], cells)
+        m = Matrix(doc["name"], Path(doc["path"]), doc["description"], cells, files)
         keys = list(doc["keys"])
     except (KeyError, TypeError):
         return None
@@ -223,6 +196,7 @@ def save_plan(key: str, p) -> None:
         "name": p.matrix.name,
         "path": str(p.matrix.path),
         "description": p.matrix.description,
+        "files": p.matrix.files,
         "cells": [c.as_dict() for c in p.cells],
         "keys": p.keys,
         "task_sizes": p.task_sizes,

@@ -113,15 +113,6 @@ def _same_rows(target: Path, part: pd.DataFrame) -> bool:
 
 
 def _write_json(target: Path, doc: dict) -> None:
-    import os
-    import tempfile
+    from nasbench_harness.artefacts import write_bytes
 
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(target, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())

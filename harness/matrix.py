@@ -36,9 +36,10 @@ result; their run key adds the digests of the data they read and the code they r
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -81,6 +82,17 @@ def find_matrix(name_or_path: str | Path) -> Path:
         f"Unknown matrix '{name_or_path}'; `nasbench-harness list matrices` shows the built-in ones, "
         f"or give a path to a YAML file.{did_you_mean(str(name_or_path), known)}"
     )
+
+
+ABSENT = "absent"
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a matrix file's bytes, or ``ABSENT``: what a cached plan is checked against."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ABSENT
 
 
 def _load_yaml(path: Path) -> dict:
@@ -458,6 +470,7 @@ class Matrix:
     path: Path
     description: str
     cells: list[Cell]
+    files: dict[str, str] = field(default_factory=dict)  # every file read (includes too): path -> sha256, or "absent"
 
     def __len__(self) -> int:
         return len(self.cells)
@@ -468,6 +481,7 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
     if path in seen:
         raise ConfigError(f"The matrix {path} includes itself (through {' -> '.join(p.name for p in seen)}); remove the cycle.")
     doc = _load_yaml(path)
+    files = {str(path): file_digest(path)}
     for o in overrides:
         set_override(doc, o)
     top = _Where(path)
@@ -496,12 +510,14 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
             inc_path = path.parent / inc
             if not inc_path.is_file():
                 if key == "include_if_present":
+                    files[str(inc_path.resolve())] = ABSENT  # creating it changes the matrix
                     continue
                 raise (top / key / i).fail(f"the included file {inc_path} does not exist; fix the path (relative to {path.parent}).")
             try:
                 # The include's own overrides first, then this file's (a --set reaches every included file).
-                inc_cells = _expand_file(inc_path, [*inc_set, *overrides], (*seen, path), matrix_name).cells
-                cells += filter_cells(inc_cells, inc_filter) if inc_filter else inc_cells
+                included = _expand_file(inc_path, [*inc_set, *overrides], (*seen, path), matrix_name)
+                files.update(included.files)
+                cells += filter_cells(included.cells, inc_filter) if inc_filter else included.cells
             except ConfigError as exc:
                 if not inc_set and not inc_filter and not overrides:
                     raise
@@ -512,7 +528,7 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
         raise top.fail("the matrix has no cells; give tasks, methods and budgets (or blocks / include).")
     if not seen:  # the whole matrix, includes merged
         check_labels(cells, top)
-    return Matrix(name=name, path=path, description=str(doc.get("description", "")), cells=cells_unique(cells))
+    return Matrix(name=name, path=path, description=str(doc.get("description", "")), cells=cells_unique(cells), files=files)
 
 
 INCLUDE_KEYS = {"file", "set", "filter"}

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nasbench_harness.cell import NO_PREDICTOR, Cell
 from nasbench_harness.errors import HarnessError
@@ -124,6 +125,51 @@ def plan(
         )
     stored = set() if force else store.done_keys()
     return Plan(matrix, cells, keys, payloads, [k in stored for k in keys], data_root, {n: len(t) for n, t in tasks.items()}, missing)
+
+
+def prepare(
+    matrix: str | Path,
+    store: ResultStore,
+    *,
+    overrides: list[str] | tuple[str, ...] = (),
+    filters: list[str] | tuple[str, ...] = (),
+    sample: int | None = None,
+    force: bool = False,
+    threads: int = 1,
+    skip_missing_data: bool = False,
+    dry_run: bool = False,
+) -> Plan:
+    """The one way to plan a run, for the CLI and the Python API alike.
+
+    Expands the matrix (``--set`` ``overrides``), keeps the cells matching ``filters``, plans
+    them against ``store``; with ``sample`` re-plans K cells of every stratum
+    (``estimate.sample_cells``). A ``dry_run`` reads and trusts the manifests' data checksums
+    and uses the plan cached by an earlier run or dry run of the same matrix, options, code
+    and data (``index.py``); every plan computed without ``force`` is cached for the next one.
+    """
+    from nasbench_harness import index
+    from nasbench_harness.errors import ConfigError
+    from nasbench_harness.matrix import filter_cells, load_matrix
+
+    options = {"set": list(overrides), "filter": list(filters), "skip_missing_data": skip_missing_data, "sample": sample}
+    key = index.plan_key(str(matrix), options)
+    cached = index.load_plan(key, store) if dry_run and not force else None
+    if cached is not None:
+        return cached
+    m = load_matrix(matrix, list(overrides))
+    cells = filter_cells(m.cells, list(filters))
+    if not cells:
+        raise ConfigError(f"The filters {' '.join(filters)} match none of the {len(m.cells)} cells of matrix '{m.name}'; check the values with `nasbench-harness validate`.")
+    p = plan(m, store, cells, force=force, threads=threads, skip_missing_data=skip_missing_data, verify_data=not dry_run)
+    if sample:
+        from nasbench_harness.estimate import sample_cells
+
+        missing = p.missing
+        p = plan(m, store, sample_cells(p.cells, sample, p.task_sizes), force=force, threads=threads, verify_data=not dry_run)
+        p.missing = missing
+    if not force:
+        index.save_plan(key, p)
+    return p
 
 
 def cost_model(store: ResultStore, column: str = "cpu_seconds"):

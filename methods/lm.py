@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import json
 import os
 import time
@@ -56,6 +55,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from nasbench_harness import artefacts
 from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.methods.base import ArchSet
 from nasbench_harness.methods.neural.training import NeuralPredictor, TrainConfig, seeded, train_model
@@ -246,7 +246,7 @@ class PretrainConfig:
     mask_prob: float = 0.15
 
 
-CODE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+CODE_DIGEST = artefacts.code_digest([Path(__file__)])
 _MEMO: dict[str, tuple[dict | None, dict]] = {}  # key -> (encoder state or None, info)
 
 
@@ -271,7 +271,7 @@ def _key(space, cfg: PretrainConfig, seed: int, cache) -> str:
     except HarnessError:  # a space with no table of its own (synthetic): its strings come from code alone
         data = "no-table"
     parts = {"space": space.name, "seed": seed, "cfg": asdict(cfg), "code": CODE_DIGEST, "data": data}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+    return artefacts.key(parts)
 
 
 def _baseline(train: np.ndarray, labels: np.ndarray) -> float:
@@ -340,10 +340,8 @@ def load_or_pretrain(space, seed: int, cfg: PretrainConfig, cache, threads: int 
         if path is not None:
             from safetensors.torch import save_file
 
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata={"info": json.dumps(info)})
-            tmp.replace(path)
+            tensors = {k: v.contiguous() for k, v in state.items()}
+            artefacts.write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata={"info": json.dumps(info)}))
         result = (state, info)
     _MEMO[key] = result
     return result

@@ -17,8 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,9 +25,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from nasbench_harness.artefacts import write_bytes
 from nasbench_harness.errors import DataError
 from nasbench_harness.paths import data_dir
-from nasbench_harness.tasks.digest import table_digests
+from nasbench_harness.tasks.digest import combine, table_digests
 
 TABLE = "table.parquet"
 MANIFEST = "manifest.json"
@@ -56,20 +55,6 @@ class SourceFile:
     def of(cls, path: Path, fmt: str) -> SourceFile:
         path = Path(path).resolve()
         return cls(str(path), sha256_file(path), path.stat().st_size, fmt)
-
-
-def _atomic_write_bytes(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @functools.lru_cache(maxsize=64)
@@ -166,6 +151,10 @@ class DataCache:
             return {c: stored["columns"][c] for c in wanted}
         return dict(_digests_of(str(self.root), space, str(manifest.get("table_sha256")), tuple(wanted)))
 
+    def content_digest(self, space: str) -> str:
+        """One digest of every column's content (caches built from the whole table key on it)."""
+        return combine(self.column_digests(space, self.columns(space)))
+
     def read_arrays(self, space: str, name: str) -> dict[str, np.ndarray]:
         path = self.space_dir(space) / f"{name}.npz"
         if not path.is_file():
@@ -203,7 +192,7 @@ class DataCache:
         buf = pa.BufferOutputStream()
         pq.write_table(pa.Table.from_pandas(table, preserve_index=False), buf, compression="zstd")
         data = buf.getvalue().to_pybytes()
-        _atomic_write_bytes(self.space_dir(space) / TABLE, data)
+        write_bytes(self.space_dir(space) / TABLE, data)
 
         manifest = self.manifest(space)
         known = {s["path"]: s for s in manifest.get("sources", [])}
@@ -217,7 +206,7 @@ class DataCache:
         )
         manifest["column_sha256"] = {"table_sha256": manifest["table_sha256"], "columns": table_digests(table)}
         manifest.setdefault("importers", {})[importer] = importer_version
-        _atomic_write_bytes(self.space_dir(space) / MANIFEST, json.dumps(manifest, indent=2).encode())
+        write_bytes(self.space_dir(space) / MANIFEST, json.dumps(manifest, indent=2).encode())
         return table
 
     def write_arrays(self, space: str, name: str, **arrays: np.ndarray) -> Path:
@@ -227,7 +216,7 @@ class DataCache:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         target = self.space_dir(space) / f"{name}.npz"
-        _atomic_write_bytes(target, buf.getvalue())
+        write_bytes(target, buf.getvalue())
         return target
 
     # -- verification -----------------------------------------------------------------

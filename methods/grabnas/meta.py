@@ -18,14 +18,13 @@ on the NB201 cells) is shared by every setting and fold of a seed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from nasbench_harness import artefacts
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.grabnas.dvae import DVAE, DVAEConfig, NB201Codec, autoencoder_quality, embed, train_dvae
 from nasbench_harness.methods.grabnas.surrogate import DeepKernelGP, SurrogateConfig
@@ -64,11 +63,8 @@ TEST_CONFIG = MetaConfig(  # tiny sizes for tests: seconds, not minutes; decodes
 
 
 def code_digest(pattern: str = "*.py") -> str:
-    """Digest of this package's source files matching ``pattern`` (part of every model key)."""
-    h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob(pattern)):
-        h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()[:16]
+    """Token digest of this package's source files matching ``pattern`` (part of every model key)."""
+    return artefacts.code_digest(Path(__file__).parent.glob(pattern))
 
 
 # ------------------------------------------------------------------ meta-training data
@@ -221,14 +217,10 @@ def fold_of(setting: str, task_name: str) -> str:
     return "all" if setting == "metad2a" else dataset
 
 
-def _key(parts: dict) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
-
-
 def _dvae(cache, codec: NB201Codec, cfg: MetaConfig, seed: int, folder: Path):
     dvae_cfg = {k: v for k, v in asdict(cfg).items() if k.startswith("dvae_")}
     parts = {"what": "dvae", "seed": seed, "cfg": dvae_cfg, "code": code_digest("dvae.py")}  # label-free: its own code only
-    path = folder / f"dvae-{_key(parts)}.pt"
+    path = folder / f"dvae-{artefacts.key(parts)}.pt"
     ids = codec.space.enumerate()
     if path.is_file():
         blob = torch.load(path, weights_only=True)
@@ -242,10 +234,7 @@ def _dvae(cache, codec: NB201Codec, cfg: MetaConfig, seed: int, folder: Path):
     t0 = time.perf_counter()
     model = train_dvae(codec, train.tolist(), seed=seed, hidden=cfg.dvae_hidden, latent=cfg.dvae_latent, epochs=cfg.dvae_epochs, batch=cfg.dvae_batch, lr=cfg.dvae_lr)
     info = {"dvae_seconds": time.perf_counter() - t0, **autoencoder_quality(model, codec, held.tolist(), seed=seed)}
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"cfg": asdict(model.cfg), "state": model.state_dict(), "info": info}, tmp)
-    tmp.replace(path)
+    artefacts.write_atomic(path, lambda tmp: torch.save({"cfg": asdict(model.cfg), "state": model.state_dict(), "info": info}, tmp))
     return model, info
 
 
@@ -265,8 +254,8 @@ def load_or_train(setting: str, task_name: str, seed: int, cfg: MetaConfig | Non
     torch.set_num_threads(max(1, int(threads)))
     dvae, dvae_info = _dvae(cache, codec, cfg, seed, folder)
     tables = ["nb201-metad2a"] if setting == "metad2a" else ["nb201"]
-    parts = {"setting": setting, "fold": fold, "seed": seed, "cfg": asdict(cfg), "code": code_digest(), "data": [cache.table_checksum(t) for t in tables]}
-    key = _key(parts)
+    parts = {"setting": setting, "fold": fold, "seed": seed, "cfg": asdict(cfg), "code": code_digest(), "data": [cache.content_digest(t) for t in tables]}
+    key = artefacts.key(parts)
     path = folder / f"gp-{setting}-{fold}-{seed}-{key}.pt"
     ids = codec.space.enumerate()
     emb = embed(dvae, codec, ids.tolist())
@@ -284,8 +273,5 @@ def load_or_train(setting: str, task_name: str, seed: int, cfg: MetaConfig | Non
         ranked = np.argsort(-np.nan_to_num(data.mean_acc, nan=-np.inf), kind="stable")
         support = ids[ranked[:RANKED]].tolist()
         info = {"meta_seconds": time.perf_counter() - t0, "nll_first": trace[0], "nll_last": float(np.mean(trace[-10:])), "key": key}
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save({"state": gp.state_dict(), "info": info, "support": support}, tmp)
-        tmp.replace(path)
+        artefacts.write_atomic(path, lambda tmp: torch.save({"state": gp.state_dict(), "info": info, "support": support}, tmp))
     return MetaModels(codec, dvae, gp, emb, ids, list(support), cfg.support, {**dvae_info, **info})

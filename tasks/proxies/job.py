@@ -19,9 +19,7 @@ Published Suite-Zero columns keep their names (``zc.<proxy>``, ``<dataset>.zc.<p
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,10 +47,10 @@ class Chunk:
 
     @property
     def digest(self) -> str:
+        from nasbench_harness.artefacts import key
         from nasbench_harness.tasks.proxies import measures as M
 
-        settings = [JOB_VERSION, self.kind, self.dataset, self.proxies, self.ids, M.INIT_SEED, M.BATCH_SEED, M.BATCH_SIZE]
-        return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:20]
+        return key([JOB_VERSION, self.kind, self.dataset, self.proxies, self.ids, M.INIT_SEED, M.BATCH_SEED, M.BATCH_SIZE])
 
     @property
     def filename(self) -> str:
@@ -144,8 +142,8 @@ def _worker_init() -> None:
 def compute_chunk(chunk: Chunk, folder: str) -> str:
     """Compute one chunk and write it atomically; returns its file name."""
     import torch
+    from nasbench_harness.artefacts import write_bytes
     from nasbench_harness.registry import get_search_space
-    from nasbench_harness.tasks.cache import _atomic_write_bytes
     from nasbench_harness.tasks.proxies import measures as M
 
     torch.set_num_threads(1)
@@ -168,7 +166,7 @@ def compute_chunk(chunk: Chunk, folder: str) -> str:
             frame[f"{chunk.dataset}.zc.synthetic.{p}"] = [r[p] for r in rows]
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
-    _atomic_write_bytes(Path(folder) / chunk.filename, buf.getvalue())
+    write_bytes(Path(folder) / chunk.filename, buf.getvalue())
     return chunk.filename
 
 
@@ -242,7 +240,8 @@ def _execute(todo: list[Chunk], folder: str, jobs: int, on_chunk) -> None:
 
 def merge(space_name: str, cache) -> dict:
     """Join every finished chunk into ``zc_proxies.parquet`` and the space's table (like an import)."""
-    from nasbench_harness.tasks.cache import SourceFile, _atomic_write_bytes
+    from nasbench_harness.artefacts import write_bytes
+    from nasbench_harness.tasks.cache import SourceFile
 
     folder = cache.space_dir(space_name) / CHUNKS_DIR
     files = sorted(folder.glob("*-*-*.parquet")) if folder.is_dir() else []
@@ -261,7 +260,7 @@ def merge(space_name: str, cache) -> dict:
     buf = io.BytesIO()
     wide.to_parquet(buf, index=False)
     target = cache.space_dir(space_name) / RESULT
-    _atomic_write_bytes(target, buf.getvalue())
+    write_bytes(target, buf.getvalue())
     existing = cache.read_table(space_name, columns=["arch_id"])
     table = existing.merge(wide, on="arch_id", how="left")
     cache.write_table(

@@ -105,8 +105,10 @@ class SearchSpace(ABC):
         return cache.read_table(self.name)
 
     def data_checksum(self, cache) -> str:
-        """A digest of the space's whole table (keys caches built from all of it, e.g. LM's weights)."""
-        return cache.table_checksum(self.name)
+        """A content digest of the space's whole table (keys caches built from all of it, e.g. LM's weights)."""
+        from nasbench_harness.tasks.digest import combine
+
+        return combine(self.column_digests(cache, self.table_columns(cache)))
 
     def table_columns(self, cache) -> list[str]:
         """The names of the space's table columns."""
