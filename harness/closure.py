@@ -8,9 +8,9 @@ depth, including imports inside functions), found by parsing source with ``ast``
 is imported, so torch is never loaded and the digest is the same on every executor. A
 plugin from another distribution contributes all the Python files of its top-level package.
 
-Report, CLI, runner and store code never changes a cell's numbers and stays out even when
-a computing module imports it lazily (``EXCLUDED``); so do the matrix parser, the
-conformance kit and the downloader, which no computation reaches.
+Report, CLI, runner, worker and store code, and the digest and artefact helpers, never
+change a cell's numbers and stay out even when a computing module imports them lazily
+(``EXCLUDED``); so do the matrix parser, the conformance kit and the downloader.
 
 A file's digest is over its tokens (``source_digest``), not its bytes: comments,
 docstrings, blank lines and formatting do not change it, nor does the Python version that
@@ -34,7 +34,12 @@ EXCLUDED = (
     "nasbench_harness.cli_data",
     "nasbench_harness.report",
     "nasbench_harness.runner",
+    "nasbench_harness.worker",
     "nasbench_harness.executors",
+    "nasbench_harness.closure",
+    "nasbench_harness.provenance",
+    "nasbench_harness.artefacts",
+    "nasbench_harness.kept",
     "nasbench_harness.store",
     "nasbench_harness.index",
     "nasbench_harness.matrix",
