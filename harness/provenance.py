@@ -3,9 +3,10 @@
 - ``code_version(cell)``: one digest of the code that computes the cell (the static import
   closure of its protocol and plugins, ``closure.py``, over tokens: comments and docstrings
   do not count), plus a digest per plugin from another distribution. No package version.
-- ``data_digest(cell, task)``: the content the cell can read (``Task.input_digest``):
+- ``data_digest(cell, task, related)``: the content the cell can read (``Task.input_digest``):
   architecture ids, the train and eval metrics, the task's extra columns and the table
-  columns its encoding reads, as canonical bytes (``tasks/digest.py``), whatever wrote them.
+  columns its encoding reads, as canonical bytes (``tasks/digest.py``), whatever wrote them;
+  plus the content of the other tasks its protocol reads (a transfer's source).
 - ``machine()``: the host that ran a cell (recorded by the worker in each row).
 - ``package_versions()``: library versions, row metadata only (never in a run key).
 """
@@ -94,9 +95,22 @@ def clear_code_version_cache() -> None:
 
 
 # -- data --------------------------------------------------------------------------------
-def data_digest(cell: Cell, task) -> str:
-    """The digest of the data ``cell`` can read from ``task`` (see ``Task.input_digest``)."""
-    return task.input_digest(cell.encoding if cell.predictor != NO_PREDICTOR else "")
+def related_tasks(cell: Cell) -> list[str]:
+    """The tasks ``cell`` reads besides its own (its protocol's ``related_tasks``)."""
+    from nasbench_harness.protocols import get_protocol
+
+    return get_protocol(cell.protocol).related_tasks(cell.protocol_params)
+
+
+def data_digest(cell: Cell, task, related=()) -> str:
+    """The digest of the data ``cell`` can read: from ``task`` (see ``Task.input_digest``) and
+    from the ``related`` tasks it also reads (``related_tasks``, loaded)."""
+    own = task.input_digest(cell.encoding if cell.predictor != NO_PREDICTOR else "")
+    if not related:
+        return own
+    from nasbench_harness.tasks.digest import combine
+
+    return combine({"task": own, "related": {t.name: t.data_checksum for t in related}})
 
 
 # -- machine and libraries ------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 from nasbench_harness.cell import NO_PREDICTOR, Cell
 from nasbench_harness.errors import HarnessError
 from nasbench_harness.matrix import Matrix, check_budgets
-from nasbench_harness.provenance import code_version, data_digest
+from nasbench_harness.provenance import code_version, data_digest, related_tasks
 from nasbench_harness.store import ResultStore
 from nasbench_harness.worker import (  # noqa: F401 - TASK_LOADS, _check_space_table and execute_cell also reached through runner
     TASK_LOADS,
@@ -95,20 +95,22 @@ def plan(
 
     cells = matrix.cells if cells is None else cells
     data_root = os.environ.get(DATA_ENV)
+    related = [related_tasks(c) for c in cells]
     tasks, missing = {}, {}
-    for name in dict.fromkeys(c.task for c in cells):
+    for name in dict.fromkeys([*(c.task for c in cells), *(n for names in related for n in names)]):
         try:
             tasks[name] = _load_task(name, data_root, verify_data)
         except DataError as exc:
             if not skip_missing_data:
                 raise
             missing[name] = str(exc)
-    cells = [c for c in cells if c.task in tasks]
+    kept = [(c, r) for c, r in zip(cells, related, strict=True) if c.task in tasks and all(n in tasks for n in r)]
+    cells, related = [c for c, _ in kept], [r for _, r in kept]
     check_budgets(matrix.name, cells, {n: len(t) for n, t in tasks.items()})
     keys, payloads = [], []
-    for c in cells:
+    for c, names in zip(cells, related, strict=True):
         cv = code_version(c)
-        digest = data_digest(c, tasks[c.task])
+        digest = data_digest(c, tasks[c.task], [tasks[n] for n in names])
         key = c.run_key(digest, cv)
         keys.append(key)
         payloads.append(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nasbench_harness.cell import NO_PREDICTOR, Cell, canonical_json
 from nasbench_harness.errors import HarnessError
-from nasbench_harness.provenance import data_digest, machine, package_versions
+from nasbench_harness.provenance import data_digest, machine, package_versions, related_tasks
 from nasbench_harness.schema import SCHEMA_VERSION
 from nasbench_harness.threads import pin_threads
 
@@ -71,11 +71,13 @@ def worker_task(payload: dict):
     cell = Cell(**payload["cell"])
     task = _load_task(cell.task, payload.get("data_root"), True, payload.get("task_checksum", ""))
     planned = payload.get("data_checksum", "")
-    if planned and data_digest(cell, task) != planned:
-        raise DataError(
-            f"The columns task '{cell.task}' reads for encoding '{cell.encoding}' changed since the run was planned; "
-            f"give every worker the same data cache and rerun."
-        )
+    if planned:
+        related = [_load_task(name, payload.get("data_root"), True) for name in related_tasks(cell)]
+        if data_digest(cell, task, related) != planned:
+            raise DataError(
+                f"The data cell '{cell.task} {cell.method}' reads (its encoding's columns, or a related task) changed "
+                f"since the run was planned; give every worker the same data cache and rerun."
+            )
     return task
 
 

@@ -47,6 +47,10 @@ class Protocol(ABC):
         """ConfigError when ``task_name`` does not suit ``params`` (checked per task, before any data loads)."""
         return None
 
+    def related_tasks(self, params: dict) -> list[str]:
+        """Tasks a cell reads besides its own (e.g. a transfer's source): their data enters its run key."""
+        return []
+
     @abstractmethod
     def run(self, cell, task, *, threads: int = 1) -> list[dict]:
         """The result rows of one cell on its loaded task (``threads``: the cores it may use)."""

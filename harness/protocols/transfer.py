@@ -419,5 +419,8 @@ class Transfer(Protocol):
     def check_task(self, params: dict, task_name: str) -> None:
         check_task(params, task_name)
 
+    def related_tasks(self, params: dict) -> list[str]:
+        return [params["source"]]
+
     def run(self, cell, task, *, threads: int = 1) -> list[dict]:
         return run(cell, task, threads=threads)

@@ -186,3 +186,43 @@ def test_nbgraph_digest_is_the_content_not_the_package_version(monkeypatch):
         assert nbgraph.bench_checksum() == before
     finally:
         nbgraph.bench_checksum.cache_clear()
+
+
+def test_a_worker_refuses_a_cell_whose_encoding_columns_changed_since_planning(tmp_path, monkeypatch):
+    from nasbench_harness import runner, worker
+    from nasbench_harness.matrix import Matrix
+    from nasbench_harness.store import ResultStore
+
+    cache = DataCache(tmp_path)
+    _import(cache, _nb201_table().assign(**{"zc.flops": 1.0}))
+    monkeypatch.setenv("NASBENCH_HARNESS_DATA", str(tmp_path))
+    worker._load_task.cache_clear()
+    zc = Cell("predict", "nb201/cifar10", "ridge", "zc", 20, 0)
+    p = runner.plan(Matrix("m", tmp_path, "", [zc]), ResultStore(tmp_path / "results"))
+    _import(cache, _nb201_table()[["arch_id"]].assign(**{"zc.computed.synflow": np.arange(15625.0)}))
+    worker._load_task.cache_clear()
+    worker._check_space_table.cache_clear()
+    (row,) = worker.execute_cell(p.payloads[0])
+    assert row["status"] == "failed" and "changed since the run was planned" in row["error"]
+
+
+def test_a_transfer_cells_key_covers_its_source_task(tmp_path, monkeypatch):
+    from nasbench_harness import runner, worker
+    from nasbench_harness.matrix import Matrix
+    from nasbench_harness.store import ResultStore
+
+    cache = DataCache(tmp_path)
+    table = _nb201_table().assign(**{"cifar100.val_acc": 50.0, "cifar100.test_acc": 51.0})
+    _import(cache, table, merge=False)
+    cells = [Cell("transfer", "nb201/cifar10", "ridge", "onehot", 20, 0, protocol_params={"source": "nb201/cifar100"}), RIDGE]
+    monkeypatch.setenv("NASBENCH_HARNESS_DATA", str(tmp_path))
+
+    def keys():
+        worker._load_task.cache_clear()
+        worker._check_space_table.cache_clear()
+        return runner.plan(Matrix("m", tmp_path, "", cells), ResultStore(tmp_path / "results")).keys
+
+    transfer, predict = keys()
+    table.loc[3, "cifar100.val_acc"] = 60.0  # only the source task's data changes
+    _import(cache, table, merge=False)
+    assert keys() != [transfer, predict] and keys()[1] == predict
