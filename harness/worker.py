@@ -70,7 +70,7 @@ def worker_task(payload: dict):
 
     cell = Cell(**payload["cell"])
     task = _load_task(cell.task, payload.get("data_root"), True, payload.get("task_checksum", ""))
-    planned = payload.get("data_checksum", "")
+    planned = payload.get("data_checksum", "") if payload.get("task_checksum") else ""  # set together by runner.plan
     if planned:
         related = [_load_task(name, payload.get("data_root"), True) for name in related_tasks(cell)]
         if data_digest(cell, task, related) != planned:
