@@ -129,7 +129,7 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "predictors": ("predictor", "nasbench_harness.methods.base:Predictor"),
     "losses": ("loss", "nasbench_harness.methods.base:Loss"),
     "search_spaces": ("search space", "nasbench_harness.tasks.spaces.base:SearchSpace"),
-    "strategies": ("strategy", "nasbench_harness.strategies.base:Strategy"),
+    "strategies": ("strategy", "nasbench_harness.methods.strategies.base:Strategy"),
     "protocols": ("protocol", "nasbench_harness.protocols.base:Protocol"),
     "importers": ("importer", "nasbench_harness.tasks.importers:Importer"),
     "tasks": ("task folder", None),

@@ -232,7 +232,7 @@ def check_loss(loss) -> dict:
 def _search(cls, task, budget: int, seed: int):
     """The oracle after ``cls`` searched ``task`` with ``budget`` queries (ridge on one-hot when it needs a predictor)."""
     from nasbench_harness import registry
-    from nasbench_harness.strategies.base import BudgetExhausted, Oracle, SearchContext
+    from nasbench_harness.methods.strategies.base import BudgetExhausted, Oracle, SearchContext
 
     factory = None
     if cls.needs_predictor:
@@ -259,11 +259,11 @@ def check_strategy(strategy, *, task=None, budget: int = 30) -> dict:
     (on ``search_toy_task``, whose pool is a part of its space); the same seed gives the same
     queries; with a ``select_label``, ``extend`` picks K unseen architectures after an observed sample.
     """
-    from nasbench_harness.strategies.base import Strategy
+    from nasbench_harness.methods.strategies.base import Strategy
 
     cls = _resolve("strategies", strategy)
     name = getattr(cls, "name", "") or getattr(cls, "__name__", str(strategy))
-    assert isinstance(cls, type) and issubclass(cls, Strategy), f"{name}: must subclass nasbench_harness.strategies.base.Strategy"
+    assert isinstance(cls, type) and issubclass(cls, Strategy), f"{name}: must subclass nasbench_harness.methods.strategies.base.Strategy"
     assert (cls.description or cls.__doc__ or "").strip(), f"{name}: needs a description (shown by `list strategies`)"
     assert isinstance(cls.default_params, dict), f"{name}: default_params must be a dict"
     assert set(cls.positive_int_params) <= set(cls.default_params), f"{name}: positive_int_params must name default_params"

@@ -42,14 +42,14 @@ def _strategy_params(params: dict) -> tuple[str, dict]:
 
 def check_params(params: dict) -> None:
     """Unknown strategy (with a did-you-mean) or parameters it does not accept: one ConfigError."""
-    from nasbench_harness.strategies import make_strategy
+    from nasbench_harness.methods.strategies import make_strategy
 
     make_strategy(*_strategy_params(params))
 
 
 def predictor_free_label(params: dict) -> str | None:
     """The strategy's name when it needs no predictor (its cells use ``predictor: none``), else None."""
-    from nasbench_harness.strategies import strategy_class
+    from nasbench_harness.methods.strategies import strategy_class
 
     name, _ = _strategy_params(params)
     return None if strategy_class(name).needs_predictor else name
@@ -63,7 +63,7 @@ def _task_rng(cell, stream: int) -> np.random.Generator:
 
 def _context(cell, task, threads: int):
     from nasbench_harness.cell import NO_PREDICTOR
-    from nasbench_harness.strategies.base import SearchContext
+    from nasbench_harness.methods.strategies.base import SearchContext
 
     factory = None
     if cell.predictor != NO_PREDICTOR:
@@ -120,8 +120,8 @@ def summarise(task, oracle, budget: int) -> dict:
 
 def run(cell, task, *, threads: int = 1) -> list[dict]:
     """Run one ``search`` cell on a loaded task and return its result row."""
-    from nasbench_harness.strategies import make_strategy
-    from nasbench_harness.strategies.base import BudgetExhausted, Oracle
+    from nasbench_harness.methods.strategies import make_strategy
+    from nasbench_harness.methods.strategies.base import BudgetExhausted, Oracle
 
     name, sparams = _strategy_params(cell.protocol_params)
     strategy = make_strategy(name, sparams)

@@ -63,7 +63,7 @@ def check_params(params: dict) -> None:
 def _strategy(params: dict):
     """The registered strategy class of a predictor-free ``strategy`` (None for ``predictor``)."""
     from nasbench_harness import registry
-    from nasbench_harness.strategies import strategy_class
+    from nasbench_harness.methods.strategies import strategy_class
 
     name = params.get("strategy", "predictor")
     if name == "predictor":
@@ -78,7 +78,7 @@ def _strategy(params: dict):
 
 def _extenders() -> str:
     from nasbench_harness import registry
-    from nasbench_harness.strategies import strategy_class
+    from nasbench_harness.methods.strategies import strategy_class
 
     found = []
     for name in registry.names("strategies"):

@@ -33,7 +33,7 @@ are then in source units, like the baseline's).
 
 ``surrogate_scores`` (fit a surrogate on labelled rows of other tasks, score rows of this
 task) is the one function the ``surrogate_filter`` and ``surrogate_objective`` search
-strategies use too (``harness/strategies/surrogate.py``).
+strategies use too (``methods/strategies/surrogate.py``).
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 from nasbench_harness.methods.grabnas import meta
-from nasbench_harness.strategies import make_strategy
-from nasbench_harness.strategies.base import BudgetExhausted, Oracle, SearchContext
+from nasbench_harness.methods.strategies import make_strategy
+from nasbench_harness.methods.strategies.base import BudgetExhausted, Oracle, SearchContext
 
 # paper-grabnas, per seed: 4 strategies x 3 tasks x 2 budgets x 2 settings + 3 strategies x 5 prunings x 3 tasks
 SEARCH_CELLS_PER_SEED = 4 * 3 * 2 * 2 + 3 * 5 * 3

@@ -7,8 +7,8 @@ import pytest
 import torch
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.grabnas import meta
-from nasbench_harness.strategies import make_strategy
-from nasbench_harness.strategies.base import BudgetExhausted, Oracle, SearchContext
+from nasbench_harness.methods.strategies import make_strategy
+from nasbench_harness.methods.strategies.base import BudgetExhausted, Oracle, SearchContext
 
 TINY = meta.TEST_CONFIG
 

@@ -115,7 +115,7 @@ def test_conformance_catches_a_loss_that_rewards_the_wrong_order():
 
 
 def test_conformance_catches_a_strategy_that_stops_early_and_a_space_with_cyclic_graphs():
-    from nasbench_harness.strategies.baselines import RandomSearch
+    from nasbench_harness.methods.strategies.baselines import RandomSearch
     from nasbench_harness.tasks.spaces.toy import ToySpace
 
     class Lazy(RandomSearch):

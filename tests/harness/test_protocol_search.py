@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.matrix import Cell
+from nasbench_harness.methods.strategies.base import Oracle, StrategyError
 from nasbench_harness.protocols import search
-from nasbench_harness.strategies.base import Oracle, StrategyError
 from nasbench_harness.testing import search_toy_task
 
 BUDGET = 64  # ~10% of the pool (the issue asks for at most 25%)
@@ -133,7 +133,7 @@ def test_pwlnas_needs_the_pw_loss(task):
 
 
 def test_pwlnas_switches_loss_by_search_iteration(monkeypatch):
-    from nasbench_harness.strategies import guided
+    from nasbench_harness.methods.strategies import guided
 
     assert guided.pw_pair("nb201/cifar10") == ("hr", "mape")
     assert guided.pw_pair("nb101/cifar10") == ("listmle", "warp")

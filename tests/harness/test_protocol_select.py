@@ -9,7 +9,7 @@ import pytest
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.matrix import Cell
 from nasbench_harness.protocols import select
-from nasbench_harness.strategies import strategy_class
+from nasbench_harness.methods.strategies import strategy_class
 from nasbench_harness.testing import toy_task
 
 
@@ -155,7 +155,7 @@ def test_select_baselines_come_from_the_strategy_registry(tmp_dist):
     """A registered strategy that can extend an observed sample is a select baseline, labelled as
     its class declares; one that cannot is refused by name."""
     tmp_dist("nbh-tmp-select", {"nbh_tmp_select.py": (
-        "from nasbench_harness.strategies.baselines import RandomSearch\n"
+        "from nasbench_harness.methods.strategies.baselines import RandomSearch\n"
         "class FirstUnseen(RandomSearch):\n"
         "    select_label = 'first_unseen'\n"
         "    @classmethod\n"

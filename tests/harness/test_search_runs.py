@@ -92,7 +92,7 @@ def test_budget_beyond_the_pool_is_exit_2(capsys, write_matrix, tmp_path):
 
 
 def test_a_strategy_proposing_a_non_architecture_fails_its_cell_with_one_sentence(write_matrix, tmp_path, monkeypatch):
-    from nasbench_harness.strategies.baselines import RandomSearch
+    from nasbench_harness.methods.strategies.baselines import RandomSearch
 
     monkeypatch.setattr(RandomSearch, "search", lambda self, oracle, ctx: oracle.query("garbage"))
     path = write_matrix("protocol: search\ntasks: [toy/search]\nbudgets: [20]\nprotocol_params: {strategy: random}\nmethods: [none]\n")

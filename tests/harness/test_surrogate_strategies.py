@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from nasbench_harness.errors import ConfigError, HarnessError
 from nasbench_harness.matrix import Cell, load_matrix
+from nasbench_harness.methods.strategies import make_strategy
+from nasbench_harness.methods.strategies.surrogate import default_sources
 from nasbench_harness.protocols import search, transfer
-from nasbench_harness.strategies import make_strategy
-from nasbench_harness.strategies.surrogate import default_sources
 
 XGB = {"n_estimators": 60}
 SOURCES = ["nb201/ninapro", "nb201/scifar100"]  # 199 cells each: quick
@@ -77,7 +77,7 @@ def test_objective_queries_only_the_surrogates_top_k_in_its_order(svhn):
     queried = svhn.rows_of(row["trace_ids"])
     assert len(queried) == row["n_queries"] == 25
     assert np.all(np.diff(scores[queried]) <= 0)  # surrogate order
-    from nasbench_harness.strategies.base import iso_groups
+    from nasbench_harness.methods.strategies.base import iso_groups
 
     groups = iso_groups(svhn)
     # Everything scored above the last queried cell was queried, or is an isomorph of a queried cell.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from nasbench_harness.methods.base import ArchSet, Loss, Predictor, TrainState
-from nasbench_harness.strategies.base import Oracle, SearchContext, Strategy
+from nasbench_harness.methods.strategies.base import Oracle, SearchContext, Strategy
 
 
 class KNNPredictor(Predictor):

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from nasbench_harness.errors import ConfigError
-from nasbench_harness.strategies.base import Oracle, SearchContext, Strategy, observed_oracle
+from nasbench_harness.methods.strategies.base import Oracle, SearchContext, Strategy, observed_oracle
 
 
 class RandomSearch(Strategy):

@@ -12,11 +12,11 @@ from nasbench_harness.errors import ConfigError
 def strategy_class(name: str):
     """The registered Strategy class ``name`` (RegistryError with a did-you-mean when unknown)."""
     from nasbench_harness import registry
-    from nasbench_harness.strategies.base import Strategy
+    from nasbench_harness.methods.strategies.base import Strategy
 
     cls = registry.load("strategies", name)
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-        raise ConfigError(f"The strategy plugin '{name}' is not a subclass of nasbench_harness.strategies.base.Strategy; fix that package.")
+        raise ConfigError(f"The strategy plugin '{name}' is not a subclass of nasbench_harness.methods.strategies.base.Strategy; fix that package.")
     return cls
 
 

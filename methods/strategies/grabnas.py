@@ -31,8 +31,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from nasbench_harness.errors import ConfigError
-from nasbench_harness.strategies.base import Oracle, SearchContext, Strategy
-from nasbench_harness.strategies.guided import expected_improvement
+from nasbench_harness.methods.strategies.base import Oracle, SearchContext, Strategy
+from nasbench_harness.methods.strategies.guided import expected_improvement
 
 
 def pruned_mask(oracle: Oracle, k: int) -> np.ndarray:

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from nasbench_harness.errors import ConfigError
-from nasbench_harness.strategies.base import Oracle, SearchContext, Strategy
+from nasbench_harness.methods.strategies.base import Oracle, SearchContext, Strategy
 
 
 def _check_sources(sources, strategy: str) -> None:
@@ -168,7 +168,7 @@ class SurrogateFilter(SurrogateStrategy):
             raise ConfigError(f"The surrogate_filter strategy's 'q' must be a percentage in [0, 100), got {q!r}.")
 
     def search(self, oracle: Oracle, ctx: SearchContext) -> None:
-        from nasbench_harness.strategies.baselines import evolve
+        from nasbench_harness.methods.strategies.baselines import evolve
 
         p = self.params
         scores = self.pool_scores(oracle, ctx)
@@ -195,7 +195,7 @@ class SurrogateObjective(SurrogateStrategy):
     description = "Rank the whole pool by a surrogate trained on other tasks; query only its top-k (k = budget) in that order."
 
     def search(self, oracle: Oracle, ctx: SearchContext) -> None:
-        from nasbench_harness.strategies.guided import top_k
+        from nasbench_harness.methods.strategies.guided import top_k
 
         scores = self.pool_scores(oracle, ctx)
         pool = np.arange(oracle.n_pool)

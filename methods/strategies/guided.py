@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from nasbench_harness.errors import ConfigError
-from nasbench_harness.strategies.base import Oracle, SearchContext, Strategy, mutation_pool, top_parents
+from nasbench_harness.methods.strategies.base import Oracle, SearchContext, Strategy, mutation_pool, top_parents
 
 
 class CandidateScoringFailed(ConfigError):
