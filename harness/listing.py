@@ -103,10 +103,10 @@ def _task_rows() -> list[dict]:
 
 def _matrix_rows() -> list[dict]:
     import yaml
-    from nasbench_harness import registry
+    from nasbench_harness.matrix import matrix_files
 
     out = []
-    for entry, path in registry.yaml_files("matrices"):
+    for entry, path in matrix_files():
         try:
             doc = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError:

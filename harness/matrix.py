@@ -16,10 +16,11 @@ A matrix document::
     seeds: 3                               # an int n = seeds 0..n-1, or a list
     blocks:                                # optional sub-matrices: each overrides any of
       - {tasks: [nb201/cifar10], budgets: [0.001]}   # the top-level fields above
-    include: [paper-losses.yaml]           # other matrix files (relative), appended
+    include: [extra.yaml]                  # other matrix files (relative), appended
     include_if_present: [extra.yaml]       # the same, skipped when the file is absent
-    include: [{file: paper-losses.yaml, set: [seeds=10], filter: [budget=0.01]}]
-                                           # an include with its own --set overrides and --filter
+    include: [{matrix: paper-losses, set: [seeds=10], filter: [budget=0.01]}]
+                                           # a built-in matrix by name (a study's, in studies/),
+                                           # with its own --set overrides and --filter
 
 ``predictor: none`` (no params, encoding or loss) is for protocol params that need no
 predictor (the ``select`` protocol's ``random`` and ``evolution`` strategies): a protocol
@@ -57,19 +58,26 @@ MAX_CELLS = 1_000_000  # one matrix; `full` has ~23,000
 
 # -- finding and loading matrices ---------------------------------------------------------
 def builtin_matrices() -> dict[str, Path]:
-    """Matrices by name: the ``*.yaml`` files of the folders registered under ``nasbench_harness.matrices``."""
-    from nasbench_harness import registry
-
+    """Matrices by name: the ``*.yaml`` files of the folders registered under ``nasbench_harness.matrices``
+    and every registered study's matrices (``studies/``)."""
     found: dict[str, Path] = {}
-    for entry, path in registry.yaml_files("matrices"):
+    for entry, path in matrix_files():
         if path.stem in found:
             raise ConfigError(f"The matrix name '{path.stem}' is provided twice ({found[path.stem]} and {path} of package {entry.dist}); rename one.")
         found[path.stem] = path
     return found
 
 
+def matrix_files() -> list:
+    """Every named matrix file with the registry entry that provides it (``[(PluginInfo, Path)]``)."""
+    from nasbench_harness import registry
+    from nasbench_harness.studies import matrix_files as study_matrices
+
+    return [*registry.yaml_files("matrices"), *study_matrices()]
+
+
 def find_matrix(name_or_path: str | Path) -> Path:
-    """A matrix by built-in name (tasks/matrices/<name>.yaml) or by file path."""
+    """A matrix by built-in name (tasks/matrices/<name>.yaml, a study's matrix) or by file path."""
     p = Path(name_or_path)
     if p.is_file():
         return p
@@ -504,10 +512,7 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
     for key in ("include", "include_if_present"):
         includes = doc.get(key) or []
         for i, raw in enumerate(_list_of(includes, top / key, "files") if includes else []):
-            inc, inc_set, inc_filter = _include_entry(raw, top / key / i)
-            if not isinstance(inc, str) or Path(inc).is_absolute() or ".." in Path(inc).parts or inc.startswith("~"):
-                raise (top / key / i).fail(f"expected a relative path to a matrix file in {path.parent} or below (no absolute path, no '..'), got {inc!r}.")
-            inc_path = path.parent / inc
+            inc_path, inc_set, inc_filter = _include_entry(raw, path.parent, top / key / i)
             if not inc_path.is_file():
                 if key == "include_if_present":
                     files[str(inc_path.resolve())] = ABSENT  # creating it changes the matrix
@@ -531,17 +536,33 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
     return Matrix(name=name, path=path, description=str(doc.get("description", "")), cells=cells_unique(cells), files=files)
 
 
-INCLUDE_KEYS = {"file", "set", "filter"}
+INCLUDE_KEYS = {"file", "matrix", "set", "filter"}
 
 
-def _include_entry(raw, where: _Where) -> tuple[object, list[str], list[str]]:
-    """An include: a file name, or ``{file: NAME, set: [key=value, ...], filter: [field=glob, ...]}``
+def include_path(raw, folder: Path, where: _Where | None = None) -> Path:
+    """The file an include names: ``file:`` relative to ``folder`` (or a bare file name), or
+    ``matrix:`` a built-in matrix by name (a study's matrix lives in its study's folder)."""
+    where = where or _Where(folder)
+    if isinstance(raw, dict) and "matrix" in raw:
+        name = raw["matrix"]
+        known = builtin_matrices()
+        if not isinstance(name, str) or name not in known:
+            raise (where / "matrix").fail(f"expected a built-in matrix name, got {name!r}.{did_you_mean(str(name), known)}")
+        return known[name]
+    inc = raw.get("file") if isinstance(raw, dict) else raw
+    if not isinstance(inc, str) or Path(inc).is_absolute() or ".." in Path(inc).parts or inc.startswith("~"):
+        raise where.fail(f"expected a relative path to a matrix file in {folder} or below (no absolute path, no '..'), got {inc!r}.")
+    return folder / inc
+
+
+def _include_entry(raw, folder: Path, where: _Where) -> tuple[Path, list[str], list[str]]:
+    """An include: a file name, or ``{file: NAME.yaml | matrix: NAME, set: [key=value, ...], filter: [field=glob, ...]}``
     (the same overrides and filters as ``run --set`` and ``--filter``, applied to that file only)."""
     if not isinstance(raw, dict):
-        return raw, [], []
+        return include_path(raw, folder, where), [], []
     _check_keys(raw, INCLUDE_KEYS, where)
-    if "file" not in raw:
-        raise where.fail("expected 'file: NAME.yaml' in an include given as a mapping (with optional set: and filter: lists).")
+    if ("file" in raw) == ("matrix" in raw):
+        raise where.fail("expected 'file: NAME.yaml' or 'matrix: NAME' in an include given as a mapping (with optional set: and filter: lists).")
     lists = []
     for k in ("set", "filter"):
         value = raw.get(k) or []
@@ -550,7 +571,7 @@ def _include_entry(raw, where: _Where) -> tuple[object, list[str], list[str]]:
             example = "seeds=5" if k == "set" else "budget=0.01,100"
             raise (where / k).fail(f"expected a list of key=value strings such as '{example}', got {raw.get(k)!r}.")
         lists.append(value)
-    return raw["file"], lists[0], lists[1]
+    return include_path(raw, folder, where), lists[0], lists[1]
 
 
 def cells_unique(cells: list[Cell]) -> list[Cell]:

@@ -3,8 +3,8 @@
 ``build_report(results_dir, out_dir)`` writes a self-contained ``index.html`` (inline CSS
 and JS, figures embedded, works offline) plus one page per comparison under
 ``out_dir/boards/`` and one per paper section under ``out_dir/studies/``. Every table
-links a CSV of its numbers with the run keys they come from. Paper-specific sections
-(``harness/report/sections/``) follow the generic part.
+links a CSV of its numbers with the run keys they come from. The studies' sections
+(``studies/``, each showing its own cells; see ``sections.py``) follow the generic part.
 """
 
 from __future__ import annotations

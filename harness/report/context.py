@@ -1,8 +1,8 @@
 """The ``ctx`` object handed to report sections: small, stable helpers that return HTML.
 
-A section module in ``harness/report/sections/`` defines ``TITLE``, optional ``ORDER``
-(default 100) and ``render(results, ctx) -> str | None``. ``results`` holds every stored
-row (``status`` is ``ok`` or ``failed``). Every helper returns an HTML fragment (a ``str``)
+A section (a study's, ``studies/``, or a plugin's, see ``harness/report/sections.py``) is a
+module with ``render(results, ctx) -> str | None``. ``results`` holds the stored rows it
+shows (a study's section: its own cells; ``status`` is ``ok`` or ``failed``). Every helper returns an HTML fragment (a ``str``)
 that the section concatenates and returns; all text is escaped for you.
 
 API (keyword arguments are optional):
@@ -31,7 +31,8 @@ API (keyword arguments are optional):
 ``ctx.metric_columns(results) -> list[str]``
     The metric columns present in ``results``, in display order.
 ``ctx.published(name) -> object``
-    The parsed ``harness/report/published/<name>.yaml`` (numbers typed from a paper).
+    The parsed published numbers ``name`` of a study (``studies/<study>/published*.yaml``:
+    numbers typed from a paper).
 ``ctx.check(claim, passed, evidence) -> str``
     A claim check box: passed True (reproduced), False (not reproduced), None (not enough
     results to tell) or ``NOT_APPLICABLE`` (the claim's premise does not hold in our
@@ -53,7 +54,6 @@ import base64
 import io
 import math
 from collections.abc import Callable, Iterable, Mapping
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -141,20 +141,18 @@ class ReportContext:
         return agg_mod.metric_columns(results)
 
     def published(self, name: str) -> Any:
-        folder = resources.files("nasbench_harness.report") / "published"
-        entry = folder / f"{name}.yaml"
-        if not entry.is_file():
-            known = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")) if folder.is_dir() else []
+        from nasbench_harness.studies import published_files
+
+        known = published_files()
+        if name not in known:
             raise ConfigError(
-                f"No published numbers named '{name}'; add harness/report/published/{name}.yaml "
-                f"(known: {', '.join(known) or 'none'})."
+                f"No published numbers named '{name}'; a study declares them in its `published` "
+                f"(known: {', '.join(sorted(known)) or 'none'})."
             )
         try:
-            return yaml.safe_load(entry.read_text(encoding="utf-8"))
+            return yaml.safe_load(known[name].read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise ConfigError(
-                f"harness/report/published/{name}.yaml is not valid YAML ({exc}); fix the file."
-            ) from None
+            raise ConfigError(f"{known[name]} is not valid YAML ({exc}); fix the file.") from None
 
     def task(self, name: str):
         try:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from nasbench_harness.report import plots
 from nasbench_harness.report.context import ReportContext
-from nasbench_harness.report.sections import search
+from nasbench_harness.studies.losses import search_section as search
 
 TASKS = {  # task -> (budget, global best in original units, eval_is_test)
     "nb201/cifar10": (100, 94.37, True),

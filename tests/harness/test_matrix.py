@@ -205,3 +205,11 @@ def test_builtin_matrices_validate():
     assert len({c.task for c in smoke.cells}) == 2 and len({c.seed for c in smoke.cells}) == 2
 
 
+def test_an_include_names_a_study_matrix_by_name(write_matrix):
+    path = write_matrix("include: [{matrix: paper-search, set: [seeds=1], filter: [task=nb201/cifar10, method=RS]}]\n")
+    cells = load_matrix(path).cells
+    assert {(c.task, c.method, c.seed) for c in cells} == {("nb201/cifar10", "RS", 0)}
+    for text, expected in (("include: [{matrix: paper-serch}]\n", "paper-search"),
+                           ("include: [{matrix: paper-search, file: a.yaml}]\n", "'file: NAME.yaml' or 'matrix: NAME'")):
+        with pytest.raises(ConfigError, match=expected):
+            load_matrix(write_matrix(text))

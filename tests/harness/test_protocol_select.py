@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.matrix import Cell
-from nasbench_harness.protocols import select
 from nasbench_harness.methods.strategies import strategy_class
+from nasbench_harness.protocols import select
 from nasbench_harness.testing import toy_task
 
 

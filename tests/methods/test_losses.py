@@ -43,7 +43,7 @@ def test_all_losses_registered_with_the_papers_categories():
 
 def test_the_report_reads_categories_from_the_loss_classes(example_plugin):
     """A loss the report has never heard of (the example plugin's) gets its declared category."""
-    from nasbench_harness.report.sections.losses import loss_category
+    from nasbench_harness.studies.losses.section import loss_category
 
     assert {n: loss_category()[n] for n in ALL} == PAPER_CATEGORIES
     assert loss_category()["softrank"] == "ranking"

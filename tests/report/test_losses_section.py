@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 from nasbench_harness.report.context import NOT_APPLICABLE, ReportContext
-from nasbench_harness.report.sections import losses as section
+from nasbench_harness.studies.losses import section
 
 CAT_SCORE = {"regression": 0.0, "ranking": 1.0, "weighted": 2.0, "piecewise": 3.0}
 

@@ -76,7 +76,7 @@ def test_report_is_self_contained_with_embedded_figures(report):
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<link " not in html and "<script src" not in html
     figures = re.findall(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', html)
-    # One curve figure per task (three budgets each); sections in harness/report/sections may add more.
+    # One curve figure per task (three budgets each); the studies' sections may add more.
     assert len(figures) >= 2 and len(re.findall(r"<figcaption>[^<]*versus training size \(", html)) == 2
     svg = base64.b64decode(figures[0]).decode()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg

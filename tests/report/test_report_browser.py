@@ -8,6 +8,7 @@ Screenshots go to $NASBENCH_HARNESS_SCREENSHOTS when set (to look at them), else
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,7 +26,7 @@ from report_rows import _cell, make_rows, write_store
 
 WIDTHS = (1400, 400)
 TASKS = ["nb201/cifar10", "tnb101-micro/class_object"]
-METHODS = ["xgboost@onehot", "gcn+hr", "ridge@path", "transformer+listmle@graph"]
+METHODS = ["xgboost@onehot", "gcn+hr", "ridge@path", "transformer+listmle"]
 # A code version as the runner writes it: long, with no space to break at.
 CODE_VERSION = "nasbench-harness=0.1.0;" + ";".join(f"{m}=0123456789abcdef" for m in ("predict", "testsets", "metrics", "encodings", "predictor"))
 
@@ -76,7 +77,9 @@ PROBE = r"""(() => {
 def _rows():
     """The report tests' synthetic rows, with every metric column the predict protocol writes
     (computed by the real metric function on synthetic predictions) and long provenance strings."""
-    rows = pd.concat([make_rows(methods=METHODS, tasks=TASKS), _surrogate_rows()], ignore_index=True)
+    # The predict rows at the paper's eval_set are the loss study's cells (gcn+hr on nb201/cifar10 at 1% and 5%).
+    predict = make_rows(methods=METHODS, tasks=TASKS).assign(protocol_params='{"eval_set":"space"}')
+    rows = pd.concat([predict, _surrogate_rows()], ignore_index=True)
     rng = np.random.default_rng(0)
     y = rng.normal(size=500)
     metrics = [prediction_metrics(y, y + rng.normal(0, 1 + i % 3, y.size)) for i in range(24)]
@@ -89,19 +92,20 @@ def _rows():
 
 
 def _surrogate_rows() -> pd.DataFrame:
-    """Within-task rows of the paper-surrogates matrix (the Surrogates section), on a board that exists anyway."""
-    rows = make_rows(methods=["random_forest@graf+zc", "random_forest@onehot"], tasks=TASKS[1:], failed=0)
-    return rows.assign(matrix="paper-surrogates", loss="")
+    """Within-task cells of the paper-surrogates matrix (the Surrogates section), on a board of their own."""
+    rows = make_rows(methods=["XGB graf+zc", "XGB onehot"], tasks=TASKS[:1], budgets=[20, 200], failed=0)
+    return rows.assign(matrix="paper-surrogates", predictor="xgboost", encoding=rows["method"].str.split(" ").str[1], loss="")
 
 
 def _select_rows(rng) -> pd.DataFrame:
-    """A `select` leaderboard (the ConvNP study's protocol): predictors and a predictor-free baseline."""
+    """A `select` leaderboard of the ConvNP study's cells: predictors and a predictor-free baseline."""
     out = []
-    for method, predictor, strategy in (("ConvNP", "convnp", "predictor"), ("CARL", "carl", "predictor"), ("random_search", "none", "random")):
+    for method, predictor, strategy in (("ConvNP", "convnp", "predictor"), ("CARL", "carl", "predictor"), ("RS", "none", "random")):
         for seed in range(3):
             row = _cell("nb201/cifar10", method, 90, seed, "ok", "") | {"predictor": predictor}  # matrix labels
             best = 94.0 + rng.normal(0, 0.1)
-            row.update(protocol="select", protocol_params='{"k": 10}', strategy=strategy, best_val=best + 0.5, best_test=best,
+            params = json.dumps({"k": 30, "strategy": strategy})
+            row.update(protocol="select", protocol_params=params, strategy=strategy, best_val=best + 0.5, best_test=best,
                        selected_best_val=best + 0.4, selected_best_test=best - 0.1, best_test_of_selected=best - 0.05)
             if strategy == "predictor":
                 row.update({"kendall_tau": 0.5 + rng.normal(0, 0.05), "recall@10": 0.2, "recall@100": 0.3})
@@ -155,7 +159,7 @@ def _check_page(browser, url: str, width: int) -> dict:
 def test_index_fits_the_window_without_errors_and_shows_every_section(browser, report, rows, shots, width):
     got = _check_page(browser, report.as_uri(), width)
     board_ids = [c["slug"] for c in comparisons(rows)]
-    assert len(board_ids) == len(TASKS) + 1  # the predict boards and the select board
+    assert len(board_ids) == len(TASKS) + 3  # the predict boards, the surrogate study's, select by predictor and random
     for anchor in ["overview", "ranking", *board_ids, "failed", "section-convnp", "section-losses", "section-surrogates", "provenance"]:
         assert anchor in got["ids"], f"section {anchor} is missing"
         assert got["ids"][anchor]["height"] > 40, f"section {anchor} is empty"
@@ -213,8 +217,8 @@ def test_wide_leaderboards_scroll_inside_their_card_with_a_cue(browser, report):
 def test_budget_tabs_switch_panels_without_errors(browser, report):
     browser.open(report.as_uri(), 1400)
     shown = browser.evaluate(
-        "(() => { const bar = document.querySelector('#nb201-cifar10 .tabbar'); bar.querySelector('button[data-tab=\"0\"]').click();"
-        " return [...document.querySelectorAll('#nb201-cifar10 .tabpanel')].map(p => p.offsetHeight > 0); })()"
+        "(() => { const bar = document.querySelector('#nb201-cifar10-eval-set-space .tabbar'); bar.querySelector('button[data-tab=\"0\"]').click();"
+        " return [...document.querySelectorAll('#nb201-cifar10-eval-set-space .tabpanel')].map(p => p.offsetHeight > 0); })()"
     )
     assert shown == [True, False, False]
     assert browser.errors() == []

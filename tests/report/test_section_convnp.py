@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from nasbench_harness.report.context import ReportContext
-from nasbench_harness.report.sections import convnp
+from nasbench_harness.studies.convnp import section as convnp
 
 
 def rows(method, task, budget, seeds=3, tau=0.5, test=94.0, recall=0.2, strategy="predictor"):

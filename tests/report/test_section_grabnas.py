@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from nasbench_harness.report.context import ReportContext
-from nasbench_harness.report.sections import grabnas
+from nasbench_harness.studies.grabnas import section as grabnas
 
 LABELS = {"grabnas": "GraB-NAS", "grabnas_knn": "GraB-NAS (KNN)", "tnas": "TNAS", "metad2a": "MetaD2A", "random": "RS"}
 TASKS = ("nb201/cifar10", "nb201/cifar100")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zlib
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 from nasbench_harness.report import build_report, stats
 from nasbench_harness.report.context import ReportContext
-from nasbench_harness.report.sections import search
+from nasbench_harness.studies.losses import search_section as search
 from report_rows import make_rows, write_store
 from scipy import stats as sps
 
@@ -21,6 +22,7 @@ METHODS = {  # label -> (strategy, predictor, loss)
     "NPENAS-MSE": ("npenas", "gcn", "mse"),
     "GP-BO": ("gp_bo", "gp", ""),
     "PWLNAS": ("pwlnas", "gcn", "pw"),
+    "PWLNAS-PW": ("pwlnas", "gcn", "pw"),  # the label paper-search gives PWLNAS
     "PWLNAS-HR": ("pwlnas", "gcn", "hr"),
     "PWLNAS-MAPE": ("pwlnas", "gcn", "mape"),
 }
@@ -223,7 +225,7 @@ def test_report_renders_search_rows_from_the_store_and_none_without(tmp_path):
     small = make_rows(methods=["ridge@path"], tasks=["nb201/cifar10"], budgets=[0.01], seeds=[0, 1], failed=0)
     plain = build_report(write_store(tmp_path / "plain", small), tmp_path / "out-plain").read_text()
     assert 'id="section-search"' not in plain and ">Search<" not in plain
-    rows = pd.concat([small, pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS", gap=0.1, budget=30, seeds=3))])
+    rows = pd.concat([small, pd.DataFrame(run_rows("nb201/cifar10", "PWLNAS-PW", gap=0.1, budget=100, seeds=3))])
     html = build_report(write_store(tmp_path / "both", rows), tmp_path / "out-both").read_text()
     assert 'id="section-search"' in html and "Anytime curves" in html and 'class="error-box"' not in html
 
@@ -273,3 +275,39 @@ def test_paper_rows_match_by_columns_first_and_never_mix_the_pwlnas_family():
     # Without a PWLNAS-MSE run, the NPENAS-MSE cell stands for it (the same loop, loss and predictor).
     fam = search.family_rows(df[df["method"] != "PWLNAS-MSE"], spec).groupby("family")["method"].agg(set).to_dict()
     assert fam["mse"] == {"NPENAS-MSE"}
+
+
+# paper-grabnas cells on NB201: label -> (protocol params, budget)
+GRABNAS = {
+    "GraB-NAS": ({"setting": "metad2a", "strategy": "grabnas"}, 50),
+    "TNAS": ({"setting": "metad2a", "strategy": "tnas"}, 50),
+    "MetaD2A": ({"setting": "metad2a", "strategy": "metad2a"}, 50),
+    "support set only": ({"setting": "metad2a", "strategy": "tnas"}, 5),
+}
+
+
+def grabnas_rows(task: str, gb: float) -> list[dict]:
+    out = []
+    for label, (params, budget) in GRABNAS.items():
+        for r in run_rows(task, "RS", gap=0.2, budget=budget, seeds=3, gb=gb):
+            out.append(r | {"key": r["key"][:-8] + f"{zlib.crc32(label.encode()):08x}", "matrix": "paper-grabnas", "method": label,
+                            "strategy": params["strategy"], "protocol_params": json.dumps(params), "predictor": "none", "loss": ""})
+    return out
+
+
+def test_the_section_shows_only_the_loss_papers_cells_beside_another_studys_searches(tmp_path):
+    """A store with paper-search and paper-grabnas rows: Table 2, the queries-to-optimum table, the paired
+    comparisons and the anytime curves hold the loss paper's methods only."""
+    ours = [r for task, gb in NB201.items() for label, gap in (("RS", 1.0), ("NPENAS-MSE", 0.35), ("PWLNAS-PW", 0.05))
+            for r in run_rows(task, label, gap=gap, seeds=3, gb=gb)]
+    theirs = [r for task, gb in NB201.items() for r in grabnas_rows(task, gb)]
+    build_report(write_store(tmp_path / "r", pd.DataFrame(ours + theirs)), tmp_path / "o")
+    page = (tmp_path / "o" / "studies" / "section-search.html").read_text()
+    for part in ("Table 2: NAS-Bench-201", "Queries to the global best", "Paired comparisons over seeds", "Anytime curves"):
+        assert part in page
+    for label in GRABNAS:
+        assert label not in page
+    first_tab = re.search(r'<button type="button" data-tab="0"[^>]*>([^<]*)</button>', page).group(1)
+    assert first_tab == "nb201/ImageNet16-120"  # budget 100 only: no "· B=5" tab of another study
+    grabnas_page = (tmp_path / "o" / "studies" / "section-grabnas.html").read_text()
+    assert "GraB-NAS" in grabnas_page and "NPENAS-MSE" not in grabnas_page

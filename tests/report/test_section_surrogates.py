@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from nasbench_harness.report import build_report
 from nasbench_harness.report.context import ReportContext
-from nasbench_harness.report.sections import surrogates
-from report_rows import _cell, write_store
+from nasbench_harness.studies import matrices, own_rows
+from nasbench_harness.studies.surrogates import section as surrogates
+from report_rows import _cell, make_rows, write_store
 
 SEEDS = range(5)
 SIZES = (20, 50, 100, 200)
@@ -175,7 +176,6 @@ def test_families_come_from_columns_and_the_lm_says_from_scratch_without_model_p
     assert set(df["family"]) == {"GRAF+ZC", "GRAF", "ZC", "one-hot", "LM (from scratch)"}
     two = frame(within(taus={"graf": 0.5}), [r | {"predictor": "xgboost", "key": r["key"] + "x"} for r in within(taus={"graf": 0.5})])
     assert {"GRAF · random_forest", "GRAF · xgboost"} <= set(surrogates.within_rows(two)["family"])
-    assert set(surrogates.within_rows(frame(within()).assign(matrix="other"))["family"]) == set()
     # the study's dataset-qualified proxies (zc.<dataset>) belong to the zc families
     assert [surrogates.encoding_key(e) for e in ("zc.svhn", "graf+zc.svhn", "zc.svhn+graf", "onehot")] == ["zc", "graf+zc", "graf+zc", "onehot"]
 
@@ -237,8 +237,11 @@ def test_missing_blocks_make_their_checks_not_applicable_never_failed():
 
 
 def test_section_is_silent_without_its_rows():
-    other = frame(within()).assign(matrix="paper-losses")
-    assert surrogates.render(other, ReportContext(other)) is None
+    """The report hands the section its study's cells only: rows of other labels ("RF graf" is not a
+    paper-surrogates cell) whatever their matrix column says, and another study's rows, are left out."""
+    other = pd.concat([frame(within()), make_rows(methods=["gcn+hr"], failed=0)], ignore_index=True)
+    own = own_rows(other, matrices()["paper-surrogates"])
+    assert own.empty and surrogates.render(own, ReportContext(own)) is None
 
 
 def test_report_renders_the_section_from_the_store(tmp_path):

@@ -33,8 +33,8 @@ def test_every_block_of_full_names_its_methods():
     assert "methods" not in doc  # no top-level default that blocks could inherit
     for block in doc["blocks"]:
         assert isinstance(block["methods"], list) and "*" not in block["methods"]
-    included = [inc["file"] if isinstance(inc, dict) else inc for inc in doc["include"]]
-    assert {"paper-losses.yaml", "paper-convnp.yaml", "paper-search.yaml", "paper-grabnas.yaml", "paper-surrogates.yaml"} <= set(included)
+    included = [inc["matrix"] for inc in doc["include"]]
+    assert {"paper-losses", "paper-convnp", "paper-search", "paper-grabnas", "paper-surrogates"} <= set(included)
 
 
 def test_full_expands_to_the_documented_cells_per_family(monkeypatch):

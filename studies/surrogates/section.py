@@ -27,12 +27,8 @@ import pandas as pd
 from nasbench_harness.report import stats
 from nasbench_harness.report.context import NOT_APPLICABLE
 from nasbench_harness.report.labels import validation_note
-from nasbench_harness.report.sections import search
+from nasbench_harness.studies.losses import search_section as search
 
-TITLE = "Surrogates"
-ORDER = 70
-
-MATRIX = "paper-surrogates"
 RE, FILTER, OBJECTIVE = "evolution", "surrogate_filter", "surrogate_objective"
 ENCODINGS = {"graf": "GRAF", "zc": "ZC", "graf+zc": "GRAF+ZC", "onehot": "one-hot"}
 BASELINE = "source accuracy"
@@ -52,7 +48,7 @@ SUBSTITUTIONS = (
     "each) standing in for its unseen datasets. No pre-trained language model can be had offline: an LM row whose params "
     "name no model_path was trained from scratch and is labelled 'LM (from scratch)', and the LM half of claim (i) is "
     "not testable from it. No image data: the zero-cost proxies are those shipped with the benchmarks or computed here "
-    "without the datasets' images (docs/SURROGATES.md says which)."
+    "without the datasets' images (studies/surrogates/README.md says which)."
 )
 
 
@@ -107,10 +103,8 @@ def with_family(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def within_rows(results: pd.DataFrame) -> pd.DataFrame:
-    """The matrix's ok ``predict`` rows with their encoding family."""
-    df = _ok(results, "predict")
-    df = df[_col(df, "matrix", "") == MATRIX]
-    return with_family(df)
+    """The ok ``predict`` rows (the study's own cells) with their encoding family."""
+    return with_family(_ok(results, "predict"))
 
 
 def transfer_rows(results: pd.DataFrame) -> pd.DataFrame:
@@ -130,13 +124,12 @@ def transfer_rows(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def search_rows(results: pd.DataFrame, ctx) -> tuple[pd.DataFrame, dict]:
-    """Search rows of the surrogate strategies and of this matrix's RE, largest budget per (task, method),
+    """Search rows of the surrogate strategies and of the study's RE, largest budget per (task, method),
     with their values in each task's shown unit (``search.prepare``)."""
     df, units = search.prepare(results, ctx, [])
     if df.empty:
         return df, units
-    mine = df["strategy"].isin([FILTER, OBJECTIVE]) | ((df["strategy"] == RE) & (_col(df, "matrix", "") == MATRIX))
-    df = df[mine]
+    df = df[df["strategy"].isin([FILTER, OBJECTIVE, RE])]
     top = df.groupby(["task", "method"])["budget"].transform("max")
     return df[df["budget"] == top], units
 
@@ -663,7 +656,7 @@ def checks_html(ctx, within: pd.DataFrame, within_records: list[dict], cross: pd
     ]
     return "<h3>The abstract's claims, checked</h3>" + ctx.note(
         "The abstract prints no numbers: each claim is tested by an operational rule fixed in advance "
-        "(harness/report/published/surrogates.yaml), judged by paired tests over seeds.") + "".join(parts)
+        "(studies/surrogates/published.yaml), judged by paired tests over seeds.") + "".join(parts)
 
 
 # -- costs and intro --------------------------------------------------------------------------
@@ -681,9 +674,7 @@ def costs_html(ctx, within: pd.DataFrame, cross: pd.DataFrame) -> str:
 
 
 def _intro(ctx, results: pd.DataFrame, within, cross, search_df) -> str:
-    proto = _col(results, "protocol", "")
-    mine = (_col(results, "matrix", "") == MATRIX) | (proto == "transfer")
-    failed = int((mine & (_col(results, "status", "ok") != "ok")).sum())
+    failed = int((_col(results, "status", "ok") != "ok").sum())
     text = (f"{len(within):,} within-task, {len(cross):,} cross-task and {len(search_df):,} search runs"
             + (f" ({failed:,} failed cells left out; see Failed cells)" if failed else "")
             + ". Intervals are 95% Student-t intervals over seeds.")

@@ -1,10 +1,13 @@
-"""Report sections: the modules registered under the entry-point group
-``nasbench_harness.report_sections`` (the built-ins, this package's modules, in
-pyproject.toml like any plugin's).
+"""The report's sections after the generic part: every registered study's sections, then
+third-party sections.
 
-Each module defines ``TITLE`` (str), optional ``ORDER`` (int, default 100; lower comes
-first) and ``render(results, ctx) -> str | None`` returning an HTML fragment built with
-the helpers documented in ``harness/report/context.py`` (None: nothing to show).
+A study (``studies/``, entry-point group ``nasbench_harness.studies``) declares its sections;
+each renders only the rows of its own study's cells (``studies.own_rows``). Third-party
+packages can add a plain section under the entry point group
+``nasbench_harness.report_sections`` (read by the one registry): a module that defines ``TITLE`` (str), optional
+``ORDER`` (int, default 100; lower comes first) and ``render(results, ctx) -> str | None``
+returning an HTML fragment built with the helpers documented in
+``harness/report/context.py`` (None: nothing to show); it sees every row.
 
 Sections render inside the report's matplotlib style (``plots.STYLE``). A section that
 fails to import or raises while rendering is shown as a short error box; it never breaks
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -32,6 +36,7 @@ class Section:
     order: int
     module: ModuleType | None
     import_error: str = ""
+    select: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # the rows it shows (None: all)
 
     @property
     def anchor(self) -> str:
@@ -68,11 +73,24 @@ def _section_from(name: str, loader) -> Section:
     return Section(name, title, order, module)
 
 
-def discover() -> list[Section]:
-    """Every registered section, sorted by (ORDER, name)."""
-    from nasbench_harness import registry
+def _study_section(study, spec) -> Section:
+    from nasbench_harness.studies import load_section, own_rows
 
-    found = [_section_from(name, lambda n=name: registry.load("report_sections", n)) for name in registry.names("report_sections")]
+    try:
+        module = load_section(spec)
+    except Exception as exc:  # noqa: BLE001 - a broken section must not break the report
+        return Section(spec.name, spec.title, spec.order, None, _describe(exc))
+    matrix = study.matrix_paths()[spec.matrix]
+    return Section(spec.name, spec.title, spec.order, module, select=lambda results: own_rows(results, matrix))
+
+
+def discover() -> list[Section]:
+    """The registered studies' sections plus the registered report sections, sorted by (ORDER, name)."""
+    from nasbench_harness import registry
+    from nasbench_harness.studies import sections
+
+    found = [_study_section(study, spec) for study, spec in sections()]
+    found += [_section_from(name, lambda n=name: registry.load("report_sections", n)) for name in registry.names("report_sections")]
     return sorted(found, key=lambda s: (s.order, s.name))
 
 
@@ -94,7 +112,7 @@ def render_all(results: pd.DataFrame, ctx, sections: list[Section] | None = None
         ctx.section, n_checks = (s.title, s.anchor), len(ctx.checks)
         try:
             with _report_style():  # figures made by sections look like the report's own
-                html = s.module.render(results, ctx)
+                html = s.module.render(results if s.select is None else s.select(results), ctx)
         except Exception as exc:  # noqa: BLE001 - shown as an error box instead
             del ctx.checks[n_checks:]  # their boxes are not shown
             error = f"failed: {_describe(exc)}"

@@ -29,9 +29,6 @@ import numpy as np
 import pandas as pd
 from nasbench_harness.report import stats
 
-TITLE = "Search"
-ORDER = 60
-
 FOCUS_QUERY = 10  # curves' y range starts at the worst mean after this many queries (the usual initial sample)
 # Counts keep the table's integer format; every other number shows two decimals.
 _COUNTS = ("seeds", "runs", "found", "paper rank", "our rank", "budget")

@@ -13,9 +13,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-TITLE = "GraB-NAS"
-ORDER = 60
-
 STRATEGIES = ("grabnas", "grabnas_knn", "tnas", "metad2a")
 TABLE2 = ["MetaD2A", "TNAS", "GraB-NAS (KNN)", "GraB-NAS"]
 STRATEGY_LABEL = {"grabnas": "GraB-NAS", "grabnas_knn": "GraB-NAS (KNN)", "tnas": "TNAS", "metad2a": "MetaD2A", "random": "RS"}

@@ -15,9 +15,6 @@ import pandas as pd
 from nasbench_harness.report.context import NOT_APPLICABLE
 from nasbench_harness.report.labels import validation_note
 
-TITLE = "ConvNP"
-ORDER = 50
-
 MAIN_BUDGET = {"nb101": 172, "nb201": 90}
 MAIN_METHODS = ["ConvNP", "LR", "RR", "MLP", "RF", "XGB", "NP", "CAP", "CARL", "RS", "RE"]
 REGRESSORS = ["LR", "RR", "MLP", "RF", "XGB"]
@@ -37,10 +34,10 @@ BASELINE_NOTE = ("RS and RE: the paper's Algorithm reports the best over everyth
 
 
 # What was done to ConvNP to close its gap to the tuned regressors, and what the evidence
-# showed (issue 12; the numbers are in docs/CONVNP.md). Settings were chosen only on TransNAS
+# showed (issue 12; the numbers are in studies/convnp/README.md). Settings were chosen only on TransNAS
 # micro tasks, never on NB101/NB201; the tables above show whether the gap is closed.
 TRIED_NOTE = (
-    "ConvNP here is our diagnosed and fixed implementation (docs/CONVNP.md). Its first version ranked "
+    "ConvNP here is our diagnosed and fixed implementation (studies/convnp/README.md). Its first version ranked "
     "architectures by a collapsed meta-feature projection; the fix standardises the MLP's output over the "
     "observed set, puts dropout 0.3 on the MLP and predicts from 10-point contexts (the sizes meta-training "
     "shows). After the fix ConvNP's ranking is essentially its meta-feature MLP's, which still fits the "

@@ -17,9 +17,6 @@ import pandas as pd
 from nasbench_harness.report.context import NOT_APPLICABLE
 from nasbench_harness.report.labels import validation_note
 
-TITLE = "Loss functions"
-ORDER = 40
-
 # The paper's eight single losses (its Section 3), in its order; their categories are declared on the loss classes.
 STUDY_LOSSES = ["mse", "hr", "logistic", "mse_sr", "listmle", "ew", "mape", "warp"]
 # The paper's main training portions (Figure 2); NB101 keeps the paper's training-set size.

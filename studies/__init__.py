@@ -1,0 +1,121 @@
+"""Studies: one paper each, kept in one folder.
+
+A study's folder (``studies/<name>/``) holds its matrices (the YAML files `run --matrix`
+finds by name), its published numbers (``published*.yaml``, read by ``ctx.published``),
+its report sections (with the paper's claim checks) and a README with its dated
+measurements. A ``Study`` subclass in the folder's ``__init__.py`` declares them and is
+registered under the entry-point group ``nasbench_harness.studies`` (read by the one
+registry; built-ins in pyproject.toml, exactly like a plugin's).
+
+Each section shows only its study's own cells: the result rows whose (protocol, protocol
+params, task, method, budget) is a cell its matrix expands to (``own_rows``), so one paper's
+tables never pick up another paper's runs of the same protocol.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import import_module, resources
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class StudySection:
+    """A report section of a study: its anchor name, title, place (lower first), the module
+    with ``render(results, ctx)``, and the study matrix whose cells it shows."""
+
+    name: str
+    title: str
+    order: int
+    module: str
+    matrix: str
+
+
+class Study:
+    """A paper's study; subclasses set the class attributes below."""
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    matrices: ClassVar[tuple[str, ...]] = ()  # matrix files in the folder, found by `run --matrix <stem>`
+    published: ClassVar[dict[str, str]] = {}  # ctx.published(name) -> a file in the folder
+    sections: ClassVar[tuple[StudySection, ...]] = ()
+
+    @classmethod
+    def folder(cls) -> Path:
+        return Path(str(resources.files(cls.__module__)))
+
+    @classmethod
+    def matrix_paths(cls) -> dict[str, Path]:
+        return {Path(f).stem: cls.folder() / f for f in cls.matrices}
+
+
+def studies() -> tuple[type[Study], ...]:
+    """The registered studies, by name."""
+    from nasbench_harness import registry
+
+    return tuple(registry.load("studies", name) for name in registry.names("studies"))
+
+
+def matrix_files() -> list:
+    """Every study's matrix files with the registry entry of the study (``[(PluginInfo, Path)]``)."""
+    from nasbench_harness import registry
+
+    return [(registry.info("studies", s.name), path) for s in studies() for path in s.matrix_paths().values()]
+
+
+def matrices() -> dict[str, Path]:
+    """Every study's matrices by name."""
+    return {name: path for s in studies() for name, path in s.matrix_paths().items()}
+
+
+def published_files() -> dict[str, Path]:
+    """Every study's published numbers by the name ``ctx.published`` takes."""
+    return {name: s.folder() / f for s in studies() for name, f in s.published.items()}
+
+
+def sections() -> list[tuple[type[Study], StudySection]]:
+    return [(s, sec) for s in studies() for sec in s.sections]
+
+
+def load_section(section: StudySection):
+    return import_module(section.module)
+
+
+# -- a study's own cells ------------------------------------------------------------------------
+_CELL = ["protocol", "protocol_params", "task", "method", "budget"]
+
+
+@functools.cache
+def matrix_cells(path: Path) -> frozenset[tuple]:
+    """The (protocol, protocol params, task, method, budget) of every cell the matrix expands to."""
+    from nasbench_harness.matrix import canonical_json, load_matrix
+
+    return frozenset(
+        (c.protocol, canonical_json(c.protocol_params), c.task, c.method, float(c.budget)) for c in load_matrix(path).cells
+    )
+
+
+def _canonical_params(text) -> str:
+    from nasbench_harness.matrix import canonical_json
+
+    try:
+        return canonical_json(json.loads(text or "{}"))
+    except (TypeError, ValueError):
+        return str(text)
+
+
+def own_rows(results: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The rows of ``results`` whose cell (seed aside) is one the matrix at ``path`` expands to;
+    compared by content, so rows of any matrix that ran the same cells (``full``) count."""
+    if results.empty or not set(_CELL) <= set(results.columns):
+        return results.iloc[0:0]
+    params = results["protocol_params"].map({p: _canonical_params(p) for p in results["protocol_params"].unique()})
+    budget = pd.to_numeric(results["budget"], errors="coerce").astype(float)
+    keys = zip(results["protocol"].astype(str), params, results["task"].astype(str), results["method"].astype(str), budget)
+    cells = matrix_cells(path)
+    return results[[k in cells for k in keys]]

@@ -1,0 +1,48 @@
+"""Studies: found through their entry points, their matrices by name, and each section's own cells."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from nasbench_harness import studies
+from nasbench_harness.errors import ConfigError
+from nasbench_harness.matrix import builtin_matrices
+
+
+def test_the_built_in_studies_are_registered_with_their_matrices_and_published_numbers():
+    assert {s.name for s in studies.studies()} == {"losses", "convnp", "grabnas", "surrogates"}
+    assert {"paper-losses", "paper-search", "paper-convnp", "paper-grabnas", "paper-surrogates", "full", "smoke"} <= set(builtin_matrices())
+    assert set(studies.published_files()) == {"losses", "search", "convnp", "grabnas", "surrogates"}
+    for study, section in studies.sections():
+        assert section.matrix in study.matrix_paths()
+        assert callable(studies.load_section(section).render)
+
+
+def _row(protocol_params: str, method: str, budget, **extra) -> dict:
+    return {"protocol": "search", "protocol_params": protocol_params, "task": "nb201/cifar10", "method": method,
+            "budget": budget, "seed": 0, "status": "ok", **extra}
+
+
+def test_own_rows_compare_cells_by_content_not_by_matrix_name_or_key():
+    path = studies.matrices()["paper-search"]
+    rows = pd.DataFrame([
+        _row('{"strategy": "pwlnas"}', "PWLNAS-PW", 100, matrix="full", key="a"),  # spacing and matrix differ: ours
+        _row('{"strategy":"random"}', "RS", 100.0, matrix="paper-grabnas", key="b"),  # the same cell in both studies
+        _row('{"setting":"metad2a","strategy":"tnas"}', "support set only", 5, matrix="paper-search", key="c"),
+        _row('{"strategy":"pwlnas"}', "PWLNAS-PW", 50, key="d"),  # a budget the matrix does not run
+        _row('{"strategy":"pwlnas"}', "PWLNAS", 100, key="e"),  # another label
+    ])
+    assert list(studies.own_rows(rows, path)["key"]) == ["a", "b"]
+    assert studies.own_rows(rows.drop(columns="method"), path).empty
+
+
+def test_published_numbers_are_read_from_the_study_folder():
+    from nasbench_harness.report.context import ReportContext
+
+    ctx = ReportContext(pd.DataFrame())
+    assert "tables" in ctx.published("search")
+    with pytest.raises(ConfigError, match="known: convnp, grabnas, losses, search, surrogates"):
+        ctx.published("nope")
+    assert json.loads(json.dumps(ctx.published("grabnas")))  # plain data
