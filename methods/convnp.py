@@ -23,7 +23,7 @@ mean rank divided by the universe size (higher = better), so the score of an arc
 does not depend on which other architectures are asked for at the same time.
 
 Why the input standardisation, the hidden-layer dropout and the 10-point prediction contexts
-(docs/CONVNP.md, "Diagnosis and fix"): without them the MLP squeezed every architecture
+(studies/convnp/README.md, "Diagnosis and fix"): without them the MLP squeezed every architecture
 onto a few grid points, overfitted the observed set, and the decoder met context sizes it
 never saw in training. Other choices the paper leaves open (flagged there): targets min-max
 scaled to [0, 1] over the observed set; grid of 64 points on [-1.2, 1.2]; 16 CNN channels,
@@ -170,7 +170,7 @@ class ConvNPModel(nn.Module):
 
         ``observed``: standardised by the mean and std of the observed set's scalars ``z_ref``
         first, so the observed architectures always spread over the grid (without it the MLP's
-        outputs sit in a sliver of it: docs/CONVNP.md, "Diagnosis"); ``none``: tanh only.
+        outputs sit in a sliver of it: studies/convnp/README.md, "Diagnosis"); ``none``: tanh only.
         """
         if self.input_norm == "observed":
             z = (z - z_ref.mean()) / (z_ref.std() + 1e-6)
@@ -381,7 +381,7 @@ class ConvNPPredictor(Predictor):
         ``subsets`` (default): R = ceil(3 n / k) random subsets of k = max_context observed
         architectures, the largest context meta-training ever shows: with all n as context the
         SetConv density is n/k times anything seen in training and the decoder's ranking
-        collapses (docs/CONVNP.md, "Diagnosis"). Each observed point is context ~3 times.
+        collapses (studies/convnp/README.md, "Diagnosis"). Each observed point is context ~3 times.
         With ``split: false`` meta-training's context is the whole task, so it is ``all``.
         """
         if self.params["predict_context"] == "all" or not self.params["split"]:
