@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import functools
 import json
+import tempfile
 from dataclasses import dataclass
 from importlib import import_module, resources
 from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
+import yaml
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ class Study:
     @classmethod
     def matrix_paths(cls) -> dict[str, Path]:
         return {Path(f).stem: cls.folder() / f for f in cls.matrices}
+
+    @classmethod
+    def block(cls, matrix: str, name: str) -> tuple:
+        """The cells of the blocks named ``name`` in the study's matrix ``matrix``."""
+        return block_cells(cls.matrix_paths()[matrix], name)
 
 
 def studies() -> tuple[type[Study], ...]:
@@ -98,6 +105,25 @@ def matrix_cells(path: Path) -> frozenset[tuple]:
     return frozenset(
         (c.protocol, canonical_json(c.protocol_params), c.task, c.method, float(c.budget)) for c in load_matrix(path).cells
     )
+
+
+@functools.cache
+def block_cells(path: Path, name: str) -> tuple:
+    """The cells of the blocks named ``name`` (``blocks: [{name: ..., ...}]``) of the matrix at ``path``,
+    its includes aside: the part of a study a table is about, read from the matrix, not restated."""
+    from nasbench_harness.errors import ConfigError
+    from nasbench_harness.matrix import load_matrix
+
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["blocks"] = [b for b in doc.get("blocks") or [] if isinstance(b, dict) and b.get("name") == name]
+    if not doc["blocks"]:
+        raise ConfigError(f"The matrix {path} has no block named '{name}'; name the block (name: {name}).")
+    for key in ("include", "include_if_present"):
+        doc.pop(key, None)
+    with tempfile.TemporaryDirectory() as tmp:  # the part is expanded as a matrix of its own
+        part = Path(tmp) / path.name
+        part.write_text(yaml.safe_dump(doc), encoding="utf-8")
+        return tuple(load_matrix(part).cells)
 
 
 def _canonical_params(text) -> str:

@@ -8,19 +8,17 @@ checks of its claims (published/convnp.yaml ``findings``).
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
 import pandas as pd
 from nasbench_harness.report.context import NOT_APPLICABLE
 from nasbench_harness.report.labels import validation_note
+from nasbench_harness.studies.convnp import ConvNPStudy
 
-MAIN_BUDGET = {"nb101": 172, "nb201": 90}
-MAIN_METHODS = ["ConvNP", "LR", "RR", "MLP", "RF", "XGB", "NP", "CAP", "CARL", "RS", "RE"]
 REGRESSORS = ["LR", "RR", "MLP", "RF", "XGB"]
 BASELINE_LABELS = {"random_search": "RS", "evolution": "RE"}  # default labels of predictor "none"
-ABLATIONS = ["ConvNP", "ConvNP (MSE)", "ConvNP (Ranking)", "ConvNP (ML)", "ConvNP (ML+Ranking)", "ConvNP (no split)", "ConvNP (no synthetic)"]
-SIZES = [50, 90, 172, 344, 516, 688, 860]
 HEAD = ["selected_best_val", "selected_best_test", "kendall_tau", "recall@100"]
 LABELS = {"selected_best_val.mean": "Validation (best of top-30)", "selected_best_test.mean": "Test (best of top-30)",
           "best_val.mean": "Validation (best of all N+30 observed)", "best_test.mean": "Test (best of all N+30 observed)"}
@@ -51,6 +49,32 @@ TRIED_NOTE = (
 )
 
 
+
+# -- the study's parts, read from its matrix (paper-convnp) -----------------------------------
+@functools.cache
+def main_budget() -> dict[str, float]:
+    """Observed architectures per space in the main comparison: the budget of the ``main`` blocks."""
+    return {c.task.split("/")[0]: float(c.budget) for c in ConvNPStudy.block("paper-convnp", "main")}
+
+
+@functools.cache
+def main_methods() -> list[str]:
+    """The main comparison's methods in the matrix's order."""
+    return list(dict.fromkeys(c.method for c in ConvNPStudy.block("paper-convnp", "main")))
+
+
+@functools.cache
+def ablations() -> list[str]:
+    """ConvNP and its ablations (the ``ablations`` block), in the matrix's order."""
+    return ["ConvNP", *dict.fromkeys(c.method for c in ConvNPStudy.block("paper-convnp", "ablations"))]
+
+
+@functools.cache
+def training_sizes() -> list[float]:
+    """The training sizes of the ``sizes`` block."""
+    return sorted({float(c.budget) for c in ConvNPStudy.block("paper-convnp", "sizes")})
+
+
 def study_rows(results: pd.DataFrame) -> pd.DataFrame:
     """OK ``select`` rows with a numeric ``budget``."""
     need = {"protocol", "task", "method", "budget"}
@@ -69,8 +93,8 @@ def study_rows(results: pd.DataFrame) -> pd.DataFrame:
 
 def main_rows(df: pd.DataFrame) -> pd.DataFrame:
     space = df["task"].str.split("/").str[0]
-    budget = space.map(MAIN_BUDGET)
-    return df[(df["budget"].astype(float) == budget) & df["method"].isin(ABLATIONS + MAIN_METHODS)]
+    budget = space.map(main_budget())
+    return df[(df["budget"].astype(float) == budget) & df["method"].isin(ablations() + main_methods())]
 
 
 def _means(ctx, df: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.DataFrame:
@@ -93,13 +117,13 @@ def _eval_note(ctx, df: pd.DataFrame) -> str:
 # -- tables ---------------------------------------------------------------------------------
 def main_tables(ctx, df: pd.DataFrame) -> str:
     main = main_rows(df)
-    main = main[main["method"].isin(MAIN_METHODS)]
+    main = main[main["method"].isin(main_methods())]
     if main.empty:
         return ""
     panels = {}
     for task, g in main.groupby("task", sort=True):
         agg = _means(ctx, g, ["method"], HEAD + ["best_val", "best_test", "best_test_of_selected"])
-        agg["order"] = agg["method"].map({m: i for i, m in enumerate(MAIN_METHODS)})
+        agg["order"] = agg["method"].map({m: i for i, m in enumerate(main_methods())})
         agg = agg.sort_values("order").drop(columns="order")
         panels[task] = ctx.table(agg, caption=f"{task}: {int(g['budget'].iloc[0])} observed + 30 selected (cf. Tables 1-3).", best=True, labels=LABELS, csv=f"convnp-{task.replace('/', '-')}.csv")
     return "<h3>Main comparison (Tables 1-3)</h3>" + _eval_note(ctx, main) + ctx.note(BASELINE_NOTE) + ctx.tabs(panels, title="Task")
@@ -144,7 +168,7 @@ def published_table(ctx, df: pd.DataFrame, pub: dict) -> str:
 
 
 def size_table(ctx, df: pd.DataFrame) -> str:
-    sizes = df[(df["method"] == "ConvNP") & df["budget"].astype(float).isin(SIZES)]
+    sizes = df[(df["method"] == "ConvNP") & df["budget"].astype(float).isin(training_sizes())]
     sizes = sizes[sizes["task"].isin(["nb101/cifar10", "nb201/ImageNet16-120"])]
     if sizes["budget"].nunique() < 2:
         return ""
@@ -154,11 +178,11 @@ def size_table(ctx, df: pd.DataFrame) -> str:
 
 def ablation_table(ctx, df: pd.DataFrame) -> str:
     abl = main_rows(df)
-    abl = abl[(abl["task"] == "nb101/cifar10") & abl["method"].isin(ABLATIONS)]
+    abl = abl[(abl["task"] == "nb101/cifar10") & abl["method"].isin(ablations())]
     if abl["method"].nunique() < 2:
         return ""
     agg = _means(ctx, abl, ["method"], HEAD)
-    agg["order"] = agg["method"].map({m: i for i, m in enumerate(ABLATIONS)})
+    agg["order"] = agg["method"].map({m: i for i, m in enumerate(ablations())})
     agg = agg.sort_values("order").drop(columns="order")
     return "<h3>Ablations on NB101 (Table 5)</h3>" + _eval_note(ctx, abl) + ctx.table(agg, best=True, labels=LABELS, csv="convnp-ablations.csv")
 
@@ -168,7 +192,7 @@ def recall_figure(ctx, df: pd.DataFrame) -> str:
     import matplotlib.pyplot as plt
 
     main = main_rows(df)
-    main = main[main["method"].isin(MAIN_METHODS)]
+    main = main[main["method"].isin(main_methods())]
     cols = sorted((c for c in main.columns if re.fullmatch(r"recall@\d+", c) and main[c].notna().any()), key=lambda c: int(c.split("@")[1]))
     if not cols or main.empty:
         return ""
@@ -198,7 +222,7 @@ def _recall_mean(agg: pd.DataFrame, method: str, cols: list[str]) -> float:
 
 def check_recall_without_tau(ctx, df: pd.DataFrame, text: str) -> str:
     main = main_rows(df)
-    main = main[main["method"].isin(MAIN_METHODS)]
+    main = main[main["method"].isin(main_methods())]
     cols = [c for c in main.columns if re.fullmatch(r"recall@\d+", c)]
     verdicts, evidence = [], []
     for task, g in main.groupby("task"):
@@ -235,7 +259,7 @@ def check_regressors(ctx, df: pd.DataFrame, text: str) -> str:
 
 def _ablation_agg(ctx, df):
     abl = main_rows(df)
-    abl = abl[(abl["task"] == "nb101/cifar10") & abl["method"].isin(ABLATIONS)]
+    abl = abl[(abl["task"] == "nb101/cifar10") & abl["method"].isin(ablations())]
     return _means(ctx, abl, ["method"], ["selected_best_test", "kendall_tau"]) if not abl.empty else pd.DataFrame()
 
 
@@ -277,7 +301,7 @@ def check_meta_learning(ctx, df: pd.DataFrame, text: str) -> str:
 
 
 def check_more_data(ctx, df: pd.DataFrame, text: str) -> str:
-    sizes = df[(df["method"] == "ConvNP") & df["budget"].astype(float).isin(SIZES)]
+    sizes = df[(df["method"] == "ConvNP") & df["budget"].astype(float).isin(training_sizes())]
     verdicts, evidence = [], []
     for task, g in sizes.groupby("task"):
         agg = _means(ctx, g, ["budget"], ["kendall_tau"]).sort_values("budget")
@@ -301,7 +325,7 @@ CHECKS = {
 
 def render(results: pd.DataFrame, ctx) -> str | None:
     df = study_rows(results)
-    if df.empty or not df["method"].isin(["ConvNP", *ABLATIONS]).any():
+    if df.empty or not df["method"].isin(ablations()).any():
         return None
     pub = ctx.published("convnp")
     parts = [

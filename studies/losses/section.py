@@ -16,21 +16,36 @@ import numpy as np
 import pandas as pd
 from nasbench_harness.report.context import NOT_APPLICABLE
 from nasbench_harness.report.labels import validation_note
+from nasbench_harness.studies.losses import LossStudy
 
 # The paper's eight single losses (its Section 3), in its order; their categories are declared on the loss classes.
 STUDY_LOSSES = ["mse", "hr", "logistic", "mse_sr", "listmle", "ew", "mape", "warp"]
-# The paper's main training portions (Figure 2); NB101 keeps the paper's training-set size.
-MAIN_BUDGET = {"nb101": 423, "nb201": 0.01, "tnb101-micro": 0.003, "tnb101-macro": 0.003, "nbgraph": 0.03, "darts": 100}
-# The paper's five evaluation spaces: "all search spaces" findings need every one of them.
-# DARTS is only searched in the paper (Table 5), so its predictor results do not vote.
-EVAL_SPACES = ["nb101", "nb201", "tnb101-micro", "tnb101-macro", "nbgraph"]
-PAPER_TASKS = ["nb101/cifar10", "nb201/cifar10", "tnb101-micro/class_scene", "tnb101-macro/class_scene", "nbgraph/cora"]
 HEADLINE = ["precision@0.5", "n@10", "kendall_tau"]
 CURVE_TASKS = ("nb201/cifar10", "tnb101-micro/class_scene")
 INFERRED_TASKS = (
     "NB101 cifar10; NB201 cifar10, cifar100, imagenet16-120; TransNAS-Bench-101 micro class_object, class_scene, "
     "autoencoder, jigsaw; TransNAS-Bench-101 macro class_object, class_scene; NAS-Bench-Graph cora, citeseer; DARTS cifar10"
 )
+
+
+# -- the study's parts, read from its matrix (paper-losses) ---------------------------------
+@functools.cache
+def main_budget() -> dict[str, float]:
+    """The paper's main training portion per space (Figure 2; NB101 keeps the paper's training-set
+    size): the budget of the matrix's ``main`` blocks."""
+    return {c.task.split("/")[0]: float(c.budget) for c in LossStudy.block("paper-losses", "main")}
+
+
+@functools.cache
+def paper_tasks() -> list[str]:
+    """The task of each evaluation space the paper plots: the tasks of the ``trend`` blocks."""
+    return list(dict.fromkeys(c.task for c in LossStudy.block("paper-losses", "trend")))
+
+
+def eval_spaces() -> list[str]:
+    """The paper's five evaluation spaces: "all search spaces" findings need every one of them.
+    DARTS is only searched in the paper (Table 5): no trend block, so its predictor results do not vote."""
+    return [t.split("/")[0] for t in paper_tasks()]
 
 
 # -- selecting and labelling rows ---------------------------------------------------------
@@ -72,7 +87,7 @@ def study_rows(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def _is_main(df: pd.DataFrame) -> pd.Series:
-    main = df["space"].map(MAIN_BUDGET)
+    main = df["space"].map(main_budget())
     return np.isclose(df["budget"].astype(float), main.astype(float))
 
 
@@ -105,20 +120,21 @@ def _category_leads(agg: pd.DataFrame, category: str, metric: str, higher: bool)
 
 def _voting(df: pd.DataFrame) -> pd.DataFrame:
     """Rows that vote on the paper's findings: the five evaluation spaces (no DARTS)."""
-    return df[df["space"].isin(EVAL_SPACES)]
+    return df[df["space"].isin(eval_spaces())]
 
 
 def _all_spaces(task_verdicts: dict[str, bool], what: str, lines: list[str]) -> tuple[bool | None, str]:
     """An "on all search spaces" verdict: a space holds when a majority of its tasks do; the
     finding is reproduced when all five evaluation spaces hold, refuted as soon as one does not."""
+    spaces = eval_spaces()
     votes: dict[str, bool] = {}
-    for space in EVAL_SPACES:
+    for space in spaces:
         mine = [v for t, v in task_verdicts.items() if t.split("/")[0] == space]
         if mine:
             votes[space] = sum(mine) * 2 > len(mine)
     k = sum(votes.values())
-    missing = [s for s in EVAL_SPACES if s not in votes]
-    summary = f"{what} on {k} of {len(EVAL_SPACES)} evaluation spaces"
+    missing = [s for s in spaces if s not in votes]
+    summary = f"{what} on {k} of {len(spaces)} evaluation spaces"
     summary += f" ({', '.join(missing)}: no results)" if missing else ""
     summary += " (a space holds when a majority of its tasks do; DARTS does not vote). "
     if not votes:
@@ -261,7 +277,7 @@ def main_figure(ctx, df: pd.DataFrame) -> str:
     import matplotlib.pyplot as plt
 
     main = _plain(df)[_is_main(_plain(df))]
-    tasks = [t for t in PAPER_TASKS if t in set(main["task"])] or sorted(main["task"].unique())[:5]
+    tasks = [t for t in paper_tasks() if t in set(main["task"])] or sorted(main["task"].unique())[:5]
     if not tasks:
         return ""
     fig, axes = plt.subplots(3, len(tasks), figsize=(3.0 * len(tasks), 7), squeeze=False)

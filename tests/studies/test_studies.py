@@ -46,3 +46,27 @@ def test_published_numbers_are_read_from_the_study_folder():
     with pytest.raises(ConfigError, match="known: convnp, grabnas, losses, search, surrogates"):
         ctx.published("nope")
     assert json.loads(json.dumps(ctx.published("grabnas")))  # plain data
+
+
+def test_a_section_reads_its_tasks_and_budgets_from_its_matrix(tmp_path, monkeypatch):
+    """The loss section's main portions and paper tasks are the matrix's ``main`` and ``trend`` blocks:
+    editing the matrix changes them (no restated list)."""
+    from nasbench_harness.studies.losses import LossStudy, section
+
+    assert section.main_budget() == {"nb101": 423, "nb201": 0.01, "tnb101-micro": 0.003, "tnb101-macro": 0.003,
+                                     "nbgraph": 0.03, "darts": 100}
+    assert section.eval_spaces() == ["nb101", "nb201", "tnb101-micro", "tnb101-macro", "nbgraph"]
+    text = LossStudy.matrix_paths()["paper-losses"].read_text()
+    edited = tmp_path / "paper-losses.yaml"
+    edited.write_text(text.replace("- name: main\n    tasks: [nb201/cifar10, nb201/cifar100, nb201/ImageNet16-120]\n    budgets: [0.01]",
+                                   "- name: main\n    tasks: [nb201/cifar10, nb201/cifar100, nb201/ImageNet16-120]\n    budgets: [0.02]"))
+    monkeypatch.setattr(LossStudy, "matrix_paths", classmethod(lambda cls: {"paper-losses": edited}))
+    for fn in (section.main_budget, section.paper_tasks):
+        fn.cache_clear()
+    try:
+        assert section.main_budget()["nb201"] == 0.02
+    finally:
+        for fn in (section.main_budget, section.paper_tasks):
+            fn.cache_clear()
+    with pytest.raises(ConfigError, match="no block named 'nope'"):
+        studies.block_cells(edited, "nope")
