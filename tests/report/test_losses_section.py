@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 from nasbench_harness.report.context import NOT_APPLICABLE, ReportContext
-from nasbench_harness.studies.losses import section
+from nasbench_harness.studies.losses import checks, section
 
 CAT_SCORE = {"regression": 0.0, "ranking": 1.0, "weighted": 2.0, "piecewise": 3.0}
 
@@ -68,7 +68,7 @@ def ctx():
 
 def test_findings_agree_on_paper_like_results(ctx):
     df = section.study_rows(study())
-    for key, fn in section.FINDING_CHECKS.items():
+    for key, fn in checks.FINDING_CHECKS.items():
         passed, evidence = fn(ctx, df)
         assert passed is True, (key, evidence)
         assert evidence
@@ -76,13 +76,13 @@ def test_findings_agree_on_paper_like_results(ctx):
 
 def test_findings_disagree_on_contrary_results(ctx):
     df = section.study_rows(study(weighted_top=False, small_ranking=False))
-    assert section.check_weighted_top(ctx, df)[0] is False
-    assert section.check_ranking_small(ctx, df)[0] is False
+    assert checks.check_weighted_top(ctx, df)[0] is False
+    assert checks.check_ranking_small(ctx, df)[0] is False
 
 
 def test_findings_need_data(ctx):
     df = section.study_rows(pd.DataFrame(rows("nb201/cifar10", "gcn", "mse", 0.01, n_train=156, p05=0.2, n10=3, tau=0.5)))
-    for fn in section.FINDING_CHECKS.values():
+    for fn in checks.FINDING_CHECKS.values():
         assert fn(ctx, df)[0] is None
 
 
@@ -113,27 +113,27 @@ def test_ties_count_as_leading_and_make_the_small_portion_check_not_applicable(c
             out += rows(task, "gcn", loss, budget, n_train=n_train, p05=0.5 if weighted else 0.25, n10=1, tau=0.7)
             out += rows(task, "gcn", loss, budget / 10, n_train=max(2, n_train // 10), p05=0.2, n10=3, tau=0.5)
     df = section.study_rows(pd.DataFrame(out))
-    assert section.check_weighted_top(ctx, df)[0] is True
-    passed, evidence = section.check_ranking_small(ctx, df)
+    assert checks.check_weighted_top(ctx, df)[0] is True
+    passed, evidence = checks.check_ranking_small(ctx, df)
     assert passed == NOT_APPLICABLE and "3.0 vs best weighted 3.0" in evidence
 
 
 def test_all_search_spaces_findings_need_all_five_and_show_the_count(ctx):
     four = section.study_rows(study(spaces=MAIN[:4]))
-    passed, evidence = section.check_weighted_top(ctx, four)
+    passed, evidence = checks.check_weighted_top(ctx, four)
     assert passed is None and "on 4 of 5 evaluation spaces" in evidence and "tnb101-macro: no results" in evidence
     one_off = section.study_rows(study(contrary_task="nbgraph/cora"))
-    passed, evidence = section.check_weighted_top(ctx, one_off)
+    passed, evidence = checks.check_weighted_top(ctx, one_off)
     assert passed is False and "on 4 of 5" in evidence
     # A space that refutes it refutes it even when another space has no results yet.
-    passed, _ = section.check_weighted_top(ctx, section.study_rows(study(spaces=MAIN[:4], contrary_task="nbgraph/cora")))
+    passed, _ = checks.check_weighted_top(ctx, section.study_rows(study(spaces=MAIN[:4], contrary_task="nbgraph/cora")))
     assert passed is False
 
 
 def test_darts_does_not_vote(ctx):
     contrary_darts = study(spaces=[("darts/cifar10", 100, 100)], weighted_top=False)
     df = section.study_rows(pd.concat([study(), contrary_darts]))
-    passed, evidence = section.check_weighted_top(ctx, df)
+    passed, evidence = checks.check_weighted_top(ctx, df)
     assert passed is True and "darts" not in evidence.split("DARTS does not vote")[1]
 
 
@@ -142,12 +142,12 @@ def test_weighting_check_needs_exp_gt_at_least_gt(ctx):
     for loss in ("ew", "warp"):
         for w, p in (("GT", 0.5), ("EXP-GT", 0.45), ("Ranking", 0.2)):  # GT above EXP-GT: not the paper's order
             out += rows("nb201/cifar10", "gcn", loss, 0.01, n_train=156, p05=p, n10=4, tau=0.7, label=f"gcn+{loss}[{w}]", loss_params={"weighting": w})
-    passed, evidence = section.check_gt_weighting(ctx, section.study_rows(pd.DataFrame(out)))
+    passed, evidence = checks.check_gt_weighting(ctx, section.study_rows(pd.DataFrame(out)))
     assert passed is False and "EXP-GT 0.451" in evidence
 
 
 def test_the_one_shot_pw_check_is_gone():
-    assert "pw_beats_parts" not in section.FINDING_CHECKS
+    assert "pw_beats_parts" not in checks.FINDING_CHECKS
 
 
 def test_validation_judged_tasks_are_labelled_from_the_row_flag():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from nasbench_harness.report.context import ReportContext
+from nasbench_harness.studies.convnp import checks
 from nasbench_harness.studies.convnp import section as convnp
 
 
@@ -54,7 +55,7 @@ def test_checks_fail_when_the_claims_do_not_hold():
 def test_ablation_checks_use_tau_as_well_as_the_selected_accuracy():
     ctx = ReportContext(pd.DataFrame())
     df = convnp.study_rows(fake_results(ablation_tau=0.6))  # ablations rank better, select worse
-    html = convnp.check_single_epoch(ctx, df, "single") + convnp.check_meta_learning(ctx, df, "meta")
+    html = checks.check_single_epoch(ctx, df, "single") + checks.check_meta_learning(ctx, df, "meta")
     assert [c["state"] for c in ctx.checks] == ["fail", "fail"] and "tau: ConvNP 0.571" in html
 
 
@@ -66,7 +67,7 @@ def test_search_baselines_are_compared_on_their_best_of_all_observed():
 
 def test_recall_claim_is_not_applicable_when_convnp_has_the_best_tau():
     ctx = ReportContext(pd.DataFrame())
-    convnp.check_recall_without_tau(ctx, convnp.study_rows(fake_results(convnp_tau=0.9)), "recall")
+    checks.check_recall_without_tau(ctx, convnp.study_rows(fake_results(convnp_tau=0.9)), "recall")
     assert ctx.checks[0]["state"] == "na"
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from nasbench_harness.report import build_report, stats
 from nasbench_harness.report.context import ReportContext
+from nasbench_harness.studies.losses import search_checks
 from nasbench_harness.studies.losses import search_section as search
 from report_rows import make_rows, write_store
 from scipy import stats as sps
@@ -101,7 +102,7 @@ def checks_only(df: pd.DataFrame) -> tuple[str, ReportContext]:
     ctx = ReportContext(df)
     pub = ctx.published("search")
     prepared, units = search.prepare(df, ctx, pub["tables"])
-    return search.findings_html(ctx, prepared, units, pub), ctx
+    return search_checks.findings_html(ctx, prepared, units, pub), ctx
 
 
 @pytest.fixture(scope="module")
