@@ -2,7 +2,7 @@
 
 A study's folder (``studies/<name>/``) holds its matrices (the YAML files `run --matrix`
 finds by name), its published numbers (``published*.yaml``, read by ``ctx.published``),
-its report sections (with the paper's claim checks) and a README with its dated
+its report sections, its claim checks (``checks.py``) and a README with its dated
 measurements. A ``Study`` subclass in the folder's ``__init__.py`` declares them and is
 registered under the entry-point group ``nasbench_harness.studies`` (read by the one
 registry; built-ins in pyproject.toml, exactly like a plugin's).
