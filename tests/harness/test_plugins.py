@@ -43,7 +43,8 @@ def test_list_shows_every_kind_from_the_registry_with_its_package(example_plugin
     assert set(kinds) == {"predictors", "losses", "search-spaces", "strategies", "protocols", "importers", "tasks", "matrices",
                           "report-sections", "studies"}
     packages = {(kind, r["name"]): r["package"] for kind, rows in kinds.items() for r in rows}
-    assert packages[("protocols", "select")] == packages[("importers", "nb201-pth")] == packages[("report-sections", "losses")] == "nasbench-harness"
+    assert packages[("protocols", "select")] == packages[("importers", "nb201-pth")] == packages[("studies", "losses")] == "nasbench-harness"
+    assert packages[("matrices", "paper-losses")] == "nasbench-harness"  # a study's matrix, listed with the study's package
     assert packages[("matrices", "smoke")] == packages[("tasks", "nbgraph/cora")] == packages[("search-spaces", "toy")] == "nasbench-harness"
     assert packages[("search-spaces", "minicell")] == packages[("tasks", "minicell/synthetic")] == "nbh-example-plugin"
     assert packages[("strategies", "hill_climb")] == "nbh-example-plugin"
