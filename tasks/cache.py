@@ -6,6 +6,8 @@ Layout under ``data_dir()``::
     <space>/manifest.json      sources (path, sha256, bytes), row counts, importer versions,
                                the table's own sha256, and per column a content digest
                                (``tasks/digest.py``) that run keys use
+    <space>/column_digests.json  the same digests, computed once for a table imported
+                               before manifests recorded them (keyed by its sha256)
     <space>/<name>.npz         optional arrays an importer stores (e.g. NB101 structures)
 
 Writes are atomic (temp file + rename), so an interrupted or failed import leaves the
@@ -32,6 +34,7 @@ from nasbench_harness.tasks.digest import combine, table_digests
 
 TABLE = "table.parquet"
 MANIFEST = "manifest.json"
+DIGESTS = "column_digests.json"  # column digests of a table imported before its manifest recorded them
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -142,14 +145,30 @@ class DataCache:
 
     def column_digests(self, space: str, columns: Iterable[str]) -> dict[str, str]:
         """Content digests (``tasks/digest.py``) of ``arch_id`` and those of ``columns`` the table
-        has: recorded in the manifest at import, computed once per process for a table
-        imported before digests were recorded."""
+        has: recorded in the manifest at import; for a table imported before that, computed
+        once and kept beside it (``DIGESTS``, keyed by the table's sha256)."""
         manifest = self.manifest(space)
+        sha = str(manifest.get("table_sha256"))
         wanted = [c for c in dict.fromkeys(["arch_id", *columns]) if c in set(self.columns(space))]
-        stored = manifest.get("column_sha256") or {}
-        if stored.get("table_sha256") == manifest.get("table_sha256") and all(c in stored.get("columns", {}) for c in wanted):
-            return {c: stored["columns"][c] for c in wanted}
-        return dict(_digests_of(str(self.root), space, str(manifest.get("table_sha256")), tuple(wanted)))
+        for stored in (manifest.get("column_sha256") or {}, self._kept_digests(space)):
+            known = stored.get("columns", {}) if stored.get("table_sha256") == sha else {}
+            if all(c in known for c in wanted):
+                return {c: known[c] for c in wanted}
+        computed = dict(_digests_of(str(self.root), space, sha, tuple(wanted)))
+        kept = self._kept_digests(space)
+        known = kept.get("columns", {}) if kept.get("table_sha256") == sha else {}
+        try:  # only a cache of what the table holds: a read-only data folder just recomputes
+            write_bytes(self.space_dir(space) / DIGESTS, json.dumps({"table_sha256": sha, "columns": {**known, **computed}}).encode())
+        except OSError:
+            pass
+        return computed
+
+    def _kept_digests(self, space: str) -> dict:
+        try:
+            doc = json.loads((self.space_dir(space) / DIGESTS).read_text())
+        except (OSError, ValueError, RecursionError):
+            return {}
+        return doc if isinstance(doc, dict) and isinstance(doc.get("columns"), dict) else {}
 
     def content_digest(self, space: str) -> str:
         """One digest of every column's content (caches built from the whole table key on it)."""

@@ -226,3 +226,18 @@ def test_a_transfer_cells_key_covers_its_source_task(tmp_path, monkeypatch):
     table.loc[3, "cifar100.val_acc"] = 60.0  # only the source task's data changes
     _import(cache, table, merge=False)
     assert keys() != [transfer, predict] and keys()[1] == predict
+
+
+def test_digests_of_a_table_imported_before_they_were_recorded_are_computed_once(tmp_path, monkeypatch):
+    from nasbench_harness.tasks import cache as cache_module
+
+    cache = DataCache(tmp_path)
+    _import(cache, _nb201_table(), merge=False)
+    expected = cache.column_digests("nb201", ["cifar10.test_acc"])
+    _rewrite_with_another_writer(cache)  # an old manifest: no digests recorded
+    assert cache.column_digests("nb201", ["cifar10.test_acc"]) == expected
+    assert (cache.space_dir("nb201") / cache_module.DIGESTS).is_file()
+
+    cache_module._digests_of.cache_clear()  # a new process
+    monkeypatch.setattr(DataCache, "read_table", lambda *a, **k: pytest.fail("the table was read again"))
+    assert cache.column_digests("nb201", ["cifar10.test_acc"]) == expected
