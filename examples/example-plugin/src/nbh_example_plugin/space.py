@@ -35,6 +35,7 @@ class MiniCellSpace(SearchSpace):
     max_nodes = N_NODES
     embedded = True  # the data ships with the plugin
     synthetic = True  # made-up numbers: never part of a matrix's tasks "*"
+    meta_params_proxy = True  # no parameter counts exist: the meta encoding uses the structural proxy
     size = 3**4 * 2 ** len(SHORTCUTS)
 
     def canonical_id(self, arch_id: str) -> str:
