@@ -177,8 +177,9 @@ def prepare(
 def cost_model(store: ResultStore, column: str = "cpu_seconds"):
     """The cost model (``estimate.CostModel``) learned from the store's timings."""
     from nasbench_harness.estimate import TIMING_COLUMNS, CostModel
+    from nasbench_harness.store import with_float_gaps
 
-    return CostModel(store.read(TIMING_COLUMNS), column)
+    return CostModel(with_float_gaps(store.read(TIMING_COLUMNS)), column)
 
 
 def cell_estimates(p: Plan, store: ResultStore, column: str = "cpu_seconds") -> list[tuple[float, str]]:

@@ -71,7 +71,8 @@ class _Damaged(Exception):
 def _unreadable(f: Path, exc: Exception) -> str:
     if isinstance(exc, _Damaged):
         return f"Skipped the result shard {f}: {exc}; delete it (or move it out of {f.parent}) and rerun the cells it held."
-    return f"Skipped the unreadable result shard {f} ({type(exc).__name__}: {str(exc)[:200]}); delete it or rerun the cells it held."
+    text = " ".join(str(exc).split())[:200]  # one line: Thrift's and Arrow's messages end in newlines
+    return f"Skipped the unreadable result shard {f} ({type(exc).__name__}: {text}); delete it or rerun the cells it held."
 
 
 def _sequence_text(v):
@@ -114,28 +115,74 @@ def _write_atomic(table: pa.Table, target: Path) -> None:
         raise
 
 
+_verified: set[tuple] = set()  # shard versions (path, inode, size, mtime) whose every column passed its digest
+
+
 def _read_verified(f: Path, columns: list[str] | None) -> pd.DataFrame:
-    """The rows of shard ``f`` (``columns`` of them, when given) after checking their digests."""
-    pf = pq.ParquetFile(f)
-    names = pf.schema_arrow.names
-    if not all(c in names for c in REQUIRED_COLUMNS):
-        raise _Damaged(f"it is not a nasbench-harness result shard (it has no {' or '.join(REQUIRED_COLUMNS)} column)")
-    cols = [c for c in columns if c in names] if columns else None
-    df = pf.read(columns=cols).to_pandas(ignore_metadata=True)
-    meta = pf.schema_arrow.metadata or {}
+    """The rows of shard ``f`` (``columns`` of them, when given) after checking the digests of
+    ALL its columns (once per file version and process): damage in a column the caller does not
+    read still makes the shard skipped, so its cells are not counted as done."""
+    with open(f, "rb") as fh:  # one open file for the stat and the read (a renamed-in shard cannot slip between)
+        st = os.fstat(fh.fileno())
+        version = (str(f), st.st_ino, st.st_size, st.st_mtime_ns)
+        pf = pq.ParquetFile(fh)
+        names = pf.schema_arrow.names
+        _check_result_shard(pf.schema_arrow)
+        cols = [c for c in columns if c in names] if columns else None
+        if version in _verified:
+            table = pf.read(columns=cols)
+        else:
+            table = pf.read()
+            _verify(table, pf.schema_arrow.metadata or {})
+            _verified.add(version)
+            table = table.select(cols) if cols is not None else table
+    return _nullable_ints(table)
+
+
+def _check_result_shard(schema: pa.Schema) -> None:
+    """A result shard has text ``key`` and ``status`` columns (a foreign Parquet file may have others)."""
+    for c in REQUIRED_COLUMNS:
+        if c not in schema.names:
+            raise _Damaged(f"it is not a nasbench-harness result shard (it has no {' or '.join(REQUIRED_COLUMNS)} column)")
+        if not (pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type)):
+            raise _Damaged(f"it is not a nasbench-harness result shard (its {c} column holds {schema.field(c).type}, not text)")
+
+
+def _verify(table: pa.Table, meta: dict) -> None:
     raw = meta.get(DIGEST_KEY)
     if raw is None or meta.get(HASHER_KEY) != _HASHER:
-        return df  # written before digests existed, or by another pandas version (its hashes may differ)
+        return  # written before digests existed, or by another pandas version (its hashes may differ)
     try:
         expected = json.loads(raw)
     except ValueError:
         raise _Damaged("its row digests are unreadable (the file is damaged)") from None
-    if not isinstance(expected, dict) or (columns is None and set(expected) != set(names)):
+    if not isinstance(expected, dict) or set(expected) != set(table.column_names):
         raise _Damaged("its row digests do not match its columns (the file is damaged)")
-    got = _digests(df)
+    got = _digests(table.to_pandas(ignore_metadata=True))
     if any(expected.get(c) != d for c, d in got.items()):
         raise _Damaged("its rows do not match their digests (the file is damaged)")
-    return df
+
+
+def _nullable_ints(table: pa.Table) -> pd.DataFrame:
+    """The rows as pandas, integer columns as pandas' nullable Int64 (plain numpy ints would turn
+    into floats wherever a failed row lacks the value); ``_plain_ints`` undoes it where no value is missing."""
+    ints = [f.name for f in table.schema if pa.types.is_signed_integer(f.type)]
+    if not ints:
+        return table.to_pandas(ignore_metadata=True)
+    return table.to_pandas(ignore_metadata=True, types_mapper=lambda t: pd.Int64Dtype() if pa.types.is_signed_integer(t) else None)
+
+
+def _plain_ints(df: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integer columns with no missing value back to int64 (what a store of only ok rows gave)."""
+    plain = {c: "int64" for c in df.columns if isinstance(df[c].dtype, pd.Int64Dtype) and not df[c].isna().any()}
+    return df.astype(plain) if plain else df
+
+
+def with_float_gaps(df: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns with missing values as float64 with NaN: what numeric consumers (report,
+    cost model) computed on before ``read`` kept integers."""
+    gaps = {c: "float64" for c in df.columns if isinstance(df[c].dtype, pd.Int64Dtype)}
+    return df.astype(gaps) if gaps else df
 
 
 def _to_table(rows: pd.DataFrame | list[dict]) -> pa.Table:
@@ -213,7 +260,7 @@ class ResultStore:
         frames, read_ok = self._read_files(files)
         if len(read_ok) <= 1:
             return read_ok[0] if read_ok else None
-        df = dedupe(pd.concat(frames, ignore_index=True))
+        df = dedupe(pd.concat(frames, ignore_index=True))  # integer columns stay integers (nullable)
         target = self.shard_dir / f"compact-{time.time_ns()}-{os.getpid()}.parquet"
         try:
             _write_atomic(_to_table(df), target)
@@ -249,9 +296,18 @@ class ResultStore:
 
     # -- reading ----------------------------------------------------------------------
     def shard_files(self) -> list[Path]:
+        """The shards: regular files only (a FIFO or device named *.parquet would block or never end a read)."""
         if not self.shard_dir.is_dir():
             return []
-        return sorted(p for p in self.shard_dir.glob("*.parquet") if not p.name.startswith("."))
+        files = []
+        for p in sorted(self.shard_dir.glob("*.parquet")):
+            if p.name.startswith("."):
+                continue
+            if p.is_file():
+                files.append(p)
+            elif p.exists():
+                self._problem(f"Skipped {p}: it is not a regular file, so not a result shard; move it out of {p.parent}.")
+        return files
 
     def _read_files(self, files: list[Path], columns: list[str] | None = None) -> tuple[list[pd.DataFrame], list[Path]]:
         frames, ok = [], []
@@ -272,16 +328,14 @@ class ResultStore:
             warnings.warn(msg, CorruptShardWarning, stacklevel=4)
 
     def unreadable_shards(self) -> list[str]:
-        """Messages for shards whose Parquet footer cannot be read (cheap: no data read)."""
-        problems = []
-        for f in self.shard_files():
-            try:
-                pq.read_metadata(f)
-            except FileNotFoundError:
-                continue
-            except Exception as exc:  # noqa: BLE001 - any damage is reported, never raised
-                problems.append(_unreadable(f, exc))
-        return problems
+        """Messages for the shards a read skips (unreadable, failing their digests, foreign,
+        not regular files); each shard's digests are checked once per process, so the read
+        that follows does not check them again."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CorruptShardWarning)  # the caller shows the messages
+            self.problems = []
+            self._read_files(self.shard_files(), ["key"])
+        return list(self.problems)
 
     def read(self, columns: list[str] | None = None) -> pd.DataFrame:
         """All stored rows (one per run key); corrupt shards are reported and skipped."""
@@ -295,13 +349,14 @@ class ResultStore:
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame({"key": pd.Series([], dtype="str")})
-        df = dedupe(pd.concat(frames, ignore_index=True))
+        df = _plain_ints(dedupe(pd.concat(frames, ignore_index=True)))
         if SCHEMA_COLUMN in df.columns:
             check_versions(df[SCHEMA_COLUMN].unique(), self.path)
         return df
 
     def done_keys(self) -> set[str]:
-        """Run keys whose stored row has status ok (failed cells are retried)."""
+        """Run keys whose stored row has status ok (failed cells are retried); a shard failing
+        its digests in any column counts for nothing, so its cells run again."""
         df = self.read(["key", "status"])
         if df.empty:
             return set()

@@ -172,12 +172,12 @@ def load_results(results_dir: Path | str) -> tuple[pd.DataFrame, list[str]]:
         raise ResultStoreError(f"no results in {path}; run `nasbench-harness run` first (or pass --results DIR).")
     import warnings
 
-    from nasbench_harness.store import ResultStore
+    from nasbench_harness.store import ResultStore, with_float_gaps
 
     store = ResultStore(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # problems are shown in the report instead
-        df = store.read()
+        df = with_float_gaps(store.read())
     problems = list(store.problems)
     if df.empty or "status" not in df.columns:
         raise ResultStoreError(f"no results in {path}; run `nasbench-harness run` first (or pass --results DIR).")
