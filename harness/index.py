@@ -169,6 +169,14 @@ def plan_key(matrix: str, options: dict) -> str:
     return key({"matrix": str(path), "options": options, "code": code_fingerprint(), "data": data_fingerprint()})
 
 
+_CELL_TYPES = {"budget": (int, float), "seed": int, "protocol_params": dict, "params": dict, "loss_params": dict}  # others: str
+
+
+def _cell_fields_ok(c) -> bool:
+    """A stored cell whose fields have the types a Cell holds (an edited entry may not)."""
+    return isinstance(c, dict) and all(isinstance(v, _CELL_TYPES.get(f, str)) for f, v in c.items())
+
+
 def load_plan(key: str, store):
     """The cached ``runner.Plan`` (run keys, task sizes; no payloads) with ``done`` read from ``store``, or None."""
     doc = _read(f"plan-{key[:32]}.json")
@@ -177,17 +185,22 @@ def load_plan(key: str, store):
     from nasbench_harness.matrix import Cell, Matrix, file_digest
     from nasbench_harness.runner import Plan
 
-    try:
+    try:  # a hand-edited or damaged entry is discarded: the plan is recomputed
         files = dict(doc["files"])
         if any(file_digest(Path(f)) != digest for f, digest in files.items()):
             return None  # the matrix or a file it includes changed (or appeared)
+        if not all(_cell_fields_ok(c) for c in doc["cells"]):
+            return None
         cells = [Cell(**c) for c in doc["cells"]]
-        m = Matrix(doc["name"], Path(doc["path"]), doc["description"], cells, files)
-        keys = list(doc["keys"])
-    except (KeyError, TypeError):
+        m = Matrix(str(doc["name"]), Path(doc["path"]), str(doc["description"]), cells, files)
+        keys = [str(k) for k in doc["keys"]]
+        sizes, missing = dict(doc["task_sizes"]), dict(doc["missing"])
+        if len(keys) != len(cells) or not all(isinstance(v, int) for v in sizes.values()):
+            return None
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
     done = store.done_keys()
-    return Plan(m, cells, keys, [], [k in done for k in keys], doc.get("data_root"), dict(doc["task_sizes"]), dict(doc["missing"]))
+    return Plan(m, cells, keys, [], [k in done for k in keys], doc.get("data_root"), sizes, {str(t): str(w) for t, w in missing.items()})
 
 
 def save_plan(key: str, p) -> None:

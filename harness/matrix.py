@@ -39,11 +39,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import os
 import re
+import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from nasbench_harness import yaml_input
 from nasbench_harness.cell import NO_PREDICTOR, Cell, astuple_shallow, budget_value, canonical_json, method_label  # noqa: F401 - re-exported
 from nasbench_harness.errors import ConfigError, HarnessError, did_you_mean
 
@@ -96,29 +100,64 @@ ABSENT = "absent"
 
 
 def file_digest(path: Path) -> str:
-    """sha256 of a matrix file's bytes, or ``ABSENT``: what a cached plan is checked against."""
+    """sha256 of a matrix file's bytes, or ``ABSENT``: what a cached plan is checked against
+    (read as a matrix is: a FIFO, a device or an oversized file is never read, and is not the file planned)."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(read_matrix_bytes(Path(path))).hexdigest()
+    except ConfigError:
         return ABSENT
 
 
-def _load_yaml(path: Path) -> dict:
+_READ: dict[tuple, bytes] = {}  # file version (device, inode, size, times) -> bytes: each version is read once
+_READ_KEEP = 32
+
+
+def _version(st: os.stat_result) -> tuple:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def read_matrix_bytes(path: Path) -> bytes:
+    """The bytes of a matrix file, checked before any is read: a regular file (a FIFO or a
+    device such as /dev/zero is refused, never read) of at most MAX_MATRIX_BYTES. Each version
+    of a file is read once per process (the plan cache's key and the expansion share it)."""
     try:
-        if path.stat().st_size > MAX_MATRIX_BYTES:
+        known = _READ.get(_version(os.stat(path)))
+        if known is not None:
+            return known
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO must not wait for a writer
+    except OSError as exc:
+        raise ConfigError(f"Could not read the matrix {path} ({exc.strerror}); check the path.") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"The matrix {path} is not a regular file; give a YAML matrix file.")
+        if st.st_size > MAX_MATRIX_BYTES:
             raise ConfigError(f"The matrix {path} is larger than {MAX_MATRIX_BYTES // 1000} kB; a matrix is a short YAML file, split it with include:.")
-        doc = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        while len(_READ) >= _READ_KEEP:
+            _READ.pop(next(iter(_READ)))
+        _READ[_version(st)] = data = f.read(MAX_MATRIX_BYTES + 1)[:MAX_MATRIX_BYTES]
+        return data
+
+
+def parse_matrix(path: Path, raw: bytes):
+    """The YAML document in a matrix file's bytes (bounded: yaml_input.py), or one located sentence."""
+    try:
+        return yaml_input.load(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"The matrix {path} is not a UTF-8 text file; give a YAML matrix file.") from None
-    except RecursionError:
-        raise ConfigError(f"The matrix {path} is nested too deeply to be a matrix; fix its structure.") from None
+    except yaml_input.YAMLLimitError as exc:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"The matrix {path}{where} {exc.reason}.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = re.sub(r"'.*?'|\".*?\"", "...", str(getattr(exc, "problem", None) or "invalid syntax"))[:80]  # never echo the file's text
         raise ConfigError(f"The matrix {path} is not valid YAML{where} ({problem}); fix the syntax there.") from None
-    except OSError as exc:
-        raise ConfigError(f"Could not read the matrix {path} ({exc.strerror}); check the path.") from None
+
+
+def _load_yaml(path: Path) -> dict:
+    doc = parse_matrix(path, read_matrix_bytes(path))
     if not isinstance(doc, dict):
         raise ConfigError(f"The matrix {path} must be a YAML mapping with keys such as tasks, methods, budgets, seeds; it is {type(doc).__name__}.")
     return doc
@@ -139,7 +178,9 @@ def set_override(doc: dict, assignment: str) -> None:
             f"{did_you_mean(keys[0], settable)}"
         )
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml_input.load(raw) if raw.strip() else ""
+    except yaml_input.YAMLLimitError as exc:
+        raise ConfigError(f"The value of the override '{path.strip()[:80]}' {exc.reason.replace('a matrix', 'a matrix value')}.") from None
     except yaml.YAMLError:
         value = raw
     target = doc
@@ -261,7 +302,8 @@ def _no_predictor_method(raw: dict, where: _Where, protocol: str, free_label: st
     for key in ("params", "encoding", "loss", "loss_params"):
         if raw.get(key) not in (None, "", {}):
             raise (where / key).fail(f"predictor '{NO_PREDICTOR}' takes no {key}; remove '{key}'.")
-    return {"predictor": NO_PREDICTOR, "params": {}, "encoding": "", "loss": "", "loss_params": {}, "label": str(raw.get("label") or free_label)}
+    label = _text(raw["label"], where / "label", "a label") if raw.get("label") else free_label
+    return {"predictor": NO_PREDICTOR, "params": {}, "encoding": "", "loss": "", "loss_params": {}, "label": label}
 
 
 def _method(raw, where: _Where, protocol: str = "predict", free_label: str | None = None, optional_label: str | None = None) -> dict:
@@ -315,7 +357,7 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
     elif loss_params:
         raise (where / "loss_params").fail("loss_params given without a loss; add 'loss: NAME' or remove them.")
     _instantiate(name, cls, params, encoding, loss, loss_params, where)
-    label = raw.get("label") or method_label(name, loss, encoding, default_enc, params)
+    label = _text(raw["label"], where / "label", "a label") if raw.get("label") else method_label(name, loss, encoding, default_enc, params)
     return {
         "predictor": name,
         "params": params,
@@ -324,6 +366,17 @@ def _method(raw, where: _Where, protocol: str = "predict", free_label: str | Non
         "loss_params": loss_params,
         "label": str(label),
     }
+
+
+def _text(value, where: _Where, what: str) -> str:
+    """A name or label: one line of text (a number is taken as its text); lists, mappings and
+    control characters (tab, newline, NUL) would turn into confusing leaderboard rows."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise where.fail(f"expected {what} as plain text, got {type(value).__name__} {repr(value)[:60]}; quote it if it is meant as text.")
+    text = str(value)
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise where.fail(f"expected {what} without control characters (tab, newline, NUL), got {text[:60]!r}.")
+    return text
 
 
 def _type_name(value) -> str:
@@ -383,12 +436,22 @@ def check_labels(cells: list[Cell], where: _Where) -> None:
 
 
 def check_budgets(matrix: str, cells: list[Cell], sizes: dict[str, int]) -> None:
-    """Every count budget must fit its task (``sizes``: task -> architectures)."""
+    """Every count budget must fit its task (``sizes``: task -> architectures), leaving the
+    architectures its protocol's ``budget_leaves`` asks for (predict: one to evaluate)."""
+    from nasbench_harness.protocols import get_protocol
+
     for c in cells:
-        if isinstance(c.budget, int) and c.task in sizes and c.budget > sizes[c.task]:
+        if not isinstance(c.budget, int) or c.task not in sizes:
+            continue
+        if c.budget > sizes[c.task]:
             raise ConfigError(
                 f"The budget {c.budget} of matrix '{matrix}' exceeds the {sizes[c.task]} architectures of task "
                 f"'{c.task}'; use a smaller count or a fraction."
+            )
+        if c.budget > sizes[c.task] - get_protocol(c.protocol).budget_leaves:
+            raise ConfigError(
+                f"The budget {c.budget} of matrix '{matrix}' leaves none of the {sizes[c.task]} architectures of task "
+                f"'{c.task}' to evaluate ({c.protocol} protocol); use a smaller count or a fraction."
             )
 
 
@@ -494,7 +557,7 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
         set_override(doc, o)
     top = _Where(path)
     _check_keys(doc, TOP_KEYS, top)
-    name = str(doc.get("name") or path.stem)
+    name = _text(doc["name"], top / "name", "a matrix name") if doc.get("name") else path.stem
     matrix_name = matrix_name or name
     defaults = {k: v for k, v in doc.items() if k in BLOCK_KEYS}
     cells: list[Cell] = []
@@ -513,6 +576,8 @@ def _expand_file(path: Path, overrides: list[str], seen: tuple[Path, ...], matri
         includes = doc.get(key) or []
         for i, raw in enumerate(_list_of(includes, top / key, "files") if includes else []):
             inc_path, inc_set, inc_filter = _include_entry(raw, path.parent, top / key / i)
+            if inc_path.exists() and not inc_path.is_file():  # a FIFO or device (/dev/zero) is never read
+                raise (top / key / i).fail(f"the included {inc_path} is not a regular file; include a YAML matrix file.")
             if not inc_path.is_file():
                 if key == "include_if_present":
                     files[str(inc_path.resolve())] = ABSENT  # creating it changes the matrix

@@ -23,6 +23,7 @@ class Protocol(ABC):
     # protocol_params it accepts (name -> what it does); None: open, check_params decides alone.
     params: ClassVar[dict[str, str] | None] = {}
     min_budget: ClassVar[int] = 2  # smallest count budget the matrix accepts
+    budget_leaves: ClassVar[int] = 0  # architectures a count budget must leave of its task (e.g. to evaluate on)
 
     def check_params(self, params: dict) -> None:
         """ConfigError for params the protocol does not accept (static: no data is loaded)."""

@@ -166,6 +166,7 @@ class Predict(Protocol):
     name = "predict"
     description = "Fit on N sampled architectures, score an evaluation set, compute ranking metrics."
     params = PARAMS
+    budget_leaves = 1  # the evaluation set must not be empty (space-minus-train, mutation)
 
     def check_params(self, params: dict) -> None:
         super().check_params(params)
