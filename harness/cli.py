@@ -85,7 +85,8 @@ def _print_estimate(name: str, p, store, n_jobs: int) -> None:
     total = sum(f.seconds for f in cpu)
     out.print(
         f"matrix {name}: {len(p.cells)} cells, {p.n_done} already done, {len(p.pending)} to run; "
-        f"estimated {_fmt_seconds(total / n_jobs)} on {n_jobs} worker(s); data checksums read from the manifests, not re-hashed (`run` verifies them)"
+        f"estimated {_fmt_seconds(total / n_jobs)} on {n_jobs} worker(s); data checksums read from the manifests, not re-hashed (`run` verifies them)",
+        markup=False,
     )
     if not cpu:
         return
@@ -94,7 +95,7 @@ def _print_estimate(name: str, p, store, n_jobs: int) -> None:
         table.add_column(col, justify="left" if col in ("family", "estimated from") else "right")
     for f in cpu:
         bases = ", ".join(f"{n} {b}" for b, n in sorted(f.bases.items(), key=lambda kv: -kv[1]))
-        table.add_row(f.family, str(f.pending), _fmt_seconds(f.seconds / n_jobs), _fmt_seconds(wall.get(f.family, 0.0) / n_jobs), bases)
+        table.add_row(escape(f.family), str(f.pending), _fmt_seconds(f.seconds / n_jobs), _fmt_seconds(wall.get(f.family, 0.0) / n_jobs), escape(bases))
     table.add_row("total", str(len(p.pending)), _fmt_seconds(total / n_jobs), _fmt_seconds(sum(wall.values()) / n_jobs), "")
     out.print(table)
 
@@ -158,17 +159,30 @@ def run(
             else:
                 summary = execute(p, store, ex, progress=on_cell, cell_timeout=cell_timeout)
     except KeyboardInterrupt:
-        err.print(f"Interrupted: {stored[0]} new cell(s) were stored in {results}; rerun the same command to resume.")
+        err.print(f"Interrupted: {stored[0]} new cell(s) were stored in {results}; rerun the same command to resume.", markup=False)
         raise typer.Exit(130) from None
     out.print(
         f"matrix {m.name}: {summary.n_cells} cells, {summary.n_skipped} already done, {summary.n_ok} ok, "
-        f"{summary.n_failed} failed in {_fmt_seconds(summary.seconds)}; results in {results}"
+        f"{summary.n_failed} failed in {_fmt_seconds(summary.seconds)}; results in {results}",
+        markup=False,
     )
     for line in summary.failures[:10]:
-        err.print(f"failed: {escape(line)}")
+        _print_failure(line, results)
     if summary.n_failed:
         err.print(f"{summary.n_failed} cell(s) failed; they are retried on the next run.")
         raise typer.Exit(1)
+
+
+FAILURE_CHARS = 300  # of one failure's summary line; the store keeps the whole text
+
+
+def _print_failure(line: str, results: Path) -> None:
+    """One failure on one line, cut to FAILURE_CHARS, printed without markup or highlighting
+    (rich's highlighter is quadratic in the line: a method's 200 kB error took minutes)."""
+    text = " ".join(line.split())
+    if len(text) > FAILURE_CHARS:
+        text = f"{text[:FAILURE_CHARS]}... (cut; the full text is in the error column of the results in {results})"
+    err.print(f"failed: {text}", markup=False, highlight=False)
 
 
 # -- list ---------------------------------------------------------------------------------
@@ -185,7 +199,7 @@ def _print_table(kind: str, rows: list[dict]) -> None:
     for col in ("name", "description", "package"):
         table.add_column(col, style="bold" if col == "name" else None)
     for r in rows:
-        table.add_row(r["name"], escape(r["description"]), r.get("package", ""))
+        table.add_row(escape(str(r["name"])), escape(r["description"]), escape(str(r.get("package", ""))))
     out.print(table)
 
 
@@ -224,14 +238,15 @@ def validate(
         try:
             sizes[t] = len(_load_task(t, os.environ.get(DATA_ENV)))
         except DataError:
-            err.print(f"[yellow]note:[/yellow] the data of task {t} is not imported; its budgets are not checked.")
+            err.print(f"[yellow]note:[/yellow] the data of task {escape(t)} is not imported; its budgets are not checked.")
     check_budgets(m.name, m.cells, sizes)
     methods = sorted({c.method for c in m.cells})
     budgets = sorted({float(c.budget) for c in m.cells})
     seeds = sorted({c.seed for c in m.cells})
     out.print(
         f"{m.path}: valid; {len(m.cells)} cells = {len(tasks)} task(s) x {len(methods)} method(s) x "
-        f"{len(budgets)} budget(s) x {len(seeds)} seed(s) (after blocks/includes)"
+        f"{len(budgets)} budget(s) x {len(seeds)} seed(s) (after blocks/includes)",
+        markup=False,
     )
 
 
@@ -244,6 +259,8 @@ def report(
     """Render the HTML leaderboards and plots from a results directory."""
     from nasbench_harness.errors import ResultStoreError
 
+    if results.exists() and not results.is_dir():
+        raise ResultStoreError(f"The results path {results} is a file, not a results directory; pass the folder `run --results` wrote with --results DIR.")
     if not results.is_dir():
         raise ResultStoreError(f"The results directory {results} does not exist; run `nasbench-harness run --matrix smoke` first or pass --results DIR.")
     try:
@@ -255,7 +272,7 @@ def report(
     for msg in ResultStore(results).unreadable_shards():
         err.print(f"[yellow]warning:[/yellow] {escape(msg)}")
     index = build_report(results, out_dir)
-    out.print(f"report written to {index}")
+    out.print(f"report written to {index}", markup=False)
 
 
 # -- entry point --------------------------------------------------------------------------

@@ -136,7 +136,10 @@ def _worker_main(conn, threads: int, parent_pid: int) -> None:
             reply = ("ok", fn(item))
         except BaseException as exc:  # noqa: BLE001 - SystemExit included: the worker goes on
             reply = ("error", f"{type(exc).__name__}: {exc}")
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except OSError:  # the parent is gone (killed run): end quietly, no traceback on its terminal
+            return
 
 
 def _death_reason(exitcode: int | None) -> str:
