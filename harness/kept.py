@@ -104,9 +104,10 @@ def write(path: Path, rows: pd.DataFrame, write_table) -> list[Path]:
 
 def _same_rows(target: Path, part: pd.DataFrame) -> bool:
     import pyarrow.parquet as pq
+    from nasbench_harness.store import to_frame
 
     try:
-        old = pq.read_table(target).to_pandas(ignore_metadata=True)
+        old = to_frame(pq.read_table(target))  # as the store reads it: integers stay integers
     except Exception:  # noqa: BLE001 - unreadable: rewrite it
         return False
     return list(old.columns) == list(part.columns) and old.astype(str).equals(part.astype(str))

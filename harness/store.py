@@ -136,7 +136,7 @@ def _read_verified(f: Path, columns: list[str] | None) -> pd.DataFrame:
             _verify(table, pf.schema_arrow.metadata or {})
             _verified.add(version)
             table = table.select(cols) if cols is not None else table
-    return _nullable_ints(table)
+    return to_frame(table)
 
 
 def _check_result_shard(schema: pa.Schema) -> None:
@@ -163,7 +163,7 @@ def _verify(table: pa.Table, meta: dict) -> None:
         raise _Damaged("its rows do not match their digests (the file is damaged)")
 
 
-def _nullable_ints(table: pa.Table) -> pd.DataFrame:
+def to_frame(table: pa.Table) -> pd.DataFrame:
     """The rows as pandas, integer columns as pandas' nullable Int64 (plain numpy ints would turn
     into floats wherever a failed row lacks the value); ``_plain_ints`` undoes it where no value is missing."""
     ints = [f.name for f in table.schema if pa.types.is_signed_integer(f.type)]
