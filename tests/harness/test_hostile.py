@@ -14,21 +14,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from nasbench_harness.cli import main
 from nasbench_harness.store import ResultStore
+from test_cli import cli
 
 TOY = "tasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nseeds: 2\n"
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    """``main(args)`` in-process: (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_sentence(code: int, err: str, *fragments: str) -> None:
