@@ -8,7 +8,7 @@ Steps for one cell:
    metric; isomorphs of a charged architecture are free; proposals outside the labelled pool
    are redrawn and counted (``n_redraws``). Its initial random sample is the first n of a
    permutation drawn from (seed, task) only, the same for every strategy and budget;
-3. the row (docs/SEARCH.md, /SEARCH_SCHEMA): the query trace, the anytime curve (eval metric of
+3. the row (docs/SEARCH.md): the query trace, the anytime curve (eval metric of
    the best-by-train architecture after each query), final best, regret to the task's global
    best eval value, queries until that value was first queried (``budget + 1`` when never),
    and the share of wall time spent fitting and scoring models.

@@ -13,7 +13,7 @@ Run (prints a Markdown table and writes the full numbers as JSON)::
     python -m nasbench_harness.methods.neural.lr_selection --out /tmp/lr-selection.json
 
 The chosen rates are copied by hand into the losses' ``default_lr`` (methods/losses.py);
-docs/LOSSES.md records the run.
+CHANGELOG.md records the run (2026-11-30, "Per-loss learning rates").
 """
 
 from __future__ import annotations

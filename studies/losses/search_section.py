@@ -1,6 +1,6 @@
 """Report section "Search": the loss paper's search experiments (Tables 2-5, Figure 7) from ``search`` rows.
 
-Reads the rows of the ``search`` protocol (contract: SEARCH_SCHEMA / docs/SEARCH.md; one row per
+Reads the rows of the ``search`` protocol (contract: docs/SEARCH.md; one row per
 run with its anytime curve) and shows, in the paper's units (test error = 100 - accuracy where
 the paper prints errors):
 

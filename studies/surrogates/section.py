@@ -2,7 +2,7 @@
 
 Tests the three claims of "Transferrable Surrogates in Expressive NAS Search Spaces" (abstract
 only; ``published/surrogates.yaml`` holds the claims and the tests fixed for them) on our spaces,
-from three kinds of rows (contract SURROGATES_SCHEMA, docs/SURROGATES.md):
+from three kinds of rows (contract: docs/SURROGATES.md):
 
 - within-task prediction: the matrix's ``predict`` rows, one line per encoding family read from
   the ``encoding`` and ``predictor`` columns (never the label text): Kendall tau and Precision@T

@@ -3,7 +3,7 @@
 
 With benchmarks disabled (the default) each body runs once as a plain test. NB101's
 423,624 cells are not benchmarked here (their enumeration alone takes about a minute);
-docs/GRAF.md quotes a hand-run timing.
+CHANGELOG.md quotes a hand-run timing.
 """
 
 from __future__ import annotations

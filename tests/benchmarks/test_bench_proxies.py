@@ -4,7 +4,7 @@ With benchmarks disabled (the default) each body runs once as a plain test on re
 sizes: analytic params + FLOPs over all 15,625 cells x 3 datasets (vectorised), synflow
 for 3 cells (all three datasets, one torch thread). Enabled, synflow runs on 64 random
 cells; its CPU time per cell times 15,625 projects the whole `data proxies nb201` job
-(docs/PROXIES.md quotes the measured run). The load average is kept in ``extra_info``.
+(CHANGELOG.md quotes the measured run). The load average is kept in ``extra_info``.
 """
 
 from __future__ import annotations
