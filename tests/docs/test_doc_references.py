@@ -1,6 +1,6 @@
 """Every command and path the documentation names runs or resolves from a clone.
 
-The README, the pages of docs/, the changelog and the studies' READMEs name matrices
+The README, the pages of docs/, the changelog, the studies' and the example plugin's READMEs name matrices
 (`--matrix X`), scripts (`python tools/...`, `python -m nasbench_harness...`) and files of the
 repository. Each must exist here: a figure whose matrix or script lives in a temporary
 folder cannot be re-run by anyone else.
@@ -17,7 +17,10 @@ import yaml
 from nasbench_harness.matrix import builtin_matrices
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "studies").glob("*/README.md")])
+DOCS = sorted([
+    ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md"),
+    *(ROOT / "studies").glob("*/README.md"), *(ROOT / "examples").glob("*/README.md"),
+])
 TOP = ("harness", "methods", "tasks", "studies", "tools", "docs", "tests", "examples")
 # Matrix names the docs use as stand-ins for the reader's own file.
 PLACEHOLDERS = {"M", "NAME", "FILE", "my.yaml"}
