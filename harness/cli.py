@@ -226,7 +226,7 @@ def validate(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Typed override key.path=value; repeatable.")] = None,
 ) -> None:
     """Check a matrix (names, types, values) and print what it expands to."""
-    from nasbench_harness.errors import DataError
+    from nasbench_harness.errors import MissingDataError
     from nasbench_harness.matrix import check_budgets, load_matrix
     from nasbench_harness.paths import DATA_ENV
     from nasbench_harness.runner import _load_task
@@ -237,7 +237,7 @@ def validate(
     for t in tasks:  # budgets are checked against the tasks whose data is imported
         try:
             sizes[t] = len(_load_task(t, os.environ.get(DATA_ENV)))
-        except DataError:
+        except MissingDataError:  # damaged data raises its sentence (how to repair it), as `run` does
             err.print(f"[yellow]note:[/yellow] the data of task {escape(t)} is not imported; its budgets are not checked.")
     check_budgets(m.name, m.cells, sizes)
     methods = sorted({c.method for c in m.cells})

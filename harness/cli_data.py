@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
-from nasbench_harness.errors import DataError, HarnessError
+from nasbench_harness.errors import DataError, HarnessError, MissingDataError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -69,6 +70,23 @@ DataDirOption = Annotated[
 
 
 # --------------------------------------------------------------------------- import
+def _check_writable(folder: Path, what: str, option: str) -> None:
+    """One sentence, before anything is fetched or written, when ``folder`` is a file, lies
+    under a file, or cannot be created or written (nothing is created here)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == folder else f"lies under the file {existing}"
+        raise DataError(f"The {what} {folder} {where}, not a folder; pass a folder with {option}.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        verb = "cannot be written" if existing == folder else f"cannot be created (its parent {existing} is not writable)"
+        raise DataError(f"The {what} {folder} {verb}; pass a writable folder with {option}.")
+
+
+CACHE_OPTION = "--data-dir (or NASBENCH_HARNESS_DATA)"
+
+
 def _snapshot(root: Path) -> dict[Path, bytes]:
     """Bytes of every file in the cache; ``_restore`` deletes any file not listed here."""
     if not root.is_dir():
@@ -101,6 +119,7 @@ def _import_all_or_nothing(paths: list[Path], cache) -> None:
     """Import ``paths`` and print what was imported; on any failure restore the cache byte for byte."""
     from nasbench_harness.tasks.importers import import_paths
 
+    _check_writable(cache.root, "data cache folder", CACHE_OPTION)
     before = _snapshot(cache.root)  # import_paths reports missing paths before it writes anything
     try:
         results = import_paths(paths, cache, progress=_progress)
@@ -162,6 +181,9 @@ def download_cmd(
         skipped = [n for n, d in catalogue.items() if not d.files and not d.included]
         out.print(f"[dim]not downloadable, see `data download NAME`: {', '.join(skipped)}[/dim]")
     root = Path(dest) if dest is not None else downloads_dir()
+    _check_writable(root, "downloads folder", "--dest (or NASBENCH_HARNESS_DOWNLOADS)")
+    if not no_import:  # before a long download, not after it
+        _check_writable(_cache(data_dir).root, "data cache folder", CACHE_OPTION)
     fetched = []  # every file first, then one import, so importers run in their (space, priority) order
     for d in datasets:
         for spec in d.files:
@@ -205,6 +227,7 @@ def task_summary(name: str, cache) -> dict:
         task = load_task(name, cache)
     except HarnessError as exc:
         row["reason"] = str(exc)
+        row["damaged"] = not isinstance(exc, MissingDataError)  # imported, but unusable: say so, not "not imported"
         return row
     best = np.nanmax if spec.higher_is_better else np.nanmin
     row.update(
@@ -241,12 +264,14 @@ def list_cmd(
         eval_name = r["eval_metric"] + ("" if r["eval_is_test"] else " (validation)")
         table.add_row(
             r["task"] if r["available"] else f"[dim]{r['task']}[/dim]",
-            f"{r['n_archs']:,}" if r["available"] else "[yellow]not imported[/yellow]",
+            f"{r['n_archs']:,}" if r["available"] else ("[red]damaged[/red]" if r.get("damaged") else "[yellow]not imported[/yellow]"),
             f"{r['train_metric']} -> {eval_name}",
             fmt(r["best_train"]),
             fmt(r["best_eval"]),
         )
     out.print(table)
+    for reason in dict.fromkeys(r["reason"] for r in rows if r.get("damaged")):  # one line per damaged space
+        err.print(f"[red]problem:[/red] {escape(reason)}")
 
 
 # --------------------------------------------------------------------------- verify

@@ -21,6 +21,10 @@ class DataError(HarnessError):
     """Benchmark data is missing, unreadable, corrupted or changed since import."""
 
 
+class MissingDataError(DataError):
+    """No data is imported for a search space (not damaged data: that is a plain DataError)."""
+
+
 class ConfigError(HarnessError):
     """A matrix, task definition or command-line value is invalid."""
 

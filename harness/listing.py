@@ -61,7 +61,8 @@ def _entry_row(kind: str, name: str) -> tuple[dict, object]:
         obj = registry.load(kind, name)
         row["description"] = str(registry.describe(kind, name))
     except Exception as exc:  # noqa: BLE001 - a plugin may raise anything
-        row.update(description="(broken plugin: it fails to import; see `list --json`)", error=str(exc), broken=True)
+        # The error's own sentence names the packages (e.g. two declaring one name), cut for the table.
+        row.update(description=f"(broken plugin) {' '.join(str(exc).split())[:300]}", error=str(exc), broken=True)
         return row, None
     return row, obj
 

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from nasbench_harness.artefacts import write_bytes
-from nasbench_harness.errors import DataError
+from nasbench_harness.errors import DataError, MissingDataError
 from nasbench_harness.paths import data_dir
 from nasbench_harness.tasks.digest import combine, table_digests
 
@@ -101,7 +101,7 @@ class DataCache:
     def read_table(self, space: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
         path = self.space_dir(space) / TABLE
         if not path.is_file():
-            raise DataError(self._missing(space))
+            raise MissingDataError(self._missing(space))
         try:
             table = pq.read_table(path, columns=list(columns) if columns else None, memory_map=True)
         except (pa.ArrowException, OSError) as exc:
@@ -129,7 +129,7 @@ class DataCache:
         """The sha256 of the table recorded at import (cheap: no re-hashing on every load)."""
         digest = self.manifest(space).get("table_sha256")
         if not digest:
-            raise DataError(self._missing(space))
+            raise MissingDataError(self._missing(space))
         return digest
 
     def columns(self, space: str) -> list[str]:

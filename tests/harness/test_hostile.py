@@ -258,3 +258,64 @@ def test_a_shard_warning_is_one_line(tmp_path):
     with pytest.warns(Warning):
         store.read()
     assert len(store.problems) == 1 and "\n" not in store.problems[0] and "thrift" in store.problems[0]
+
+
+# -- 10. data folders that are files or cannot be written --------------------------------------------
+@pytest.mark.parametrize("command", ["import", "download"])
+@pytest.mark.parametrize("where", ["file", "under-a-file"])
+def test_a_data_or_downloads_folder_that_is_a_file_is_one_sentence(capsys, tmp_path, command, where):
+    (tmp_path / "afile").write_text("x")
+    folder = tmp_path / "afile" if where == "file" else tmp_path / "afile" / "sub"
+    if command == "import":
+        args = ["data", "import", str(tmp_path / "missing.json"), "--data-dir", str(folder)]
+    else:
+        args = ["data", "download", "nb201", "--dest", str(folder), "--data-dir", str(tmp_path / "data")]
+    code, _, err = cli(capsys, *args)
+    one_sentence(code, err, str(folder), "not a folder")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to a read-only folder: the permission case needs a normal user")
+def test_a_data_folder_that_cannot_be_written_is_one_sentence(capsys, tmp_path):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    code, _, err = cli(capsys, "data", "import", str(tmp_path / "missing.json"), "--data-dir", str(tmp_path / "ro" / "data"))
+    one_sentence(code, err, "cannot be created")
+
+
+# -- 13. damaged data is called damaged ---------------------------------------------------------------
+def test_damaged_data_is_named_as_damaged_by_validate_and_data_list(capsys, write_matrix, tmp_path, monkeypatch):
+    from nasbench_harness import runner
+
+    (tmp_path / "data" / "nb201").mkdir(parents=True)
+    (tmp_path / "data" / "nb201" / "table.parquet").write_bytes(b"PAR1")
+    (tmp_path / "data" / "nb201" / "manifest.json").write_text("[]")
+    monkeypatch.setenv("NASBENCH_HARNESS_DATA", str(tmp_path / "data"))
+    runner._load_task.cache_clear()
+    path = write_matrix("tasks: [nb201/cifar10]\nmethods: [ridge]\nbudgets: [10]\n")
+    try:
+        code, _, err = cli(capsys, "validate", str(path))
+        one_sentence(code, err, "is not a JSON object", "re-run `nasbench-harness data import`")
+    finally:
+        runner._load_task.cache_clear()
+    code, _, err = cli(capsys, "data", "list")
+    assert code == 0 and err.count("problem:") == 1 and "re-run `nasbench-harness data import` for 'nb201'" in err, err
+    code, out, _ = cli(capsys, "data", "list", "--json")
+    assert code == 0 and all(r["damaged"] for r in json.loads(out) if r["space"] == "nb201")
+
+
+# -- 16. a plugin whose name collides with a built-in ---------------------------------------------------
+def test_a_plugin_colliding_with_a_built_in_is_listed_with_both_packages(capsys, tmp_path, monkeypatch):
+    from nasbench_harness import registry
+
+    info = tmp_path / "nbh_clash-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nbh-clash\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[nasbench_harness.predictors]\nridge = nbh_clash:Ridge\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.clear_caches()
+    try:
+        code, out, _ = cli(capsys, "list", "predictors", "--json")
+        row = {r["name"]: r for r in json.loads(out)}["ridge"]
+        assert code == 0 and row["broken"] and "nbh-clash" in row["description"] and "nasbench-harness" in row["description"], row
+    finally:
+        monkeypatch.undo()
+        registry.clear_caches()
