@@ -59,3 +59,17 @@ def stores_on_executors(tmp_path):
         return out
 
     return run
+
+
+def write_plugin(root: Path, dist: str, entry_points: str, modules: dict[str, str] | None = None) -> Path:
+    """A plugin distribution in ``root`` (put it on sys.path): its ``.dist-info`` with
+    ``entry_points`` (the entry_points.txt text) and ``modules`` (file name -> source)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in (modules or {}).items():
+        (root / name).write_text(text)
+    info = root / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    return root
+

@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_plugin
 from nasbench_harness import registry
 from nasbench_harness import store as store_module
 from nasbench_harness.cli import main
@@ -472,13 +473,8 @@ def test_report_out_deletes_only_pages_it_wrote(capsys, toy_matrix, tmp_path):
 
 def test_one_broken_plugin_is_listed_as_broken_not_fatal(capsys, tmp_path, monkeypatch, example_plugin):
     """A plugin whose import calls sys.exit (the worst a module can do at import)."""
-    root = tmp_path / "broken"
-    root.mkdir()
-    (root / "nbh_broken_plugin.py").write_text("import sys\nsys.exit('cannot start')\n")
-    info = root / "nbh_broken_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nbh-broken-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[nasbench_harness.predictors]\nbrokenpred = nbh_broken_plugin:Nope\n")
+    root = write_plugin(tmp_path / "broken", "nbh-broken-plugin", "[nasbench_harness.predictors]\nbrokenpred = nbh_broken_plugin:Nope\n",
+                        {"nbh_broken_plugin.py": "import sys\nsys.exit('cannot start')\n"})
     monkeypatch.syspath_prepend(str(root))
     registry.clear_caches()
     try:

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import write_plugin
 from nasbench_harness.store import ResultStore
 from test_cli import cli
 
@@ -306,11 +307,7 @@ def test_damaged_data_is_named_as_damaged_by_validate_and_data_list(capsys, writ
 def test_a_plugin_colliding_with_a_built_in_is_listed_with_both_packages(capsys, tmp_path, monkeypatch):
     from nasbench_harness import registry
 
-    info = tmp_path / "nbh_clash-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nbh-clash\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[nasbench_harness.predictors]\nridge = nbh_clash:Ridge\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(write_plugin(tmp_path / "clash", "nbh-clash", "[nasbench_harness.predictors]\nridge = nbh_clash:Ridge\n")))
     registry.clear_caches()
     try:
         code, out, _ = cli(capsys, "list", "predictors", "--json")
