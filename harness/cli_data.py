@@ -126,7 +126,7 @@ def _import_all_or_nothing(paths: list[Path], cache) -> None:
     except BaseException:
         _restore(cache.root, before)
         raise
-    table = Table(title=f"Imported into {cache.root}")
+    table = Table(title=f"Imported into {escape(str(cache.root))}")
     for col in ("importer", "space", "files", "rows", "columns", "seconds"):
         table.add_column(col, justify="right" if col in ("files", "rows", "columns", "seconds") else "left")
     for r in results:
@@ -192,7 +192,7 @@ def download_cmd(
             if spec.unpinned:
                 out.print(f"[dim]{escape(spec.target)}: no published checksum ({escape(spec.unpinned)}).[/dim]")
         if d.files:
-            out.print(f"{d.name}: {len(d.files)} file(s) in {root / d.name} verified")
+            out.print(f"{d.name}: {len(d.files)} file(s) in {root / d.name} verified", markup=False)
     if fetched and not no_import:
         _import_all_or_nothing(fetched, _cache(data_dir))
 
@@ -254,7 +254,7 @@ def list_cmd(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"Tasks (cache: {cache.root})")
+    table = Table(title=f"Tasks (cache: {escape(str(cache.root))})")
     for col in ("task", "archs", "train -> eval", "best train", "best eval"):
         table.add_column(col, overflow="fold")
     def fmt(v):
@@ -406,5 +406,5 @@ def proxies_cmd(
     out.print(
         f"{space}: {summary['computed']} of {summary['chunks']} chunks computed now; {summary['cells']:,} cells with "
         f"{len(summary['columns'])} proxy columns in {escape(summary['result'])} (sha256 {summary['sha256'][:16]}...), "
-        f"merged into the table in {cache.root}"
+        f"merged into the table in {escape(str(cache.root))}"
     )

@@ -189,6 +189,12 @@ def test_markup_in_a_name_label_or_path_is_printed_literally(capsys, write_matri
     assert code == 0 and "[/]rep" in out, err
 
 
+def test_markup_in_a_data_folder_is_printed_literally(capsys, tmp_path):
+    folder = tmp_path / "[/]data[bold]"
+    code, out, err = cli(capsys, "data", "list", "--data-dir", str(folder))
+    assert code == 0 and "[/]data" in out.replace("\n", ""), err
+
+
 # -- 11. a damaged plan cache is discarded ------------------------------------------------------
 @pytest.mark.parametrize("edit", ["params-list", "keys-short"])
 def test_a_damaged_plan_cache_entry_is_recomputed_not_fatal(capsys, write_matrix, example_plugin, tmp_path, monkeypatch, edit):
