@@ -163,3 +163,64 @@ def _draw_metric(ax, agg: pd.DataFrame, metric: str, x_col: str, colours: Mappin
         )
         ax.minorticks_off()
     return handles
+
+
+def cd_diagram(test, colours: Mapping[str, str] | None = None, *, title: str | None = None) -> Figure | None:
+    """Critical-difference diagram (Demšar 2006) of a ``stats.RankTest``: methods on their mean
+    rank (1 = best, at the left), the better half labelled on the left and the rest on the
+    right, and a thick bar under every clique of methods the Wilcoxon-Holm tests do not tell
+    apart. The height grows with the number of methods and cliques, so that dozens stay
+    readable; None with fewer than two methods."""
+    import matplotlib as mpl
+
+    k = len(test.methods)
+    if k < 2:
+        return None
+    colours = colours or {}
+    cliques = _pack_cliques(test)
+    step, bar_step = 0.19, 0.09  # inches per label row and per clique row
+    half = (k + 1) // 2
+    top = 0.45 + bar_step * (len(cliques) + 1)  # first label row, in inches below the axis
+    height = 0.55 + top + step * max(half, k - half)
+    width = 7.0
+    with mpl.rc_context({**STYLE, "axes.grid": False}):
+        fig = Figure(figsize=(width, height))
+        ax = fig.add_axes((0.2, 0.0, 0.6, 1.0))
+        ax.set_axis_off()
+        ax.set_xlim(1, max(k, 2))
+        ax.set_ylim(height - 0.3, -0.3)  # y in inches below the rank axis
+        ax.hlines(0, 1, k, color="#111827", linewidth=1)
+        ticks = MaxNLocator(nbins=12, integer=True).tick_values(1, k)
+        for t in sorted({1, *ticks[(ticks > 1) & (ticks <= k)]}):
+            ax.vlines(t, -0.06, 0, color="#111827", linewidth=1)
+            ax.text(t, -0.1, f"{t:g}", ha="center", va="bottom", fontsize=8)
+        for row, spans in enumerate(cliques):
+            for lo, hi in spans:
+                ax.hlines(0.2 + bar_step * row, lo - 0.03, hi + 0.03, color="#111827", linewidth=3.2, zorder=3)
+        for i, (name, rank) in enumerate(zip(test.methods, test.mean_ranks, strict=True)):
+            left = i < half
+            y = top + step * (i if left else k - 1 - i)
+            edge = 1 - 0.06 * (k - 1) if left else k + 0.06 * (k - 1)  # labels just outside the axis
+            colour = colours.get(name, "#374151")
+            ax.plot([rank, rank, edge], [0, y, y], color=colour, linewidth=0.9, solid_joinstyle="miter", clip_on=False)
+            ax.text(edge, y, f"{name} ({rank:.2f})" if left else f"({rank:.2f}) {name}", ha="right" if left else "left",
+                    va="center", fontsize=8, clip_on=False)
+        if title:
+            ax.set_title(title, fontsize=10, loc="center", pad=14)
+        ax.text((1 + k) / 2, -0.3, "mean rank (1 = best)", ha="center", va="bottom", fontsize=8, color="#6b7280")
+    return fig
+
+
+def _pack_cliques(test) -> list[list[tuple[float, float]]]:
+    """Rows of clique bars, each bar a clique's (lowest, highest) mean rank: cliques that do not
+    overlap share a row (first fit), so the bars take as little height as they can."""
+    rank = dict(zip(test.methods, test.mean_ranks, strict=True))
+    spans = sorted((min(rank[m] for m in c), max(rank[m] for m in c)) for c in test.cliques())
+    rows: list[list[tuple[float, float]]] = []
+    for lo, hi in spans:
+        row = next((r for r in rows if r[-1][1] + 0.1 < lo), None)
+        if row is None:
+            row = []
+            rows.append(row)
+        row.append((lo, hi))
+    return rows

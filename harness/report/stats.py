@@ -9,6 +9,12 @@ Everything delegates to scipy; this module only fixes the conventions the report
   excludes zero; otherwise it is "not resolved", never a win.
 - ``censored_median``: Kaplan-Meier median of a count observed up to a cap (scipy's ``ecdf``
   on right-censored data); None when fewer than half the runs reached the event.
+- ``rank_test``: several methods over paired blocks (a block is one task, budget and seed:
+  one value per method, paired by construction; a search's budget is its query budget, so
+  runs at different budgets are never paired): Friedman's test (``friedmanchisquare``), mean ranks
+  with ties averaged, pairwise Wilcoxon signed-rank tests Holm-corrected, read only when
+  Friedman rejects (Demšar 2006), and the cliques a critical-difference diagram draws. An
+  incomplete grid is reduced as ``INCOMPLETE_GRID`` says.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 LEVEL = 0.95
@@ -85,11 +92,16 @@ class Paired:
     def describe(self, unit: str = "") -> str:
         u = f" {unit}" if unit else ""
         ci = f"[{self.low:+.3f}, {self.high:+.3f}]" if math.isfinite(self.low) else "[n/a]"
-        return f"mean diff {self.diff:+.3f}{u}, 95% CI {ci}, paired t p={_p(self.p_t)}, Wilcoxon p={_p(self.p_wilcoxon)}, n={self.n}"
+        return f"mean diff {self.diff:+.3f}{u}, 95% CI {ci}, paired t p={format_p(self.p_t)}, Wilcoxon p={format_p(self.p_wilcoxon)}, n={self.n}"
 
 
-def _p(p: float) -> str:
+def format_p(p: float) -> str:
     return "n/a" if not math.isfinite(p) else f"{p:.2g}"
+
+
+def p_phrase(p: float) -> str:
+    """"p = 0.031", or "p < 1e-16" below what a double resolves (scipy then returns 0)."""
+    return "p < 1e-16" if 0 <= p < 1e-16 else f"p = {format_p(p)}"
 
 
 def paired(a, b, level: float = LEVEL) -> Paired:
@@ -127,3 +139,196 @@ def censored_median(times, observed) -> float | None:
     sf = stats.ecdf(data).sf
     below = np.flatnonzero(sf.probabilities <= 0.5)
     return float(sf.quantiles[below[0]]) if below.size else None
+
+
+# -- several methods over paired blocks: Friedman, Wilcoxon-Holm post-hoc, cliques ----------------
+ALPHA = 0.05
+INCOMPLETE_GRID = (
+    "Friedman's test needs every method in every block, and a value filled into a gap would be invented: "
+    "methods are left out, fewest blocks first, up to the point that keeps the most values (blocks × methods; "
+    "on a tie, more methods), then every block still missing a kept method is left out; both are counted here."
+)
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjusted p-values, in the input's order (NaN stays NaN and is not counted).
+
+    The i-th smallest of m p-values is multiplied by m - i + 1; a running maximum keeps the
+    adjusted values in the order of the raw ones, and nothing exceeds 1.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = order.size
+    adjusted = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+
+
+@dataclass(frozen=True)
+class RankTest:
+    """Friedman's test of several methods over paired blocks, with its Wilcoxon-Holm post-hoc tests.
+
+    ``methods`` are sorted by mean rank (1 = best, ties share the average rank within a
+    block). ``pairs`` has one row per pair of methods: ``a``, ``b`` (``a`` the better mean
+    rank), ``p`` (two-sided Wilcoxon signed-rank over the blocks), ``p_holm`` (Holm-adjusted
+    over all pairs) and ``significant``: Friedman rejects at ``alpha`` AND ``p_holm < alpha``
+    (the post-hoc tests are read only when the omnibus test rejects, as in Demšar 2006).
+    """
+
+    metric: str
+    methods: tuple[str, ...]
+    mean_ranks: tuple[float, ...]
+    n_blocks: int
+    dropped_blocks: int  # blocks left out because a kept method had no value in them
+    dropped_methods: tuple[str, ...]  # methods left out for covering too few blocks (see rank_test)
+    statistic: float  # Friedman chi-square (NaN with fewer than three methods)
+    p: float
+    pairs: pd.DataFrame  # a, b, p, p_holm, significant
+    alpha: float = ALPHA
+    separated: frozenset = frozenset()  # {frozenset({a, b})} of the significant pairs
+
+    @property
+    def rejects(self) -> bool:
+        return math.isfinite(self.p) and self.p < self.alpha
+
+    def differ(self, a: str, b: str) -> bool:
+        """Whether the post-hoc test separates ``a`` and ``b``."""
+        return frozenset((a, b)) in self.separated
+
+    def cliques(self) -> list[tuple[str, ...]]:
+        """Maximal runs of methods, consecutive in mean rank, no two of which differ: the bars
+        of a critical-difference diagram. Single methods are not cliques."""
+        runs = []
+        for i in range(len(self.methods)):
+            j = i
+            while j + 1 < len(self.methods) and not any(self.differ(self.methods[k], self.methods[j + 1]) for k in range(i, j + 1)):
+                j += 1
+            if j > i and not (runs and runs[-1][1] >= j):  # not inside the previous run
+                runs.append((i, j))
+        return [tuple(self.methods[i : j + 1]) for i, j in runs]
+
+    def near_best(self) -> set[str]:
+        """The best method by mean rank and every method the post-hoc tests do not separate from it."""
+        if not self.methods:
+            return set()
+        best = self.methods[0]
+        return {m for m in self.methods if m == best or not self.differ(best, m)}
+
+    def describe(self, label: str = "") -> str:
+        """One sentence: what was compared, the Friedman result and what the incomplete grid cost."""
+        if math.isfinite(self.statistic):
+            stat = f"Friedman χ² = {self.statistic:.2f}, {p_phrase(self.p)}"
+        elif len(self.methods) == 2:
+            stat = f"two methods: Wilcoxon signed-rank {p_phrase(self.p)}"
+        else:
+            stat = "no Friedman test (every block a tie, or fewer than two blocks)"
+        left = []
+        if self.dropped_blocks:
+            left.append(f"{self.dropped_blocks} incomplete block(s) left out")
+        if self.dropped_methods:
+            left.append(f"{len(self.dropped_methods)} method(s) with too few blocks left out: {', '.join(self.dropped_methods)}")
+        extra = f"; {'; '.join(left)}" if left else ""
+        return f"{label or self.metric}: {len(self.methods)} methods over {self.n_blocks} paired blocks, {stat}{extra}."
+
+
+def _complete_grid(table) -> tuple[object, tuple[str, ...]]:
+    """The largest complete (blocks x methods) part of ``table`` reached by leaving out the
+    least-covered methods (``INCOMPLETE_GRID``). One method with a few gaps thus costs a few
+    blocks, while a method run on a small part of the grid is left out instead of emptying the
+    test for all the others."""
+    coverage = table.notna().sum().sort_values(kind="stable")
+    kept = list(coverage.index)
+    best_kept, best_values = list(kept), 0
+    while len(kept) >= 2:
+        values = int(table[kept].notna().all(axis=1).sum()) * len(kept)
+        if values > best_values:
+            best_kept, best_values = list(kept), values
+        kept = kept[1:]
+    dropped = tuple(sorted(set(table.columns) - set(best_kept)))
+    return table[sorted(best_kept)], dropped
+
+
+def rank_test(values, *, higher_is_better, metric: str = "", alpha: float = ALPHA) -> RankTest:
+    """Friedman and pairwise Wilcoxon-Holm tests of the methods (columns) of ``values`` over its
+    blocks (rows): a DataFrame with one row per block (e.g. one task and seed) and one column
+    per method, NaN where a method has no value.
+
+    ``higher_is_better``: a bool, or a boolean Series over the rows (a metric in task units
+    turns with each block's task). An incomplete grid is reduced as ``_complete_grid`` says; the
+    result counts the blocks and names the methods it left out.
+    """
+    table = values.astype(float)
+    direction = pd.Series(np.broadcast_to(np.asarray(higher_is_better, dtype=bool), len(table)), index=table.index)
+    table, dropped_methods = _complete_grid(table)
+    complete = table.notna().all(axis=1)
+    dropped_blocks = int((~complete & table.notna().any(axis=1)).sum())
+    table, direction = table[complete], direction[complete]
+    names = list(table.columns)
+    # rank 1 = best in each block: orient so that larger is better, then rank descending
+    oriented = table.to_numpy() * np.where(direction.to_numpy(), 1.0, -1.0)[:, None]
+    ranks = stats.rankdata(-oriented, axis=1, method="average") if oriented.size else np.empty((0, len(names)))
+    mean_ranks = ranks.mean(axis=0) if len(ranks) else np.full(len(names), np.nan)
+    order = np.argsort(mean_ranks, kind="stable")
+    statistic = p = math.nan
+    if len(names) >= 3 and len(table) >= 2 and np.ptp(oriented, axis=1).any():
+        res = stats.friedmanchisquare(*oriented.T)
+        statistic, p = float(res.statistic), float(res.pvalue)
+    elif len(names) == 2 and len(table) >= 1:
+        p = _wilcoxon(oriented[:, 0], oriented[:, 1])  # two methods: the omnibus test is the one pair's
+    elif len(names) >= 2 and len(table) >= 2:
+        p = 1.0  # every block a tie: nothing differs
+    pairs = _pairs([names[i] for i in order], oriented[:, order], p < alpha if math.isfinite(p) else False, alpha)
+    separated = frozenset(frozenset((a, b)) for a, b in pairs.loc[pairs["significant"], ["a", "b"]].itertuples(index=False))
+    return RankTest(metric, tuple(names[i] for i in order), tuple(float(mean_ranks[i]) for i in order), len(table),
+                    dropped_blocks, dropped_methods, statistic, p, pairs, alpha, separated)
+
+
+def _wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p of ``a - b`` (zero differences dropped, scipy's default);
+    1 when every difference is zero (nothing to tell apart)."""
+    d = a - b
+    if not np.any(d != 0):
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # few non-zero differences: scipy warns and still answers
+        return float(stats.wilcoxon(a, b).pvalue)
+
+
+def _pairs(names: list[str], oriented: np.ndarray, omnibus_rejects: bool, alpha: float) -> pd.DataFrame:
+    """Every pair (in mean-rank order) with its Wilcoxon p, Holm-adjusted p and verdict."""
+    rows = [(names[i], names[j], _wilcoxon(oriented[:, i], oriented[:, j]) if len(oriented) else math.nan)
+            for i in range(len(names)) for j in range(i + 1, len(names))]
+    pairs = pd.DataFrame(rows, columns=["a", "b", "p"])
+    pairs["p_holm"] = holm(pairs["p"].to_numpy()) if len(pairs) else []
+    pairs["significant"] = bool(omnibus_rejects) & (pairs["p_holm"] < alpha)
+    return pairs
+
+
+def block_table(rows: pd.DataFrame, metric: str, blocks: list[str], method: str = "method") -> pd.DataFrame:
+    """(blocks x methods) table of ``metric`` from the ok result rows; where a block holds several
+    rows of one method (one cell's rows differ only in what the blocks leave out), their mean."""
+    ok = rows[rows[metric].notna()] if metric in rows.columns else rows.iloc[0:0]
+    if "status" in ok.columns:
+        ok = ok[ok["status"] == "ok"]
+    if ok.empty:
+        return pd.DataFrame()
+    return ok.pivot_table(index=blocks, columns=method, values=metric, aggfunc="mean").astype(float)
+
+
+def rank_test_rows(rows, metric: str, blocks: list[str], *, method: str = "method", task_hib=None, alpha: float = ALPHA) -> RankTest:
+    """``rank_test`` of result rows: one block per distinct ``blocks`` value (e.g. task and seed),
+    one column per ``method`` value. The metric's direction is its declaration's
+    (``aggregate.higher_is_better``), turned per block for a metric in task units when
+    ``blocks`` holds ``task`` and ``task_hib`` gives that task's direction."""
+    from nasbench_harness.report.aggregate import higher_is_better
+
+    table = block_table(rows, metric, blocks, method)
+    task_hib = task_hib or {}
+    if "task" in blocks and len(table):
+        tasks = table.index.get_level_values("task")
+        direction = pd.Series([higher_is_better(metric, task_hib.get(t, True)) for t in tasks], index=table.index)
+    else:
+        direction = higher_is_better(metric)
+    return rank_test(table, higher_is_better=direction, metric=metric, alpha=alpha)
