@@ -20,7 +20,7 @@ import jinja2
 import pandas as pd
 from nasbench_harness.errors import ConfigError, ResultStoreError
 from nasbench_harness.report import aggregate as A
-from nasbench_harness.report import plots
+from nasbench_harness.report import plots, stats
 from nasbench_harness.report.context import ReportContext
 from nasbench_harness.report.sections import render_all
 
@@ -307,6 +307,9 @@ def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
         # 16 hex digits identify a run; the full keys are in the comparison page's rows CSV.
         table["keys"] = table["keys"].str.replace(r"([0-9a-f]{16})[0-9a-f]*", r"\1", regex=True)
         caption = f"{comp['label']} · budget {A.format_budget(budget)} · {len(sub)} methods"
+        if primary:
+            table, post_hoc = _mark_near_best(table, ok_rows[ok_rows["budget"] == budget], primary, meta)
+            caption += post_hoc
         tabs.append(
             {
                 "label": A.format_budget(budget),
@@ -329,6 +332,28 @@ def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
         "rows_html": _rows_table(rows, metrics, ctx, comp["slug"]),
         "href": f"{BOARDS_DIR}/{comp['slug']}.html",
     }
+
+
+NEAR_BEST = "vs best"  # leaderboard column: best / ≈ best / worse, from the Wilcoxon-Holm post-hoc tests
+
+
+def _mark_near_best(table: pd.DataFrame, rows: pd.DataFrame, metric: str, meta: dict) -> tuple[pd.DataFrame, str]:
+    """The table with a column marking the best method by mean rank on ``metric`` over the
+    seeds (blocks) and every method not significantly worse than it (``stats.rank_test``), and
+    the caption's sentence saying so; the table unchanged with fewer than two methods or seeds."""
+    task_hib = dict.fromkeys(rows["task"].unique(), meta["higher_is_better"])
+    test = stats.rank_test_rows(rows, metric, ["task", "seed"], task_hib=task_hib)
+    if len(test.methods) < 2 or test.n_blocks < 2:
+        return table, ""
+    near = test.near_best()
+    marks = {m: "≈ best" if m in near else "worse" for m in test.methods} | {test.methods[0]: "best"}
+    table = table.copy()
+    table.insert(table.columns.get_loc("method") + 1, NEAR_BEST, table["method"].map(marks).fillna(""))
+    left = f", {len(test.dropped_methods)} method(s) with too few seeds unmarked" if test.dropped_methods else ""
+    return table, (
+        f" · {NEAR_BEST}: best mean rank on {A.metric_info(metric).label} over {test.n_blocks} common seeds, and the methods "
+        f"the Wilcoxon-Holm tests do not find worse (Friedman {stats.p_phrase(test.p)}{left})"
+    )
 
 
 def _curves(agg: pd.DataFrame, metrics: list[str], hib: dict[str, bool], ctx: ReportContext) -> str:
@@ -386,9 +411,39 @@ def _rankings(results: pd.DataFrame, ctx: ReportContext) -> list[dict]:
             csv=f"ranking-{protocol}.csv",
         )
         out.append(
-            {"protocol": protocol, "html": html, "n_tasks": rows["task"].nunique(), **_cross_task(rows, metrics, ctx)}
+            {
+                "protocol": protocol,
+                "html": html,
+                "n_tasks": rows["task"].nunique(),
+                "cd": _overall_rank_tests(rows, metrics, task_hib, ctx),
+                **_cross_task(rows, metrics, ctx),
+            }
         )
     return out
+
+
+MAX_CD_DIAGRAMS = 4  # per protocol: the methods one diagram leaves out get the next, while they share blocks
+
+
+def _overall_rank_tests(rows: pd.DataFrame, metrics: list[str], task_hib: dict[str, bool], ctx: ReportContext) -> str:
+    """Critical-difference diagrams of a protocol's methods across every task on its headline
+    metric (the one the cross-task tables show), over blocks of one leaderboard table and seed:
+    (board params, task, budget, seed); a search's params belong to its method, so its blocks
+    are in effect (task, budget, seed). Methods that ran on other blocks than the rest (another
+    study's grid) are left out of one diagram by ``stats.rank_test``; they are compared among
+    themselves in the next."""
+    metric = "kendall_tau" if "kendall_tau" in metrics else metrics[0]
+    protocol = rows["protocol"].iloc[0]
+    blocks = ["protocol_params", "task", "budget", "seed"]
+    rows = rows.assign(protocol_params=A.board_params(rows))
+    html = []
+    for _ in range(MAX_CD_DIAGRAMS):
+        test = stats.rank_test_rows(rows, metric, blocks, task_hib=task_hib)
+        html.append(ctx.show_rank_test(test, blocks, what=f"{protocol} methods across tasks" if not html else "the methods left out above"))
+        rows = rows[rows["method"].isin(test.dropped_methods)]
+        if rows["method"].nunique() < 2:
+            break
+    return "".join(html)
 
 
 def _cross_task(rows: pd.DataFrame, metrics: list[str], ctx: ReportContext) -> dict:

@@ -38,6 +38,12 @@ API (keyword arguments are optional):
     results to tell) or ``NOT_APPLICABLE`` (the claim's premise does not hold in our
     results, so it cannot be tested); ``evidence`` says which numbers decided it. The report's overview
     counts every check and links to it.
+``ctx.rank_test(rows, metric, blocks, method="method", what="") -> str``
+    Friedman's test of the ``method`` values over paired ``blocks`` (e.g. ``["task", "seed"]``)
+    on ``metric`` (direction from its declaration), with pairwise Wilcoxon-Holm tests and a
+    critical-difference diagram (``stats.rank_test``, ``plots.cd_diagram``); an incomplete
+    grid is reduced as ``stats.rank_test`` documents and the text says what was left out.
+    ``what`` names the compared rows in the caption. Empty with fewer than two methods.
 ``ctx.note(text) -> str``
     A paragraph of explanatory text.
 ``ctx.color(method) -> str``
@@ -53,6 +59,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -213,6 +220,30 @@ class ReportContext:
     def error_box(self, title: str, message: str) -> str:
         return f'<div class="error-box"><strong>{escape(title)}</strong> {escape(message)}</div>'
 
+    def rank_test(self, rows: pd.DataFrame, metric: str, blocks: list[str], *, method: str = "method", what: str = "") -> str:
+        from nasbench_harness.report import stats
+
+        hib = {t: bool(getattr(self.task(t), "higher_is_better", True)) for t in rows["task"].unique()} if "task" in rows else {}
+        return self.show_rank_test(stats.rank_test_rows(rows, metric, list(blocks), method=method, task_hib=hib), blocks, what)
+
+    def show_rank_test(self, test, blocks: list[str], what: str = "") -> str:
+        """The HTML of a computed ``stats.RankTest`` (see ``rank_test``)."""
+        from nasbench_harness.report import plots, stats
+
+        if len(test.methods) < 2 or test.n_blocks == 0:
+            return ""
+        label = self.metric_info(test.metric).label
+        caption = (
+            f"Critical-difference diagram{f' of {what}' if what else ''}: mean rank on {label} over {test.n_blocks} paired "
+            f"blocks ({', '.join(blocks)}); a bar joins methods that the Wilcoxon signed-rank tests, Holm-corrected, do not "
+            f"separate at α = {test.alpha:g}" + ("" if test.rejects else " (the Friedman test does not reject, so none is separated)") + "."
+        )
+        pairs = test.pairs.rename(columns={"a": "better mean rank", "b": "worse mean rank", "p": "Wilcoxon p", "p_holm": "Holm p"})
+        table = self.table(pairs, f"Pairwise Wilcoxon signed-rank tests on {label}", fmt={"Wilcoxon p": ".3g", "Holm p": ".3g"},
+                           csv=_slug(f"rank-test-{what}-{test.metric}") + ".csv", max_rows=300)
+        return (self.note(f"{test.describe(label)} {stats.INCOMPLETE_GRID}") + self.figure(plots.cd_diagram(test, self.palette), caption)
+                + f"<details><summary>{len(test.pairs):,} pairwise tests</summary>{table}</details>")
+
     # -- figures -----------------------------------------------------------------------
     def figure(self, fig, caption: str | None = None, fmt: str = "svg", *, tight: bool = True) -> str:
         buf = io.BytesIO()
@@ -313,6 +344,10 @@ class ReportContext:
         # Long text (errors, version strings) wraps instead of widening the whole table.
         wrap = ' class="wrap"'
         return [f"<td{wrap if len(t) > 60 else ''}>{escape(t)}</td>" for t in texts]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9@.]+", "-", text).strip("-").lower()
 
 
 def _close(fig) -> None:

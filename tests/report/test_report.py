@@ -76,9 +76,10 @@ def test_report_is_self_contained_with_embedded_figures(report):
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<link " not in html and "<script src" not in html
     figures = re.findall(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', html)
-    # One curve figure per task (three budgets each); the studies' sections may add more.
-    assert len(figures) >= 2 and len(re.findall(r"<figcaption>[^<]*versus training size \(", html)) == 2
-    svg = base64.b64decode(figures[0]).decode()
+    # One curve figure per task (three budgets each); the ranking's diagram and the studies' sections may add more.
+    curves = re.findall(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"[^>]*><figcaption>[^<]*versus training size \(', html)
+    assert len(figures) >= 3 and len(curves) == 2
+    svg = base64.b64decode(curves[0]).decode()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert "Kendall τ" in svg and "xgboost@onehot" in svg
 
@@ -131,7 +132,8 @@ def test_validation_eval_metric_is_flagged(tmp_path):
 def test_single_budget_has_no_curve_and_single_seed_has_no_std(tmp_path):
     rows = make_rows(budgets=[0.02], seeds=[0], failed=0)
     html = build_report(write_store(tmp_path / "r", rows), tmp_path / "o").read_text()
-    assert "data:image/svg+xml" not in html
+    assert "versus training size" not in html  # the only figure is the ranking's critical-difference diagram
+    assert len(re.findall("data:image/svg\\+xml", html)) == 1 and "Critical-difference diagram" in html
     assert "Failed cells (0)" in html
     tau = rows.loc[rows["method"] == "gcn+hr", "kendall_tau"].iloc[0]
     assert f'data-v="{float(tau)!r}">{tau:.3f}</td>' in html
