@@ -214,6 +214,15 @@ def recall_figure(ctx, df: pd.DataFrame) -> str:
 
 
 # -- claim checks ---------------------------------------------------------------------------
+def rank_test_html(ctx, df: pd.DataFrame) -> str:
+    """The main comparison's predictors ranked by Kendall tau over every (task, seed) of the main
+    blocks (Friedman, Wilcoxon-Holm, critical-difference diagram; RS and RE have no tau)."""
+    main = main_rows(df)
+    html = ctx.rank_test(main[main["method"].isin(main_methods())], "kendall_tau", ["task", "budget", "seed"],
+                         what="the main comparison's predictors")
+    return "<h3>Predictors ranked by Kendall tau</h3>" + html if html else ""
+
+
 def render(results: pd.DataFrame, ctx) -> str | None:
     from nasbench_harness.studies.convnp import checks  # they read this module's row helpers
 
@@ -229,6 +238,7 @@ def render(results: pd.DataFrame, ctx) -> str | None:
         published_table(ctx, df, pub),
         size_table(ctx, df),
         ablation_table(ctx, df),
+        rank_test_html(ctx, df),
         "<h3>Claims</h3>",
     ]
     for finding in pub.get("findings", []):

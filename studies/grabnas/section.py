@@ -146,6 +146,14 @@ def models(ctx, df: pd.DataFrame) -> str:
     return ctx.table(s, caption="Meta-trained models per (setting, seed): D-VAE reconstruction accuracy on held-out cells, validity of decodes from N(0, I), training seconds (first training; cached afterwards)", csv="grabnas-models.csv")
 
 
+def rank_test_html(ctx, df: pd.DataFrame) -> str:
+    """The methods ranked by the best architecture found over every (setting, target, budget,
+    seed) of the unpruned runs (Friedman, Wilcoxon-Holm, critical-difference diagram)."""
+    html = ctx.rank_test(df[df["prune_top"] == 0], "best_eval", ["setting", "task", "budget", "seed"],
+                         what="the unpruned searches")
+    return "<h3>Methods ranked by the best architecture found</h3>" + html if html else ""
+
+
 def render(results: pd.DataFrame, ctx) -> str | None:
     df = study_rows(results)
     if df.empty:
@@ -164,5 +172,5 @@ def render(results: pd.DataFrame, ctx) -> str | None:
     ]
     t2_html, _ = table2(ctx, df)
     pr_html, _ = pruned(ctx, df)
-    html += [t2_html, pr_html, origins(ctx, df), models(ctx, df), checks_html(ctx, df)]
+    html += [t2_html, pr_html, origins(ctx, df), models(ctx, df), rank_test_html(ctx, df), checks_html(ctx, df)]
     return "".join(h for h in html if h)

@@ -559,6 +559,13 @@ def prepare(results: pd.DataFrame, ctx, tables: list[dict]) -> tuple[pd.DataFram
     return _with_shown(ctx, df, tables) if not df.empty else (df, {})
 
 
+def rank_test_html(ctx, df: pd.DataFrame) -> str:
+    """The strategies ranked by final regret over every (task, budget, seed) they share
+    (Friedman, Wilcoxon-Holm, critical-difference diagram)."""
+    html = ctx.rank_test(df, "regret", ["task", "budget", "seed"], what="the search methods")
+    return "<h3>Methods ranked by final regret</h3>" + html if html else ""
+
+
 def render(results: pd.DataFrame, ctx) -> str | None:
     from nasbench_harness.studies.losses import search_checks  # they read this module's row helpers
 
@@ -582,6 +589,7 @@ def render(results: pd.DataFrame, ctx) -> str | None:
         other_tasks_html(ctx, df, tables, units),
         queries_html(ctx, df),
         paired_html(ctx, df, units),
+        rank_test_html(ctx, df),
         search_checks.findings_html(ctx, df, units, pub),
     ]
     return "".join(p for p in parts if p)

@@ -265,9 +265,17 @@ def render(results: pd.DataFrame, ctx) -> str | None:
         html += ["<h3>Piecewise loss against its parts</h3>", validation_note(ctx, pw),
                  ctx.note("Whether PW beats its parts in search (the paper's Tables 3-4) is judged in the search section."),
                  ctx.table(_means(ctx, pd.concat([pw, parts]), ["task", "budget", "method"], HEADLINE), best=True, csv="losses-pw.csv")]
+    html.append(rank_test_html(ctx, df))
     html.append("<h3>The paper's findings, checked on our results</h3>")
     html += checks_html(ctx, df, published)
     return "\n".join(h for h in html if h)
+
+
+def rank_test_html(ctx, df: pd.DataFrame) -> str:
+    """The losses on the GCN ranked by Kendall tau over every (task, budget, seed) they share
+    (Friedman, Wilcoxon-Holm, critical-difference diagram)."""
+    html = ctx.rank_test(_plain(df), "kendall_tau", ["task", "budget", "seed"], method="loss", what="the losses on the GCN")
+    return "<h3>Losses ranked across tasks, portions and seeds</h3>" + html if html else ""
 
 
 def checks_html(ctx, df: pd.DataFrame, published: dict) -> list[str]:

@@ -558,6 +558,13 @@ def _intro(ctx, results: pd.DataFrame, within, cross, search_df) -> str:
     return ctx.note(text) + ctx.note(SUBSTITUTIONS.format(spaces=", ".join(spaces)))
 
 
+def rank_test_html(ctx, within: pd.DataFrame) -> str:
+    """The within-task methods ranked by Kendall tau over every (task, budget, seed) they share
+    (Friedman, Wilcoxon-Holm, critical-difference diagram)."""
+    html = ctx.rank_test(within, TAU, ["task", "budget", "seed"], what="the within-task methods") if len(within) else ""
+    return "<h3>Within-task methods ranked by Kendall τ</h3>" + html if html else ""
+
+
 def render(results: pd.DataFrame, ctx) -> str | None:
     from nasbench_harness.studies.surrogates import checks  # they read this module's helpers
 
@@ -581,6 +588,7 @@ def render(results: pd.DataFrame, ctx) -> str | None:
         cross_html(ctx, cross, float(claims["across_tasks"]["min_gain"])) if len(cross) else "",
         search_html(ctx, search_df, units, comps) if len(search_df) else "",
         costs_html(ctx, within, cross),
+        rank_test_html(ctx, within),
         checks.checks_html(ctx, within, within_records, cross, comps, claims),
     ]
     return "".join(p for p in parts if p)

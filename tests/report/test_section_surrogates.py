@@ -140,8 +140,10 @@ def test_section_renders_every_block(full):
     for text in ("Within-task prediction", "Cross-task prediction", "Zero-shot: source x target", "Few-shot",
                  "Search with transferred surrogates", "The abstract's claims, checked", "Cost"):
         assert text in html, text
-    # within: one panel per task; cross: a heat map per (space, surrogate) and few-shot per target; search: per target
-    assert html.count("data:image/svg") == 2 + 2 + 3 + 2
+    # within: one panel per task; cross: a heat map per (space, surrogate) and few-shot per target; search: per target;
+    # and the within-task methods' critical-difference diagram
+    assert html.count("data:image/svg") == 2 + 2 + 3 + 2 + 1
+    assert "Within-task methods ranked by Kendall τ" in html
     for label in ("nb201 · GRAF+ZC", "nb201 · one-hot", "GRAF+ZC", "one-hot", "Precision@0.1%", "Precision@5%"):
         assert label in html, label
     for csv in ("surrogates-within-paired.csv", "surrogates-cross-paired.csv", "surrogates-search-final.csv",
