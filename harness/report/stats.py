@@ -145,8 +145,10 @@ def censored_median(times, observed) -> float | None:
 ALPHA = 0.05
 INCOMPLETE_GRID = (
     "Friedman's test needs every method in every block, and a value filled into a gap would be invented: "
-    "methods are left out, fewest blocks first, up to the point that keeps the most values (blocks × methods; "
-    "on a tie, more methods), then every block still missing a kept method is left out; both are counted here."
+    "methods are left out one at a time (each time the one whose absence completes the most blocks; on a tie, the one "
+    "sharing the fewest blocks with the rest) up to the point "
+    "that keeps the most values (blocks × methods; on a tie, more methods), then every block still missing a kept "
+    "method is left out; both are counted here."
 )
 
 
@@ -233,21 +235,29 @@ class RankTest:
         return f"{label or self.metric}: {len(self.methods)} methods over {self.n_blocks} paired blocks, {stat}{extra}."
 
 
-def _complete_grid(table) -> tuple[object, tuple[str, ...]]:
-    """The largest complete (blocks x methods) part of ``table`` reached by leaving out the
-    least-covered methods (``INCOMPLETE_GRID``). One method with a few gaps thus costs a few
-    blocks, while a method run on a small part of the grid is left out instead of emptying the
-    test for all the others."""
-    coverage = table.notna().sum().sort_values(kind="stable")
-    kept = list(coverage.index)
+def _complete_grid(table: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The largest complete (blocks x methods) part of ``table`` reached by leaving out methods
+    one at a time (``INCOMPLETE_GRID``): at each step the method whose absence completes the
+    most blocks; on a tie, the one sharing the fewest blocks with the other kept methods (a
+    method on another part of the grid), then the one with the fewest values, then the last by
+    name. One method with a few gaps thus costs a few blocks, while methods run on another part
+    of the grid are left out instead of emptying the test for all the others."""
+    present = table.notna().to_numpy()
+    shared = present.T.astype(np.int64) @ present  # blocks each pair of methods has in common
+    kept = list(range(table.shape[1]))
     best_kept, best_values = list(kept), 0
     while len(kept) >= 2:
-        values = int(table[kept].notna().all(axis=1).sum()) * len(kept)
+        values = int(present[:, kept].all(axis=1).sum()) * len(kept)
         if values > best_values:
             best_kept, best_values = list(kept), values
-        kept = kept[1:]
-    dropped = tuple(sorted(set(table.columns) - set(best_kept)))
-    return table[sorted(best_kept)], dropped
+
+        def gain(j: int, kept=kept) -> tuple:
+            others = [i for i in kept if i != j]
+            return (present[:, others].all(axis=1).sum(), -shared[j, others].sum(), -shared[j, j], j)
+
+        kept.remove(max(kept, key=gain))
+    names = [table.columns[i] for i in best_kept]
+    return table[names], tuple(sorted(set(table.columns) - set(names)))
 
 
 def rank_test(values, *, higher_is_better, metric: str = "", alpha: float = ALPHA) -> RankTest:

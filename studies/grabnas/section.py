@@ -147,10 +147,12 @@ def models(ctx, df: pd.DataFrame) -> str:
 
 
 def rank_test_html(ctx, df: pd.DataFrame) -> str:
-    """The methods ranked by the best architecture found over every (setting, target, budget,
-    seed) of the unpruned runs (Friedman, Wilcoxon-Holm, critical-difference diagram)."""
-    html = ctx.rank_test(df[df["prune_top"] == 0], "best_eval", ["setting", "task", "budget", "seed"],
-                         what="the unpruned searches")
+    """The methods ranked by the best architecture found over every (target, budget, seed) of the
+    unpruned runs (Friedman, Wilcoxon-Holm, critical-difference diagram); a meta-trained method
+    is one method per setting, random search (no setting) is paired with each."""
+    main = df[df["prune_top"] == 0]
+    main = main.assign(compared=main["method"].where(main["setting"] == "-", main["method"] + " (" + main["setting"] + ")"))
+    html = ctx.rank_test(main, "best_eval", ["task", "budget", "seed"], method="compared", what="the unpruned searches")
     return "<h3>Methods ranked by the best architecture found</h3>" + html if html else ""
 
 

@@ -88,6 +88,12 @@ def test_an_incomplete_grid_drops_gappy_blocks_and_methods_run_on_little_of_it()
     assert test.statistic == pytest.approx(sps.friedmanchisquare(*full.T.to_numpy()).statistic)
     text = test.describe("X")
     assert "19 paired blocks" in text and "1 incomplete block(s) left out" in text and "D" in text
+    # two grids that share no block, every method with as many values: the larger grid is tested
+    apart = pd.DataFrame(rng.normal(size=(20, 5)), columns=["A", "B", "C", "D", "E"])
+    apart.loc[10:, ["A", "B", "C"]] = np.nan
+    apart.loc[:9, ["D", "E"]] = np.nan
+    split = stats.rank_test(apart, higher_is_better=True)
+    assert set(split.methods) == {"A", "B", "C"} and split.dropped_methods == ("D", "E") and split.n_blocks == 10
 
 
 def test_rows_become_blocks_and_task_units_turn_with_the_task():
@@ -147,3 +153,20 @@ def test_the_loss_study_section_ranks_its_losses_on_the_gcn():
     html = section.render(df, ReportContext(df))
     assert "Losses ranked across tasks, portions and seeds" in html
     assert f"Kendall τ: {len(section.STUDY_LOSSES)} methods over" in html
+
+
+@pytest.mark.parametrize(
+    ("fixtures", "section", "heading"),
+    [
+        ("test_section_search", "nasbench_harness.studies.losses.search_section", "Methods ranked by final regret"),
+        ("test_section_convnp", "nasbench_harness.studies.convnp.section", "Predictors ranked by Kendall tau"),
+        ("test_section_grabnas", "nasbench_harness.studies.grabnas.section", "Methods ranked by the best architecture found"),
+    ],
+)
+def test_every_study_section_shows_its_rank_test(fixtures, section, heading):
+    import importlib
+
+    made = importlib.import_module(fixtures)
+    df = made.full_rows() if hasattr(made, "full_rows") else made.fake_results()
+    html = importlib.import_module(section).render(df, ReportContext(df))
+    assert heading in html and "paired blocks" in html and "Critical-difference diagram of the " in html
