@@ -47,6 +47,8 @@ SCHEMA_COLUMNS = frozenset(
         "data_checksum",
         "versions",
         "finished_at",
+        "schema_version",  # provenance (harness/schema.py), not a metric
+        "machine",
         # search rows (SEARCH_SCHEMA): descriptors of the run or the task, not metrics to rank on
         "n_queries",
         "global_best_eval",

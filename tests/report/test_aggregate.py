@@ -110,3 +110,8 @@ def test_a_cell_rerun_under_new_code_counts_once(tmp_path):
     df, problems = A.load_results(tmp_path)
     assert sorted(df["key"]) == ["new0", "old1"] and df.set_index("key").loc["new0", "best_eval"] == 2.0
     assert any(p.startswith("1 result row(s) computed with an older") for p in problems)
+
+
+def test_provenance_columns_are_not_metrics():
+    df = pd.DataFrame({"kendall_tau": [0.5, 0.6], "schema_version": [2, 2], "machine": ['{"cores": 2}'] * 2})
+    assert A.metric_columns(df) == ["kendall_tau"]
