@@ -1,0 +1,243 @@
+"""Verdicts on the papers' claims: five levels, each with the evidence behind it.
+
+Every claim check of every study returns a ``Verdict`` built by ``judge`` from ``Part``s
+(``compare`` or ``equivalent``) and the cells it lacks (``Missing``). The levels:
+
+- ``reproduced``: every deciding part's mean is in the paper's direction AND resolved by the
+  paired test, Holm-corrected across the claim's parts;
+- ``direction_agrees``: in the direction, not resolved;
+- ``direction_disagrees``: not in the direction (a tie is not the paper's direction), not resolved;
+- ``contradicted``: resolved against the paper;
+- ``insufficient_evidence``: cells the claim is about are missing (``missing`` names them and
+  the command that adds them).
+
+A claim over several parts ("on all search spaces") takes its weakest part, in the order
+contradicted < direction_disagrees < insufficient_evidence < direction_agrees < reproduced: a
+resolved counter-example decides an "all" claim even while other cells are missing, and a claim
+with missing cells is never better than insufficient.
+
+The test is the paired t-test on the per-block differences, a block being one (task, budget,
+seed): it gives the effect's 95 % interval from the same test that decides (the report's paired
+tables use it too), and unlike the Wilcoxon signed-rank test it can resolve a difference at the
+5 seeds some studies run (Wilcoxon's smallest two-sided p over 5 pairs is 0.0625). A claim of
+closeness uses an equivalence margin fixed in advance, tested by TOST (two one-sided t-tests).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+ALPHA = 0.05
+LEVELS = ("reproduced", "direction_agrees", "direction_disagrees", "contradicted", "insufficient_evidence")
+_STRENGTH = {"contradicted": 0, "direction_disagrees": 1, "insufficient_evidence": 2, "direction_agrees": 3, "reproduced": 4}
+STATISTIC = ("paired t-test on the per-(task, budget, seed) differences, two-sided, Holm-corrected across the "
+             "claim's parts at alpha 0.05; a closeness claim uses TOST against its margin")
+CLI = "nasbench-harness"
+
+
+def weakest(levels) -> str:
+    """The weakest of ``levels`` (an "on all X" claim); insufficient_evidence when there are none."""
+    levels = list(levels)
+    return min(levels, key=_STRENGTH.__getitem__) if levels else "insufficient_evidence"
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down adjusted p-values (same order as given); NaN stays NaN."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, math.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m, running = len(order), 0.0
+    for i, idx in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[idx]))
+        out[idx] = running
+    return out.tolist()
+
+
+@dataclass
+class Missing:
+    """Cells a claim needs and has no rows for, with the command that runs them."""
+
+    what: str
+    command: str
+
+    def as_dict(self) -> dict:
+        return {"what": self.what, "command": self.command}
+
+
+def run_command(matrix: str, **filters) -> str:
+    """``nasbench-harness run --matrix M --filter field=a,b ...`` for the cells a claim lacks."""
+    parts = [f"{CLI} run --matrix {matrix}"]
+    for fld, values in filters.items():
+        values = values if isinstance(values, list | tuple) else [values]
+        parts.append(f"--filter {fld}={','.join(f'{v:g}' if isinstance(v, float) else str(v) for v in values)}")
+    return " ".join(parts)
+
+
+@dataclass
+class Part:
+    """One paired comparison of a claim: ``a`` against ``b`` over common blocks, oriented so that a
+    positive ``diff`` is the paper's direction (``a`` better than ``b`` by more than ``margin``, or,
+    for ``kind="equivalent"``, ``a`` within ``margin`` of ``b``)."""
+
+    label: str
+    task: str
+    budget: float | None
+    n: int
+    mean_a: float
+    mean_b: float
+    diff: float  # mean of the oriented difference a - b (sign flipped when lower is better)
+    low: float
+    high: float
+    p: float  # the test of the mean's side: two-sided t, or TOST / outside-margin for closeness
+    kind: str = "better"
+    margin: float = 0.0
+    seeds: tuple = ()
+    deciding: bool = True  # False: shown "beyond the paper", never changes the verdict
+    p_holm: float = math.nan
+    level: str = "insufficient_evidence"
+
+    @property
+    def in_direction(self) -> bool:
+        if self.kind == "equivalent":
+            return abs(self.diff) < self.margin
+        return self.diff > self.margin  # a tie is not the paper's direction
+
+    def as_dict(self) -> dict:
+        return {"part": self.label, "task": self.task, "budget": self.budget, "n": self.n, "mean_a": _num(self.mean_a),
+                "mean_b": _num(self.mean_b), "effect": _num(self.diff), "low": _num(self.low), "high": _num(self.high),
+                "margin": self.margin, "kind": self.kind, "p": _num(self.p), "p_holm": _num(self.p_holm),
+                "verdict": self.level, "beyond_paper": not self.deciding}
+
+
+def _num(x) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def _paired(a: pd.Series, b: pd.Series, higher_is_better: bool) -> tuple[np.ndarray, float, float, tuple]:
+    """Oriented differences over the blocks (index entries) both sides have, with both means."""
+    both = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").astype(float).dropna()
+    d = (both["a"] - both["b"]).to_numpy()
+    seeds = tuple(sorted({k[-1] if isinstance(k, tuple) else k for k in both.index}))
+    return (d if higher_is_better else -d), float(both["a"].mean()), float(both["b"].mean()), seeds
+
+
+def _t_p(d: np.ndarray, shift: float, alternative: str) -> float:
+    """p of the one-sample t-test of ``d - shift`` (a constant difference decides by its sign)."""
+    x = d - shift
+    if np.all(x == x[0]):
+        if alternative == "two-sided":
+            return 1.0 if x[0] == 0 else 0.0
+        return 0.0 if (x[0] > 0) == (alternative == "greater") and x[0] != 0 else 1.0
+    return float(stats.ttest_1samp(x, 0.0, alternative=alternative).pvalue)
+
+
+def _interval(d: np.ndarray) -> tuple[float, float]:
+    m = float(d.mean())
+    if np.all(d == d[0]):
+        return m, m
+    lo, hi = stats.t.interval(0.95, d.size - 1, loc=m, scale=stats.sem(d))
+    return float(lo), float(hi)
+
+
+def compare(a: pd.Series, b: pd.Series, *, label: str, task: str, budget=None, higher_is_better: bool,
+            margin: float = 0.0, deciding: bool = True) -> Part | None:
+    """``a`` better than ``b`` (by more than ``margin``, in the metric's units), paired over the
+    blocks (the Series' index: seed, or (task, budget, seed)) both have; None below two blocks."""
+    d, ma, mb, seeds = _paired(a, b, higher_is_better)
+    if d.size < 2:
+        return None
+    low, high = _interval(d)
+    return Part(label, task, budget, int(d.size), ma, mb, float(d.mean()), low, high, _t_p(d, margin, "two-sided"),
+                margin=margin, seeds=seeds, deciding=deciding)
+
+
+def equivalent(a: pd.Series, b: pd.Series, *, label: str, task: str, budget=None, margin: float,
+               deciding: bool = True) -> Part | None:
+    """``a`` within ``margin`` of ``b`` (TOST): resolved equivalent when both one-sided tests reject;
+    resolved apart when the interval lies outside the margin on the mean's side."""
+    d, ma, mb, seeds = _paired(a, b, True)
+    if d.size < 2:
+        return None
+    low, high = _interval(d)
+    m = float(d.mean())
+    if abs(m) < margin:
+        p = max(_t_p(d, -margin, "greater"), _t_p(d, margin, "less"))
+    else:
+        p = _t_p(d, margin, "greater") if m > 0 else _t_p(d, -margin, "less")
+    return Part(label, task, budget, int(d.size), ma, mb, m, low, high, p, kind="equivalent", margin=margin,
+                seeds=seeds, deciding=deciding)
+
+
+def _level(part: Part) -> str:
+    resolved = math.isfinite(part.p_holm) and part.p_holm < ALPHA
+    if part.in_direction:
+        return "reproduced" if resolved else "direction_agrees"
+    return "contradicted" if resolved else "direction_disagrees"
+
+
+@dataclass
+class Verdict:
+    """A claim's verdict and its evidence; ``as_dict`` is its claims.json object."""
+
+    study: str
+    claim: str
+    sentence: str
+    rule: str
+    parts: list[Part] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    portions: list[float] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    statistic: str = STATISTIC
+    note: str = ""  # anything else the panel should say (a reading the rule made, a part left out)
+
+    @property
+    def deciding(self) -> list[Part]:
+        return [p for p in self.parts if p.deciding]
+
+    @property
+    def verdict(self) -> str:
+        levels = [p.level for p in self.deciding]
+        if self.missing or not levels:
+            levels.append("insufficient_evidence")
+        return weakest(levels)
+
+    @property
+    def seeds(self) -> list:
+        return sorted({s for p in self.deciding for s in p.seeds})
+
+    @property
+    def effect(self) -> dict | None:
+        """The deciding part the verdict comes from (its weakest), with its 95 % interval."""
+        parts = self.deciding
+        if not parts:
+            return None
+        p = min(parts, key=lambda q: (_STRENGTH[q.level], q.diff - q.margin if q.kind == "better" else -abs(q.diff)))
+        return {"part": p.label, "estimate": _num(p.diff), "low": _num(p.low), "high": _num(p.high), "level": 0.95,
+                "margin": p.margin, "kind": p.kind}
+
+    def as_dict(self) -> dict:
+        return {"study": self.study, "claim": self.claim, "sentence": self.sentence, "verdict": self.verdict,
+                "rule": self.rule, "effect": self.effect, "tasks": self.tasks, "seeds": self.seeds,
+                "per_task": [p.as_dict() for p in self.parts], "missing": [m.as_dict() for m in self.missing],
+                "statistic": self.statistic, "depends_on": list(self.depends_on)}
+
+
+def judge(study: str, claim: str, sentence: str, rule: str, parts, missing=(), **extra) -> Verdict:
+    """The claim's verdict from its parts (None entries, comparisons with under two blocks, are
+    dropped by the caller as missing); Holm runs over the deciding parts, and separately over
+    the parts shown beyond the paper."""
+    parts = [p for p in parts if p is not None]
+    for group in ([p for p in parts if p.deciding], [p for p in parts if not p.deciding]):
+        for p, adj in zip(group, holm([q.p for q in group])):
+            p.p_holm = adj
+            p.level = _level(p)
+    tasks = extra.pop("tasks", None) or list(dict.fromkeys(p.task for p in parts if p.deciding))
+    portions = extra.pop("portions", None) or sorted({p.budget for p in parts if p.deciding and p.budget is not None})
+    return Verdict(study, claim, sentence, rule, parts, list(missing), tasks, portions, **extra)
