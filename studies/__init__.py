@@ -46,6 +46,19 @@ class Study:
     matrices: ClassVar[tuple[str, ...]] = ()  # matrix files in the folder, found by `run --matrix <stem>`
     published: ClassVar[dict[str, str]] = {}  # ctx.published(name) -> a file in the folder
     sections: ClassVar[tuple[StudySection, ...]] = ()
+    # Modules that judge every claim of the study: each names its ``MATRIX`` (a stem of ``matrices``)
+    # and defines ``verdicts(rows, ctx) -> list[Verdict]`` over that matrix's own rows, one Verdict
+    # per claim, also over no rows (then insufficient_evidence).
+    checks: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def verdicts(cls, results: pd.DataFrame, ctx) -> list:
+        """Every claim's verdict over ``results`` (each checks module on its matrix's own rows)."""
+        out = []
+        for name in cls.checks:
+            rows = own_rows(results, cls.matrix_paths()[import_module(name).MATRIX])
+            out += checks_verdicts(ctx, name, rows)
+        return out
 
     @classmethod
     def folder(cls) -> Path:
@@ -59,6 +72,14 @@ class Study:
     def block(cls, matrix: str, name: str) -> tuple:
         """The cells of the blocks named ``name`` in the study's matrix ``matrix``."""
         return block_cells(cls.matrix_paths()[matrix], name)
+
+
+def checks_verdicts(ctx, module: str, rows: pd.DataFrame) -> list:
+    """The verdicts of the checks ``module`` over ``rows`` (its matrix's own rows), computed once per
+    report (``ctx.verdicts``): the section's panels and claims.json show the same objects."""
+    if module not in ctx.verdicts:
+        ctx.verdicts[module] = import_module(module).verdicts(rows, ctx)
+    return ctx.verdicts[module]
 
 
 def studies() -> tuple[type[Study], ...]:

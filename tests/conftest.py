@@ -78,6 +78,15 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_papers(shared_data) -> Path:
+    """The papers' text beside the benchmark data (../shared/papers): the claim checks quote it."""
+    path = shared_data.parent / "papers"
+    if not path.is_dir():
+        pytest.skip(f"The papers' text is not at {path}.")
+    return path
+
+
+@pytest.fixture(scope="session")
 def session_data_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("nbh-data")
 

@@ -53,6 +53,7 @@ def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | N
 
     boards = _boards(results, A.comparisons(results), ctx, jobs)
     sections = render_all(results, ctx)
+    claims = _claims(results, ctx, problems)
     env = _environment()
     common = {"title": title, "generated": generated, "results_dir": str(results_dir.resolve())}
     index = env.get_template("index.html.j2").render(
@@ -80,6 +81,7 @@ def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | N
         for stale in _previously_written(out_dir) - written:  # our pages of comparisons or studies no longer in the results
             (out_dir / stale).unlink(missing_ok=True)
         _write(out_dir / WRITTEN_LIST, json.dumps(sorted(written)))
+        _write(out_dir / CLAIMS_FILE, json.dumps(claims, indent=1, default=_json_value))
         target = out_dir / "index.html"
         _write(target, index)
     except OSError as exc:
@@ -89,6 +91,7 @@ def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | N
     return target
 
 
+CLAIMS_FILE = "claims.json"  # every claim of every study with its verdict and evidence (report/verdicts.py)
 WRITTEN_LIST = ".nbh-report-pages.json"  # the pages the last report wrote ("boards/x.html"): the only ones it may delete
 
 
@@ -131,10 +134,29 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
+def _claims(results: pd.DataFrame, ctx: ReportContext, problems: list[str]) -> list[dict]:
+    """One object per claim of every study (the same Verdicts the sections' panels show); a study
+    whose checks raise is left out with a line in the overview's problems."""
+    from nasbench_harness.studies import studies
+
+    out = []
+    for study in studies():
+        try:
+            out += [v.as_dict() for v in study.verdicts(results, ctx)]
+        except Exception as exc:  # noqa: BLE001 - one study's broken check must not lose the report
+            problems.append(f"The claims of the study '{study.name}' could not be judged ({type(exc).__name__}: {exc}); claims.json leaves them out.")
+    return out
+
+
+def _json_value(value):
+    """numpy scalars as Python numbers (json cannot write them)."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
 # -- header -------------------------------------------------------------------------------
 def _check_summary(checks: list[dict]) -> dict:
     """Counts of the paper-claim checks the sections rendered, by verdict."""
-    counts = {state: sum(c["state"] == state for c in checks) for state in ("pass", "fail", "unknown", "na")}
+    counts = {state: sum(c["state"] == state for c in checks) for state in ("pass", "fail", "agree", "disagree", "unknown", "na")}
     return {"items": checks, **counts}
 
 

@@ -44,6 +44,9 @@ API (keyword arguments are optional):
     critical-difference diagram (``stats.rank_test``, ``plots.cd_diagram``); an incomplete
     grid is reduced as ``stats.rank_test`` documents and the text says what was left out.
     ``what`` names the compared rows in the caption. Empty with fewer than two methods.
+``ctx.verdict(v) -> str``
+    A claim panel from a ``report.verdicts.Verdict`` (five levels, its sentence, rule, effect
+    with its 95 % interval and parts; the studies' checks return them), with its level as a badge.
 ``ctx.note(text) -> str``
     A paragraph of explanatory text.
 ``ctx.color(method) -> str``
@@ -125,6 +128,14 @@ def _csv_link(df: pd.DataFrame, name: str) -> str:
 
 # A check whose premise does not hold in our results (it cannot pass or fail).
 NOT_APPLICABLE = "not applicable"
+# A verdict level's check-box state (the overview counts states) and icon.
+VERDICT_STATE = {
+    "reproduced": ("pass", "✓"),
+    "direction_agrees": ("agree", "≈"),
+    "direction_disagrees": ("disagree", "≉"),
+    "contradicted": ("fail", "✗"),
+    "insufficient_evidence": ("unknown", "?"),
+}
 
 
 class ReportContext:
@@ -135,6 +146,7 @@ class ReportContext:
         self.palette = dict(palette or {})
         self._table_counter = 0
         self.checks: list[dict] = []  # every claim check rendered, for the overview's summary
+        self.verdicts: dict[str, list] = {}  # study name -> its claims' Verdicts (panels and claims.json)
         self.section: tuple[str, str] = ("", "")  # (title, anchor) of the section rendering now
 
     # -- data --------------------------------------------------------------------------
@@ -200,6 +212,22 @@ class ReportContext:
             f'<div class="check {state}" id="{anchor}"><span class="icon" aria-hidden="true">{icon}</span>'
             f'<div><div class="claim">{escape(claim)} <span class="verdict">{word}</span></div>'
             f'<div class="evidence">{escape(evidence)}</div></div></div>'
+        )
+
+    def verdict(self, v) -> str:
+        """A claim panel rendered from a ``verdicts.Verdict`` (the same object claims.json holds):
+        the paper's sentence, the verdict level as a badge, the rule, the effect and the parts."""
+        from nasbench_harness.report.verdicts import panel_parts
+
+        state, icon = VERDICT_STATE[v.verdict]
+        anchor = f"check-{len(self.checks) + 1}"
+        self.checks.append({"claim": f"{v.study}/{v.claim}", "state": state, "icon": icon, "anchor": anchor, "section": self.section[0]})
+        lines = "".join(f"<li>{escape(line)}</li>" for line in panel_parts(v, self.format_budget))
+        return (
+            f'<div class="check {state}" id="{anchor}" data-claim="{escape(v.study)}/{escape(v.claim)}">'
+            f'<span class="icon" aria-hidden="true">{icon}</span><div>'
+            f'<div class="claim">“{escape(v.sentence)}” <span class="badge verdict-{v.verdict}">{v.verdict.replace("_", " ")}</span></div>'
+            f'<div class="evidence"><ul>{lines}</ul></div></div></div>'
         )
 
     def tabs(self, panels: Mapping[str, str], title: str = "", active: int = -1) -> str:

@@ -123,23 +123,30 @@ def _paired(a: pd.Series, b: pd.Series, higher_is_better: bool) -> tuple[np.ndar
     """Oriented differences over the blocks (index entries) both sides have, with both means."""
     both = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").astype(float).dropna()
     d = (both["a"] - both["b"]).to_numpy()
+    d = np.where(np.abs(d) < 1e-12, 0.0, d)  # rounding noise of equal values is a tie
     seeds = tuple(sorted({k[-1] if isinstance(k, tuple) else k for k in both.index}))
     return (d if higher_is_better else -d), float(both["a"].mean()), float(both["b"].mean()), seeds
+
+
+def _constant(x: np.ndarray) -> bool:
+    """No spread beyond rounding (the t statistic would be noise or undefined)."""
+    return bool(np.ptp(x) <= 1e-12 * max(1.0, float(np.abs(x).max())))
 
 
 def _t_p(d: np.ndarray, shift: float, alternative: str) -> float:
     """p of the one-sample t-test of ``d - shift`` (a constant difference decides by its sign)."""
     x = d - shift
-    if np.all(x == x[0]):
+    if _constant(x):
+        c = float(x.mean()) if abs(x.mean()) > 1e-12 else 0.0
         if alternative == "two-sided":
-            return 1.0 if x[0] == 0 else 0.0
-        return 0.0 if (x[0] > 0) == (alternative == "greater") and x[0] != 0 else 1.0
+            return 1.0 if c == 0 else 0.0
+        return 0.0 if c != 0 and (c > 0) == (alternative == "greater") else 1.0
     return float(stats.ttest_1samp(x, 0.0, alternative=alternative).pvalue)
 
 
 def _interval(d: np.ndarray) -> tuple[float, float]:
     m = float(d.mean())
-    if np.all(d == d[0]):
+    if _constant(d):
         return m, m
     lo, hi = stats.t.interval(0.95, d.size - 1, loc=m, scale=stats.sem(d))
     return float(lo), float(hi)
@@ -241,3 +248,34 @@ def judge(study: str, claim: str, sentence: str, rule: str, parts, missing=(), *
     tasks = extra.pop("tasks", None) or list(dict.fromkeys(p.task for p in parts if p.deciding))
     portions = extra.pop("portions", None) or sorted({p.budget for p in parts if p.deciding and p.budget is not None})
     return Verdict(study, claim, sentence, rule, parts, list(missing), tasks, portions, **extra)
+
+
+def _seed_text(seeds) -> str:
+    if not seeds:
+        return "no seeds"
+    ints = [int(s) for s in seeds]
+    contiguous = ints == list(range(ints[0], ints[0] + len(ints)))
+    return f"seeds {ints[0]}-{ints[-1]} ({len(ints)})" if contiguous and len(ints) > 2 else "seeds " + ", ".join(map(str, ints))
+
+
+def _part_text(p: Part) -> str:
+    tag = " [beyond the paper: does not change the verdict]" if not p.deciding else ""
+    want = f"within ±{p.margin:g}" if p.kind == "equivalent" else (f"> {p.margin:g}" if p.margin else "> 0")
+    return (f"{p.label}: {p.mean_a:.4g} vs {p.mean_b:.4g}, effect {p.diff:+.4g} (95% CI [{p.low:+.4g}, {p.high:+.4g}], "
+            f"wanted {want}), n={p.n}, p={p.p:.2g}, Holm p={p.p_holm:.2g} → {p.level.replace('_', ' ')}{tag}")
+
+
+def panel_parts(v: Verdict, format_budget=str) -> list[str]:
+    """The lines of a claim panel: rule, what was read, effect, each part, what is missing."""
+    lines = [f"Rule (fixed in advance): {v.rule}"]
+    portions = ", ".join(format_budget(b) for b in v.portions)
+    lines.append(f"Read: {', '.join(v.tasks) or 'no task'}" + (f" at {portions}" if portions else "") + f"; {_seed_text(v.seeds)}.")
+    if v.effect:
+        e = v.effect
+        lines.append(f"Effect (the deciding part, {e['part']}): {e['estimate']:+.4g}, 95% CI [{e['low']:+.4g}, {e['high']:+.4g}].")
+    lines += [_part_text(p) for p in v.parts]
+    lines += [f"Missing: {m.what} — add with `{m.command}`" for m in v.missing]
+    if v.note:
+        lines.append(v.note)
+    lines.append(f"Test: {v.statistic}.")
+    return lines

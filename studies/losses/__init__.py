@@ -11,6 +11,7 @@ class LossStudy(Study):
     title = "Loss functions for predictor-based NAS"
     matrices = ("paper-losses.yaml", "paper-search.yaml")
     published = {"losses": "published.yaml", "search": "published-search.yaml"}
+    checks = (f"{__name__}.checks", f"{__name__}.search_checks")
     sections = (
         StudySection("losses", "Loss functions", 40, f"{__name__}.section", "paper-losses"),
         StudySection("search", "Search", 60, f"{__name__}.search_section", "paper-search"),

@@ -267,7 +267,7 @@ def render(results: pd.DataFrame, ctx) -> str | None:
                  ctx.table(_means(ctx, pd.concat([pw, parts]), ["task", "budget", "method"], HEADLINE), best=True, csv="losses-pw.csv")]
     html.append(rank_test_html(ctx, df))
     html.append("<h3>The paper's findings, checked on our results</h3>")
-    html += checks_html(ctx, df, published)
+    html += checks_html(ctx, results, df)
     return "\n".join(h for h in html if h)
 
 
@@ -278,12 +278,9 @@ def rank_test_html(ctx, df: pd.DataFrame) -> str:
     return "<h3>Losses ranked across tasks, portions and seeds</h3>" + html if html else ""
 
 
-def checks_html(ctx, df: pd.DataFrame, published: dict) -> list[str]:
+def checks_html(ctx, results: pd.DataFrame, df: pd.DataFrame) -> list[str]:
+    """The predictor claims' panels over the section's rows, from the verdicts claims.json holds."""
+    from nasbench_harness.studies import checks_verdicts
     from nasbench_harness.studies.losses import checks  # they read this module's row helpers
 
-    html = [validation_note(ctx, checks.voting(df), "the numbers behind the checks")]
-    texts = {f["id"]: f["text"] for f in published.get("findings", [])}
-    for key, fn in checks.FINDING_CHECKS.items():
-        passed, evidence = fn(ctx, df)
-        html.append(ctx.check(texts.get(key, key), passed, evidence))
-    return html
+    return [validation_note(ctx, df, "the numbers behind the checks"), *map(ctx.verdict, checks_verdicts(ctx, checks.__name__, results))]
