@@ -144,8 +144,14 @@ def _t_p(d: np.ndarray, shift: float, alternative: str) -> float:
     return float(stats.ttest_1samp(x, 0.0, alternative=alternative).pvalue)
 
 
-def _interval(d: np.ndarray) -> tuple[float, float]:
+def _mean(d: np.ndarray) -> float:
+    """The mean difference; rounding noise around zero is a tie (exactly 0)."""
     m = float(d.mean())
+    return 0.0 if abs(m) <= 1e-12 * max(1.0, float(np.abs(d).max())) else m
+
+
+def _interval(d: np.ndarray) -> tuple[float, float]:
+    m = _mean(d)
     if _constant(d):
         return m, m
     lo, hi = stats.t.interval(0.95, d.size - 1, loc=m, scale=stats.sem(d))
@@ -160,7 +166,7 @@ def compare(a: pd.Series, b: pd.Series, *, label: str, task: str, budget=None, h
     if d.size < 2:
         return None
     low, high = _interval(d)
-    return Part(label, task, budget, int(d.size), ma, mb, float(d.mean()), low, high, _t_p(d, margin, "two-sided"),
+    return Part(label, task, budget, int(d.size), ma, mb, _mean(d), low, high, _t_p(d, margin, "two-sided"),
                 margin=margin, seeds=seeds, deciding=deciding)
 
 
@@ -172,7 +178,7 @@ def equivalent(a: pd.Series, b: pd.Series, *, label: str, task: str, budget=None
     if d.size < 2:
         return None
     low, high = _interval(d)
-    m = float(d.mean())
+    m = _mean(d)
     if abs(m) < margin:
         p = max(_t_p(d, -margin, "greater"), _t_p(d, margin, "less"))
     else:

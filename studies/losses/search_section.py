@@ -590,6 +590,6 @@ def render(results: pd.DataFrame, ctx) -> str | None:
         queries_html(ctx, df),
         paired_html(ctx, df, units),
         rank_test_html(ctx, df),
-        search_checks.findings_html(ctx, results) if df["strategy"].isin(["pwlnas", "npenas"]).any() else "",
+        search_checks.findings_html(ctx, results),
     ]
     return "".join(p for p in parts if p)
