@@ -10,4 +10,5 @@ class GraBNASStudy(Study):
     title = "GraB-NAS"
     matrices = ("paper-grabnas.yaml",)
     published = {"grabnas": "published.yaml"}
+    checks = (f"{__name__}.checks",)
     sections = (StudySection("grabnas", "GraB-NAS", 60, f"{__name__}.section", "paper-grabnas"),)

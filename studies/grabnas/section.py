@@ -174,5 +174,5 @@ def render(results: pd.DataFrame, ctx) -> str | None:
     ]
     t2_html, _ = table2(ctx, df)
     pr_html, _ = pruned(ctx, df)
-    html += [t2_html, pr_html, origins(ctx, df), models(ctx, df), rank_test_html(ctx, df), checks_html(ctx, df)]
+    html += [t2_html, pr_html, origins(ctx, df), models(ctx, df), rank_test_html(ctx, df), checks_html(ctx, results)]
     return "".join(h for h in html if h)
