@@ -10,4 +10,5 @@ class ConvNPStudy(Study):
     title = "ConvNP"
     matrices = ("paper-convnp.yaml",)
     published = {"convnp": "published.yaml"}
+    checks = (f"{__name__}.checks",)
     sections = (StudySection("convnp", "ConvNP", 50, f"{__name__}.section", "paper-convnp"),)

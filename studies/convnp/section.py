@@ -239,10 +239,6 @@ def render(results: pd.DataFrame, ctx) -> str | None:
         size_table(ctx, df),
         ablation_table(ctx, df),
         rank_test_html(ctx, df),
-        "<h3>Claims</h3>",
+        checks.checks_html(ctx, results),
     ]
-    for finding in pub.get("findings", []):
-        fn = checks.CHECKS.get(finding["id"])
-        if fn is not None:
-            parts.append(fn(ctx, df, finding["text"]))
     return "".join(p for p in parts if p)

@@ -23,15 +23,16 @@ def rows(method, task, budget, seeds=3, tau=0.5, test=94.0, recall=0.2, strategy
 
 def fake_results(convnp_tau=0.57, convnp_recall=0.3, ablation_tau=None):
     r = []
-    for task, b in (("nb101/cifar10", 172), ("nb201/cifar10", 90)):
+    for task, b in (("nb101/cifar10", 172), ("nb201/cifar10", 90), ("nb201/cifar100", 90), ("nb201/ImageNet16-120", 90)):
         r += rows("ConvNP", task, b, tau=convnp_tau, recall=convnp_recall, test=94.1)
         r += rows("CARL", task, b, tau=0.68, recall=0.2, test=94.0)
         r += rows("LR", task, b, tau=0.46, recall=0.1, test=93.5)
         r += rows("RS", task, b, strategy="random", test=93.0)
     for name, test in (("ConvNP (MSE)", 93.0), ("ConvNP (Ranking)", 92.0), ("ConvNP (ML)", 93.8), ("ConvNP (no split)", 93.8), ("ConvNP (no synthetic)", 93.5)):
         r += rows(name, "nb101/cifar10", 172, test=test, tau=convnp_tau - 0.05 if ablation_tau is None else ablation_tau)
-    for b, tau in zip((50, 90, 344, 860), (0.3, 0.4, 0.6, 0.62)):
-        r += rows("ConvNP", "nb101/cifar10", b, tau=tau)
+    for task in ("nb101/cifar10", "nb201/ImageNet16-120"):
+        for b, tau in zip((50, 344, 860), (0.3, 0.6, 0.62)):
+            r += rows("ConvNP", task, b, tau=tau)
     return pd.DataFrame(r)
 
 
@@ -55,8 +56,10 @@ def test_checks_fail_when_the_claims_do_not_hold():
 def test_ablation_checks_use_tau_as_well_as_the_selected_accuracy():
     ctx = ReportContext(pd.DataFrame())
     df = convnp.study_rows(fake_results(ablation_tau=0.6))  # ablations rank better, select worse
-    html = checks.check_single_epoch(ctx, df, "single") + checks.check_meta_learning(ctx, df, "meta")
-    assert [c["state"] for c in ctx.checks] == ["fail", "fail"] and "tau: ConvNP 0.571" in html
+    for v in (checks.check_single_epoch(ctx, df), checks.check_meta_learning(ctx, df)):
+        assert v.verdict == "contradicted"
+        levels = {p.label.split(" on ")[1]: p.level for p in v.parts}
+        assert levels == {"kendall_tau": "contradicted", "selected_best_test": "reproduced"}
 
 
 def test_search_baselines_are_compared_on_their_best_of_all_observed():
@@ -65,10 +68,25 @@ def test_search_baselines_are_compared_on_their_best_of_all_observed():
     assert "best of all N+30 observed" in html and "RS and RE: the paper" in html
 
 
-def test_recall_claim_is_not_applicable_when_convnp_has_the_best_tau():
-    ctx = ReportContext(pd.DataFrame())
-    checks.check_recall_without_tau(ctx, convnp.study_rows(fake_results(convnp_tau=0.9)), "recall")
-    assert ctx.checks[0]["state"] == "na"
+def test_recall_claim_has_no_part_where_convnp_has_the_best_tau():
+    v = checks.check_recall_without_tau(ReportContext(pd.DataFrame()), convnp.study_rows(fake_results(convnp_tau=0.9)))
+    assert v.verdict == "insufficient_evidence" and v.parts == [] and "ConvNP has the best tau there" in v.note
+
+
+def test_claims_without_their_cells_are_insufficient_and_name_them():
+    df = fake_results()
+    df = df[df["task"] != "nb201/ImageNet16-120"]
+    found = {v.claim: v for v in checks.verdicts(df, ReportContext(df))}
+    assert list(found) == list(checks.CHECKS)
+    assert found["more_data"].verdict == "insufficient_evidence"
+    assert found["more_data"].missing[0].command == "nasbench-harness run --matrix paper-convnp --filter task=nb201/ImageNet16-120 --filter budget=50,860"
+    assert found["single_epoch"].verdict == "reproduced"
+
+
+def test_the_sentences_are_quoted_from_the_paper(shared_papers):
+    text = " ".join((shared_papers / "convnp-meta-learning-predictor.txt").read_text(encoding="utf-8").split())
+    for claim, sentence in checks.SENTENCES.items():
+        assert sentence in text, claim
 
 
 def test_validation_judged_tasks_are_labelled_in_every_table():
