@@ -10,4 +10,5 @@ class SurrogateStudy(Study):
     title = "Transferable surrogates"
     matrices = ("paper-surrogates.yaml",)
     published = {"surrogates": "published.yaml"}
+    checks = (f"{__name__}.checks",)
     sections = (StudySection("surrogates", "Surrogates", 70, f"{__name__}.section", "paper-surrogates"),)

@@ -589,6 +589,6 @@ def render(results: pd.DataFrame, ctx) -> str | None:
         search_html(ctx, search_df, units, comps) if len(search_df) else "",
         costs_html(ctx, within, cross),
         rank_test_html(ctx, within),
-        checks.checks_html(ctx, within, within_records, cross, comps, claims),
+        checks.checks_html(ctx, results),
     ]
     return "".join(p for p in parts if p)
