@@ -146,7 +146,7 @@ class ReportContext:
         self.palette = dict(palette or {})
         self._table_counter = 0
         self.checks: list[dict] = []  # every claim check rendered, for the overview's summary
-        self.verdicts: dict[str, list] = {}  # study name -> its claims' Verdicts (panels and claims.json)
+        self.verdicts: dict[str, list] = {}  # checks module -> its claims' Verdicts (panels and claims.json)
         self.section: tuple[str, str] = ("", "")  # (title, anchor) of the section rendering now
 
     # -- data --------------------------------------------------------------------------

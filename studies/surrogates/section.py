@@ -190,17 +190,6 @@ def pair_record(p: stats.Paired, a: str, b: str, lower_is_better: bool, min_gain
             "95% CI": _ci(p), "paired t p": p.p_t, "Wilcoxon p": p.p_wilcoxon, "verdict": verdict, "v": v}
 
 
-def share_rule(verdicts: list, min_share: float, good: str = "better", bad: str = "worse") -> tuple[bool | None, str]:
-    """Pass when resolved in favour on at least ``min_share`` of the comparisons and against on none
-    (``good``/``bad`` word the two outcomes in the evidence)."""
-    wins, losses = sum(v is True for v in verdicts), sum(v is False for v in verdicts)
-    if not verdicts:
-        return None, "no comparison with two or more common seeds"
-    passed = wins >= min_share * len(verdicts) and losses == 0
-    return passed, (f"resolved {good} on {wins} of {len(verdicts)}, resolved {bad} on {losses}, not resolved on "
-                    f"{len(verdicts) - wins - losses} (needs ≥ {min_share:.0%} {good} and none {bad})")
-
-
 INTERNAL = ("p", "v", "rival", "enc", "pretrained")  # record keys the checks read, not shown
 
 
