@@ -82,6 +82,11 @@ def checks_verdicts(ctx, module: str, rows: pd.DataFrame) -> list:
     return ctx.verdicts[module]
 
 
+def claim_panels(ctx, module: str, rows: pd.DataFrame, heading: str = "") -> str:
+    """A section's claim panels (``ctx.verdict``) over its rows, from the verdicts claims.json holds."""
+    return heading + "".join(ctx.verdict(v) for v in checks_verdicts(ctx, module, rows))
+
+
 def studies() -> tuple[type[Study], ...]:
     """The registered studies, by name."""
     from nasbench_harness import registry

@@ -224,6 +224,7 @@ def rank_test_html(ctx, df: pd.DataFrame) -> str:
 
 
 def render(results: pd.DataFrame, ctx) -> str | None:
+    from nasbench_harness.studies import claim_panels
     from nasbench_harness.studies.convnp import checks  # they read this module's row helpers
 
     df = study_rows(results)
@@ -239,6 +240,6 @@ def render(results: pd.DataFrame, ctx) -> str | None:
         size_table(ctx, df),
         ablation_table(ctx, df),
         rank_test_html(ctx, df),
-        checks.checks_html(ctx, results),
+        claim_panels(ctx, checks.__name__, results, "<h3>Claims</h3>"),
     ]
     return "".join(p for p in parts if p)

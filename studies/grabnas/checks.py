@@ -115,9 +115,3 @@ def verdicts(rows: pd.DataFrame, ctx) -> list[V.Verdict]:
     df = study_rows(rows)
     return [fn(ctx, df) for fn in CHECKS.values()]
 
-
-def checks_html(ctx, results: pd.DataFrame) -> str:
-    """The claims' panels over the section's rows, from the verdicts claims.json holds."""
-    from nasbench_harness.studies import checks_verdicts
-
-    return "<h3>The paper's claims, checked</h3>" + "".join(ctx.verdict(v) for v in checks_verdicts(ctx, __name__, results))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from nasbench_harness.studies.grabnas.checks import checks_html
 
 STRATEGIES = ("grabnas", "grabnas_knn", "tnas", "metad2a")
 TABLE2 = ["MetaD2A", "TNAS", "GraB-NAS (KNN)", "GraB-NAS"]
@@ -157,6 +156,9 @@ def rank_test_html(ctx, df: pd.DataFrame) -> str:
 
 
 def render(results: pd.DataFrame, ctx) -> str | None:
+    from nasbench_harness.studies import claim_panels
+    from nasbench_harness.studies.grabnas import checks
+
     df = study_rows(results)
     if df.empty:
         return None
@@ -174,5 +176,6 @@ def render(results: pd.DataFrame, ctx) -> str | None:
     ]
     t2_html, _ = table2(ctx, df)
     pr_html, _ = pruned(ctx, df)
-    html += [t2_html, pr_html, origins(ctx, df), models(ctx, df), rank_test_html(ctx, df), checks_html(ctx, results)]
+    html += [t2_html, pr_html, origins(ctx, df), models(ctx, df), rank_test_html(ctx, df),
+             claim_panels(ctx, checks.__name__, results, "<h3>The paper's claims, checked</h3>")]
     return "".join(h for h in html if h)

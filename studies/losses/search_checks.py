@@ -148,11 +148,10 @@ def verdicts(rows: pd.DataFrame, ctx) -> list[V.Verdict]:
 
 def findings_html(ctx, results: pd.DataFrame) -> str:
     """The search claims' panels over the section's rows, from the verdicts claims.json holds."""
-    from nasbench_harness.studies import checks_verdicts
+    from nasbench_harness.studies import claim_panels
     from nasbench_harness.studies.losses.search_section import study_rows
 
     rows = study_rows(results)
     if rows.empty or not rows["strategy"].isin(["pwlnas", "npenas"]).any():  # other studies' searches only
         return ""
-    panels = [ctx.verdict(v) for v in checks_verdicts(ctx, __name__, results)]
-    return "<h3>The paper's search findings, checked</h3>" + "".join(panels)
+    return claim_panels(ctx, __name__, results, "<h3>The paper's search findings, checked</h3>")

@@ -280,7 +280,7 @@ def rank_test_html(ctx, df: pd.DataFrame) -> str:
 
 def checks_html(ctx, results: pd.DataFrame, df: pd.DataFrame) -> list[str]:
     """The predictor claims' panels over the section's rows, from the verdicts claims.json holds."""
-    from nasbench_harness.studies import checks_verdicts
+    from nasbench_harness.studies import claim_panels
     from nasbench_harness.studies.losses import checks  # they read this module's row helpers
 
-    return [validation_note(ctx, df, "the numbers behind the checks"), *map(ctx.verdict, checks_verdicts(ctx, checks.__name__, results))]
+    return [validation_note(ctx, df, "the numbers behind the checks"), claim_panels(ctx, checks.__name__, results)]

@@ -180,9 +180,8 @@ def verdicts(rows: pd.DataFrame, ctx) -> list[V.Verdict]:
 
 def checks_html(ctx, results: pd.DataFrame) -> str:
     """The claims' panels over the section's rows, from the verdicts claims.json holds."""
-    from nasbench_harness.studies import checks_verdicts
+    from nasbench_harness.studies import claim_panels
 
-    return "<h3>The abstract's claims, checked</h3>" + ctx.note(
+    return claim_panels(ctx, __name__, results, "<h3>The abstract's claims, checked</h3>" + ctx.note(
         "The abstract prints no numbers: each claim is tested by an operational rule fixed in advance "
-        "(studies/surrogates/published.yaml and checks.py), on the mean over the blocks it covers, paired over seeds."
-    ) + "".join(ctx.verdict(v) for v in checks_verdicts(ctx, __name__, results))
+        "(studies/surrogates/published.yaml and checks.py), on the mean over the blocks it covers, paired over seeds."))
