@@ -238,6 +238,18 @@ def _dvae(cache, codec: NB201Codec, cfg: MetaConfig, seed: int, folder: Path):
     return model, info
 
 
+def _seed_as_after_dvae_training(seed: int, dvae_cfg: DVAEConfig) -> None:
+    """Put torch's global generator where ``train_dvae`` leaves it (seeded, then the D-VAE's
+    initial weights drawn; its training draws from a generator of its own).
+
+    The GP's initial weights come from the global generator. Without this they depend on the
+    process's history: a worker that reads the D-VAE from disk (trained by another worker or
+    an earlier run) after other cells would meta-train a different surrogate under the same key.
+    """
+    torch.manual_seed(seed)
+    DVAE(dvae_cfg)  # only its draws matter
+
+
 def load_or_train(setting: str, task_name: str, seed: int, cfg: MetaConfig | None = None, cache=None, threads: int = 1) -> MetaModels:
     """The (setting, fold, seed) models, trained on first use and then read from disk.
 
@@ -260,6 +272,7 @@ def load_or_train(setting: str, task_name: str, seed: int, cfg: MetaConfig | Non
     ids = codec.space.enumerate()
     emb = embed(dvae, codec, ids.tolist())
     scfg = SurrogateConfig(arch_dim=cfg.dvae_latent, token_dim=cfg.token_dim, feature_dim=cfg.feature_dim)
+    _seed_as_after_dvae_training(seed, dvae.cfg)
     gp = DeepKernelGP(scfg)
     if path.is_file():
         blob = torch.load(path, weights_only=True)

@@ -120,3 +120,21 @@ def test_models_are_trained_once_per_setting_fold_seed(cache_for, monkeypatch):
     assert loo.info["key"] != first.info["key"]
     files = sorted(p.name.split("-")[0] for p in (cache.root / meta.MODEL_DIR).glob("*.pt"))
     assert files == ["dvae", "gp", "gp"]  # one D-VAE per seed, one surrogate per (setting, fold, seed)
+
+
+def test_surrogate_is_the_same_whether_its_dvae_was_trained_here_or_read_from_disk(cache_for, monkeypatch, tmp_path):
+    """A worker that reads the D-VAE another process trained, after cells of its own that drew
+    random numbers, meta-trains the surrogate the key names (the fixed block's GraB-NAS cells
+    moved when the GP's initial weights came from whatever the global generator held)."""
+    cache = cache_for("nb201")
+    monkeypatch.setattr(meta, "DEFAULT_CONFIG", TINY)
+    monkeypatch.setattr(meta, "MODEL_DIR", tmp_path)  # absolute: a models folder of this test's own
+    trained_here = meta.load_or_train("loo", "nb201/cifar10", 0, cache=cache)
+    for path in tmp_path.glob("gp-*.pt"):
+        path.unlink()
+    torch.manual_seed(123)
+    torch.rand(7)  # another cell's draws in the same worker
+    dvae_from_disk = meta.load_or_train("loo", "nb201/cifar10", 0, cache=cache)
+    assert dvae_from_disk.info["nll_first"] == trained_here.info["nll_first"]
+    for a, b in zip(trained_here.gp.state_dict().values(), dvae_from_disk.gp.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
