@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from nasbench_harness.tasks.catalog import label_free
 
 
 class ArchSet:
-    """A subset of a task's architectures (rows of its universe)."""
+    """A subset of a task's architectures (rows of its universe). ``task`` is the task's
+    label-free view (``tasks.catalog.TaskView``): a predictor cannot read a metric through it."""
 
     def __init__(self, task, rows: np.ndarray) -> None:
-        self.task = task
+        self.task = label_free(task)
         self.rows = np.asarray(rows, dtype=np.int64)
 
     def __len__(self) -> int:

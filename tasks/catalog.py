@@ -163,6 +163,61 @@ class Task:
         """GraphBatch for every row, memoised in the search space."""
         return self.space.encoding("graph", self.ids, self.universe_key)
 
+    @functools.cached_property
+    def label_free(self) -> TaskView:
+        """The task as strategies and predictors see it (``TaskView``); one per task, so models
+        that memoise per task object (ConvNP) keep their memo."""
+        return TaskView(self)
+
+
+class TaskView:
+    """A task without its metrics: what strategies (``Oracle.task``) and predictors
+    (``ArchSet.task``) may read. Architectures, encodings, graphs and the extra columns that
+    are not test metrics; neither the eval metric's values nor the train metric's (a strategy
+    gets train values only from the oracle's charged queries, a predictor only as ``fit``'s
+    labels). It holds no reference to the task, so no attribute path leads to ``Task.eval``.
+    """
+
+    def __init__(self, task: Task) -> None:
+        self.spec, self.space, self.ids, self.cache = task.spec, task.space, task.ids, task.cache
+        self.eval_metric = task.eval_metric  # the column's name (refused by ArchSet.extras), not its values
+        self.universe_key = task.universe_key
+        hidden = [c for c in task.extras.columns if "test" in str(c).split(".")[-1] or c in (task.eval_metric, task.spec.eval_metric)]
+        self.extras = task.extras.drop(columns=hidden)
+        self._row: dict | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows_of(self, arch_ids) -> np.ndarray:
+        """Row positions of the given ids (-1 for ids not in this task)."""
+        if self._row is None:
+            self._row = {a: i for i, a in enumerate(self.ids.tolist())}
+        return np.fromiter((self._row.get(a, -1) for a in arch_ids), dtype=np.int64)
+
+    def encoding(self, kind: str) -> np.ndarray:
+        return self.space.encoding(kind, self.ids, self.universe_key, cache=self.cache)
+
+    def graphs(self):
+        return self.space.encoding("graph", self.ids, self.universe_key)
+
+    def __getattr__(self, name: str):
+        if name in ("eval", "eval_scores", "train", "train_scores", "input_digest", "data_checksum"):
+            raise AttributeError(
+                f"Strategies and predictors see task '{self.spec.name}' without its metrics ('{name}' is not theirs to read): "
+                "train values come from the oracle's queries or as fit()'s labels, eval values never."
+            )
+        raise AttributeError(name)
+
+
+def label_free(task):
+    """``task``'s ``TaskView`` (a view stays itself; objects that are no ``Task``, e.g. test doubles, pass unchanged)."""
+    return task.label_free if isinstance(task, Task) else task
+
 
 def _task_table(space, cache, spec: TaskSpec) -> pd.DataFrame:
     """The space's table, restricted to the task's columns when the space can read a subset.

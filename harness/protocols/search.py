@@ -8,10 +8,19 @@ Steps for one cell:
    metric; isomorphs of a charged architecture are free; proposals outside the labelled pool
    are redrawn and counted (``n_redraws``). Its initial random sample is the first n of a
    permutation drawn from (seed, task) only, the same for every strategy and budget;
-3. the row (docs/SEARCH.md): the query trace, the anytime curve (eval metric of
-   the best-by-train architecture after each query), final best, regret to the task's global
-   best eval value, queries until that value was first queried (``budget + 1`` when never),
-   and the share of wall time spent fitting and scoring models.
+3. the row (docs/SEARCH.md): the query trace, the anytime curve (eval metric of the
+   best-by-train architecture after each query), final best (``best_eval``: the eval value of
+   the queried architecture with the best train metric, what a search could report without
+   test labels; ``best_eval_queried``: the best eval value among all queried architectures,
+   the convention some papers report), regret to the task's global best eval value, queries
+   until that value was first queried (``budget + 1`` when never), and the share of wall time
+   spent fitting and scoring models.
+
+Leak-freedom: the strategy sees the task only through the ``Oracle`` (train values of charged
+queries; its ``task`` is a view without metric values) and ``SearchContext``. What needs the
+eval metric is done here: the pruned-space experiment's candidate set (``prune_top``, a param
+of the strategies that offer it: the top-k rows by eval metric leave ``ctx.candidates``) and
+every eval-metric column of the row.
 
 Matrix convention: predictor-free strategies (``random``, ``evolution``, ``local_search``,
 ``gp_bo``) are written ``predictor: none``; ``harness/matrix.py`` rejects ``none`` for
@@ -61,7 +70,18 @@ def _task_rng(cell, stream: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(cell.seed), _h32(cell.task), stream]))
 
 
-def _context(cell, task, threads: int):
+def candidate_set(task, params: dict) -> np.ndarray | None:
+    """Bool per row: the task without its ``prune_top`` best rows by eval metric (ties: lower
+    row first); None when the strategy prunes nothing."""
+    k = int(params.get("prune_top", 0))
+    if not k:
+        return None
+    keep = np.ones(len(task), bool)
+    keep[np.argsort(-task.eval_scores, kind="stable")[:k]] = False
+    return keep
+
+
+def _context(cell, task, threads: int, candidates: np.ndarray | None = None):
     from nasbench_harness.cell import NO_PREDICTOR
     from nasbench_harness.methods.strategies.base import SearchContext
 
@@ -83,6 +103,7 @@ def _context(cell, task, threads: int):
         threads=threads,
         seed=int(cell.seed),
         data_cache=getattr(task, "cache", None),
+        candidates=candidates,
     )
 
 
@@ -100,12 +121,14 @@ def summarise(task, oracle, budget: int) -> dict:
     g_eval = int(np.argmax(task.eval_scores))
     hits = np.flatnonzero(task.eval_scores[trace] == task.eval_scores[g_eval])
     best_eval = float(task.eval[best[-1]])
+    best_queried = trace[int(np.argmax(task.eval_scores[trace]))]
     return {
         "n_queries": int(len(trace)),
         "n_redraws": int(oracle.n_redraws),
         "best_arch": str(task.ids[best[-1]]),
         "best_train": float(task.train[best[-1]]),
         "best_eval": best_eval,
+        "best_eval_queried": float(task.eval[best_queried]),
         "global_best_eval": float(task.eval[g_eval]),
         "global_best_train": float(task.train[int(np.argmax(task.train_scores))]),
         "regret": abs(float(task.eval[g_eval]) - best_eval),
@@ -132,7 +155,8 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
             f"A query budget of {budget} exceeds the {oracle.n_distinct()} distinct (non-isomorphic) architectures of task "
             f"'{cell.task}'; lower the budget."
         )
-    ctx = _context(cell, task, threads)
+    candidates = candidate_set(task, strategy.params)
+    ctx = _context(cell, task, threads, candidates)
     t0 = time.perf_counter()
     try:
         strategy.search(oracle, ctx)
@@ -152,9 +176,20 @@ def run(cell, task, *, threads: int = 1) -> list[dict]:
         "search_seconds": seconds,
         "fit_share": ctx.fit_seconds / seconds if seconds > 0 else 0.0,
         **summarise(task, oracle, budget),
-        **(strategy.row_extras(task, oracle) if hasattr(strategy, "row_extras") else {}),  # strategy-specific columns
+        **(strategy.row_extras(oracle) if hasattr(strategy, "row_extras") else {}),  # strategy-specific columns
+        **pruned_columns(task, strategy.params, candidates),
     }
     return [row]
+
+
+def pruned_columns(task, params: dict, candidates: np.ndarray | None) -> dict:
+    """``remaining_best_eval`` (the best eval value left in the candidate set) for strategies that
+    offer the pruned-space experiment (``prune_top``), else nothing."""
+    if "prune_top" not in params:
+        return {}
+    keep = np.ones(len(task), bool) if candidates is None else candidates
+    best = int(np.flatnonzero(keep)[int(np.argmax(task.eval_scores[keep]))])
+    return {"remaining_best_eval": float(task.eval[best])}
 
 
 class Search(Protocol):

@@ -49,7 +49,7 @@ SCHEMA_COLUMNS = frozenset(
         "finished_at",
         "schema_version",  # provenance (harness/schema.py), not a metric
         "machine",
-        # search rows (SEARCH_SCHEMA): descriptors of the run or the task, not metrics to rank on
+        # search rows (docs/SEARCH.md): descriptors of the run or the task, not metrics to rank on
         "n_queries",
         "global_best_eval",
         "global_best_train",
@@ -84,6 +84,8 @@ _DESCRIPTIONS = {
     "precision@": "Share of the true top-T% architectures among the predicted top-T%.",
     "n@": "Best true rank (1 = the best architecture) among the top-K predicted; lower is better.",
     "recall@": "Share of the true top-k architectures found among the predicted top-k.",
+    "best_eval_queried": ("Best eval metric among every architecture the search queried (picked with the eval metric, "
+                          "so no search could report it without test labels; task units)."),
     "best_of_top": "Eval metric of the best architecture among the top-K predicted (task units).",
     "best_": "Eval metric of the best architecture found by the search (task units).",
     "_seconds": "Wall time in seconds.",

@@ -3,9 +3,12 @@
 A strategy (registered under the entry-point group ``nasbench_harness.strategies``)
 subclasses ``Strategy`` and implements ``search(oracle, ctx)``: it queries architectures
 one at a time through the ``Oracle`` until the budget is spent. The oracle reveals only the
-train metric (higher is better) of what was queried, never the eval metric, and charges each
-distinct architecture once: re-querying it, or an isomorph of it (the space's ``iso_hash``),
-returns the first stored value for free. Proposals outside the task's labelled pool (our
+train metric (higher is better) of what was queried, never the eval metric (its ``task`` is a
+view without metric values, ``tasks.catalog.TaskView``), and charges each isomorphism class
+(the space's ``iso_hash``) once: re-querying an architecture, or an isomorph of it, is free and
+returns the value of the class's first-charged member. Isomorphs can carry different values in
+a table (separate training runs); the first-charged member's train value stands for the class,
+and the row's eval values are that member's too (a documented convention, not the mean). Proposals outside the task's labelled pool (our
 NB101 subset, the 725 DARTS architectures) are not charged; the oracle counts them as
 redraws. The ``SearchContext`` carries the cell's randomness, the shared initial sample and
 a predictor factory for predictor-guided strategies.
@@ -46,7 +49,9 @@ class Oracle:
     """Charged, deduplicated access to one task's train metric under a query budget."""
 
     def __init__(self, task, budget: int, strategy: str = "", *, dedupe_isomorphs: bool = True) -> None:
-        self._task = task
+        from nasbench_harness.tasks.catalog import label_free
+
+        self._task = label_free(task)  # no metric values: the train metric only through queries, the eval metric never
         self._scores = task.train_scores
         # Without isomorph dedupe (the select protocol's row-level semantics) every row is its own group.
         self._group = iso_groups(task) if dedupe_isomorphs else np.arange(len(task), dtype=np.int64)
@@ -59,6 +64,11 @@ class Oracle:
         self.n_pool = len(task)
         self.n_redraws = 0
         self.strategy = strategy
+
+    @property
+    def task(self):
+        """The task without its metrics (``tasks.catalog.TaskView``): ids, space, encodings, data cache."""
+        return self._task
 
     # -- accounting ---------------------------------------------------------------------
     @property
@@ -215,6 +225,9 @@ class SearchContext:
     fit_seconds: float = 0.0
     seed: int = 0  # the cell's seed (keys models shared by a seed's cells, e.g. GraB-NAS's meta-trained ones)
     data_cache: Any = None  # the DataCache the task came from (meta-learners read their source tables there)
+    # Bool per pool row: the experiment's candidate set (the protocol's pruning, e.g. GraB-NAS's
+    # prune_top, made from the eval metric the strategy never sees); None: every row.
+    candidates: np.ndarray | None = None
 
     def initial_sample(self, oracle: Oracle, n: int) -> None:
         """Charge the first ``n`` distinct architectures of the (seed, task) permutation.

@@ -94,7 +94,7 @@ class SurrogateStrategy(Strategy):
 
         if ctx.new_predictor is None:
             raise ConfigError(f"The {self.name} strategy needs a predictor (the surrogate) but the cell gives none; name one, e.g. xgboost with encoding graf.")
-        task = oracle._task  # noqa: SLF001 - the target's ids and cache; labels only through queries
+        task = oracle.task  # the target without its metrics: ids, space and data cache
         names = self.params["sources"] or default_sources(task)
         self.sources = list(names)
         budget = self.params["source_budget"]
@@ -108,7 +108,7 @@ class SurrogateStrategy(Strategy):
         self.n_source_cells = int(sum(len(p.rows) for p in parts))
         return scores
 
-    def row_extras(self, task, oracle: Oracle) -> dict:
+    def row_extras(self, oracle: Oracle) -> dict:
         return {"sources": list(getattr(self, "sources", [])), "n_source_cells": int(getattr(self, "n_source_cells", 0))}
 
 
@@ -178,10 +178,10 @@ class SurrogateFilter(SurrogateStrategy):
         ctx.initial_sample(oracle, p["population"])
         evolve(self.filtered, oracle.trace_rows.tolist(), ctx.rng, tournament=p["tournament"], max_tries=p["max_mutation_tries"])
 
-    def row_extras(self, task, oracle: Oracle) -> dict:
+    def row_extras(self, oracle: Oracle) -> dict:
         f = getattr(self, "filtered", None)
         return {
-            **super().row_extras(task, oracle),
+            **super().row_extras(oracle),
             "q": float(self.params["q"]),
             "n_skipped": len(f.skipped) if f is not None else 0,
             "n_blocked": int(f.blocked.sum()) if f is not None else 0,

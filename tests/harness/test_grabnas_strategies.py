@@ -9,6 +9,7 @@ from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.grabnas import meta
 from nasbench_harness.methods.strategies import make_strategy
 from nasbench_harness.methods.strategies.base import BudgetExhausted, Oracle, SearchContext
+from nasbench_harness.protocols import search
 
 TINY = meta.TEST_CONFIG
 
@@ -32,14 +33,18 @@ def tiny(monkeypatch):
 
 
 def run(task, name: str, budget: int, **params):
+    """The strategy as the search protocol runs it: the protocol makes the pruned candidate set and the
+    eval-metric columns, the strategy sees neither metric's values."""
     strategy = make_strategy(name, params)
     oracle = Oracle(task, budget, name)
-    ctx = SearchContext(rng=np.random.default_rng(0), initial_order=np.arange(len(task)), task_name="nb201/cifar100", seed=0)
+    candidates = search.candidate_set(task, strategy.params)
+    ctx = SearchContext(rng=np.random.default_rng(0), initial_order=np.arange(len(task)), task_name="nb201/cifar100", seed=0,
+                        candidates=candidates)
     try:
         strategy.search(oracle, ctx)
     except BudgetExhausted:
         pass
-    return oracle, strategy.row_extras(task, oracle)
+    return oracle, {**strategy.row_extras(oracle), **search.pruned_columns(task, strategy.params, candidates)}
 
 
 @pytest.mark.parametrize("name", ["grabnas", "grabnas_knn", "tnas", "metad2a"])

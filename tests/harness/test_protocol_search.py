@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+
 import numpy as np
 import pytest
 from nasbench_harness.errors import ConfigError, HarnessError
@@ -145,3 +148,38 @@ def test_pwlnas_switches_loss_by_search_iteration(monkeypatch):
     s = guided.PWLNAS(warmup=2)
     s._losses, s._switch = ("first", "second"), 2
     assert [s.loss_for(None, i) for i in range(4)] == ["first", "first", "second", "second"]
+
+
+def test_a_row_reports_the_best_by_train_and_the_best_queried(task, runs):
+    for r in runs["random"]:
+        rows = task.rows_of(r["trace_ids"])
+        assert r["best_eval_queried"] == task.eval[rows[np.argmax(task.eval_scores[rows])]]
+    # A constructed task whose eval metric ranks the pool the other way round from its train metric:
+    # the row's best by train is the worst queried on eval, and best_eval_queried the best.
+    flipped = dataclasses.replace(task, eval=-task.train)
+    r = search.run(cell("random", 0, budget=10), flipped)[0]
+    rows = flipped.rows_of(r["trace_ids"])
+    assert r["best_eval"] == flipped.eval[rows[np.argmax(flipped.train_scores[rows])]]
+    assert r["best_eval_queried"] == flipped.eval[rows[np.argmin(flipped.train_scores[rows])]] > r["best_eval"]
+
+
+def test_strategies_and_predictors_cannot_read_a_metric_through_the_oracle_or_an_archset(task):
+    from nasbench_harness.methods.base import ArchSet
+
+    oracle = Oracle(task, 5, "test")
+    views = (oracle.task, oracle._task, oracle.archset(np.arange(3)).task, ArchSet(task, np.arange(3)).task)
+    for view, name in itertools.product(views, ("eval", "eval_scores", "train", "train_scores")):
+        with pytest.raises(AttributeError, match="without its metrics"):
+            getattr(view, name)
+    assert not any(np.shares_memory(v, task.eval) for view in views for v in vars(view).values() if isinstance(v, np.ndarray))
+    # What they may read is there: ids, encodings, the space, the row lookup.
+    assert oracle.task.rows_of(task.ids[:3]).tolist() == [0, 1, 2] and oracle.task.name == task.name
+    np.testing.assert_array_equal(oracle.archset(np.arange(3)).encoding("onehot"), task.encoding("onehot")[:3])
+
+
+def test_the_protocol_makes_the_pruned_candidate_set_from_the_eval_metric(task):
+    assert search.candidate_set(task, {"prune_top": 0}) is None and search.candidate_set(task, {}) is None
+    keep = search.candidate_set(task, {"prune_top": 3})
+    assert (~keep).sum() == 3 and task.eval_scores[~keep].min() >= task.eval_scores[keep].max()
+    assert search.pruned_columns(task, {"prune_top": 3}, keep) == {"remaining_best_eval": float(task.eval[keep][np.argmax(task.eval_scores[keep])])}
+    assert search.pruned_columns(task, {"k": 10}, None) == {}  # strategies without the experiment get no column
