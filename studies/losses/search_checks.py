@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from nasbench_harness.report import verdicts as V
-from nasbench_harness.studies.losses.search_section import Unit, _budget_rows, curve_matrix, family_rows
+from nasbench_harness.studies.losses.search_section import Unit, _budget_rows, curve_matrix, family_rows, match_mask
 
 STUDY = "losses"
 MATRIX = "paper-search"
@@ -97,11 +97,10 @@ def check_hr_beats_mape_early(ctx, df, units, spec: dict, window: list[int]) -> 
     return verdict
 
 
-def npenas_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(PWLNAS with PW, NPENAS) rows of one task and budget."""
-    pw = rows[rows["pw_loss"] == "pw"]
-    npe = rows[(rows["strategy"] == "npenas") & (rows["loss"] == "mse") & (rows["pw_loss"] == "")]
-    return pw, npe
+def npenas_rows(rows: pd.DataFrame, npenas: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(PWLNAS with PW, NPENAS) rows of one task and budget; NPENAS as the table's NPENAS row matches it
+    (published-search.yaml: the npenas strategy with its own paper's predictor, gin), never PWLNAS, MSE."""
+    return rows[rows["pw_loss"] == "pw"], rows[match_mask(rows, npenas)]
 
 
 def check_pwlnas_vs_npenas(ctx, df, units, tables: list[dict]) -> V.Verdict:
@@ -109,10 +108,11 @@ def check_pwlnas_vs_npenas(ctx, df, units, tables: list[dict]) -> V.Verdict:
             "against NPENAS, paired over seeds; PWLNAS must be better (lower error or regret). Weakest of the tasks.")
     parts, missing = [], []
     for table in tables:
-        if not any(str(r.get("paper", "")).upper() == "NPENAS" for r in table.get("rows", [])):
+        npenas = next((r.get("match", []) for r in table.get("rows", []) if str(r.get("paper", "")).upper() == "NPENAS"), None)
+        if npenas is None:
             continue
         for task in table.get("columns", []):
-            pw, npe = npenas_rows(_final_rows(df, task, table.get("budget"))) if not df.empty else (df, df)
+            pw, npe = npenas_rows(_final_rows(df, task, table.get("budget")), npenas) if not df.empty else (df, df)
             part = None
             if len(pw) and len(npe):
                 unit = units[task]

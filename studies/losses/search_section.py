@@ -34,7 +34,7 @@ FOCUS_QUERY = 10  # curves' y range starts at the worst mean after this many que
 # Counts keep the table's integer format; every other number shows two decimals.
 _COUNTS = ("seeds", "runs", "found", "paper rank", "our rank", "budget")
 FMT = {c: ".0f" for c in _COUNTS} | {
-    c: ".2f" for c in ("ours (mean)", "paper", "ours − paper", "paper regret", "our regret (mean)", "paper std", "mean",
+    c: ".2f" for c in ("ours (mean)", "best queried (mean)", "paper", "ours − paper", "paper regret", "our regret (mean)", "paper std", "mean",
                        "regret (mean)", "found share", "mean queries, runs that found it", "A (mean)", "B (mean)", "A − B")
 } | {"params (M)": ".1f", "cost (GPU days)": ".3g"}
 _PWLNAS_LABEL = re.compile(r"^PWLNAS(?:[-_ ]?\(?([A-Za-z_]+)\)?)?$", re.IGNORECASE)
@@ -59,7 +59,16 @@ def study_rows(results: pd.DataFrame) -> pd.DataFrame:
         df["strategy"] = df["strategy"].mask(df["strategy"] == "", df["protocol_params"].map(_strategy_param))
     df["loss"] = df["loss"].fillna("").astype(str)
     df["pw_loss"] = _pwlnas_loss(df)
+    df["best_eval_queried"] = _best_queried(df)
     return df
+
+
+def _best_queried(df: pd.DataFrame) -> pd.Series:
+    """``best_eval_queried``; GraB-NAS rows written before it existed call it ``best_eval_found_any``."""
+    out = pd.to_numeric(df.get("best_eval_queried", pd.Series(np.nan, index=df.index)), errors="coerce")
+    if "best_eval_found_any" in df.columns:
+        out = out.fillna(pd.to_numeric(df["best_eval_found_any"], errors="coerce"))
+    return out
 
 
 def _pwlnas_loss(df: pd.DataFrame) -> pd.Series:
@@ -132,6 +141,7 @@ def _with_shown(ctx, df: pd.DataFrame, tables: list[dict]) -> tuple[pd.DataFrame
         unit = units[task] = unit_for(ctx, task, g, _table_of(tables, task))
         g = g.assign(
             final=unit(g["best_eval"]),
+            final_queried=unit(g["best_eval_queried"]),
             glob=unit(pd.to_numeric(g.get("global_best_eval", np.nan), errors="coerce")),
         )
         g["regret_shown"] = (g["glob"] - g["final"]).abs()
@@ -300,9 +310,18 @@ def figure7_html(ctx, df: pd.DataFrame, units: dict[str, Unit], spec: dict) -> s
 
 
 # -- final-result tables ----------------------------------------------------------------------
+# The two conventions for a search's final result (docs/SEARCH.md): the queried architecture
+# with the best train metric (``best_eval``; what a search can report without test labels) and
+# the best eval value among the queried ones (``best_eval_queried``). A table's
+# ``paper_convention`` (published-search.yaml) names the one its paper most likely used.
+CONVENTIONS = {"train": ("final", "best by train metric"), "queried": ("final_queried", "best queried")}
+
+
 def table_number(df: pd.DataFrame, table: dict, units: dict[str, Unit]) -> pd.DataFrame:
-    """Ours beside the paper's number for every (task, paper row), our unmatched methods below."""
+    """Ours beside the paper's number for every (task, paper row), our unmatched methods below;
+    both conventions shown, the paper compared with its own (``paper_convention``)."""
     out = []
+    convention = table.get("paper_convention", "train")
     for j, task in enumerate(table["columns"]):
         rows, _ = _budget_rows(df, task, table.get("budget"))
         if rows.empty:
@@ -313,24 +332,33 @@ def table_number(df: pd.DataFrame, table: dict, units: dict[str, Unit]) -> pd.Da
             if prow.get("global_best"):  # one value per task: no interval
                 glob = float(rows["glob"].iloc[0])
                 s = {"n": int(rows["seed"].nunique()), "mean": glob, "ci_low": math.nan, "ci_high": math.nan}
-                out.append(_number_row(task, "Global Best", "(global best of our task)", s, paper, unit))
+                out.append(_number_row(task, "Global Best", "(global best of our task)", (s, s), paper, unit, convention))
                 continue
             mask = match_mask(rows, prow.get("match", []))
             if not mask.any():
-                out.append(_number_row(task, _paper_name(prow), "—", _summary(rows.iloc[0:0], "final"), paper, unit))
+                out.append(_number_row(task, _paper_name(prow), "—", _summaries(rows.iloc[0:0]), paper, unit, convention))
             for method, g in rows[mask].groupby("method", sort=True):
                 claimed.add(method)
-                out.append(_number_row(task, _paper_name(prow), method, _summary(g, "final"), paper, unit))
+                out.append(_number_row(task, _paper_name(prow), method, _summaries(g), paper, unit, convention))
         for method, g in rows[~rows["method"].isin(claimed)].groupby("method", sort=True):
-            out.append(_number_row(task, "—", method, _summary(g, "final"), None, unit))
+            out.append(_number_row(task, "—", method, _summaries(g), None, unit, convention))
     return pd.DataFrame(out)
 
 
-def _number_row(task, paper_row, method, s, paper, unit: Unit) -> dict:
+def _summaries(g: pd.DataFrame) -> tuple[dict, dict]:
+    """(by train metric, best queried) summaries of a method's runs."""
+    return _summary(g, "final"), _summary(g, "final_queried")
+
+
+def _number_row(task, paper_row, method, summaries: tuple[dict, dict], paper, unit: Unit, convention: str) -> dict:
+    s, q = summaries
+    # Rows stored before best_eval_queried existed can only be compared by the train metric.
+    used = convention if convention == "train" or q["n"] or not s["n"] else "train"
+    ref = q if used == "queried" else s
     paper = np.nan if paper is None else float(paper)
     inside = ""
-    if math.isfinite(paper) and math.isfinite(s["ci_low"]):
-        inside = "yes" if s["ci_low"] <= paper <= s["ci_high"] else "no"
+    if math.isfinite(paper) and math.isfinite(ref["ci_low"]):
+        inside = "yes" if ref["ci_low"] <= paper <= ref["ci_high"] else "no"
     return {
         "task": task,
         "judged on": unit.judged_on,
@@ -339,8 +367,11 @@ def _number_row(task, paper_row, method, s, paper, unit: Unit) -> dict:
         "seeds": s["n"],
         "ours (mean)": s["mean"],
         "95% CI": _ci_text(s["ci_low"], s["ci_high"]),
+        "best queried (mean)": q["mean"],
+        "95% CI, best queried": _ci_text(q["ci_low"], q["ci_high"]),
         "paper": paper,
-        "ours − paper": s["mean"] - paper,
+        "compared as": CONVENTIONS[used][1],
+        "ours − paper": ref["mean"] - paper,
         "paper in our CI": inside,
     }
 
@@ -434,8 +465,11 @@ def tables_html(ctx, df: pd.DataFrame, tables: list[dict], units: dict[str, Unit
         if table["comparison"] == "number":
             frame = table_number(df, table, units)
             ours_units = ", ".join(sorted({units[t].label for t in present}))
-            cap = (f"Ours in {ours_units}, the paper's in {table['quantity']}: mean and 95% t interval over seeds, "
-                   "the paper's number and the difference.")
+            cap = (f"Ours in {ours_units}, the paper's in {table['quantity']}: mean and 95% t interval over seeds of the "
+                   "queried architecture with the best train metric (ours) and of the best eval value among the queried "
+                   "ones (best queried, chosen with test labels); the paper's number and the difference from ours in the "
+                   "convention named in 'compared as'.")
+            notes_html += ctx.note(table["convention_note"]) if table.get("convention_note") else ""
             html.append(head + notes_html + ctx.table(frame, caption=cap, fmt=FMT, csv=f"search-{slug}.csv"))
         elif table["comparison"] == "regret_order":
             frame, lines = table_regret(df, table, units)

@@ -4,7 +4,7 @@
 
 Rows (full size, with --benchmark-enable): the paper's 9 search tasks (3 NB201 at B=100, NB101
 at B=150, 4 TransNAS micro at B=50, DARTS at B=20) x 13 methods x 20 seeds (5 on DARTS), each
-with its anytime curve, query trace and the other SEARCH_SCHEMA columns; generated, no search
+with its anytime curve, query trace and the other columns of docs/SEARCH.md; generated, no search
 is run. Without --benchmark-enable the body runs once as a test on 1 task x 3 seeds.
 """
 

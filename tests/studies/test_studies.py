@@ -70,3 +70,21 @@ def test_a_section_reads_its_tasks_and_budgets_from_its_matrix(tmp_path, monkeyp
             fn.cache_clear()
     with pytest.raises(ConfigError, match="no block named 'nope'"):
         studies.block_cells(edited, "nope")
+
+
+def test_paper_search_runs_npenas_and_pwlnas_mse_as_different_cells():
+    """NPENAS is npenas with its own paper's predictor (gin); the paper's "PWLNAS, MSE" is PWLNAS's loop
+    with the GCN and MSE: two cells on every task of Tables 2, 3 and 5, and PWLNAS-MSE on Table 4's."""
+    from nasbench_harness.matrix import load_matrix
+
+    cells = load_matrix(studies.matrices()["paper-search"]).cells
+    by_label = {}
+    for c in cells:
+        if c.method in ("NPENAS", "PWLNAS-MSE") and c.seed == 0:
+            by_label.setdefault(c.method, {})[c.task] = (c.protocol_params["strategy"], c.predictor, c.loss)
+    npenas, pwlnas_mse = by_label.get("NPENAS", {}), by_label.get("PWLNAS-MSE", {})
+    tables_2_3_5 = {"nb201/cifar10", "nb201/cifar100", "nb201/ImageNet16-120", "nb101/cifar10", "darts/cifar10"}
+    assert set(npenas) == tables_2_3_5 and set(npenas.values()) == {("npenas", "gin", "mse")}
+    assert set(pwlnas_mse) == tables_2_3_5 | {t for t in pwlnas_mse if t.startswith("tnb101-micro/")}
+    assert len(pwlnas_mse) == 9 and set(pwlnas_mse.values()) == {("npenas", "gcn", "mse")}
+    assert not any(c.method == "NPENAS-MSE" for c in cells)
