@@ -71,7 +71,9 @@ def context_masks(batch_of: np.ndarray, length: int, max_context: int, rng: np.r
 
     One context count k in 1..max_context per batch (drawn for all batches first), then k
     fresh random positions per task: a position is context when its rank among the task's
-    uniform keys is below k. The whole task is the target set, so masks only mark context.
+    uniform keys is below k. The whole task is the target set, so masks only mark context:
+    this follows the paper's Sec. 5.2 ("the entire task is the target set"), where its Sec. 4.2
+    describes context and target sets as an exclusive split (a documented deviation).
     """
     kmax = min(max_context, length - 1) if length > 1 else 1
     k = rng.integers(1, kmax + 1, size=int(batch_of.max()) + 1)

@@ -144,6 +144,8 @@ def choose(cell, task, *, threads: int = 1) -> tuple[np.ndarray, np.ndarray, dic
         if pred.shape[0] != n or not np.all(np.isfinite(pred)):
             raise CellFailed(f"predictor returned {pred.shape[0]} predictions ({int((~np.isfinite(pred)).sum())} non-finite) for {n} architectures")
         metric_kw = {"recall_k": tuple(p.get("recall_k", DEFAULT_RECALL_K)), **p.get("metrics", {})}
+        # Judged on a test metric, tau and recall@k cover every cell, the observed ones included (a
+        # documented choice, studies/convnp/README.md).
         # Judged on the train metric, the observed rows' eval labels were seen in fit: leave them out.
         scored = np.flatnonzero(unseen_mask) if judged_on_train_metric(task) else np.arange(n)
         row["n_eval"] = int(len(scored))

@@ -147,6 +147,10 @@ def metad2a_data(cache, space) -> MetaData:
         classes = np.zeros((n_tasks, 1), np.int64)
     with np.errstate(invalid="ignore"):  # cells never evaluated get nan
         mean = np.bincount(arch, acc, minlength=len(index)) / np.bincount(arch, minlength=len(index))
+    # Deviations (studies/grabnas/README.md): labels are standardised globally, over every sub-task,
+    # where meta-test standardises per target; and a sub-task carries 1-2 rows, so the set encoder
+    # sees at most one performance token per task in meta-training but the support set's five at
+    # meta-test.
     return MetaData(table["task_id"].to_numpy(np.int64), arch, (acc - acc.mean()) / acc.std(), classes, mean)
 
 
