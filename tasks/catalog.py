@@ -105,6 +105,7 @@ class Task:
     cache: object = field(default=None, repr=False)  # the DataCache it was loaded from (encodings read it)
     _row: dict | None = field(default=None, repr=False)
     _digests: dict = field(default_factory=dict, repr=False)
+    _view: TaskView | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -163,11 +164,14 @@ class Task:
         """GraphBatch for every row, memoised in the search space."""
         return self.space.encoding("graph", self.ids, self.universe_key)
 
-    @functools.cached_property
+    @property
     def label_free(self) -> TaskView:
-        """The task as strategies and predictors see it (``TaskView``); one per task, so models
-        that memoise per task object (ConvNP) keep their memo."""
-        return TaskView(self)
+        """The task as strategies and predictors see it (``TaskView``); one per task (rebuilt only
+        when its space, ids or cache were swapped), so models that memoise per task object
+        (ConvNP) keep their memo."""
+        if self._view is None or not self._view.shows(self):
+            self._view = TaskView(self)
+        return self._view
 
 
 class TaskView:
@@ -192,6 +196,10 @@ class TaskView:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def shows(self, task: Task) -> bool:
+        """Whether this view still shows ``task``'s architectures (tests swap a task's space)."""
+        return self.space is task.space and self.ids is task.ids and self.cache is task.cache
 
     def rows_of(self, arch_ids) -> np.ndarray:
         """Row positions of the given ids (-1 for ids not in this task)."""
