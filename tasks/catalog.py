@@ -89,8 +89,34 @@ def get_spec(name: str) -> TaskSpec:
     return specs[name]
 
 
+class Architectures:
+    """What a task and its label-free view share: the architectures (``spec``, ``space``, ``ids``,
+    ``cache``, ``universe_key``), their row lookup, encodings and graphs."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows_of(self, arch_ids) -> np.ndarray:
+        """Row positions of the given ids (-1 for ids not in this task)."""
+        if self._row is None:
+            self._row = {a: i for i, a in enumerate(self.ids.tolist())}
+        return np.fromiter((self._row.get(a, -1) for a in arch_ids), dtype=np.int64)
+
+    def encoding(self, kind: str) -> np.ndarray:
+        """Encoding ``kind`` for every row, memoised in the search space."""
+        return self.space.encoding(kind, self.ids, self.universe_key, cache=self.cache)
+
+    def graphs(self):
+        """GraphBatch for every row, memoised in the search space."""
+        return self.space.encoding("graph", self.ids, self.universe_key)
+
+
 @dataclass
-class Task:
+class Task(Architectures):
     """A loaded task: aligned arrays over its architecture universe."""
 
     spec: TaskSpec
@@ -106,13 +132,6 @@ class Task:
     _row: dict | None = field(default=None, repr=False)
     _digests: dict = field(default_factory=dict, repr=False)
     _view: TaskView | None = field(default=None, init=False, repr=False, compare=False)
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
     @property
     def sign(self) -> float:
@@ -150,20 +169,6 @@ class Task:
             )
         return self._digests[encoding]
 
-    def rows_of(self, arch_ids) -> np.ndarray:
-        """Row positions of the given ids (-1 for ids not in this task)."""
-        if self._row is None:
-            self._row = {a: i for i, a in enumerate(self.ids.tolist())}
-        return np.fromiter((self._row.get(a, -1) for a in arch_ids), dtype=np.int64)
-
-    def encoding(self, kind: str) -> np.ndarray:
-        """Encoding ``kind`` for every row, memoised in the search space."""
-        return self.space.encoding(kind, self.ids, self.universe_key, cache=self.cache)
-
-    def graphs(self):
-        """GraphBatch for every row, memoised in the search space."""
-        return self.space.encoding("graph", self.ids, self.universe_key)
-
     @property
     def label_free(self) -> TaskView:
         """The task as strategies and predictors see it (``TaskView``); one per task (rebuilt only
@@ -174,7 +179,7 @@ class Task:
         return self._view
 
 
-class TaskView:
+class TaskView(Architectures):
     """A task without its metrics: what strategies (``Oracle.task``) and predictors
     (``ArchSet.task``) may read. Architectures, encodings, graphs and the extra columns that
     are not test metrics; neither the eval metric's values nor the train metric's (a strategy
@@ -190,28 +195,9 @@ class TaskView:
         self.extras = task.extras.drop(columns=hidden)
         self._row: dict | None = None
 
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
     def shows(self, task: Task) -> bool:
         """Whether this view still shows ``task``'s architectures (tests swap a task's space)."""
         return self.space is task.space and self.ids is task.ids and self.cache is task.cache
-
-    def rows_of(self, arch_ids) -> np.ndarray:
-        """Row positions of the given ids (-1 for ids not in this task)."""
-        if self._row is None:
-            self._row = {a: i for i, a in enumerate(self.ids.tolist())}
-        return np.fromiter((self._row.get(a, -1) for a in arch_ids), dtype=np.int64)
-
-    def encoding(self, kind: str) -> np.ndarray:
-        return self.space.encoding(kind, self.ids, self.universe_key, cache=self.cache)
-
-    def graphs(self):
-        return self.space.encoding("graph", self.ids, self.universe_key)
 
     def __getattr__(self, name: str):
         if name in ("eval", "eval_scores", "train", "train_scores", "input_digest", "data_checksum"):
