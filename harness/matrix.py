@@ -291,13 +291,30 @@ def _registered(kind: str, name: str, where: _Where):
         raise where.fail(str(exc)) from None
 
 
+def _predictor_free_strategies() -> str:
+    """'select: a or b; search: c, d' from the strategies' own declarations (read only on this error)."""
+    from nasbench_harness import registry
+
+    select, search = [], []
+    for name in registry.names("strategies"):
+        try:
+            cls = registry.load("strategies", name)
+        except HarnessError:  # a broken plugin is reported where it is named, not here
+            continue
+        if getattr(cls, "select_label", None):
+            select.append(name)
+        if not getattr(cls, "needs_predictor", True):
+            search.append(name)
+    return f"select: {', '.join(select) or 'none'}; search: {', '.join(search) or 'none'}"
+
+
 def _no_predictor_method(raw: dict, where: _Where, protocol: str, free_label: str | None) -> dict:
     """The method ``predictor: none``: valid only where the protocol params need no predictor."""
     if free_label is None:
         raise (where / "predictor").fail(
             f"predictor '{NO_PREDICTOR}' is only allowed where the protocol needs no predictor, and protocol '{protocol}' "
-            f"with these protocol_params needs one; name a registered predictor or use a strategy that needs none "
-            f"(`nasbench-harness list strategies --json`: needs_predictor false; for select, one with a select_label)."
+            f"with these protocol_params needs one; name a registered predictor or use a predictor-free strategy "
+            f"({_predictor_free_strategies()})."
         )
     for key in ("params", "encoding", "loss", "loss_params"):
         if raw.get(key) not in (None, "", {}):

@@ -67,7 +67,7 @@ def test_plugin_strategy_runs_through_its_entry_point(capsys, example_plugin, wr
 
 BAD = [
     ("{strategy: npenass}", "ridge", ("Unknown strategy 'npenass'", "Did you mean 'npenas'")),
-    ("{strategy: npenas}", "none", ("predictor 'none' is only allowed", "search: random")),
+    ("{strategy: npenas}", "none", ("predictor 'none' is only allowed", "predictor-free strategy (select: evolution, random; search: evolution, gp_bo")),
     ("{strategy: random}", "ridge", ("needs no predictor", "predictor: none")),
     ("{strategy: evolution, population: 0}", "none", ("'population' must be a positive integer",)),
 ]
