@@ -117,6 +117,9 @@ class TrainState:
     epoch: int = 0
     n_epochs: int = 1
     n_train: int = 0
+    # (min, max) of the raw training scores the targets were min-max scaled from; losses that
+    # read weights on the raw scale (``weight_target``) need it. None: not given by the caller.
+    target_range: tuple[float, float] | None = None
 
 
 class Loss(ABC):

@@ -19,6 +19,11 @@ from nasbench_harness.errors import ConfigError
 from nasbench_harness.methods.base import Loss, TrainState
 
 WEIGHTINGS = ("GT", "EXP-GT", "Ranking")
+# What y means in the GT and EXP-GT weights (the paper writes y and exp(y) without saying):
+# 'minmax' the training target as the loss sees it (min-max scaled over the training set; the
+# default, today's behaviour), 'percent' the raw score (accuracy in % on NB201), 'fraction'
+# the raw score / 100. docs/LOSSES.md shows what the weights look like under each.
+WEIGHT_TARGETS = ("minmax", "percent", "fraction")
 # Learning rate a predictor uses with a loss when its own ``lr`` is not set (docs/LOSSES.md).
 # Each loss's own ``default_lr`` (used by the GCN, the study's predictor) was chosen by
 # cross-validation inside the training cells: methods/neural/lr_selection.py.
@@ -44,13 +49,28 @@ def true_ranks(target: torch.Tensor) -> torch.Tensor:
     return ranks.to(target.dtype)
 
 
-def importance_weights(target: torch.Tensor, weighting: str) -> torch.Tensor:
+def weight_scores(target: torch.Tensor, reading: str, target_range: tuple[float, float] | None) -> torch.Tensor:
+    """The y of the GT / EXP-GT weights under ``reading`` (WEIGHT_TARGETS), from the min-max
+    scaled ``target`` and the raw training range ``(lo, hi)`` it was scaled with."""
+    t = target.detach()
+    if reading == "minmax":
+        return t
+    if target_range is None:
+        raise ConfigError(f"weight_target={reading!r} needs the raw training range; this predictor does not pass it.")
+    lo, hi = target_range
+    raw = lo + t.double() * (hi - lo)
+    return (raw if reading == "percent" else raw / 100.0).to(t.dtype)
+
+
+def importance_weights(target: torch.Tensor, weighting: str, reading: str = "minmax",
+                       target_range: tuple[float, float] | None = None) -> torch.Tensor:
     """Per-architecture weights, normalised to mean 1 (no gradient).
 
-    'GT': the (normalised) ground truth y; 'EXP-GT': exp(y); 'Ranking': 1 - (r - 1) / n with
-    r the true rank in the batch (1 = best). All three increase with the true score.
+    'GT': the ground truth y; 'EXP-GT': exp(y); 'Ranking': 1 - (r - 1) / n with r the true
+    rank in the batch (1 = best). All three increase with the true score. y is read as
+    ``reading`` says (``weight_scores``); the default, 'minmax', is the scaled target itself.
     """
-    t = target.detach()
+    t = weight_scores(target, reading, target_range) if weighting != "Ranking" else target.detach()
     if weighting == "GT":
         w = t.clamp_min(0.0)
     elif weighting == "EXP-GT":
@@ -69,6 +89,16 @@ def _check_weighting(name: str, params: dict[str, Any]) -> None:
         raise ConfigError(
             f"Loss '{name}' got weighting={params['weighting']!r}; set it to one of {list(WEIGHTINGS)}."
         )
+    if params["weight_target"] not in WEIGHT_TARGETS:
+        raise ConfigError(
+            f"Loss '{name}' got weight_target={params['weight_target']!r}; set it to one of {list(WEIGHT_TARGETS)}."
+        )
+
+
+def _weights(loss: Loss, target: torch.Tensor, state: TrainState | None) -> torch.Tensor:
+    """``importance_weights`` with the loss's ``weighting`` and ``weight_target``."""
+    p = loss.params
+    return importance_weights(target, p["weighting"], p["weight_target"], state.target_range if state else None)
 
 
 def _check_non_negative(name: str, params: dict[str, Any], *keys: str) -> None:
@@ -186,21 +216,26 @@ class ListMLELoss(Loss):
 
 # -- weighted -----------------------------------------------------------------------------
 class ExponentialWeightedLoss(Loss):
-    """EW (BONAS): squared error weighted towards well-performing architectures."""
+    """EW (BONAS): squared error weighted towards well-performing architectures.
+
+    ``weighting`` chooses the weights (GT, EXP-GT, Ranking); ``weight_target`` what y is in
+    them (WEIGHT_TARGETS: 'minmax' by default, 'percent', 'fraction'). The squared error
+    itself is always on the min-max scaled target.
+    """
 
     name = "ew"
     category = "weighted"
     description = "Exponentially weighted MSE (weighted)."
     formula = "sum_i w_i (p_i - y_i)^2 / sum_i w_i, w from `weighting` (default exp(y_i))"
     default_lr: ClassVar[float | None] = 1e-2
-    default_params: ClassVar[dict[str, Any]] = {"weighting": "EXP-GT"}
+    default_params: ClassVar[dict[str, Any]] = {"weighting": "EXP-GT", "weight_target": "minmax"}
 
     def __init__(self, **params):
         super().__init__(**params)
         _check_weighting(self.name, self.params)
 
     def __call__(self, pred, target, state: TrainState | None = None):
-        w = importance_weights(target, self.params["weighting"])
+        w = _weights(self, target, state)
         return torch.mean(w * (pred - target) ** 2)
 
 
@@ -243,14 +278,15 @@ class WARPLoss(Loss):
     whole batch available the rank estimate is exact (v_i = number of violators, no
     sampling); the pair losses of i are scaled by L(v_i) / v_i with L(k) = sum_{s<=k} 1/s,
     so a well-ranked i costs little and a badly ranked one a lot, and by the weight of i
-    (`weighting`) so that errors on good architectures count more.
+    (`weighting`, with y read as `weight_target` says: see ExponentialWeightedLoss) so that
+    errors on good architectures count more.
     """
 
     name = "warp"
     category = "weighted"
     description = "Weighted approximate-rank pairwise loss (weighted)."
     formula = "(1/n) sum_i w_i L(v_i)/v_i sum_{j: y_j < y_i} max(0, m - (p_i - p_j))"
-    default_params: ClassVar[dict[str, Any]] = {"margin": 0.1, "weighting": "EXP-GT"}
+    default_params: ClassVar[dict[str, Any]] = {"margin": 0.1, "weighting": "EXP-GT", "weight_target": "minmax"}
     default_lr: ClassVar[float | None] = 3e-3
 
     def __init__(self, **params):
@@ -265,7 +301,7 @@ class WARPLoss(Loss):
         hinge = F.relu(self.params["margin"] - (pred[:, None] - pred[None, :])) * pairs
         violators = (hinge.detach() > 0).sum(dim=1)
         scale = _harmonic(violators).to(pred.dtype) / violators.clamp_min(1).to(pred.dtype)
-        w = importance_weights(target, self.params["weighting"])
+        w = _weights(self, target, state)
         return torch.mean(w * scale * hinge.sum(dim=1))
 
 

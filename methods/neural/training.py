@@ -73,6 +73,7 @@ def train_model(
     gen: torch.Generator | None = None,
     always_shuffle: bool = False,
     loss_name: str = "",
+    target_range: tuple[float, float] | None = None,
 ) -> list[float]:
     """Train ``model`` for ``config.epochs`` epochs; returns the mean loss of each epoch.
 
@@ -86,7 +87,7 @@ def train_model(
     n = len(inputs[0])
     batch = n if config.batch_size <= 0 else min(n, int(config.batch_size))
     steps = -(-n // batch)
-    state = TrainState(n_iterations=config.epochs * steps, n_epochs=config.epochs, n_train=n)
+    state = TrainState(n_iterations=config.epochs * steps, n_epochs=config.epochs, n_train=n, target_range=target_range)
     if optimiser is None:
         optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     gen = torch.Generator().manual_seed(config.seed) if gen is None else gen
@@ -218,6 +219,7 @@ class NeuralPredictor(Predictor):
                 self.history = train_model(
                     model, inputs, target, config, self._batch_loss, optimiser=self._optimiser(config), gen=gen,
                     always_shuffle=self.always_shuffle, loss_name=self._loss.name if self._loss else self.name,
+                    target_range=(float(np.min(y)), float(np.max(y))),
                 )
             except TrainingDivergedError:
                 self.model = None

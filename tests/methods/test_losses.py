@@ -177,6 +177,57 @@ def test_exp_gt_weights_do_not_overflow_on_unscaled_scores():
         assert torch.isfinite(pred.grad).all()
 
 
+# Targets 90, 91, 94 % as the loop passes them: min-max scaled, with the raw range (90, 94).
+SCALED = torch.tensor([0.0, 0.25, 1.0])
+RANGE = (90.0, 94.0)
+
+
+def _best_over_median(w: torch.Tensor) -> float:
+    return (w[2] / w[1]).item()
+
+
+@pytest.mark.parametrize(("reading", "gt", "exp_gt"), [
+    ("minmax", 1.0 / 0.25, math.exp(0.75)),      # y = 0, 0.25, 1
+    ("percent", 94.0 / 91.0, math.exp(3.0)),     # y = 90, 91, 94
+    ("fraction", 0.94 / 0.91, math.exp(0.03)),   # y = 0.90, 0.91, 0.94
+])
+def test_weight_target_readings_on_a_hand_computed_example(reading, gt, exp_gt):
+    state = TrainState(target_range=RANGE)
+    for weighting, ratio in (("GT", gt), ("EXP-GT", exp_gt)):
+        w = ExponentialWeightedLoss(weighting=weighting, weight_target=reading)
+        weights = importance_weights(SCALED, weighting, reading, RANGE)
+        assert weights.mean().item() == pytest.approx(1.0)
+        assert _best_over_median(weights) == pytest.approx(ratio, rel=1e-5), (reading, weighting)
+        # The loss uses those weights on the scaled error: errors of 0.1 on every architecture.
+        assert w(SCALED + 0.1, SCALED, state).item() == pytest.approx(0.01, rel=1e-5)
+        assert w(SCALED + torch.tensor([0.0, 0.0, 0.1]), SCALED, state).item() == pytest.approx(
+            weights[2].item() * 0.01 / 3, rel=1e-5)
+    ranking = importance_weights(SCALED, "Ranking", reading, RANGE)  # ranks only: the reading does not matter
+    assert torch.equal(ranking, importance_weights(SCALED, "Ranking"))
+
+
+def test_default_weight_target_is_todays_computation_bit_for_bit():
+    # Today's weights, written out: GT = y / mean y, EXP-GT = exp(y - max y) / mean, y the scaled target.
+    t = torch.tensor([0.13, 0.0, 0.71, 1.0, 0.42])
+    pred = torch.tensor([0.3, 0.2, 0.5, 0.8, 0.1])
+    today = {"GT": t / t.mean(), "EXP-GT": torch.exp(t - t.max()) / torch.exp(t - t.max()).mean()}
+    for weighting, w in today.items():
+        assert ExponentialWeightedLoss.default_params["weight_target"] == "minmax"
+        ew = ExponentialWeightedLoss(weighting=weighting)
+        expected = torch.mean(w * (pred - t) ** 2)
+        for state in (None, TrainState(), TrainState(target_range=RANGE)):
+            assert torch.equal(ew(pred, t, state), expected), weighting
+            assert torch.equal(WARPLoss(weighting=weighting)(pred, t, state), WARPLoss(weighting=weighting, weight_target="minmax")(pred, t, None))
+
+
+def test_weight_target_is_validated_and_needs_the_raw_range():
+    for cls in (ExponentialWeightedLoss, WARPLoss):
+        with pytest.raises(ConfigError, match="weight_target='percentage'.*one of"):
+            cls(weight_target="percentage")
+        with pytest.raises(ConfigError, match="raw training range"):
+            cls(weight_target="percent")(SCALED, SCALED, TrainState())
+
+
 def test_ew_weights_errors_on_good_architectures_more():
     ew = ExponentialWeightedLoss()
     target = torch.tensor([1.0, 0.0])
@@ -309,5 +360,5 @@ def test_paper_losses_matrix_expands(monkeypatch):
     assert {c.budget for c in cells if c.task == "nb101/cifar10"} >= {423}
     assert {c.predictor for c in cells} == {"gcn", "ap", "transformer"}
     labels = collections.Counter(c.method for c in cells if "[" in c.method and "pw" not in c.method)
-    assert len(labels) == 6  # EW and WARP x 3 weightings
+    assert len(labels) == 6 + 8  # EW and WARP x 3 weightings; EW and WARP x GT, EXP-GT x the 2 other readings of y
     assert any(c.protocol_params.get("eval_set") == "mutation" for c in cells)
