@@ -60,11 +60,22 @@ def study(weighted_top=True, small_ranking=True, spaces=MAIN, contrary_task=None
     return pd.DataFrame(out)
 
 
-def weighting_rows(loss, p05: dict, task="nb201/cifar10", predictor="gcn", budget=0.01, **kw):
+READINGS = ("minmax", "percent", "fraction")  # weight_target: the default, then paper-losses' sensitivity block
+
+
+def weighting_rows(loss, p05: dict, task="nb201/cifar10", predictor="gcn", budget=0.01, by_reading=None,
+                   readings=READINGS, **kw):
+    """The weighting cells under each reading of y (``by_reading[reading]``: that reading's GT / EXP-GT
+    scores, else ``p05``'s); Ranking ignores the reading, so it has the default's rows only."""
     out = []
     for w, p in p05.items():
         out += rows(task, predictor, loss, budget, n_train=156, p05=p, n10=4, tau=0.7, label=f"{predictor}+{loss}[{w}]",
                     loss_params={"weighting": w}, **kw)
+    for reading in readings[1:]:
+        for w, p in (by_reading or {}).get(reading, p05).items():
+            if w != "Ranking":
+                out += rows(task, predictor, loss, budget, n_train=156, p05=p, n10=4, tau=0.7, label=f"{predictor}+{loss}[{w},{reading}]",
+                            loss_params={"weighting": w, "weight_target": reading}, **kw)
     return out
 
 
@@ -226,6 +237,67 @@ def test_gt_weighting_filters_task_budget_and_predictor(ctx):
         out += weighting_rows(loss, {"GT": 0.1, "EXP-GT": 0.1, "Ranking": 0.9}, predictor="ap")
     v = checks.check_gt_weighting(ctx, section.study_rows(pd.DataFrame(out)))
     assert v.verdict == "reproduced" and {p.task for p in v.parts} == {"nb201/cifar10"}
+
+
+# -- item 7: gt_weighting under each reading of y (weight_target) ---------------------------------------
+PAPER_ORDER = {"GT": 0.47, "EXP-GT": 0.5, "Ranking": 0.2}
+
+
+def test_the_readings_judged_are_the_losses_default_and_the_sensitivity_blocks():
+    from nasbench_harness.methods.losses import WEIGHT_TARGETS, ExponentialWeightedLoss, WARPLoss
+
+    assert ExponentialWeightedLoss.default_params["weight_target"] == WARPLoss.default_params["weight_target"] == checks.DEFAULT_READING
+    assert checks.weight_readings() == READINGS and set(READINGS) == set(WEIGHT_TARGETS)
+
+
+def test_gt_weighting_stable_over_the_readings_depends_on_nothing(ctx):
+    out = []
+    for loss in ("ew", "warp"):
+        out += weighting_rows(loss, PAPER_ORDER)
+    v = checks.check_gt_weighting(ctx, section.study_rows(pd.DataFrame(out)))
+    assert v.verdict == "reproduced" and v.depends_on == [] and not v.missing
+    assert len(v.parts) == 24 and sum(p.deciding for p in v.parts) == 8  # the default reading decides
+    assert "minmax: reproduced; percent: reproduced; fraction: reproduced" in v.note
+    assert "reproduced with y read as: minmax, percent, fraction" in v.note
+    assert v.as_dict()["depends_on"] == []
+
+
+def test_gt_weighting_that_changes_with_the_reading_depends_on_weight_target(ctx):
+    out = []
+    for loss in ("ew", "warp"):
+        # y in %: EXP-GT weights are one-hot, GT falls far behind (not close): the paper's ordering breaks.
+        out += weighting_rows(loss, PAPER_ORDER, by_reading={"percent": {"GT": 0.3, "EXP-GT": 0.5}})
+    v = checks.check_gt_weighting(ctx, section.study_rows(pd.DataFrame(out)))
+    assert v.verdict == "reproduced" and v.depends_on == ["weight_target"]
+    assert "minmax: reproduced; percent: contradicted; fraction: reproduced" in v.note
+    assert "reproduced with y read as: minmax, fraction." in v.note
+    claim = v.as_dict()
+    percent = [p for p in claim["per_task"] if p["part"].startswith("[y: percent]")]
+    assert len(percent) == 8 and all(p["beyond_paper"] for p in percent)
+    assert {p["verdict"] for p in percent if p["part"].endswith("GT close to EXP-GT")} == {"contradicted"}
+
+
+def test_gt_weighting_with_no_reading_reproducing_says_so(ctx):
+    out = []
+    for loss in ("ew", "warp"):
+        out += weighting_rows(loss, {"GT": 0.3, "EXP-GT": 0.5, "Ranking": 0.2},
+                              by_reading={"fraction": {"GT": 0.5, "EXP-GT": 0.3}})
+    v = checks.check_gt_weighting(ctx, section.study_rows(pd.DataFrame(out)))
+    assert v.verdict == "contradicted" and v.depends_on == []  # every reading contradicted (differently): stable
+    assert "No reading reproduces the paper's ordering." in v.note
+
+
+def test_gt_weighting_names_the_readings_without_rows_and_their_command(ctx):
+    out = []
+    for loss in ("ew", "warp"):
+        out += weighting_rows(loss, PAPER_ORDER, readings=("minmax", "percent"))
+    v = checks.check_gt_weighting(ctx, section.study_rows(pd.DataFrame(out)))
+    assert v.verdict == "insufficient_evidence" and v.depends_on == []
+    assert [m.command for m in v.missing] == [
+        f"nasbench-harness run --matrix paper-losses --filter task=nb201/cifar10 --filter budget=0.01 --filter loss={loss} "
+        "--filter method=*fraction?" for loss in ("ew", "warp")]
+    assert all("weight_target=fraction" in m.what for m in v.missing)
+    assert "Without rows (see Missing): fraction." in v.note and "judged so far reproduces" not in v.note
 
 
 def test_the_sentences_are_quoted_from_the_paper(shared_papers):
