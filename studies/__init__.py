@@ -2,8 +2,9 @@
 
 A study's folder (``studies/<name>/``) holds its matrices (the YAML files `run --matrix`
 finds by name), its published numbers (``published*.yaml``, read by ``ctx.published``),
-its report sections, its claim checks (``checks.py``) and a README with its dated
-measurements. A ``Study`` subclass in the folder's ``__init__.py`` declares them and is
+its report sections, its claim checks (``checks.py``), its deviations from its paper
+(``deviations.yaml``, shown in the report's "Deviations from the paper" panel) and a README with
+its dated measurements. A ``Study`` subclass in the folder's ``__init__.py`` declares them and is
 registered under the entry-point group ``nasbench_harness.studies`` (read by the one
 registry; built-ins in pyproject.toml, exactly like a plugin's).
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import import_module, resources
 from pathlib import Path
 from typing import ClassVar
@@ -52,6 +53,13 @@ class Study:
     checks: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
+    def deviations(cls, matrix: str | None = None) -> tuple[Deviation, ...]:
+        """The study's deviations from its paper (``deviations.yaml`` in its folder); with ``matrix``,
+        those about that matrix's cells and those about the whole study."""
+        found = load_deviations(cls.folder() / DEVIATIONS_FILE)
+        return tuple(d for d in found if matrix is None or d.matrix in ("", matrix))
+
+    @classmethod
     def verdicts(cls, results: pd.DataFrame, ctx) -> list:
         """Every claim's verdict over ``results`` (each checks module on its matrix's own rows)."""
         out = []
@@ -72,6 +80,44 @@ class Study:
     def block(cls, matrix: str, name: str) -> tuple:
         """The cells of the blocks named ``name`` in the study's matrix ``matrix``."""
         return block_cells(cls.matrix_paths()[matrix], name)
+
+
+# -- deviations from the paper ------------------------------------------------------------------
+DEVIATIONS_FILE = "deviations.yaml"
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One way a study departs from its paper: ``paper`` (what the paper says, with its section or
+    algorithm), ``ours`` (what the study does), ``why``, and ``moves_verdict`` (whether it can
+    move a verdict: "yes: ..." or "no: ..."); ``matrix`` is the study matrix it concerns ("" = all)."""
+
+    topic: str
+    paper: str
+    ours: str
+    why: str
+    moves_verdict: str
+    matrix: str = ""
+
+
+@functools.cache
+def load_deviations(path: Path) -> tuple[Deviation, ...]:
+    """The entries of a study's ``deviations.yaml`` (a list of mappings with Deviation's fields)."""
+    from nasbench_harness.errors import ConfigError
+
+    if not path.is_file():
+        return ()
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    names = [f.name for f in fields(Deviation)]
+    required = [n for n in names if n != "matrix"]
+    out = []
+    for i, entry in enumerate(doc if isinstance(doc, list) else [doc]):
+        if not isinstance(entry, dict) or set(entry) - set(names) or any(not str(entry.get(k) or "").strip() for k in required):
+            raise ConfigError(f"Deviation {i + 1} of {path} must be a mapping with the non-empty fields {', '.join(required)} (and optional matrix), nothing else.")
+        if not str(entry["moves_verdict"]).startswith(("yes", "no")):
+            raise ConfigError(f"Deviation {i + 1} of {path}: 'moves_verdict' must start with 'yes' or 'no' (can it move a verdict?).")
+        out.append(Deviation(**{k: " ".join(str(v).split()) for k, v in entry.items()}))
+    return tuple(out)
 
 
 def checks_verdicts(ctx, module: str, rows: pd.DataFrame) -> list:
