@@ -230,6 +230,20 @@ class ReportContext:
             f'<div class="evidence"><ul>{lines}</ul></div></div></div>'
         )
 
+    def deviations(self, entries) -> str:
+        """A collapsible "Deviations from the paper" panel listing a study's ``studies.Deviation``s
+        (what the paper says, what we do, why, whether it can move a verdict); "" for none."""
+        if not entries:
+            return ""
+        labels = ("The paper", "We", "Why", "Can it move a verdict?")
+        items = "".join(
+            f'<div class="deviation"><div class="topic">{escape(d.topic)}</div><dl>'
+            + "".join(f"<dt>{label}</dt><dd>{escape(text)}</dd>" for label, text in zip(labels, (d.paper, d.ours, d.why, d.moves_verdict), strict=True))
+            + "</dl></div>"
+            for d in entries
+        )
+        return f'<details class="deviations"><summary>Deviations from the paper ({len(entries)})</summary>{items}</details>'
+
     def tabs(self, panels: Mapping[str, str], title: str = "", active: int = -1) -> str:
         if not panels:
             return ""

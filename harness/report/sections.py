@@ -1,6 +1,10 @@
 """The report's sections after the generic part: every registered study's sections, then
 third-party sections.
 
+A study's sections open with its "Deviations from the paper" panel (``ctx.deviations``), rendered
+here from the study's declared ``deviations`` (those about the section's matrix and the whole
+study), so no section builds it.
+
 A study (``studies/``, entry-point group ``nasbench_harness.studies``) declares its sections;
 each renders only the rows of its own study's cells (``studies.own_rows``). Third-party
 packages can add a plain section under the entry point group
@@ -37,6 +41,7 @@ class Section:
     module: ModuleType | None
     import_error: str = ""
     select: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # the rows it shows (None: all)
+    deviations: Callable[[], tuple] | None = None  # a study section's deviations from its paper
 
     @property
     def anchor(self) -> str:
@@ -81,7 +86,10 @@ def _study_section(study, spec) -> Section:
     except Exception as exc:  # noqa: BLE001 - a broken section must not break the report
         return Section(spec.name, spec.title, spec.order, None, _describe(exc))
     matrix = study.matrix_paths()[spec.matrix]
-    return Section(spec.name, spec.title, spec.order, module, select=lambda results: own_rows(results, matrix))
+    return Section(
+        spec.name, spec.title, spec.order, module, select=lambda results: own_rows(results, matrix),
+        deviations=lambda: study.deviations(spec.matrix),
+    )
 
 
 def discover() -> list[Section]:
@@ -113,6 +121,7 @@ def render_all(results: pd.DataFrame, ctx, sections: list[Section] | None = None
         try:
             with _report_style():  # figures made by sections look like the report's own
                 html = s.module.render(results if s.select is None else s.select(results), ctx)
+            panel = ctx.deviations(s.deviations()) if s.deviations else ""
         except Exception as exc:  # noqa: BLE001 - shown as an error box instead
             del ctx.checks[n_checks:]  # their boxes are not shown
             error = f"failed: {_describe(exc)}"
@@ -120,7 +129,7 @@ def render_all(results: pd.DataFrame, ctx, sections: list[Section] | None = None
             continue
         html = drop_empty_headings(str(html or ""))
         if re.sub(r"<[^>]*>|\s", "", html):  # only headings and wrappers left: nothing to show
-            out.append(RenderedSection(s.name, s.title, s.anchor, html))
+            out.append(RenderedSection(s.name, s.title, s.anchor, panel + html))
     return out
 
 

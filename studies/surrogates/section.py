@@ -42,12 +42,9 @@ FMT = (
     | {c: ".2f" for c in ("speed-up (geo. mean)", "reached RE's final (share)")}
 )
 SUBSTITUTIONS = (
-    "Substitutions: the paper's context-free-grammar search space is not available, so the claims are tested on our "
-    "cell spaces ({spaces}), with NAS-Bench-Suite-Zero's SVHN, NinaPro and Spherical-CIFAR-100 NB201 tasks (199 cells "
-    "each) standing in for its unseen datasets. No pre-trained language model can be had offline: an LM row whose params "
-    "name no model_path was trained from scratch and is labelled 'LM (from scratch)', and the LM half of claim (i) is "
-    "not testable from it. No image data: the zero-cost proxies are those shipped with the benchmarks or computed here "
-    "without the datasets' images (studies/surrogates/README.md says which)."
+    "The claims are tested on our cell spaces ({spaces}), not on the paper's grammar space; an LM row whose params name "
+    "no model_path was trained from scratch and is labelled 'LM (from scratch)'. Every substitution, and whether it can "
+    "move a verdict: 'Deviations from the paper' at the top of this section."
 )
 
 

@@ -221,6 +221,24 @@ def test_ctx_published_and_figure_helpers(rows):
     assert "&lt;script&gt;" in ctx.note("<script>")
 
 
+def test_ctx_deviations_is_a_collapsible_panel_of_every_field():
+    from nasbench_harness.studies import Deviation
+
+    ctx = ReportContext(pd.DataFrame())
+    assert ctx.deviations(()) == ""
+    d = Deviation("Ascent <steps>", "Algorithm 1: one step", "20 Adam steps", "one step decodes back", "yes: novelty")
+    html = ctx.deviations([d, d])
+    assert html.startswith('<details class="deviations"><summary>Deviations from the paper (2)</summary>')
+    assert html.count('<div class="deviation">') == 2 and "Ascent &lt;steps&gt;" in html
+    for text in ("Algorithm 1: one step", "20 Adam steps", "one step decodes back", "<dt>Can it move a verdict?</dt><dd>yes: novelty</dd>"):
+        assert text in html, text
+
+
+def test_no_deviations_panel_for_a_study_without_rows(report):
+    """The unit rows are no study's cells: no study section, so no panel."""
+    assert "Deviations from the paper" not in report.read_text()
+
+
 def test_ctx_table_formats_and_escapes():
     ctx = ReportContext(pd.DataFrame())
     df = pd.DataFrame({"name": ["<a>", "b"], "x": [1.23456, 2.5], "n@10.mean": [3.0, 1.0], "n@10.std": [0.5, np.nan]})

@@ -198,6 +198,18 @@ def test_short_index_and_study_pages_fit_the_window(browser, report, many_boards
         assert list(got["ids"].values())[0]["height"] > 40, page.name
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_opened_deviation_panels_fit_the_window(browser, report, width):
+    page = report.parent / "studies" / "section-losses.html"
+    assert browser.open(page.as_uri(), width) == []
+    opened = browser.evaluate(
+        "[...document.querySelectorAll('details.deviations')].map(d => { d.open = true; return d.querySelector('.deviation dd').offsetHeight > 0; })"
+    )
+    assert opened == [True]  # the loss study's panel, its entries shown once opened
+    got = browser.evaluate(PROBE)
+    assert got["pageWidth"] <= width and got["overflow"] == [], got["overflow"][:5]
+
+
 def test_wide_leaderboards_scroll_inside_their_card_with_a_cue(browser, report):
     browser.open(report.as_uri(), 1400)
     wide = browser.evaluate(

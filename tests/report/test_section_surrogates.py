@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from nasbench_harness.report import build_report
 from nasbench_harness.report.context import ReportContext
-from nasbench_harness.studies import matrices, own_rows
+from nasbench_harness.studies import matrices, own_rows, studies
 from nasbench_harness.studies.surrogates import section as surrogates
 from report_rows import _cell, make_rows, write_store
 
@@ -165,7 +165,7 @@ def test_every_claim_is_reproduced_on_rows_built_to_support_it(full):
 def test_validation_judged_tasks_and_substitutions_are_stated(full):
     html, _ = full
     assert "Judged on validation, not test: nb201/svhn" in html
-    assert "context-free-grammar search space" in html and "No pre-trained language model" in html and "No image data" in html
+    assert "not on the paper&#39;s grammar space" in html and "labelled &#39;LM (from scratch)&#39;" in html
 
 
 def test_precision_column_holds_enough_cells():
@@ -252,6 +252,16 @@ def test_report_renders_the_section_from_the_store(tmp_path):
     df = frame(small, transfer(shots=(0,), families=(("graf+zc", REGRESSOR),)))
     html = build_report(write_store(tmp_path / "results", df), tmp_path / "out").read_text()
     assert 'id="section-surrogates"' in html and "Cross-task prediction" in html
+    # the study's declared deviations, rendered by the report (not by the section) at the section's top
+    section = html.split('id="section-surrogates"', 1)[1].split("</section>", 1)[0]
+    declared = matrices_study("paper-surrogates").deviations("paper-surrogates")
+    assert f'<details class="deviations"><summary>Deviations from the paper ({len(declared)})</summary>' in section
+    assert all(ReportContext.escape(d.ours) in section for d in declared)
+    assert section.index("Deviations from the paper") < section.index("Cross-task prediction")
+
+
+def matrices_study(matrix: str):
+    return next(s for s in studies() if matrix in s.matrix_paths())
 
 
 def test_largest_source_sample_is_kept_per_side_and_baselines_pair_per_budget():
