@@ -10,7 +10,9 @@ held-out tau over folds, seeds and tasks wins.
 
 Run (prints a Markdown table and writes the full numbers as JSON)::
 
-    python -m nasbench_harness.methods.neural.lr_selection --out /tmp/lr-selection.json
+    python -m nasbench_harness.methods.neural.lr_selection --out lr.json
+
+(``lr.json`` in the folder you run it from, as docs/LOSSES.md shows).
 
 The chosen rates are copied by hand into the losses' ``default_lr`` (methods/losses.py);
 CHANGELOG.md records the run (2026-11-30, "Per-loss learning rates").
