@@ -21,10 +21,17 @@ seed): it gives the effect's 95 % interval from the same test that decides (the 
 tables use it too), and unlike the Wilcoxon signed-rank test it can resolve a difference at the
 5 seeds some studies run (Wilcoxon's smallest two-sided p over 5 pairs is 0.0625). A claim of
 closeness uses an equivalence margin fixed in advance, tested by TOST (two one-sided t-tests).
+
+Open settings (a value the paper leaves open, e.g. the learning rate): ``with_setting`` adds to a
+verdict the claim judged at each other value of the setting, each with its own Holm correction. The
+deciding value alone sets the level; ``depends_on`` names the settings whose values' verdicts differ,
+the note gives each value's outcome, and a value without rows is listed in ``missing`` under the
+setting's name (``Missing.setting``): it leaves the dependency unjudged, never the verdict.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -61,13 +68,16 @@ def holm(pvalues) -> list[float]:
 
 @dataclass
 class Missing:
-    """Cells a claim needs and has no rows for, with the command that runs them."""
+    """Cells a claim needs and has no rows for, with the command that runs them. ``setting``: the open
+    setting whose sensitivity runs they are ("" = cells the verdict rests on: they make it insufficient;
+    a setting's cells only leave its dependency unjudged)."""
 
     what: str
     command: str
+    setting: str = ""
 
     def as_dict(self) -> dict:
-        return {"what": self.what, "command": self.command}
+        return {"what": self.what, "command": self.command, "setting": self.setting or None}
 
 
 def run_command(matrix: str, **filters) -> str:
@@ -215,9 +225,14 @@ class Verdict:
         return [p for p in self.parts if p.deciding]
 
     @property
+    def lacking(self) -> list[Missing]:
+        """The missing cells the verdict rests on (not an open setting's sensitivity runs)."""
+        return [m for m in self.missing if not m.setting]
+
+    @property
     def verdict(self) -> str:
         levels = [p.level for p in self.deciding]
-        if self.missing or not levels:
+        if self.lacking or not levels:
             levels.append("insufficient_evidence")
         return weakest(levels)
 
@@ -256,6 +271,47 @@ def judge(study: str, claim: str, sentence: str, rule: str, parts, missing=(), *
     return Verdict(study, claim, sentence, rule, parts, list(missing), tasks, portions, **extra)
 
 
+@dataclass(frozen=True)
+class Setting:
+    """An open setting a claim is judged under each value of (issue 20): ``name`` is what ``depends_on``
+    lists, ``decides`` the value the verdict rests on; ``about`` opens the note, ``noun`` and ``phrase``
+    word it ("No rate reproduces ...", "reproduced at lr: ..."). ``blocking``: the setting is part of the
+    claim's question, so its missing cells make the verdict insufficient like the deciding ones."""
+
+    name: str
+    decides: str
+    about: str
+    noun: str
+    phrase: str
+    blocking: bool = False
+
+
+def with_setting(main: Verdict, setting: Setting, others: dict[str, Verdict], finding: str = "the paper's claim") -> Verdict:
+    """``main`` (the claim judged at ``setting.decides``) with the claim judged at each other value of
+    the setting (``others``, value -> Verdict, each with its own Holm correction). Their parts are shown
+    and never decide; their missing cells are listed under the setting's name; ``depends_on`` gains the
+    setting when the verdicts of the values judged differ (a value lacking cells is not judged); the
+    note gives each value's outcome. Chained calls add one setting each."""
+    outcomes = {setting.decides: main, **others}
+    judged = {value: v.verdict for value, v in outcomes.items() if not v.lacking}
+    unjudged = [value for value in outcomes if value not in judged]
+    winners = [value for value, level in judged.items() if level == "reproduced"]
+    if winners:
+        which = f"{finding[0].upper()}{finding[1:]} is reproduced {setting.phrase}: {', '.join(winners)}."
+    else:
+        which = f"No {setting.noun}{' judged so far' if unjudged else ''} reproduces {finding}."
+    if unjudged:
+        which += f" Without rows (see Missing): {', '.join(unjudged)}."
+    each = "; ".join(f"{value}: {v.verdict.replace('_', ' ')}" for value, v in outcomes.items())
+    tag = "" if setting.blocking else setting.name
+    missing = main.missing + [dataclasses.replace(m, setting=m.setting or tag) for v in others.values() for m in v.missing]
+    depends = [*main.depends_on, *([setting.name] if len(set(judged.values())) > 1 else [])]
+    return dataclasses.replace(
+        main, parts=main.parts + [dataclasses.replace(p, deciding=False) for v in others.values() for p in v.parts],
+        missing=missing, depends_on=list(dict.fromkeys(depends)),
+        note=" ".join(filter(None, [main.note, f"{setting.about}: {each}. {which}"])))
+
+
 def _seed_text(seeds) -> str:
     if not seeds:
         return "no seeds"
@@ -280,7 +336,8 @@ def panel_parts(v: Verdict, format_budget=str) -> list[str]:
         e = v.effect
         lines.append(f"Effect (the deciding part, {e['part']}): {e['estimate']:+.4g}, 95% CI [{e['low']:+.4g}, {e['high']:+.4g}].")
     lines += [_part_text(p) for p in v.parts]
-    lines += [f"Missing: {m.what} — add with `{m.command}`" for m in v.missing]
+    lines += [f"Missing{f' ({m.setting} sensitivity, does not change the verdict)' if m.setting else ''}: {m.what} — add with "
+              f"`{m.command}`" for m in v.missing]
     if v.note:
         lines.append(v.note)
     lines.append(f"Test: {v.statistic}.")

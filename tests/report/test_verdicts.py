@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -121,3 +123,47 @@ def test_the_json_object_has_exactly_the_claims_keys():
                        "statistic", "depends_on"]
     assert d["missing"][0]["command"] == "nasbench-harness run --matrix paper-losses --filter task=nb201/cifar10 --filter budget=0.001"
     assert d["depends_on"] == [] and d["effect"] is None
+
+
+# -- open settings: one claim judged under each value of a setting (issue 20) ------------------------------
+def judged(diff: float, label: str, missing=()) -> V.Verdict:
+    noise = np.random.default_rng(7).normal(0, 0.01, 10)
+    base = series(np.zeros(10))
+    part = V.compare(base + diff + noise, base, label=label, task="t", higher_is_better=True) if not missing else None
+    return V.judge("s", "c", "x", "r", [part], list(missing))
+
+
+SETTING = V.Setting("knob", "default", "By the knob (knob; default decides)", "knob value", "with the knob at")
+
+
+def test_a_setting_whose_verdicts_differ_is_a_dependency_and_its_parts_never_decide():
+    main = judged(0.1, "main")
+    v = V.with_setting(main, SETTING, {"low": judged(0.1, "[low] main"), "high": judged(-0.1, "[high] main")})
+    assert v.verdict == "reproduced" and v.depends_on == ["knob"] and [p.deciding for p in v.parts] == [True, False, False]
+    assert v.effect["part"] == "main" and v.as_dict()["depends_on"] == ["knob"]
+    assert v.note == ("By the knob (knob; default decides): default: reproduced; low: reproduced; high: contradicted. "
+                      "The paper's claim is reproduced with the knob at: default, low.")
+    stable = V.with_setting(judged(-0.1, "main"), SETTING, {"low": judged(-0.1, "[low] main")})
+    assert stable.depends_on == [] and "No knob value reproduces the paper's claim." in stable.note
+
+
+def test_a_setting_without_rows_is_missing_under_its_name_and_no_dependency():
+    lacking = judged(0.0, "[high] main", [V.Missing("t at high", "nasbench-harness run --matrix m --filter method=*high*")])
+    v = V.with_setting(judged(0.1, "main"), SETTING, {"low": judged(-0.1, "[low] main"), "high": lacking})
+    assert v.verdict == "reproduced" and v.depends_on == ["knob"] and not v.lacking  # high is not judged: default vs low differ
+    assert [m.as_dict() for m in v.missing] == [{"what": "t at high", "command": "nasbench-harness run --matrix m --filter method=*high*",
+                                                 "setting": "knob"}]
+    assert "Without rows (see Missing): high." in v.note
+    only = V.with_setting(judged(0.1, "main"), SETTING, {"high": lacking})
+    assert only.depends_on == [] and only.verdict == "reproduced"
+    # A blocking setting (part of the claim's question) makes the verdict insufficient while its cells are missing.
+    blocking = V.with_setting(judged(0.1, "main"), dataclasses.replace(SETTING, blocking=True), {"high": lacking})
+    assert blocking.verdict == "insufficient_evidence" and blocking.lacking and blocking.depends_on == []
+
+
+def test_chained_settings_each_add_their_dependency_and_note():
+    main = V.with_setting(judged(0.1, "main"), SETTING, {"low": judged(-0.1, "[low] main")})
+    other = V.Setting("dial", "1", "By the dial", "dial", "at dial")
+    v = V.with_setting(main, other, {"2": judged(0.1, "[2] main")})
+    assert v.depends_on == ["knob"] and v.note.startswith("By the knob") and "By the dial: 1: reproduced; 2: reproduced." in v.note
+    assert len(v.parts) == 3 and len(v.deciding) == 1
