@@ -4,7 +4,6 @@ over the section's rows (``section.study_rows``). Each rule is fixed here, befor
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import numpy as np
@@ -65,12 +64,49 @@ def weight_readings() -> tuple[str, ...]:
     return tuple(dict.fromkeys([DEFAULT_READING, *(c.loss_params["weight_target"] for c in block)]))
 
 
+@functools.cache
+def lr_grid() -> tuple[float, ...]:
+    """The shared learning rates the ``lr`` block runs every loss at (the per-loss choice is the main block's)."""
+    return tuple(sorted({float(c.params["lr"]) for c in LossStudy.block(MATRIX, "lr")}))
+
+
+def lr_variant(lr: float, weighting: str = "") -> str:
+    """The label variant of the ``lr`` block's rows, the rate first: "[lr=0.01]", "[lr=0.01,GT]"."""
+    return f"[lr={lr:g}" + (f",{weighting}" if weighting else "") + "]"
+
+
+# The open settings each verdict is judged under (issue 20): the deciding value first, then the sensitivity runs.
+LR = V.Setting("lr", "per-loss", "By the learning rate (lr; the per-loss rates decide, every loss at each shared rate of "
+               "the grid is a sensitivity run at 10 seeds)", "rate", "at lr")
+READING = V.Setting("weight_target", DEFAULT_READING, f"By the reading of y in the weights (weight_target; {DEFAULT_READING} "
+                    "decides, the others are its sensitivity runs)", "reading", "with y read as", blocking=True)
+
+
+def lr_rule(scope: str = "the GCN") -> str:
+    """The rule's sentence on the learning rate; ``scope``: which parts the shared rates apply to."""
+    return (f" Judged the same way with every loss at each shared learning rate of the grid ({', '.join(f'{lr:g}' for lr in lr_grid())}; "
+            f"{scope}), each with its own Holm correction: the per-loss rates decide, and the verdict depends on lr "
+            "when the rates' verdicts differ.")
+
+
+def _with_lr(main: V.Verdict, judge_at) -> V.Verdict:
+    """``main`` with its sensitivity to the learning rate: ``judge_at(lr)`` judges the claim on the ``lr`` block's rows."""
+    return V.with_setting(main, LR, {f"{lr:g}": judge_at(lr) for lr in lr_grid()})
+
+
 # -- row selection ------------------------------------------------------------------------------
-def _at(df: pd.DataFrame, task: str, budget: float, predictor: str = "gcn") -> pd.DataFrame:
+def _at(df: pd.DataFrame, task: str, budget: float, predictor: str = "gcn", lr: float | None = None) -> pd.DataFrame:
+    """The rows of one cell: the default configuration (no variant) with the per-loss rates, or the ``lr``
+    block's rows at the shared rate ``lr``."""
     if df.empty:
         return df
+    variant = "" if lr is None else lr_variant(lr)
     return df[(df["task"] == task) & np.isclose(df["budget"].astype(float), float(budget)) & (df["predictor"] == predictor)
-              & (df["eval_set"] == "space") & (df["variant"] == "") & df["loss"].isin(STUDY_LOSSES)]
+              & (df["eval_set"] == "space") & (df["variant"] == variant) & df["loss"].isin(STUDY_LOSSES)]
+
+
+def _lr_prefix(lr: float | None) -> str:
+    return "" if lr is None else f"[lr={lr:g}] "
 
 
 def _by_seed(rows: pd.DataFrame, metric: str) -> pd.Series:
@@ -103,24 +139,28 @@ def _best_vs_best(rows, ours: tuple[str, list[str]], theirs: tuple[str, list[str
                      task=task, budget=budget, higher_is_better=higher, deciding=deciding)
 
 
-def _missing(task: str, budget: float, what: str, **filters) -> V.Missing:
+def _missing(task: str, budget: float, what: str, lr: float | None = None, **filters) -> V.Missing:
+    if lr is not None:  # the lr block's cells at that rate
+        what, filters = f"{what} at lr={lr:g}", {**filters, "method": f"*lr={lr:g}*"}
     return V.Missing(f"{task} at {_fmt(budget)}: {what} on two or more common seeds",
                      V.run_command(MATRIX, task=task, budget=budget, **filters))
 
 
-def _category_claim(df, claim: str, ours, theirs, metrics, rule: str) -> V.Verdict:
+def _category_claim(df, claim: str, ours, theirs, metrics, rule: str, lr: float | None = None) -> V.Verdict:
     """A category leads on ``metrics`` at each Figure-2 cell (deciding) and, separately, at the other tasks
-    of the main block (beyond the paper)."""
+    of the main block (beyond the paper; with the per-loss rates only)."""
     parts, missing = [], []
     cells = figure2_cells()
     for task, budget in cells:
-        rows = _at(df, task, budget)
+        rows = _at(df, task, budget, lr=lr)
         for metric, higher in metrics:
-            part = _best_vs_best(rows, ours, theirs, metric, higher, task, budget)
+            part = _best_vs_best(rows, ours, theirs, metric, higher, task, budget, _lr_prefix(lr))
             parts.append(part)
             if part is None:
-                missing.append(_missing(task, budget, f"GCN with {ours[0]} and {theirs[0]} losses", predictor="gcn"))
+                missing.append(_missing(task, budget, f"GCN with {ours[0]} and {theirs[0]} losses", lr, predictor="gcn"))
     missing = list({m.what: m for m in missing}.values())
+    if lr is not None:
+        return V.judge(STUDY, claim, SENTENCES[claim], rule, parts, missing)
     paper = {t for t, _ in cells}
     for task, budget in sorted({(c.task, float(c.budget)) for c in LossStudy.block(MATRIX, "main")} - set(cells)):
         if task in paper or task.startswith("darts/"):  # DARTS is only searched in the paper (Table 5)
@@ -136,29 +176,36 @@ def check_weighted_top(ctx, df: pd.DataFrame) -> V.Verdict:
     rule = ("On each of the five Figure-2 tasks at the Figure-2 caption's portion (0.1 %, 1 %, 0.3 %, 0.3 %, 3 %), for "
             "Precision@0.5 and for N@10 separately: the weighted loss with the best mean against the best non-weighted loss, "
             "paired over seeds (GCN); weighted must be better. Every part counts (weakest of the ten); the main block's other "
-            "tasks are shown beyond the paper and do not change the verdict.")
-    return _category_claim(df, "weighted_top", ("weighted", _of("weighted")), ("non-weighted", _of("weighted", True)), TOP, rule)
+            "tasks are shown beyond the paper and do not change the verdict." + lr_rule())
+    ours, theirs = ("weighted", _of("weighted")), ("non-weighted", _of("weighted", True))
+    main = _category_claim(df, "weighted_top", ours, theirs, TOP, rule)
+    return _with_lr(main, lambda lr: _category_claim(df, "weighted_top", ours, theirs, TOP, rule, lr))
 
 
 def check_ranking_tau(ctx, df: pd.DataFrame) -> V.Verdict:
     rule = ("On each of the five Figure-2 tasks at the Figure-2 caption's portion: the ranking loss with the best mean Kendall "
             "tau against the best non-ranking loss, paired over seeds (GCN); ranking must be higher. Weakest of the five "
-            "parts; the main block's other tasks are shown beyond the paper.")
-    return _category_claim(df, "ranking_tau", ("ranking", _of("ranking")), ("non-ranking", _of("ranking", True)),
-                           (("kendall_tau", True),), rule)
+            "parts; the main block's other tasks are shown beyond the paper." + lr_rule())
+    ours, theirs, tau = ("ranking", _of("ranking")), ("non-ranking", _of("ranking", True)), (("kendall_tau", True),)
+    main = _category_claim(df, "ranking_tau", ours, theirs, tau, rule)
+    return _with_lr(main, lambda lr: _category_claim(df, "ranking_tau", ours, theirs, tau, rule, lr))
 
 
 def check_ranking_small(ctx, df: pd.DataFrame) -> V.Verdict:
     rule = ("On the paper's NAS-Bench-201 and NAS-Bench-Graph tasks (cifar10, cora) at the smallest portion of the matrix's "
             "sweep: the ranking loss with the best mean N@10 against the weighted loss with the best mean N@10, paired over "
-            "seeds (GCN); ranking must be lower. Both tasks count (weakest of the two).")
+            "seeds (GCN); ranking must be lower. Both tasks count (weakest of the two)." + lr_rule())
+    return _with_lr(_ranking_small(df, rule), lambda lr: _ranking_small(df, rule, lr))
+
+
+def _ranking_small(df: pd.DataFrame, rule: str, lr: float | None = None) -> V.Verdict:
     parts, missing = [], []
     for task, budget in small_cells():
-        part = _best_vs_best(_at(df, task, budget), ("ranking", _of("ranking")), ("weighted", _of("weighted")), "n@10", False,
-                             task, budget)
+        part = _best_vs_best(_at(df, task, budget, lr=lr), ("ranking", _of("ranking")), ("weighted", _of("weighted")), "n@10",
+                             False, task, budget, _lr_prefix(lr))
         parts.append(part)
         if part is None:
-            missing.append(_missing(task, budget, "GCN with ranking and weighted losses (N@10)", predictor="gcn"))
+            missing.append(_missing(task, budget, "GCN with ranking and weighted losses (N@10)", lr, predictor="gcn"))
     return V.judge(STUDY, "ranking_small", SENTENCES["ranking_small"], rule, parts, missing)
 
 
@@ -166,29 +213,40 @@ def check_predictor_preference(ctx, df: pd.DataFrame) -> V.Verdict:
     rule = ("On NAS-Bench-201 cifar10 at 1 % (Table 1), for Precision@0.5 and N@10 separately: with AP (the MLP) the best "
             "ranking loss must beat the best weighted loss; with the GCN (MAPE, EW and WARP among its weighted losses) and the "
             "Transformer the best weighted loss must beat the best ranking loss; paired over seeds. A tie is no preference. "
-            "Weakest of the six parts.")
+            "Weakest of the six parts." + lr_rule("the GCN's parts; AP and the Transformer use one rate for every loss"))
+    return _with_lr(_preference(df, rule), lambda lr: _preference(df, rule, lr))
+
+
+def _preference(df: pd.DataFrame, rule: str, lr: float | None = None) -> V.Verdict:
+    """mlp_ranking's six parts; ``lr``: the GCN's at that shared rate (AP and the Transformer have no per-loss rates)."""
     task, budget = GT_TASK, main_budget()["nb201"]
     ranking, weighted = ("ranking", _of("ranking")), ("weighted", _of("weighted"))
     parts, missing = [], []
     for predictor, ours, theirs in (("ap", ranking, weighted), ("gcn", weighted, ranking), ("transformer", weighted, ranking)):
-        rows = _at(df, task, budget, predictor)
+        at = lr if predictor == "gcn" else None
+        rows = _at(df, task, budget, predictor, at)
         for metric, higher in TOP:
-            part = _best_vs_best(rows, ours, theirs, metric, higher, task, budget, prefix=f"{predictor}: ")
+            part = _best_vs_best(rows, ours, theirs, metric, higher, task, budget, prefix=f"{_lr_prefix(lr)}{predictor}: ")
             parts.append(part)
             if part is None:
-                missing.append(_missing(task, budget, f"{predictor} with ranking and weighted losses ({metric})", predictor=predictor))
+                missing.append(_missing(task, budget, f"{predictor} with ranking and weighted losses ({metric})", at, predictor=predictor))
     missing = list({m.what: m for m in missing}.values())
     return V.judge(STUDY, "mlp_ranking", SENTENCES["mlp_ranking"], rule, parts, missing)
 
 
-def _weighting_runs(df: pd.DataFrame, loss: str, weighting: str, reading: str = DEFAULT_READING) -> pd.Series:
+def _weighting_runs(df: pd.DataFrame, loss: str, weighting: str, reading: str = DEFAULT_READING, lr: float | None = None) -> pd.Series:
     """Per seed, the mean of Precision@T over GT_PRECISION of ``loss`` with ``weighting`` and y read as
-    ``reading`` (GCN, NB201 cifar10 at 1 %). Ranking weights ignore the reading: its rows serve every one."""
+    ``reading`` (GCN, NB201 cifar10 at 1 %), at the per-loss rate or the shared ``lr`` (default reading only).
+    Ranking weights ignore the reading: its rows serve every one."""
     if df.empty:
         return pd.Series(dtype=float)
     cols = [c for c in GT_PRECISION if c in df.columns]
-    # The label's variant says the weighting, then the reading unless it is the default: "[GT]", "[GT,percent]".
-    variant = f"[{weighting}]" if reading == DEFAULT_READING or weighting == "Ranking" else f"[{weighting},{reading}]"
+    # The label's variant says the weighting, then the reading unless it is the default: "[GT]", "[GT,percent]";
+    # the lr block's say the rate first: "[lr=0.01,GT]".
+    if lr is not None:
+        variant = lr_variant(lr, weighting)
+    else:
+        variant = f"[{weighting}]" if reading == DEFAULT_READING or weighting == "Ranking" else f"[{weighting},{reading}]"
     rows = df[(df["task"] == GT_TASK) & np.isclose(df["budget"].astype(float), main_budget()["nb201"])
               & (df["predictor"] == "gcn") & (df["eval_set"] == "space") & (df["loss"] == loss) & (df["variant"] == variant)]
     if rows.empty or not cols:
@@ -196,24 +254,27 @@ def _weighting_runs(df: pd.DataFrame, loss: str, weighting: str, reading: str = 
     return rows.assign(_top=rows[cols].mean(axis=1, skipna=False)).groupby("seed")["_top"].mean()
 
 
-def _reading_command(reading: str, budget: float, loss: str) -> str:
-    """The run that adds ``loss``'s weighting cells under ``reading`` (the default's are the weighting block)."""
+def _reading_command(reading: str, budget: float, loss: str, lr: float | None = None) -> str:
+    """The run that adds ``loss``'s weighting cells under ``reading`` (the default's are the weighting block) or at ``lr``."""
+    if lr is not None:
+        return V.run_command(MATRIX, task=GT_TASK, budget=budget, loss=loss, method=f"*lr={lr:g}*")
     if reading == DEFAULT_READING:
         return V.run_command(MATRIX, task=GT_TASK, budget=budget, loss=loss)
     return V.run_command(MATRIX, task=GT_TASK, budget=budget, loss=loss, method=f"*{reading}?")
 
 
-def _gt_weighting_reading(df: pd.DataFrame, reading: str) -> V.Verdict:
-    """The claim judged with y read as ``reading`` (its own Holm correction)."""
+def _gt_weighting_reading(df: pd.DataFrame, reading: str, rule: str, lr: float | None = None) -> V.Verdict:
+    """The claim judged with y read as ``reading``, at the per-loss rates or the shared ``lr`` (its own Holm correction)."""
     budget = main_budget()["nb201"]
-    tag = "" if reading == DEFAULT_READING else f"[y: {reading}] "
+    tag = _lr_prefix(lr) + ("" if reading == DEFAULT_READING else f"[y: {reading}] ")
+    setting = f"weight_target={reading}" + (f", lr={lr:g}" if lr is not None else "")
     parts, missing = [], []
     for loss in ("ew", "warp"):
-        run = {w: _weighting_runs(df, loss, w, reading) for w in ("GT", "EXP-GT", "Ranking")}
+        run = {w: _weighting_runs(df, loss, w, reading, lr) for w in ("GT", "EXP-GT", "Ranking")}
         lost = [w for w, s in run.items() if len(s) < 2]
         if lost:
             missing.append(V.Missing(f"{GT_TASK} at {_fmt(budget)}: GCN + {loss} with {', '.join(lost)} weighting "
-                                     f"(weight_target={reading}) on two or more seeds", _reading_command(reading, budget, loss)))
+                                     f"({setting}) on two or more seeds", _reading_command(reading, budget, loss, lr)))
             continue
         common = dict(task=GT_TASK, budget=budget)
         mine = [
@@ -224,26 +285,9 @@ def _gt_weighting_reading(df: pd.DataFrame, reading: str) -> V.Verdict:
         ]
         parts += mine
         if None in mine:
-            missing.append(V.Missing(f"{GT_TASK} at {_fmt(budget)}: GCN + {loss}, the three weightings (weight_target={reading}) "
-                                     "on two or more common seeds", _reading_command(reading, budget, loss)))
-    return V.judge(STUDY, "gt_weighting", SENTENCES["gt_weighting"], "", parts, missing)
-
-
-def _reading_outcomes(by_reading: dict[str, V.Verdict]) -> tuple[list[str], str]:
-    """``depends_on`` and the note: each reading's outcome and which reproduces the paper's ordering."""
-    judged = {r: v.verdict for r, v in by_reading.items() if not v.missing}
-    outcomes = "; ".join(f"{r}: {v.verdict.replace('_', ' ')}" for r, v in by_reading.items())
-    winners = [r for r, level in judged.items() if level == "reproduced"]
-    unjudged = [r for r in by_reading if r not in judged]
-    if winners:
-        which = f"The paper's ordering is reproduced with y read as: {', '.join(winners)}."
-    else:
-        which = "No reading" + (" judged so far" if unjudged else "") + " reproduces the paper's ordering."
-    if unjudged:
-        which += f" Without rows (see Missing): {', '.join(unjudged)}."
-    depends = ["weight_target"] if len(set(judged.values())) > 1 else []
-    return depends, (f"By the reading of y in the weights (weight_target; {DEFAULT_READING} decides, the others are "
-                     f"its sensitivity runs): {outcomes}. {which}")
+            missing.append(V.Missing(f"{GT_TASK} at {_fmt(budget)}: GCN + {loss}, the three weightings ({setting}) "
+                                     "on two or more common seeds", _reading_command(reading, budget, loss, lr)))
+    return V.judge(STUDY, "gt_weighting", SENTENCES["gt_weighting"], rule, parts, missing, tasks=[GT_TASK], portions=[budget])
 
 
 def check_gt_weighting(ctx, df: pd.DataFrame) -> V.Verdict:
@@ -252,15 +296,13 @@ def check_gt_weighting(ctx, df: pd.DataFrame) -> V.Verdict:
             f"(equivalence, TOST); GT and EXP-GT each above Ranking by more than {GT_LARGE:g} (the large margin). "
             f"Weakest of the eight parts, with y in the weights read as the min-max scaled target ({DEFAULT_READING}, the default); "
             f"judged the same way under each other reading ({', '.join(weight_readings()[1:])}), "
-            "each with its own Holm correction: the verdict depends on weight_target when the readings' verdicts differ.")
-    by_reading = {r: _gt_weighting_reading(df, r) for r in weight_readings()}
-    main = by_reading[DEFAULT_READING]
-    # The other readings' parts are shown with their own levels; the default reading decides.
-    others = [dataclasses.replace(p, deciding=False) for r, v in by_reading.items() if r != DEFAULT_READING for p in v.parts]
-    depends, note = _reading_outcomes(by_reading)
-    missing = [m for v in by_reading.values() for m in v.missing]
-    return V.Verdict(STUDY, "gt_weighting", SENTENCES["gt_weighting"], rule, main.parts + others, missing,
-                     [GT_TASK], [main_budget()["nb201"]], depends_on=depends, note=note)
+            "each with its own Holm correction: the verdict depends on weight_target when the readings' verdicts differ."
+            + lr_rule("the GCN at the default reading"))
+    # The default reading at the per-loss rates decides; the shared rates and the other readings are its sensitivity runs.
+    main = _with_lr(_gt_weighting_reading(df, DEFAULT_READING, rule),
+                    lambda lr: _gt_weighting_reading(df, DEFAULT_READING, rule, lr))
+    others = {r: _gt_weighting_reading(df, r, rule) for r in weight_readings()[1:]}
+    return V.with_setting(main, READING, others, "the paper's ordering")
 
 
 FINDING_CHECKS = {

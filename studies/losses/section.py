@@ -85,6 +85,11 @@ def study_rows(results: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def is_lr_run(df: pd.DataFrame) -> pd.Series:
+    """Rows of the ``lr`` block (a shared learning rate, "[lr=0.01]"): the checks' sensitivity runs, shown there only."""
+    return df["variant"].str.startswith("[lr=")
+
+
 def _is_main(df: pd.DataFrame) -> pd.Series:
     main = df["space"].map(main_budget())
     return np.isclose(df["budget"].astype(float), main.astype(float))
@@ -247,7 +252,7 @@ def render(results: pd.DataFrame, ctx) -> str | None:
     if curves:
         html += ["<h3>Precision@T and N@K</h3>", validation_note(ctx, _plain(df)[_plain(df)["task"].isin(CURVE_TASKS)]), curves,
                  published_diffs(ctx, df, published)]
-    weights = df[(df["variant"] != "") & df["loss"].isin(["ew", "warp"])]
+    weights = df[(df["variant"] != "") & ~is_lr_run(df) & df["loss"].isin(["ew", "warp"])]
     if not weights.empty:
         cols = [c for c in ["precision@0.5", "precision@1", "precision@5", "n@1", "n@10", "kendall_tau"] if c in weights]
         html += ["<h3>Weighting types</h3>", validation_note(ctx, weights), ctx.table(_means(ctx, weights, ["task", "method"], cols), best=True, caption="EW and WARP with GT, EXP-GT and Ranking weights (cf. Figure 6).", csv="losses-weighting.csv")]

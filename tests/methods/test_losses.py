@@ -359,6 +359,8 @@ def test_paper_losses_matrix_expands(monkeypatch):
     assert {c.loss for c in cells if c.predictor == "gcn"} == set(ALL)
     assert {c.budget for c in cells if c.task == "nb101/cifar10"} >= {423}
     assert {c.predictor for c in cells} == {"gcn", "ap", "transformer"}
-    labels = collections.Counter(c.method for c in cells if "[" in c.method and "pw" not in c.method)
+    labels = collections.Counter(c.method for c in cells if "[" in c.method and "pw" not in c.method and "[lr=" not in c.method)
     assert len(labels) == 6 + 8  # EW and WARP x 3 weightings; EW and WARP x GT, EXP-GT x the 2 other readings of y
+    lr = {c.method for c in cells if "[lr=" in c.method}
+    assert len(lr) == (8 + 6) * 3  # the lr block: the 8 losses and the 6 weighting types at each shared rate
     assert any(c.protocol_params.get("eval_set") == "mutation" for c in cells)

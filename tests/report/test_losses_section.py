@@ -124,8 +124,8 @@ def test_ranking_small_without_those_cells_is_insufficient_whatever_else_was_swe
             out += rows(task, "gcn", loss, budget, n_train=10, p05=0.3, n10=5 if section.loss_category()[loss] == "ranking" else 50, tau=0.4)
     v = checks.check_ranking_small(ctx, section.study_rows(pd.DataFrame(out)))
     assert v.verdict == "insufficient_evidence" and v.parts == []
-    assert [m.what.split(":")[0] for m in v.missing] == ["nb201/cifar10 at 0.001", "nbgraph/cora at 0.005"]
-    assert v.missing[0].command == "nasbench-harness run --matrix paper-losses --filter task=nb201/cifar10 --filter budget=0.001 --filter predictor=gcn"
+    assert [m.what.split(":")[0] for m in v.lacking] == ["nb201/cifar10 at 0.001", "nbgraph/cora at 0.005"]
+    assert v.lacking[0].command == "nasbench-harness run --matrix paper-losses --filter task=nb201/cifar10 --filter budget=0.001 --filter predictor=gcn"
 
 
 # -- fidelity 2: the "all search spaces" claims judge the five Figure-2 cells ---------------------------
@@ -156,7 +156,7 @@ def test_tasks_beyond_the_paper_are_shown_and_do_not_change_the_verdict():
 def test_a_missing_figure2_cell_makes_the_claim_insufficient_and_names_it(ctx):
     v = checks.check_weighted_top(ctx, section.study_rows(study(spaces=MAIN[:4])))
     assert v.verdict == "insufficient_evidence"
-    assert [m.what.split(":")[0] for m in v.missing] == ["tnb101-macro/class_scene at 0.003"]
+    assert [m.what.split(":")[0] for m in v.lacking] == ["tnb101-macro/class_scene at 0.003"]
     # A Figure-2 cell against the claim decides it even while another is missing.
     assert checks.check_weighted_top(ctx, section.study_rows(study(spaces=MAIN[:4], contrary_task="nbgraph/cora"))).verdict == "contradicted"
 
@@ -255,7 +255,7 @@ def test_gt_weighting_stable_over_the_readings_depends_on_nothing(ctx):
     for loss in ("ew", "warp"):
         out += weighting_rows(loss, PAPER_ORDER)
     v = checks.check_gt_weighting(ctx, section.study_rows(pd.DataFrame(out)))
-    assert v.verdict == "reproduced" and v.depends_on == [] and not v.missing
+    assert v.verdict == "reproduced" and v.depends_on == [] and not v.lacking
     assert len(v.parts) == 24 and sum(p.deciding for p in v.parts) == 8  # the default reading decides
     assert "minmax: reproduced; percent: reproduced; fraction: reproduced" in v.note
     assert "reproduced with y read as: minmax, percent, fraction" in v.note
@@ -293,10 +293,10 @@ def test_gt_weighting_names_the_readings_without_rows_and_their_command(ctx):
         out += weighting_rows(loss, PAPER_ORDER, readings=("minmax", "percent"))
     v = checks.check_gt_weighting(ctx, section.study_rows(pd.DataFrame(out)))
     assert v.verdict == "insufficient_evidence" and v.depends_on == []
-    assert [m.command for m in v.missing] == [
+    assert [m.command for m in v.lacking] == [
         f"nasbench-harness run --matrix paper-losses --filter task=nb201/cifar10 --filter budget=0.01 --filter loss={loss} "
         "--filter method=*fraction?" for loss in ("ew", "warp")]
-    assert all("weight_target=fraction" in m.what for m in v.missing)
+    assert all("weight_target=fraction" in m.what for m in v.lacking)
     assert "Without rows (see Missing): fraction." in v.note and "judged so far reproduces" not in v.note
 
 
@@ -336,3 +336,134 @@ def test_validation_judged_tasks_are_labelled_from_the_row_flag():
     html = section.render(results, ReportContext(results))
     assert "Judged on validation, not test: nb101/cifar10, tnb101-macro/class_scene, tnb101-micro/class_scene" in html
     assert "nb201/cifar10," not in html.split("Judged on validation, not test:")[1].split("(")[0]
+
+
+# -- item 8: each verdict under each shared learning rate of the grid (the lr block) -----------------------
+GRID = (0.003, 0.01, 0.03)
+
+
+def lr_rows(df: pd.DataFrame, lr: float) -> pd.DataFrame:
+    """``df``'s GCN rows of the claims' own cells (the Figure-2 and ranking_small cells, gt_weighting's weighting
+    types at the default reading) relabelled as the lr block's rows at ``lr``: the variant says the rate first."""
+    cells = set(checks.figure2_cells()) | set(checks.small_cells())
+    at_cell = pd.Series([(t, float(b)) in cells for t, b in zip(df["task"], df["budget"])], index=df.index)
+    plain = df["method"].str.fullmatch(r"gcn\+\w+") & at_cell
+    weighting = df["method"].str.fullmatch(r"gcn\+(ew|warp)\[(GT|EXP-GT|Ranking)\]") & (df["task"] == checks.GT_TASK)
+    out = df[(plain | weighting) & df["protocol_params"].str.contains('"space"')].copy()
+    base, rest = out["method"].str.split("[", n=1, regex=False).str[0], out["method"].str.split("[", n=1, regex=False).str[1]
+    out["method"] = base + f"[lr={lr:g}" + rest.map(lambda r: f",{r}" if isinstance(r, str) else "]")
+    out["key"] = out["key"] + f"-lr{lr:g}"
+    return out
+
+
+def with_lr(df: pd.DataFrame, contrary: pd.DataFrame | None = None, at=GRID) -> pd.DataFrame:
+    """``df`` plus the lr block's rows at each rate: like ``df`` itself, or ``contrary``'s at the rates in ``at``."""
+    return pd.concat([df, *(lr_rows(contrary if contrary is not None and lr in at else df, lr) for lr in GRID)], ignore_index=True)
+
+
+def contrary_study() -> pd.DataFrame:
+    """Every predictor claim the other way round (GT below EXP-GT by far, Ranking weights best)."""
+    df = study(weighted_top=False, small_ranking=False)
+    weighting = df["method"].str.contains(r"\[(?:GT|EXP-GT)\]")
+    df.loc[weighting & df["method"].str.contains("EXP-GT"), "precision@0.5"] = 0.1
+    df.loc[df["method"].str.contains(r"\[Ranking\]"), "precision@0.5"] = 0.6
+    ranking = df["loss"].map(section.loss_category()) == "ranking"
+    df.loc[ranking & ~df["method"].str.contains(r"\["), "kendall_tau"] -= 0.4  # ranking losses rank worst
+    for loss in ("ew", "warp"):  # the GCN prefers ranking losses at NB201 1 %
+        df.loc[(df["predictor"] == "gcn") & (df["method"] == f"gcn+{loss}") & (df["task"] == "nb201/cifar10")
+               & (df["budget"] == 0.01), ["precision@0.5", "n@10"]] = [0.0, 60]
+    return df
+
+
+def test_the_lr_grid_is_the_lr_blocks_and_its_rows_run_the_claims_own_cells():
+    from nasbench_harness.studies.losses import LossStudy
+
+    assert checks.lr_grid() == GRID
+    cells = LossStudy.block(checks.MATRIX, "lr")
+    assert {(c.task, float(c.budget)) for c in cells} == set(checks.figure2_cells()) | set(checks.small_cells())
+    assert {c.predictor for c in cells} == {"gcn"} and {c.seed for c in cells} == set(range(10))
+    assert {c.label.split("[")[1].split(",")[0].rstrip("]") for c in cells} == {f"lr={lr:g}" for lr in GRID}
+    assert all(c.label.endswith(f"[lr={c.params['lr']:g}]") or c.label.endswith(f",{c.loss_params['weighting']}]") for c in cells)
+    weighting = [c for c in cells if c.loss_params]
+    assert {(c.loss, c.loss_params["weighting"]) for c in weighting} == {(lo, w) for lo in ("ew", "warp") for w in ("GT", "EXP-GT", "Ranking")}
+    assert {(c.task, float(c.budget)) for c in weighting} == {(checks.GT_TASK, 0.01)}
+
+
+def test_verdicts_stable_over_the_learning_rates_depend_on_nothing(ctx):
+    df = section.study_rows(with_lr(study()))
+    for key, fn in checks.FINDING_CHECKS.items():
+        v = fn(ctx, df)
+        assert v.verdict == "reproduced" and v.depends_on == [] and not v.missing, (key, v.missing)
+        assert "per-loss: reproduced; 0.003: reproduced; 0.01: reproduced; 0.03: reproduced." in v.note, key
+        assert "The paper's claim is reproduced at lr: per-loss, 0.003, 0.01, 0.03." in v.note or key == "gt_weighting"
+        lr_parts = [p for p in v.parts if p.label.startswith("[lr=")]
+        assert lr_parts and not any(p.deciding for p in lr_parts) and {p.label[:8] for p in lr_parts} >= {"[lr=0.00", "[lr=0.01", "[lr=0.03"}
+        assert v.as_dict()["depends_on"] == []
+
+
+def test_a_verdict_that_changes_with_the_learning_rate_depends_on_lr(ctx):
+    plain = section.study_rows(study())
+    df = section.study_rows(with_lr(study(), contrary_study(), at=(0.03,)))
+    for key, fn in checks.FINDING_CHECKS.items():
+        v = fn(ctx, df)
+        assert v.verdict == fn(ctx, plain).verdict == "reproduced" and v.depends_on == ["lr"], (key, v.note)
+        assert "per-loss: reproduced; 0.003: reproduced; 0.01: reproduced; 0.03: contradicted." in v.note, (key, v.note)
+        flipped = [p for p in v.as_dict()["per_task"] if p["part"].startswith("[lr=0.03]")]
+        assert flipped and all(p["beyond_paper"] for p in flipped) and "contradicted" in {p["verdict"] for p in flipped}
+
+
+def test_the_lr_rows_never_change_the_deciding_verdict_or_its_parts(ctx):
+    for base in (study(), contrary_study()):
+        alone = section.study_rows(base)
+        mixed = section.study_rows(with_lr(base, contrary_study()))
+        mixed_other = section.study_rows(with_lr(base, study()))
+        for key, fn in checks.FINDING_CHECKS.items():
+            want = fn(ctx, alone)
+            for df in (mixed, mixed_other):
+                got = fn(ctx, df)
+                assert got.verdict == want.verdict, key
+                assert [p.as_dict() for p in got.deciding] == [p.as_dict() for p in want.deciding], key
+
+
+def test_missing_lr_rows_are_named_with_their_command_and_leave_the_verdict_alone(ctx):
+    v = checks.check_ranking_small(ctx, section.study_rows(study()))
+    assert v.verdict == "reproduced" and v.depends_on == [] and not v.lacking
+    lr_missing = [m for m in v.missing if m.setting == "lr"]
+    assert len(lr_missing) == len(v.missing) == 6  # two cells x three rates
+    assert lr_missing[0].command == ("nasbench-harness run --matrix paper-losses --filter task=nb201/cifar10 --filter budget=0.001 "
+                                     "--filter predictor=gcn --filter method=*lr=0.003*")
+    assert "at lr=0.003" in lr_missing[0].what and lr_missing[0].as_dict()["setting"] == "lr"
+    assert "per-loss: reproduced; 0.003: insufficient evidence" in v.note
+    assert "Without rows (see Missing): 0.003, 0.01, 0.03." in v.note
+    # Rows at one rate only: that rate is judged, the others stay listed, and nothing differs yet.
+    one = section.study_rows(pd.concat([study(), lr_rows(contrary_study(), 0.01)], ignore_index=True))
+    v = checks.check_ranking_small(ctx, one)
+    assert v.verdict == "reproduced" and v.depends_on == ["lr"] and {m.what.split("lr=")[1][:5] for m in v.missing} == {"0.003", "0.03 "}
+
+
+def test_gt_weighting_names_missing_lr_rows_with_the_weighting_cells_command(ctx):
+    out = []
+    for loss in ("ew", "warp"):
+        out += weighting_rows(loss, PAPER_ORDER)
+    v = checks.check_gt_weighting(ctx, section.study_rows(pd.DataFrame(out)))
+    lr_missing = [m for m in v.missing if m.setting == "lr"]
+    assert v.verdict == "reproduced" and len(lr_missing) == 6
+    assert lr_missing[0].command == ("nasbench-harness run --matrix paper-losses --filter task=nb201/cifar10 --filter budget=0.01 "
+                                     "--filter loss=ew --filter method=*lr=0.003*")
+    # Both settings are in the note, each with its outcomes; the reading's still decide on its own rows.
+    assert "By the learning rate (lr" in v.note and "By the reading of y in the weights" in v.note
+
+
+def test_missing_lr_rows_are_marked_in_the_panel():
+    from nasbench_harness.report import verdicts as V
+
+    v = checks.check_ranking_small(ReportContext(pd.DataFrame()), section.study_rows(study()))
+    lines = V.panel_parts(v)
+    assert any(line.startswith("Missing (lr sensitivity, does not change the verdict): nb201/cifar10 at 0.001") for line in lines)
+
+
+def test_the_weighting_table_leaves_the_lr_rows_out():
+    results = with_lr(study())
+    html = section.render(results, ReportContext(results))
+    weighting = html.split("Weighting types")[1].split("<h3>")[0]
+    assert "gcn+ew[GT]" in weighting and "[lr=" not in weighting
