@@ -3,9 +3,12 @@ paired tests over seeds on the Search section's rows; rules fixed here, before a
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from nasbench_harness.report import verdicts as V
+from nasbench_harness.studies.losses import LossStudy
 from nasbench_harness.studies.losses.search_section import Unit, _budget_rows, curve_matrix, family_rows, match_mask
 
 STUDY = "losses"
@@ -19,6 +22,58 @@ SENTENCES = {
 }
 
 
+# -- PWLNAS's warm-up, an open setting (issue 20) -------------------------------------------------
+@functools.cache
+def default_warmup() -> float:
+    """The pwlnas strategy's default warm-up (a fraction of the search's iterations), the value that decides."""
+    from nasbench_harness import registry
+
+    return float(registry.load("strategies", "pwlnas").default_params["warmup"])
+
+
+@functools.cache
+def warmup_grid() -> tuple[float, ...]:
+    """The other warm-ups the matrix's ``warmup`` block runs PWLNAS (PW) at."""
+    return tuple(sorted({float(c.protocol_params["warmup"]) for c in LossStudy.block(MATRIX, "warmup")}))
+
+
+def warmup_variant(warmup: float) -> str:
+    """The label variant of the ``warmup`` block's rows: "PWLNAS-PW[warmup=0.25]"."""
+    return f"[warmup={warmup:g}]"
+
+
+def warmup_setting() -> V.Setting:
+    return V.Setting("warmup", f"{default_warmup():g}", f"By PWLNAS's warm-up (warmup, the share of the search's iterations "
+                     f"trained with the warm-up loss; the default {default_warmup():g} decides, the others are sensitivity "
+                     "runs at 10 seeds)", "warm-up", "at warm-up")
+
+
+def warmup_rule() -> str:
+    return (f" Judged the same way with PWLNAS (PW) at each other warm-up ({', '.join(f'{w:g}' for w in warmup_grid())}) "
+            f"against the same rows on the common seeds, each with its own Holm correction: the default {default_warmup():g} "
+            "decides, and the verdict depends on warmup when the warm-ups' verdicts differ.")
+
+
+def _with_warmup(main: V.Verdict, judge_at) -> V.Verdict:
+    """``main`` with its sensitivity to PWLNAS's warm-up: ``judge_at(w)`` judges the claim on the ``warmup`` block's rows."""
+    return V.with_setting(main, warmup_setting(), {f"{w:g}": judge_at(w) for w in warmup_grid()})
+
+
+def _pw_rows(rows: pd.DataFrame, warmup: float | None) -> pd.DataFrame:
+    """PWLNAS (PW) rows of one task and budget: the paper's row (default warm-up), or the ``warmup`` block's."""
+    if rows.empty:
+        return rows
+    if warmup is None:
+        return rows[match_mask(rows, [{"role": "pwlnas:pw"}])]
+    return rows[(rows["pw_loss"] == "pw") & (rows["variant"] == warmup_variant(warmup))]
+
+
+def _warmup_command(task: str, warmup: float | None) -> str:
+    return V.run_command(MATRIX, task=task, **({} if warmup is None else {"method": f"*warmup={warmup:g}*"}))
+
+
+def _at_warmup(warmup: float | None) -> str:
+    return "" if warmup is None else f" at warm-up {warmup:g}"
 
 
 def _final_rows(df: pd.DataFrame, task: str, budget=None) -> pd.DataFrame:
@@ -39,23 +94,29 @@ def _seeds(rows: pd.DataFrame, col: str) -> pd.Series:
 def check_pw_beats_single(ctx, df, units, spec: dict, budget) -> V.Verdict:
     rule = ("On each Figure-7 dataset (NB201 cifar10, cifar100, ImageNet16-120) at Table 2's budget: PWLNAS with PW against "
             "the single-loss PWLNAS with the best mean final result, paired over seeds (the mean ordering: PW lowest error). "
-            "Weakest of the three datasets.")
+            "Weakest of the three datasets." + warmup_rule())
+    return _with_warmup(_pw_beats_single(df, units, spec, budget, rule), lambda w: _pw_beats_single(df, units, spec, budget, rule, w))
+
+
+def _pw_beats_single(df, units, spec: dict, budget, rule: str, warmup: float | None = None) -> V.Verdict:
     parts, missing = [], []
     for task in spec.get("tasks", []):
         rows = _family(df, task, budget, spec)
-        singles = sorted(set(rows["family"]) - {"pw"}) if not rows.empty else []
+        singles = rows[rows["family"] != "pw"]
+        pw = rows[rows["family"] == "pw"] if warmup is None else _pw_rows(_final_rows(df, task, budget), warmup)
         part = None
-        if "pw" in set(rows["family"]) and singles:
+        if len(pw) and len(singles):
             unit = units[task]
-            means = rows[rows["family"] != "pw"].groupby("family")["final"].mean()
+            means = singles.groupby("family")["final"].mean()
             best = str(means.idxmin() if unit.lower_is_better else means.idxmax())
-            part = V.compare(_seeds(rows[rows["family"] == "pw"], "final"), _seeds(rows[rows["family"] == best], "final"),
-                             label=f"{task} ({unit.label}): PW vs best single loss ({best}, of {len(singles)})", task=task,
+            tag = "" if warmup is None else f"[warmup={warmup:g}] "
+            part = V.compare(_seeds(pw, "final"), _seeds(singles[singles["family"] == best], "final"),
+                             label=f"{tag}{task} ({unit.label}): PW vs best single loss ({best}, of {len(means)})", task=task,
                              budget=budget, higher_is_better=not unit.lower_is_better)
         parts.append(part)
         if part is None:
-            missing.append(V.Missing(f"{task} at {budget}: PWLNAS with PW and with single losses on two or more common seeds",
-                                     V.run_command(MATRIX, task=task)))
+            missing.append(V.Missing(f"{task} at {budget}: PWLNAS with PW{_at_warmup(warmup)} and with single losses on two or "
+                                     "more common seeds", _warmup_command(task, warmup)))
     return V.judge(STUDY, "pw_beats_single", SENTENCES["pw_beats_single"], rule, parts, missing)
 
 
@@ -97,31 +158,38 @@ def check_hr_beats_mape_early(ctx, df, units, spec: dict, window: list[int]) -> 
     return verdict
 
 
-def npenas_rows(rows: pd.DataFrame, npenas: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def npenas_rows(rows: pd.DataFrame, npenas: list[dict], warmup: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(PWLNAS with PW, NPENAS) rows of one task and budget; NPENAS as the table's NPENAS row matches it
-    (published-search.yaml: the npenas strategy with its own paper's predictor, gin), never PWLNAS, MSE."""
-    return rows[rows["pw_loss"] == "pw"], rows[match_mask(rows, npenas)]
+    (published-search.yaml: the npenas strategy with its own paper's predictor, gin), never PWLNAS, MSE.
+    PWLNAS at the default warm-up, or at ``warmup`` (the ``warmup`` block's rows)."""
+    return _pw_rows(rows, warmup), rows[match_mask(rows, npenas)]
 
 
 def check_pwlnas_vs_npenas(ctx, df, units, tables: list[dict]) -> V.Verdict:
     rule = ("On each task of the paper's tables that print NPENAS (Tables 2, 3, 5) at the table's budget: PWLNAS with PW "
-            "against NPENAS, paired over seeds; PWLNAS must be better (lower error or regret). Weakest of the tasks.")
+            "against NPENAS, paired over seeds; PWLNAS must be better (lower error or regret). Weakest of the tasks." + warmup_rule())
+    return _with_warmup(_pwlnas_vs_npenas(df, units, tables, rule), lambda w: _pwlnas_vs_npenas(df, units, tables, rule, w))
+
+
+def _pwlnas_vs_npenas(df, units, tables: list[dict], rule: str, warmup: float | None = None) -> V.Verdict:
     parts, missing = [], []
     for table in tables:
         npenas = next((r.get("match", []) for r in table.get("rows", []) if str(r.get("paper", "")).upper() == "NPENAS"), None)
         if npenas is None:
             continue
         for task in table.get("columns", []):
-            pw, npe = npenas_rows(_final_rows(df, task, table.get("budget")), npenas) if not df.empty else (df, df)
+            pw, npe = npenas_rows(_final_rows(df, task, table.get("budget")), npenas, warmup) if not df.empty else (df, df)
             part = None
             if len(pw) and len(npe):
                 unit = units[task]
                 budget = float(pw["budget"].iloc[0])
-                part = V.compare(_seeds(pw, "final"), _seeds(npe, "final"), label=f"{task} @{budget:g} ({unit.label}): PWLNAS vs NPENAS",
+                tag = "" if warmup is None else f"[warmup={warmup:g}] "
+                part = V.compare(_seeds(pw, "final"), _seeds(npe, "final"), label=f"{tag}{task} @{budget:g} ({unit.label}): PWLNAS vs NPENAS",
                                  task=task, budget=budget, higher_is_better=not unit.lower_is_better)
             parts.append(part)
             if part is None:
-                missing.append(V.Missing(f"{task}: PWLNAS (PW) and NPENAS on two or more common seeds", V.run_command(MATRIX, task=task)))
+                missing.append(V.Missing(f"{task}: PWLNAS (PW){_at_warmup(warmup)} and NPENAS on two or more common seeds",
+                                         _warmup_command(task, warmup)))
     return V.judge(STUDY, "pwlnas_vs_npenas", SENTENCES["pwlnas_vs_npenas"], rule, parts, missing)
 
 

@@ -60,6 +60,8 @@ def study_rows(results: pd.DataFrame) -> pd.DataFrame:
     df["loss"] = df["loss"].fillna("").astype(str)
     df["pw_loss"] = _pwlnas_loss(df)
     df["best_eval_queried"] = _best_queried(df)
+    # A variant is an open setting's sensitivity run ("PWLNAS-PW[warmup=0.25]"): never one of the paper's rows.
+    df["variant"] = df["method"].astype(str).str.extract(r"(\[.*\])", expand=False).fillna("")
     return df
 
 
@@ -157,9 +159,10 @@ def _table_of(tables: list[dict], task: str) -> dict | None:
 def match_mask(df: pd.DataFrame, alternatives: list[dict]) -> pd.Series:
     """Rows selected by the first alternative that selects any (see published/search.yaml "match")."""
     none = pd.Series(False, index=df.index)
+    plain = df["variant"] == "" if "variant" in df.columns else pd.Series(True, index=df.index)
     for alt in alternatives or []:
         # Only a "role" alternative selects PWLNAS-family rows: NPENAS-MSE never picks up a PWLNAS-MSE run.
-        mask = pd.Series(True, index=df.index) if "role" in alt else (df["pw_loss"] == "")
+        mask = plain.copy() if "role" in alt else plain & (df["pw_loss"] == "")
         for key, want in alt.items():
             if key == "role":
                 mask &= df["pw_loss"] == str(want).split(":", 1)[1]
@@ -549,7 +552,7 @@ def by_seed(rows: pd.DataFrame, col: str) -> pd.DataFrame:
 
 
 def reference_method(rows: pd.DataFrame, unit: Unit) -> str:
-    pw = rows.loc[rows["pw_loss"] == "pw", "method"]
+    pw = rows.loc[match_mask(rows, [{"role": "pwlnas:pw"}]), "method"]
     if len(pw):
         return str(sorted(pw.unique())[0])
     means = rows.groupby("method")["final"].mean()
@@ -595,8 +598,8 @@ def prepare(results: pd.DataFrame, ctx, tables: list[dict]) -> tuple[pd.DataFram
 
 def rank_test_html(ctx, df: pd.DataFrame) -> str:
     """The strategies ranked by final regret over every (task, budget, seed) they share
-    (Friedman, Wilcoxon-Holm, critical-difference diagram)."""
-    html = ctx.rank_test(df, "regret", ["task", "budget", "seed"], what="the search methods")
+    (Friedman, Wilcoxon-Holm, critical-difference diagram); sensitivity runs are no method of their own."""
+    html = ctx.rank_test(df[df["variant"] == ""], "regret", ["task", "budget", "seed"], what="the search methods")
     return "<h3>Methods ranked by final regret</h3>" + html if html else ""
 
 

@@ -388,3 +388,81 @@ def test_the_section_shows_only_the_loss_papers_cells_beside_another_studys_sear
     assert first_tab == "nb201/ImageNet16-120"  # budget 100 only: no "· B=5" tab of another study
     grabnas_page = (tmp_path / "o" / "studies" / "section-grabnas.html").read_text()
     assert "GraB-NAS" in grabnas_page and "NPENAS-MSE" not in grabnas_page
+
+
+# -- PWLNAS's warm-up, an open setting (issue 20): the warmup block's rows judged beside the default -------
+def warmup_rows(gaps: dict, seeds=6) -> list[dict]:
+    """PWLNAS (PW) at the warmup block's warm-ups on the tasks of the PW claims: ``gaps[w]`` its gap to the optimum."""
+    out = []
+    for w, gap in gaps.items():
+        runs = [run_rows(task, "PWLNAS-PW", gap=gap, gb=gb, seeds=seeds) for task, gb in NB201.items()]
+        runs.append(run_rows("nb101/cifar10", "PWLNAS-PW", gap=gap, budget=150, gb=95.06, eval_is_test=False, seeds=seeds))
+        runs.append(run_rows("darts/cifar10", "PWLNAS-PW", gap=gap, budget=20, gb=91.5, eval_is_test=False, seeds=5))
+        label = f"PWLNAS-PW[warmup={w:g}]"
+        out += [dict(r, method=label, key=r["key"] + label) for rows in runs for r in rows]
+    return out
+
+
+def decided_rows() -> list[dict]:
+    """full_rows with NPENAS on DARTS too, so that pwlnas_vs_npenas is decided (PW better everywhere)."""
+    return run_rows("darts/cifar10", "NPENAS", gap=0.6, budget=20, seeds=5, gb=91.5, eval_is_test=False)
+
+
+def test_the_warmup_grid_is_the_warmup_blocks_on_the_pw_claims_tasks():
+    from nasbench_harness.studies.losses import LossStudy
+
+    assert search_checks.default_warmup() == 0.5 and search_checks.warmup_grid() == (0.25, 0.75)
+    cells = LossStudy.block("paper-search", "warmup")
+    assert {(c.task, float(c.budget)) for c in cells} == {**{(t, 100.0): 0 for t in NB201}, ("nb101/cifar10", 150.0): 0,
+                                                          ("darts/cifar10", 20.0): 0}.keys()
+    assert {c.protocol_params["strategy"] for c in cells} == {"pwlnas"} and {c.loss for c in cells} == {"pw"}
+    assert all(c.label == f"PWLNAS-PW[warmup={c.protocol_params['warmup']:g}]" for c in cells)
+
+
+def test_pw_verdicts_stable_over_the_warmup_depend_on_nothing():
+    found = verdicts(pd.concat([full_rows(), pd.DataFrame(decided_rows() + warmup_rows({0.25: 0.05, 0.75: 0.05}))]))
+    for claim in ("pw_beats_single", "pwlnas_vs_npenas"):
+        v = found[claim]
+        assert v.verdict == "reproduced" and v.depends_on == [] and not v.missing, (claim, v.missing)
+        assert "0.5: reproduced; 0.25: reproduced; 0.75: reproduced." in v.note
+        warm = [p for p in v.parts if p.label.startswith("[warmup=")]
+        assert warm and not any(p.deciding for p in warm) and {p.n for p in warm} <= {5, 6}  # the common seeds
+    assert found["hr_beats_mape_early"].depends_on == [] and "warm-up" not in found["hr_beats_mape_early"].note
+
+
+def test_a_pw_verdict_that_changes_with_the_warmup_depends_on_it():
+    base = pd.concat([full_rows(), pd.DataFrame(decided_rows())])
+    found = verdicts(pd.concat([base, pd.DataFrame(warmup_rows({0.25: 0.05, 0.75: 1.5}))]))
+    alone = verdicts(base)
+    for claim in ("pw_beats_single", "pwlnas_vs_npenas"):
+        v = found[claim]
+        assert v.verdict == alone[claim].verdict == "reproduced" and v.depends_on == ["warmup"], (claim, v.note)
+        assert "0.5: reproduced; 0.25: reproduced; 0.75: contradicted." in v.note
+        assert "The paper's claim is reproduced at warm-up: 0.5, 0.25." in v.note
+        assert [p.as_dict() for p in v.deciding] == [p.as_dict() for p in alone[claim].deciding]  # the warmup rows never decide
+        flipped = [p for p in v.as_dict()["per_task"] if p["part"].startswith("[warmup=0.75]")]
+        assert flipped and all(p["beyond_paper"] and p["verdict"] == "contradicted" for p in flipped)
+
+
+def test_missing_warmup_rows_are_named_with_their_command_and_leave_the_verdict_alone():
+    v = verdicts(full_rows())["pw_beats_single"]
+    assert v.verdict == "reproduced" and v.depends_on == [] and not v.lacking
+    assert [m.command for m in v.missing[:3]] == [f"nasbench-harness run --matrix paper-search --filter task={t} --filter method=*warmup=0.25*"
+                                                 for t in NB201]
+    assert {m.setting for m in v.missing} == {"warmup"} and len(v.missing) == 6
+    assert "Without rows (see Missing): 0.25, 0.75." in v.note
+
+
+def test_warmup_rows_stand_for_no_paper_row_and_no_method_of_the_rank_test():
+    df = pd.concat([full_rows(), pd.DataFrame(warmup_rows({0.25: 0.05}))])
+    ctx = ReportContext(df)
+    pub = ctx.published("search")
+    prepared, units = search.prepare(df, ctx, pub["tables"])
+    assert set(prepared.loc[prepared["variant"] != "", "method"]) == {"PWLNAS-PW[warmup=0.25]"}
+    assert not search.match_mask(prepared, [{"role": "pwlnas:pw"}])[prepared["variant"] != ""].any()
+    assert "PWLNAS-PW[warmup=0.25]" not in set(search.family_rows(prepared, pub["figure7"])["method"])
+    t2 = search.table_number(prepared, pub["tables"][0], units)
+    assert set(t2.loc[t2["ours"] == "PWLNAS-PW[warmup=0.25]", "paper row"]) == {"—"}  # shown, matched to no paper row
+    assert search.reference_method(prepared[prepared["task"] == "nb201/cifar10"], units["nb201/cifar10"]) == "PWLNAS"
+    ranked = search.rank_test_html(ctx, prepared)
+    assert "PWLNAS-HR" in ranked and "warmup=" not in ranked

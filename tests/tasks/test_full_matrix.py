@@ -67,3 +67,21 @@ def test_all_tasks_are_the_builtin_benchmark_tasks_only(example_plugin, tmp_path
     star = {c.task for c in load_matrix(tmp_path / "star.yaml").cells}
     assert star == builtin - {"toy/synthetic", "toy/search"}
 
+
+
+def _identities(cells) -> set[str]:
+    import json
+
+    return {json.dumps(c.identity(), sort_keys=True, default=str) for c in cells}
+
+
+def test_full_leaves_out_the_open_settings_sensitivity_blocks_and_nothing_else():
+    """The studies' lr and warmup blocks (issue 20) are not in `full`; every other cell of the two studies is
+    (at `full`'s seeds), so the globs of full.yaml's include filters drop exactly those blocks."""
+    from nasbench_harness.studies.losses import LossStudy
+
+    full = _identities(load_matrix("full").cells)
+    for matrix, seeds, block in (("paper-losses", 10, "lr"), ("paper-search", 5, "warmup")):
+        sensitivity = _identities(LossStudy.block(matrix, block))
+        assert sensitivity and not sensitivity & full, block
+        assert _identities(load_matrix(matrix, [f"seeds={seeds}"]).cells) - sensitivity <= full, matrix
