@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from nasbench_harness.rowdiff import is_sequence as _is_sequence
+from nasbench_harness.rowdiff import same, volatile_columns
 from nasbench_harness.store import ResultStore
 
 # The fields that say what a cell is. `method` is the stored label; `label` and
@@ -31,20 +33,7 @@ CONTENT_FIELDS = (
     "loss", "loss_params", "budget", "seed", "method", "label",
 )
 JSON_FIELDS = ("protocol_params", "params", "loss_params")
-# Provenance and run metadata: they change with the run, the machine or the code version,
-# never with a result.
-VOLATILE_NAMES = {
-    "key", "matrix", "code_version", "data_checksum", "versions", "machine", "host",
-    "hostname", "pid", "worker", "schema_version", "finished_at", "started_at",
-    "fit_share",  # the share of a search run's seconds spent fitting: a timing
-}
-VOLATILE_SUFFIXES = ("_seconds", "_time", "_timestamp", "_at")
 MAX_LISTED = 10
-
-
-def volatile_columns(columns: Sequence[str]) -> list[str]:
-    """The columns that are timings, timestamps or provenance, never compared."""
-    return [c for c in columns if c in VOLATILE_NAMES or c.endswith(VOLATILE_SUFFIXES) or "timestamp" in c]
 
 
 def _canonical(field: str, value):
@@ -71,26 +60,6 @@ def cell_ids(df: pd.DataFrame) -> pd.Series:
 def describe(cell: tuple, df: pd.DataFrame) -> str:
     fields = [f for f in CONTENT_FIELDS if f in df.columns]
     return " ".join(f"{f}={v}" for f, v in zip(fields, cell) if v not in (None, "", "{}"))
-
-
-def _is_sequence(v) -> bool:
-    return isinstance(v, list | tuple | np.ndarray)
-
-
-def _missing(v) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float | np.floating) and np.isnan(v))
-
-
-def same(a, b) -> bool:
-    """Exact equality; NaN equals NaN; sequences element by element."""
-    if _is_sequence(a) or _is_sequence(b):
-        if not (_is_sequence(a) and _is_sequence(b)):
-            return False
-        a, b = list(np.asarray(a).tolist()), list(np.asarray(b).tolist())
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if _missing(a) or _missing(b):
-        return _missing(a) and _missing(b)
-    return bool(a == b)
 
 
 def abs_difference(a, b) -> float:
