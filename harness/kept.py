@@ -9,12 +9,18 @@ manifest lists, per file, its rows and sha256, and the code digests and machines
 rows; the schema version of the whole store. A file whose sha256 differs from the manifest
 is refused in one sentence (restore it from git, or rerun its study). Layout and rationale:
 ``docs/RESULTS_SCHEMA.md``.
+
+The store holds results, not benchmark tables: columns that copy a benchmark value per queried
+architecture (``BENCHMARK_COLUMNS``) are left out when rows are written here (the ids they
+belong to stay; ``restore`` re-reads the values from the imported data), and the whole store
+may not grow past ``MAX_BYTES``: a write that would is refused before any file changes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -24,6 +30,11 @@ from nasbench_harness.schema import SCHEMA_VERSION, check_versions
 
 MANIFEST = "manifest.json"
 UNNAMED = "unnamed"  # the partition of rows without a matrix name
+MAX_BYTES = 25_000_000  # the kept store in all (issue 21): it is committed, and cloned by every reader
+# Per-architecture copies of benchmark values -> (the ids column they follow, the task column they copy).
+# A search row's `trace_train` is the train metric of each queried id (`trace_ids`); the anytime
+# curves (`curve_eval`, `curve_train`) are results of the search and stay.
+BENCHMARK_COLUMNS = {"trace_train": ("trace_ids", "train")}
 
 
 def is_kept(path: Path) -> bool:
@@ -70,36 +81,89 @@ def _unique(df: pd.DataFrame, column: str) -> list[str]:
     return sorted({str(v) for v in df[column].dropna() if v}) if column in df.columns else []
 
 
+def strip(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows without the columns that copy benchmark values per architecture (``BENCHMARK_COLUMNS``)."""
+    return rows.drop(columns=[c for c in BENCHMARK_COLUMNS if c in rows.columns])
+
+
+def restore(rows: pd.DataFrame, load_task) -> pd.DataFrame:
+    """The rows with every ``BENCHMARK_COLUMNS`` value a kept store left out re-read from the
+    imported data by the stored ids (``load_task(name)`` -> the loaded task); rows that kept it,
+    or have no ids, are unchanged."""
+    rows = rows.copy()
+    for column, (ids_column, values) in BENCHMARK_COLUMNS.items():
+        if ids_column not in rows.columns:
+            continue
+        if column not in rows.columns:
+            rows[column] = None
+        missing = rows[column].isna() & rows[ids_column].map(lambda v: v is not None and not (isinstance(v, float) and v != v))
+        for task_name, group in rows[missing].groupby("task"):
+            task = load_task(task_name)
+            where = {str(a): i for i, a in enumerate(task.ids)}
+            table = getattr(task, values)
+            for i in group.index:
+                rows.at[i, column] = [float(table[where[str(a)]]) for a in rows.at[i, ids_column]]
+    return rows
+
+
 def write(path: Path, rows: pd.DataFrame, write_table) -> list[Path]:
     """Rewrite the partitions whose rows changed and the manifest; returns the files written.
 
-    ``write_table(table, target)`` writes atomically (the store's shard writer)."""
-    import pyarrow as pa
-
+    ``write_table(table, target)`` writes atomically (the store's shard writer). Every changed
+    partition is first written beside its target; only when the store stays within
+    ``MAX_BYTES`` do they replace their targets, so a refused write changes nothing."""
     path = Path(path)
     doc = read_manifest(path)
     files = dict(doc.get("files", {}))
-    written = []
-    matrices = rows["matrix"].fillna("").astype(str) if "matrix" in rows.columns else pd.Series("", index=rows.index)
-    for name, part in rows.groupby(matrices.map(partition_name), sort=True):
-        part = part.sort_values("key", kind="stable").dropna(axis=1, how="all").reset_index(drop=True)
-        target = path / name
-        table = pa.Table.from_pandas(part, preserve_index=False)
-        old = files.get(name, {})
-        if target.is_file() and old.get("rows") == len(part) and _same_rows(target, part):
-            continue  # nothing of this study changed: its file (and its bytes) stay
-        write_table(table, target)
-        written.append(target)
-        files[name] = {
-            "rows": len(part),
-            "sha256": _sha256(target),
-            "code_versions": _unique(part, "code_version"),
-            "machines": _unique(part, "machine"),
-        }
+    staged = _stage(path, strip(rows), files, write_table)
+    try:
+        _check_size(path, files, staged)
+        for target, (pending, entry) in staged.items():
+            os.replace(pending, target)
+            files[target.name] = {**entry, "sha256": _sha256(target)}
+    finally:
+        for pending, _ in staged.values():
+            pending.unlink(missing_ok=True)
     manifest = {"schema_version": SCHEMA_VERSION, "rows": sum(int(f["rows"]) for f in files.values()), "files": dict(sorted(files.items()))}
-    if written or manifest != doc:
+    if staged or manifest != doc:
         _write_json(path / MANIFEST, manifest)
-    return written
+    return sorted(staged)
+
+
+def _stage(path: Path, rows: pd.DataFrame, files: dict, write_table) -> dict[Path, tuple[Path, dict]]:
+    """Write each changed partition as a pending file beside its target: {target: (pending, manifest entry)}."""
+    import pyarrow as pa
+
+    staged = {}
+    matrices = rows["matrix"].fillna("").astype(str) if "matrix" in rows.columns else pd.Series("", index=rows.index)
+    try:
+        for name, part in rows.groupby(matrices.map(partition_name), sort=True):
+            part = part.sort_values("key", kind="stable").dropna(axis=1, how="all").reset_index(drop=True)
+            target = path / name
+            if target.is_file() and files.get(name, {}).get("rows") == len(part) and _same_rows(target, part):
+                continue  # nothing of this study changed: its file (and its bytes) stay
+            pending = path / f".{name}.pending.tmp"
+            write_table(pa.Table.from_pandas(part, preserve_index=False), pending)
+            staged[target] = (pending, {"rows": len(part), "code_versions": _unique(part, "code_version"), "machines": _unique(part, "machine")})
+    except BaseException:
+        for pending, _ in staged.values():
+            pending.unlink(missing_ok=True)
+        raise
+    return staged
+
+
+def _check_size(path: Path, files: dict, staged: dict) -> None:
+    """Refuse (one sentence) a write after which the study files would exceed ``MAX_BYTES``."""
+    sizes = {name: (path / name).stat().st_size for name in files if (path / name).is_file()}
+    sizes.update({target.name: pending.stat().st_size for target, (pending, _) in staged.items()})
+    total = sum(sizes.values())
+    if total > MAX_BYTES:
+        largest = max(sizes, key=sizes.get)
+        raise ResultStoreError(
+            f"Writing these rows would grow the kept store {path} to {total / 1e6:.1f} MB, past its limit of "
+            f"{MAX_BYTES / 1e6:.0f} MB (largest file {largest}, {sizes[largest] / 1e6:.1f} MB); nothing was written: "
+            f"run the extra cells into another --results folder, or leave a study out of the kept store."
+        )
 
 
 def _same_rows(target: Path, part: pd.DataFrame) -> bool:

@@ -115,3 +115,42 @@ def test_results_reference_is_tracked_and_the_rest_of_results_is_not():
     assert not ignored("results/reference/manifest.json") and not ignored("results/reference/study.parquet")
     assert ignored("results/shards/part.parquet") and ignored("reports/index.html")
     assert ignored("results/reference/shards/part.parquet")
+
+
+SEARCH_MATRIX = """
+name: search-toy
+protocol: search
+tasks: [toy/search]
+budgets: [30]
+seeds: 2
+protocol_params: {strategy: random}
+methods: [{predictor: none, label: RS}]
+"""
+
+
+def test_a_kept_store_keeps_query_ids_and_curves_but_not_per_query_benchmark_values(write_matrix, tmp_path):
+    from nasbench_harness.worker import _load_task
+
+    path = write_matrix(SEARCH_MATRIX)
+    plain = run_into(path, tmp_path / "plain").read().set_index("key")
+    ref = kept_store(tmp_path)
+    stored = run_into(path, ref).read().set_index("key")
+    assert "trace_train" in plain.columns and "trace_train" not in stored.columns
+    assert "trace_train" not in pd.read_parquet(ref / "search-toy.parquet").columns
+    for column in ("trace_ids", "curve_eval", "curve_train"):
+        assert all(list(stored.loc[k, column]) == list(plain.loc[k, column]) for k in plain.index)
+    restored = kept.restore(stored, lambda name: _load_task(name, None)).set_index(stored.index)
+    assert all(list(restored.loc[k, "trace_train"]) == list(plain.loc[k, "trace_train"]) for k in plain.index)
+
+
+def test_a_write_past_the_size_limit_is_refused_and_changes_nothing(toy_matrix, write_matrix, tmp_path, monkeypatch):
+    path = kept_store(tmp_path)
+    run_into(toy_matrix, path)
+    before = {f.name: f.read_bytes() for f in path.iterdir() if f.is_file()}
+    monkeypatch.setattr(kept, "MAX_BYTES", sum(len(b) for b in before.values()))
+    other = write_matrix("name: other\ntasks: [toy/synthetic]\nmethods: [knn]\nbudgets: [10]\nseeds: 1\n", "other.yaml")
+    with pytest.raises(ResultStoreError, match=r"past its limit of 0 MB .*nothing was written") as exc:
+        run_into(other, path)
+    assert "\n" not in str(exc.value)
+    assert {f.name: f.read_bytes() for f in path.iterdir() if f.is_file()} == before  # no partition, manifest or pending file
+    assert len(ResultStore(path).read()) == 9  # the new row stays in its shard: nothing is lost
