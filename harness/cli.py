@@ -1,6 +1,7 @@
 """The ``nasbench-harness`` command line (typer).
 
-Subcommands: ``run``, ``list``, ``validate``, ``report`` and the ``data`` group (mounted
+Subcommands: ``run``, ``list``, ``validate``, ``report``, the ``results`` group (``merge``,
+``verify``) and the ``data`` group (mounted
 from ``cli_data`` when present). ``main()`` turns every ``HarnessError`` into its one
 sentence on stderr and the error's exit code; other exceptions keep their traceback.
 """
@@ -121,6 +122,10 @@ def run(
         float | None,
         typer.Option("--cell-timeout", min=0, help="Seconds a cell may run before its worker is killed and replaced (0: no limit); default: 20x the cell's expected cost, at least 600 s."),
     ] = None,
+    as_method: Annotated[
+        str | None,
+        typer.Option("--as", help="KIND=NAME (predictor, loss or strategy): run the newly registered NAME on exactly the matrix's cells its kind takes part in (e.g. --matrix full --as predictor=knn)."),
+    ] = None,
 ) -> None:
     """Run a matrix: skip stored cells, run the rest, store every result.
 
@@ -135,7 +140,7 @@ def run(
     n_jobs = 1 if executor == "serial" else (jobs or default_jobs(threads))
     store = ResultStore(results)
     p = prepare(matrix, store, overrides=set_ or [], filters=filter or [], sample=sample, force=force, threads=threads,
-                skip_missing_data=skip_missing_data, dry_run=dry_run)
+                skip_missing_data=skip_missing_data, dry_run=dry_run, as_method=as_method)
     for task, why in p.missing.items():
         err.print(f"[yellow]warning:[/yellow] skipped task {task}: {escape(why)}")
     m = p.matrix
@@ -255,6 +260,10 @@ def validate(
 def report(
     results: Annotated[Path, typer.Option(help="Results directory to read.")] = DEFAULT_RESULTS,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for index.html and its pages.")] = DEFAULT_REPORTS,
+    reference: Annotated[
+        Path | None,
+        typer.Option("--reference", help="A reference store (e.g. results/reference) to rank beside --results (which may be a merge of both); rows are marked reference or local."),
+    ] = None,
 ) -> None:
     """Render the HTML leaderboards and plots from a results directory."""
     from nasbench_harness.errors import ResultStoreError
@@ -271,8 +280,79 @@ def report(
 
     for msg in ResultStore(results).unreadable_shards():
         err.print(f"[yellow]warning:[/yellow] {escape(msg)}")
-    index = build_report(results, out_dir)
+    if reference is not None and not reference.is_dir():
+        raise ResultStoreError(f"The reference store {reference} does not exist or is not a folder; pass the folder of a kept store, e.g. --reference results/reference.")
+    index = build_report(results, out_dir, reference=reference)
     out.print(f"report written to {index}", markup=False)
+
+
+# -- results ------------------------------------------------------------------------------
+results_app = typer.Typer(help="Pool result stores from several machines, and check a store by re-running a sample of it.", no_args_is_help=True)
+app.add_typer(results_app, name="results")
+
+
+def _print_disagreements(found, console) -> None:
+    for d in found[:MAX_LISTED]:
+        console.print(f"non-determinism: {d.cell} (run key {d.key[:16]}) differs in {', '.join(d.columns)} between {' and '.join(d.runs)}", markup=False, highlight=False)
+    if len(found) > MAX_LISTED:
+        console.print(f"... and {len(found) - MAX_LISTED} more run key(s) with differing results.", markup=False)
+
+
+MAX_LISTED = 20  # cells listed by `results merge` and `results verify`; the rest are counted
+
+
+@results_app.command("merge")
+def results_merge(
+    sources: Annotated[list[Path], typer.Argument(help="Results folders to pool (plain or kept stores).")],
+    into: Annotated[Path, typer.Option("--into", help="The folder to write (created when absent); its own rows join the pool. A kept store (with manifest.json) stays one.")],
+    keep: Annotated[str, typer.Option("--keep", help="Of the rows of one run key: last (the newest finished_at) or first (the oldest); an ok row always beats a failed one.")] = "last",
+    allow_nondeterminism: Annotated[
+        bool, typer.Option("--allow-nondeterminism", help="Write the merge even when one run key has different results in two stores (they are listed; --keep picks one).")
+    ] = False,
+) -> None:
+    """Pool result stores into one: one row per run key.
+
+    Exits 1 without writing anything when one run key has different results in two stores
+    (non-determinism: listed with the machines and code versions), unless --allow-nondeterminism;
+    exits 2 without writing anything for stores holding one task's results on different data,
+    a kept file that does not match its manifest, or rows of a newer result schema."""
+    from nasbench_harness import merge
+
+    pooled = merge.pool([*sources, *([into] if into.is_dir() else [])], keep)
+    if pooled.disagreements:
+        _print_disagreements(pooled.disagreements, err)
+        if not allow_nondeterminism:
+            err.print(f"{len(pooled.disagreements)} run key(s) have different results in different stores; nothing was written "
+                      "(rerun those cells, or pass --allow-nondeterminism to keep one row each by --keep).", markup=False)
+            raise typer.Exit(1)
+    merge.write(into, pooled.rows)
+    read = ", ".join(f"{n} from {s}" for s, n in pooled.sources.items())
+    out.print(f"merged {len(pooled.rows)} row(s) (one per run key; {read}) into {into}", markup=False)
+
+
+@results_app.command("verify")
+def results_verify(
+    store: Annotated[Path, typer.Argument(help="Results folder to check (only read).")],
+    sample: Annotated[int, typer.Option("--sample", min=1, help="How many random ok cells to re-run here.")] = 20,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random draw.")] = 0,
+    executor: Annotated[str, typer.Option(help="serial | process | dask")] = "serial",
+    jobs: Annotated[int | None, typer.Option(help="Parallel workers (process/dask); default: the CPU count.")] = None,
+) -> None:
+    """Re-run N random cells of a store here (into a temporary store, as `run` does) and compare
+    every result column bit for bit. Exits 0 when all match, 1 otherwise."""
+    from nasbench_harness.executors import default_jobs, make_executor
+    from nasbench_harness.verify import verify
+
+    with make_executor(executor, 1 if executor == "serial" else (jobs or default_jobs(1)), 1, None) as ex:
+        checks = verify(store, sample, seed, ex)
+    bad = [c for c in checks if not c.ok]
+    for c in bad[:MAX_LISTED]:
+        what = f"failed here: {c.error}" if c.error else f"differs in {', '.join(c.columns)}"
+        why = f"; {'; '.join(c.causes)}" if c.causes else "; same code and data digests as the stored row"
+        out.print(f"{c.cell} (run key {c.key[:16]}): {what}{why}", markup=False, highlight=False)
+    out.print(f"verified {len(checks)} cell(s) of {store}: {len(checks) - len(bad)} identical, {len(bad)} differ", markup=False)
+    if bad:
+        raise typer.Exit(1)
 
 
 # -- entry point --------------------------------------------------------------------------

@@ -672,6 +672,17 @@ def load_matrix(name_or_path: str | Path, overrides: list[str] | tuple[str, ...]
     return _expand_file(find_matrix(name_or_path), list(overrides), (), None)
 
 
+def expand_blocks(name: str, path: Path, blocks: list[dict], where: str = "blocks") -> list[Cell]:
+    """The cells of matrix blocks given as data (as a matrix file's ``blocks``), checked as a
+    file's are; ``where`` names them in errors (e.g. the option that made them)."""
+    top = _Where(path, where)
+    cells = []
+    for i, block in enumerate(blocks):
+        cells += _block_cells(block, top / i, name)
+    check_labels(cells, top)
+    return cells_unique(cells)
+
+
 # -- filtering ----------------------------------------------------------------------------
 FILTER_FIELDS = ("protocol", "task", "predictor", "encoding", "loss", "budget", "seed", "method", "space")
 

@@ -140,10 +140,12 @@ def prepare(
     threads: int = 1,
     skip_missing_data: bool = False,
     dry_run: bool = False,
+    as_method: str | None = None,
 ) -> Plan:
     """The one way to plan a run, for the CLI and the Python API alike.
 
-    Expands the matrix (``--set`` ``overrides``), keeps the cells matching ``filters``, plans
+    Expands the matrix (``--set`` ``overrides``), with ``as_method`` (``KIND=NAME``) refills
+    it with that method where its kind takes part (``challenge.py``), keeps the cells matching ``filters``, plans
     them against ``store``; with ``sample`` re-plans K cells of every stratum
     (``estimate.sample_cells``). A ``dry_run`` reads and trusts the manifests' data checksums
     and uses the plan cached by an earlier run or dry run of the same matrix, options, code
@@ -154,11 +156,17 @@ def prepare(
     from nasbench_harness.matrix import filter_cells, load_matrix
 
     options = {"set": list(overrides), "filter": list(filters), "skip_missing_data": skip_missing_data, "sample": sample}
+    if as_method:
+        options["as"] = as_method  # absent otherwise: plans cached before the option keep their keys
     key = index.plan_key(str(matrix), options)
     cached = index.load_plan(key, store) if dry_run and not force else None
     if cached is not None:
         return cached
     m = load_matrix(matrix, list(overrides))
+    if as_method:
+        from nasbench_harness.challenge import restrict
+
+        m = restrict(m, as_method)
     cells = filter_cells(m.cells, list(filters))
     if not cells:
         raise ConfigError(f"The filters {' '.join(filters)} match none of the {len(m.cells)} cells of matrix '{m.name}'; check the values with `nasbench-harness validate`.")

@@ -37,8 +37,14 @@ JOBS_ENV = "NASBENCH_HARNESS_REPORT_JOBS"  # processes rendering leaderboard pag
 MIN_BOARDS_PER_JOB = 4  # fewer boards than this per process do not repay forking it and sending the pages back
 
 
-def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | None = None, jobs: int | None = None) -> Path:
+def build_report(
+    results_dir: Path | str, out_dir: Path | str, *, title: str | None = None, jobs: int | None = None, reference: Path | str | None = None
+) -> Path:
     """Render the report of ``results_dir`` into ``out_dir``; returns the written index.html.
+
+    ``reference``: a reference store (``results/reference``) whose rows join and rank beside
+    those of ``results_dir`` (which may also be a merge of both); every leaderboard row then
+    says whether it is the reference's or local, with the local rows' code version, machine and date.
 
     ``jobs``: processes that render the leaderboards (each with its figure and tables) in
     parallel (forked, Linux); default ``$NASBENCH_HARNESS_REPORT_JOBS`` or the CPU count,
@@ -46,7 +52,7 @@ def build_report(results_dir: Path | str, out_dir: Path | str, *, title: str | N
     ``jobs`` is.
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
-    results, problems = A.load_results(results_dir)
+    results, problems = A.load_results(results_dir, reference)
     ctx = ReportContext(results, plots.palette(results["method"].unique()))
     title = title or f"NAS predictor benchmark · {results_dir.resolve().name}"
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -178,6 +184,7 @@ def _overview(results: pd.DataFrame, problems: list[str]) -> dict:
         "budgets": [A.format_budget(b) for b in budgets],
         "code_versions": sorted(v for v in results["code_version"].unique() if v) or ["(not recorded)"],
         "n_checksums": int(results.loc[results["data_checksum"] != "", "data_checksum"].nunique()),
+        "origins": [f"{n:,} {o}" for o, n in results["origin"].value_counts().sort_index().items()] if "origin" in results.columns else [],
         "problems": problems,
     }
 
@@ -312,6 +319,9 @@ def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
     meta = _task_meta(rows, comp, ctx)
     hib = {m: A.higher_is_better(m, meta["higher_is_better"]) for m in metrics}
     agg = A.aggregate(ok_rows, ["budget", "method"], metrics)
+    sources = A.origins(ok_rows, ["budget", "method"])  # {} unless the report was given a reference store
+    if sources:
+        agg.insert(2, "source", [sources[(b, m)] for b, m in zip(agg["budget"], agg["method"], strict=True)])
     primary = next((m for m in metrics if A.metric_info(m).group != "Cost"), None)
     tabs = []
     leader = None  # the best method at the largest budget, for the index's list of leaderboards
@@ -400,7 +410,7 @@ def _curves(agg: pd.DataFrame, metrics: list[str], hib: dict[str, bool], ctx: Re
 
 
 def _rows_table(rows: pd.DataFrame, metrics: list[str], ctx: ReportContext, slug: str) -> str:
-    cols = ["method", "budget", "seed", "n_train", "status", *metrics, "finished_at", "key"]
+    cols = ["method", "origin", "budget", "seed", "n_train", "status", *metrics, "finished_at", "key"]
     table = rows[[c for c in cols if c in rows.columns]].sort_values(["method", "budget", "seed"])
     table = table.assign(budget=table["budget"].map(A.format_budget))
     return ctx.table(table, "Every result row behind this leaderboard", csv=f"{slug}-rows.csv", max_rows=1000)

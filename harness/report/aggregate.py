@@ -166,32 +166,76 @@ def metric_columns(df: pd.DataFrame) -> list[str]:
 
 
 # -- loading ------------------------------------------------------------------------------
-def load_results(results_dir: Path | str) -> tuple[pd.DataFrame, list[str]]:
+def load_results(results_dir: Path | str, reference: Path | str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """All stored result rows of ``results_dir`` and the problems met reading them.
 
+    With ``reference`` (a store such as ``results/reference``) its rows join them, and every
+    row gets an ``origin``: ``reference`` when its run key is stored there, else ``local``
+    (``origins`` says, per method, which code version, machine and date a local row comes from).
     Raises ResultStoreError (one sentence) when the folder holds no result rows.
     """
-    path = Path(results_dir)
-    if not path.is_dir():
-        raise ResultStoreError(f"no results in {path}; run `nasbench-harness run` first (or pass --results DIR).")
-    import warnings
+    from nasbench_harness.store import dedupe, with_float_gaps
 
-    from nasbench_harness.store import ResultStore, with_float_gaps
-
-    store = ResultStore(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # problems are shown in the report instead
-        df = with_float_gaps(store.read())
-    problems = list(store.problems)
-    if df.empty or "status" not in df.columns:
-        raise ResultStoreError(f"no results in {path}; run `nasbench-harness run` first (or pass --results DIR).")
-    df, superseded = latest_per_cell(normalise(df))
+    df, problems = _read_rows(Path(results_dir))
+    if reference is not None:
+        ref, ref_problems = _read_rows(Path(reference), allow_empty=True)  # a clone's reference may not be filled yet
+        problems += ref_problems
+        df = dedupe(pd.concat([df, ref], ignore_index=True))
+        df["origin"] = np.where(df["key"].isin(set(ref["key"])), REFERENCE, LOCAL)
+    df, superseded = latest_per_cell(normalise(with_float_gaps(df)))
     if superseded:
         problems.append(
             f"{superseded} result row(s) computed with an older code or data version of a cell that has a newer row "
             "were left out (the newest row of each cell is reported)."
         )
     return df, problems
+
+
+REFERENCE, LOCAL = "reference", "local"  # a row's origin, when the report is given a reference store
+
+
+def _read_rows(path: Path, allow_empty: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    if not path.is_dir():
+        raise ResultStoreError(f"no results in {path}; run `nasbench-harness run` first (or pass --results DIR).")
+    import warnings
+
+    from nasbench_harness.store import ResultStore
+
+    store = ResultStore(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # problems are shown in the report instead
+        df = store.read()
+    if (df.empty or "status" not in df.columns) and not allow_empty:
+        raise ResultStoreError(f"no results in {path}; run `nasbench-harness run` first (or pass --results DIR).")
+    return df, list(store.problems)
+
+
+def origins(rows: pd.DataFrame, by: list[str]) -> dict[tuple, str]:
+    """Per ``by`` group: ``reference``, or where its local rows were computed
+    (``local: <code version> on <hosts>, <dates>``); {} when the rows have no ``origin``."""
+    if "origin" not in rows.columns:
+        return {}
+    out = {}
+    for group, g in rows.groupby(by, sort=True, dropna=False):
+        local = g[g["origin"] == LOCAL]
+        if local.empty:
+            out[group] = REFERENCE
+            continue
+        code = ", ".join(sorted({v for v in local["code_version"] if v})) or "code not recorded"
+        hosts = ", ".join(sorted({h for h in map(_host, local["machine"]) if h})) or "machine not recorded"
+        days = sorted({str(v)[:10] for v in local.get("finished_at", pd.Series(dtype=str)).dropna() if v})
+        when = days[0] if len(days) == 1 else (f"{days[0]} to {days[-1]}" if days else "date not recorded")
+        mixed = " (and reference rows)" if len(local) < len(g) else ""
+        out[group] = f"{LOCAL}: {code} on {hosts}, {when}{mixed}"
+    return out
+
+
+def _host(machine: str) -> str:
+    try:
+        parsed = json.loads(machine) if machine else {}
+    except ValueError:
+        return str(machine)
+    return str(parsed.get("host", "")) if isinstance(parsed, dict) else str(machine)
 
 
 # What makes two rows the same cell, whatever code or data version computed them (Cell.identity,
