@@ -212,7 +212,7 @@ def _read_rows(path: Path, allow_empty: bool = False) -> tuple[pd.DataFrame, lis
 
 def origins(rows: pd.DataFrame, by: list[str]) -> dict[tuple, str]:
     """Per ``by`` group: ``reference``, or where its local rows were computed
-    (``local: <code version> on <hosts>, <dates>``); {} when the rows have no ``origin``."""
+    (``local: <code versions> on <hosts>, <dates>``); {} when the rows have no ``origin``."""
     if "origin" not in rows.columns:
         return {}
     out = {}
@@ -221,7 +221,8 @@ def origins(rows: pd.DataFrame, by: list[str]) -> dict[tuple, str]:
         if local.empty:
             out[group] = REFERENCE
             continue
-        code = ", ".join(sorted({v for v in local["code_version"] if v})) or "code not recorded"
+        # 8 hex digits name a code version here; the full digests are in the rows table and CSV
+        code = ", ".join(sorted({re.sub(r"([0-9a-f]{8})[0-9a-f]{8}", r"\1", v) for v in local["code_version"] if v})) or "code not recorded"
         hosts = ", ".join(sorted({h for h in map(_host, local["machine"]) if h})) or "machine not recorded"
         days = sorted({str(v)[:10] for v in local.get("finished_at", pd.Series(dtype=str)).dropna() if v})
         when = days[0] if len(days) == 1 else (f"{days[0]} to {days[-1]}" if days else "date not recorded")

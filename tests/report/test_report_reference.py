@@ -25,7 +25,7 @@ def test_rows_from_the_reference_store_are_marked_and_local_ones_say_where_they_
     assert set(rows.groupby("method")["origin"].unique().map(tuple)) == {("reference",), ("local",)}
     marks = origins(rows[rows["task"] == "nb201/cifar10"], ["method"])
     assert marks[("xgboost@onehot",)] == "reference"
-    assert marks[("knn@onehot",)] == "local: code=feedfacefeedface on laptop-7, 2026-12-07"
+    assert marks[("knn@onehot",)] == "local: code=feedface on laptop-7, 2026-12-07"
 
 
 def test_the_board_ranks_the_local_method_among_the_reference_ones(tmp_path):
@@ -33,7 +33,7 @@ def test_the_board_ranks_the_local_method_among_the_reference_ones(tmp_path):
     index = build_report(local, tmp_path / "out", reference=reference)
     board = (index.parent / "boards" / "nb201-cifar10.html").read_text()
     assert "knn@onehot" in board and "xgboost@onehot" in board and "gcn+hr" in board
-    assert "local: code=feedfacefeedface on laptop-7, 2026-12-07" in board and ">reference<" in board
+    assert "local: code=feedface on laptop-7, 2026-12-07" in board and ">reference<" in board
     assert "54 reference" in index.read_text() and "18 local" in index.read_text()
 
 
