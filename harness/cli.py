@@ -325,7 +325,7 @@ def results_merge(
             err.print(f"{len(pooled.disagreements)} run key(s) have different results in different stores; nothing was written "
                       "(rerun those cells, or pass --allow-nondeterminism to keep one row each by --keep).", markup=False)
             raise typer.Exit(1)
-    merge.write(into, pooled.rows)
+    merge.write(into, pooled.rows, pooled.shards.get(str(into.resolve()), []))
     read = ", ".join(f"{n} from {s}" for s, n in pooled.sources.items())
     out.print(f"merged {len(pooled.rows)} row(s) (one per run key; {read}) into {into}", markup=False)
 

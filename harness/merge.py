@@ -45,34 +45,44 @@ class Merge:
     rows: pd.DataFrame
     sources: dict[str, int] = field(default_factory=dict)  # store -> rows read
     disagreements: list[Disagreement] = field(default_factory=list)
+    shards: dict[str, list[Path]] = field(default_factory=dict)  # store -> the shards whose rows were read
 
 
 def read_store(path: Path) -> pd.DataFrame:
     """All rows of one store, refused in one sentence when it is not a readable store."""
+    return _read(path)[0]
+
+
+def _read(path: Path) -> tuple[pd.DataFrame, list[Path]]:
+    """The rows of one store and the shards they came from (a damaged shard, skipped with a
+    warning, is not among them: it stays for its owner to inspect, as compaction leaves it)."""
     from nasbench_harness.store import ResultStore
 
     path = Path(path)
     if not path.is_dir():
         raise ResultStoreError(f"The results folder {path} does not exist or is not a folder; pass folders that `run --results` wrote.")
-    return ResultStore(path).read()  # a kept file off its manifest, or a newer schema: one sentence
+    store = ResultStore(path)
+    listed = store.shard_files()
+    rows = store.read()  # a kept file off its manifest, or a newer schema: one sentence
+    return rows, [f for f in listed if f.is_file() and not any(str(f) in m for m in store.problems)]
 
 
 def pool(paths: list[Path], keep: str = "last") -> Merge:
     """The rows of every store (duplicates of one path read once), one per run key."""
     if keep not in KEEP:
         raise ResultStoreError(f"--keep must be one of {list(KEEP)}, got '{keep}'.")
-    frames, sources = [], {}
+    frames, sources, shards = [], {}, {}
     for path in dict.fromkeys(Path(p).resolve() for p in paths):
-        df = read_store(path)
+        df, shards[str(path)] = _read(path)
         sources[str(path)] = len(df) if "status" in df.columns else 0
         if sources[str(path)]:
             frames.append(df.assign(_source=str(path)))
     if not frames:
-        return Merge(pd.DataFrame({"key": pd.Series([], dtype="str")}), sources)
+        return Merge(pd.DataFrame({"key": pd.Series([], dtype="str")}), sources, shards=shards)
     rows = pd.concat(frames, ignore_index=True)
     check_data(rows)
     disagreements = find_disagreements(rows)
-    return Merge(choose(rows, keep).drop(columns="_source"), sources, disagreements)
+    return Merge(choose(rows, keep).drop(columns="_source"), sources, disagreements, shards)
 
 
 def check_data(rows: pd.DataFrame) -> None:
@@ -132,15 +142,16 @@ def choose(rows: pd.DataFrame, keep: str) -> pd.DataFrame:
     return out.sort_values("key", kind="stable").reset_index(drop=True)
 
 
-def write(dst: Path, rows: pd.DataFrame) -> Path:
+def write(dst: Path, rows: pd.DataFrame, replaced: list[Path]) -> Path:
     """Replace what ``dst`` holds with ``rows`` (which include its own): a kept store through
-    ``kept.write``, a plain one as one shard, then its old shards go."""
+    ``kept.write``, a plain one as one shard; then the shards ``replaced`` (those whose rows
+    were pooled) go."""
     import pyarrow as pa
     from nasbench_harness.store import ResultStore, _full_error, _write_atomic
 
     store = ResultStore(dst)
     store.ensure_writable()
-    old = store.shard_files()
+    old = list(replaced)
     rows = rows.dropna(axis=1, how="all")
     try:
         if kept.is_kept(dst):

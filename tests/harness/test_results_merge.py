@@ -147,3 +147,12 @@ def test_a_kept_store_whose_manifest_is_of_a_newer_schema_is_refused(capsys, bas
     code, _, err = cli(capsys, "results", "merge", str(base), "--into", str(ref))
     assert_one_sentence_error(code, err, f"schema version {SCHEMA_VERSION + 1}, newer than")
     assert snapshot(ref) == before
+
+
+def test_a_damaged_shard_of_the_destination_is_left_where_it_is(capsys, base, tmp_path):
+    dst = copy_of(base, tmp_path / "dst")
+    damaged = dst / "shards" / "part-damaged.parquet"
+    damaged.write_bytes(b"not parquet")
+    code, _, err = cli(capsys, "results", "merge", str(base), "--into", str(dst))
+    assert code == 0 and "part-damaged.parquet" in err  # reported as skipped
+    assert damaged.read_bytes() == b"not parquet" and len(ResultStore(dst).read()) == 8
