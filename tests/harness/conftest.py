@@ -73,3 +73,21 @@ def write_plugin(root: Path, dist: str, entry_points: str, modules: dict[str, st
     (info / "entry_points.txt").write_text(entry_points)
     return root
 
+
+
+TOY_STORE_MATRIX = "name: toy\ntasks: [toy/synthetic]\nmethods: [knn, {predictor: knn, params: {k: 2}}]\nbudgets: [10, 20]\nseeds: 2\n"
+
+
+@pytest.fixture(scope="module")
+def toy_store(tmp_path_factory, example_plugin) -> Path:
+    """A plain store of one run of an 8-cell toy matrix (its file beside it, ``toy.yaml``); copy it to change it."""
+    from nasbench_harness.executors import SerialExecutor
+    from nasbench_harness.matrix import load_matrix
+    from nasbench_harness.runner import execute, plan
+    from nasbench_harness.store import ResultStore
+
+    folder = tmp_path_factory.mktemp("toy-store")
+    (folder / "toy.yaml").write_text(TOY_STORE_MATRIX)
+    store = ResultStore(folder / "results")
+    execute(plan(load_matrix(folder / "toy.yaml"), store), store, SerialExecutor())
+    return folder / "results"

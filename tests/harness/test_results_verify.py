@@ -2,60 +2,48 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from nasbench_harness.executors import SerialExecutor
 from nasbench_harness.matrix import load_matrix
 from nasbench_harness.runner import execute, plan
 from nasbench_harness.store import ResultStore
 from nasbench_harness.verify import cell_of, sample
 from test_cli import assert_one_sentence_error, cli
-from test_results_merge import TOY, copy_of, snapshot
+from test_results_merge import copy_of, snapshot
 from test_schema_and_kept import SEARCH_MATRIX, kept_store
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory, example_plugin) -> Path:
-    folder = tmp_path_factory.mktemp("verify-base")
-    (folder / "toy.yaml").write_text(TOY)
-    store = ResultStore(folder / "results")
-    execute(plan(load_matrix(folder / "toy.yaml"), store), store, SerialExecutor())
-    return folder / "results"
-
-
-def test_rows_give_back_the_cells_and_keys_they_were_computed_for(base):
-    rows = ResultStore(base).read()
+def test_rows_give_back_the_cells_and_keys_they_were_computed_for(toy_store):
+    rows = ResultStore(toy_store).read()
     cells = [cell_of(r) for r in rows.to_dict("records")]
-    p = plan(load_matrix(base.parent / "toy.yaml"), ResultStore(base.parent / "empty"), cells)
+    p = plan(load_matrix(toy_store.parent / "toy.yaml"), ResultStore(toy_store.parent / "empty"), cells)
     assert p.keys == list(rows["key"])
 
 
-def test_the_sample_is_drawn_by_seed_from_ok_rows_in_key_order(base):
-    rows = ResultStore(base).read()
+def test_the_sample_is_drawn_by_seed_from_ok_rows_in_key_order(toy_store):
+    rows = ResultStore(toy_store).read()
     first = sample(rows, 3, seed=1)
     assert list(first["key"]) == list(sample(rows.iloc[::-1], 3, seed=1)["key"])
     assert len(sample(rows, 100, 0)) == 8 and list(sample(rows, 3, 2)["key"]) != list(first["key"])
 
 
-def test_an_untouched_store_verifies_and_is_only_read(capsys, base):
-    before = snapshot(base)
-    code, out, err = cli(capsys, "results", "verify", str(base), "--sample", "3", "--seed", "4")
+def test_an_untouched_store_verifies_and_is_only_read(capsys, toy_store):
+    before = snapshot(toy_store)
+    code, out, err = cli(capsys, "results", "verify", str(toy_store), "--sample", "3", "--seed", "4")
     assert code == 0, err
     assert "verified 3 cell(s)" in out and "3 identical, 0 differ" in out
-    assert snapshot(base) == before
+    assert snapshot(toy_store) == before
 
 
-def test_a_changed_metric_is_named_with_its_cell(capsys, base, tmp_path):
-    tampered = copy_of(base, tmp_path / "t", spearman=lambda df: df["spearman"] + 1e-15)
+def test_a_changed_metric_is_named_with_its_cell(capsys, toy_store, tmp_path):
+    tampered = copy_of(toy_store, tmp_path / "t", spearman=lambda df: df["spearman"] + 1e-15)
     code, out, _ = cli(capsys, "results", "verify", str(tampered), "--sample", "2")
     assert code == 1
     assert "toy/synthetic knn" in out and "differs in spearman" in out and "same code and data digests" in out
     assert "0 identical, 2 differ" in out
 
 
-def test_a_difference_is_explained_by_the_code_digest_when_it_differs(capsys, base, tmp_path):
-    other = copy_of(base, tmp_path / "o", code_version="code=0123456789abcdef", kendall_tau=0.5)
+def test_a_difference_is_explained_by_the_code_digest_when_it_differs(capsys, toy_store, tmp_path):
+    other = copy_of(toy_store, tmp_path / "o", code_version="code=0123456789abcdef", kendall_tau=0.5)
     code, out, _ = cli(capsys, "results", "verify", str(other), "--sample", "1")
     assert code == 1 and "differs in kendall_tau" in out
     assert "its code digest here is code=" in out and "the stored row's code=0123456789abcdef" in out
