@@ -62,3 +62,24 @@ def test_an_empty_reference_store_marks_every_row_local(tmp_path):
     (empty / kept.MANIFEST).write_text('{"files": {}, "rows": 0, "schema_version": 2}\n')
     rows, _ = load_results(local, empty)
     assert (rows["origin"] == "local").all() and len(rows) == 18
+
+
+def _cli(*args: str) -> int:
+    from nasbench_harness.cli import main
+
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+def test_the_cli_ranks_against_a_reference_and_refuses_a_missing_one(tmp_path, capsys):
+    reference, local = stores(tmp_path)
+    assert _cli("report", "--results", str(local), "--reference", str(reference), "--out", str(tmp_path / "out")) == 0
+    assert "54 reference" in (tmp_path / "out" / "index.html").read_text()
+    capsys.readouterr()
+    code = _cli("report", "--results", str(local), "--reference", str(tmp_path / "nope"), "--out", str(tmp_path / "out2"))
+    err = capsys.readouterr().err
+    assert code == 2 and "The reference store" in err and "does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "out2").exists()
