@@ -23,10 +23,13 @@ A decoded graph is *valid* only if its types and edges form a graph of the space
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+from nasbench_harness import artefacts
 from torch import nn
 
 
@@ -195,21 +198,41 @@ def train_dvae(
     epochs: int = 8,
     batch: int = 64,
     lr: float = 5e-3,
+    checkpoint: Path | None = None,
 ) -> DVAE:
-    """Fit a D-VAE on ``arch_ids`` (label-free) with Adam; deterministic given ``seed``."""
+    """Fit a D-VAE on ``arch_ids`` (label-free) with Adam; deterministic given ``seed``.
+
+    With ``checkpoint``, the model, optimiser and generator state are written there after every
+    epoch, and a training that finds the file resumes after its last epoch: a run killed and
+    restarted ends with the same weights as an uninterrupted one (the paper-scale D-VAE takes
+    hours). ``model.training_time`` holds the wall and CPU seconds summed over the sessions.
+    """
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = DVAE(DVAEConfig(codec.n_types, codec.n_nodes, hidden, latent))
     types, adj = codec.to_graphs(arch_ids)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(epochs):
+    done, spent = 0, {"wall": 0.0, "cpu": 0.0}
+    if checkpoint is not None and Path(checkpoint).is_file():
+        blob = torch.load(checkpoint, weights_only=True)
+        model.load_state_dict(blob["model"])
+        opt.load_state_dict(blob["opt"])
+        gen.set_state(blob["gen"])
+        done, spent = int(blob["epoch"]), dict(blob["spent"])
+    for epoch in range(done, epochs):
+        wall, cpu = time.perf_counter(), time.process_time()
         order = torch.randperm(len(types), generator=gen)
         for start in range(0, len(order), batch):
             idx = order[start : start + batch]
             opt.zero_grad()
             model.loss(types[idx], adj[idx], gen).backward()
             opt.step()
+        spent = {"wall": spent["wall"] + time.perf_counter() - wall, "cpu": spent["cpu"] + time.process_time() - cpu}
+        if checkpoint is not None:
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(), "epoch": epoch + 1, "spent": spent}
+            artefacts.write_atomic(Path(checkpoint), lambda tmp, state=state: torch.save(state, tmp))
     model.eval()
+    model.training_time = spent
     return model
 
 
@@ -242,3 +265,21 @@ def autoencoder_quality(model: DVAE, codec: NB201Codec, held_out, *, n_random: i
         "n_held_out": len(held_out),
         "n_random": n_random,
     }
+
+
+def latent_smoothness(model: DVAE, codec: NB201Codec, arch_ids, radii=(0.25, 0.5, 1.0, 2.0, 4.0), *, seed: int = 0) -> dict:
+    """What a step of length r in a random direction from a cell's latent mean decodes to: the
+    share of steps giving the same cell, another valid cell, or an invalid graph, per radius
+    (the ascent needs "another valid cell" at the distances it travels)."""
+    arch_ids = list(arch_ids)
+    start = [codec.space.canonical_id(a) for a in arch_ids]
+    z = embed(model, codec, arch_ids)
+    u = np.random.default_rng(seed).standard_normal(z.shape).astype(np.float32)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    out = {}
+    for r in radii:
+        dec = decode_ids(model, codec, z + r * u)
+        same = np.mean([d == s for d, s in zip(dec, start, strict=True)])
+        invalid = np.mean([d is None for d in dec])
+        out[float(r)] = {"same": float(same), "other": float(1 - same - invalid), "invalid": float(invalid)}
+    return out

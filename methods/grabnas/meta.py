@@ -19,7 +19,7 @@ on the NB201 cells) is shared by every setting and fold of a seed.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +60,25 @@ TEST_CONFIG = MetaConfig(  # tiny sizes for tests: seconds, not minutes; decodes
     dvae_hidden=16, dvae_latent=6, dvae_epochs=4, dvae_held_out=50, dvae_train_cells=600, dvae_batch=32, dvae_lr=1e-2,
     meta_steps=4, batch_pairs=120, token_dim=8, feature_dim=4,
 )
+
+
+# Named D-VAE sizes (the strategies' ``dvae_scale`` param; None keeps DEFAULT_CONFIG's). "paper" is the
+# D-VAE paper's hidden 501 and latent 56, with the epochs that fit this session on a shared core (2.3 CPU-minutes an
+# epoch on one core) and a smaller Adam rate for the 60x larger GRUs; see studies/grabnas/README.md.
+DVAE_SCALES = {
+    "small": {"dvae_hidden": 64, "dvae_latent": 16, "dvae_epochs": 4, "dvae_lr": 5e-3},
+    "small-20ep": {"dvae_hidden": 64, "dvae_latent": 16, "dvae_epochs": 20, "dvae_lr": 5e-3},
+    "paper": {"dvae_hidden": 501, "dvae_latent": 56, "dvae_epochs": 8, "dvae_lr": 1e-3},
+}
+
+
+def scaled(cfg: MetaConfig, scale: str | None) -> MetaConfig:
+    """``cfg`` with the D-VAE sizes of ``scale`` (a ``DVAE_SCALES`` name; None: unchanged)."""
+    if scale is None:
+        return cfg
+    if scale not in DVAE_SCALES:
+        raise ConfigError(f"GraB-NAS's dvae_scale must be one of {list(DVAE_SCALES)}, got {scale!r}.")
+    return replace(cfg, **DVAE_SCALES[scale])
 
 
 def code_digest(pattern: str = "*.py") -> str:
@@ -221,6 +240,13 @@ def fold_of(setting: str, task_name: str) -> str:
     return "all" if setting == "metad2a" else dataset
 
 
+def dvae_split(ids: np.ndarray, cfg: MetaConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out cells, training cells) of the seed's D-VAE: the held-out ones are never seen in training."""
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    held, train = ids[perm[: cfg.dvae_held_out]], ids[perm[cfg.dvae_held_out :]]
+    return held, train[: cfg.dvae_train_cells or len(train)]
+
+
 def _dvae(cache, codec: NB201Codec, cfg: MetaConfig, seed: int, folder: Path):
     dvae_cfg = {k: v for k, v in asdict(cfg).items() if k.startswith("dvae_")}
     parts = {"what": "dvae", "seed": seed, "cfg": dvae_cfg, "code": code_digest("dvae.py")}  # label-free: its own code only
@@ -232,14 +258,24 @@ def _dvae(cache, codec: NB201Codec, cfg: MetaConfig, seed: int, folder: Path):
         model.load_state_dict(blob["state"])
         model.eval()
         return model, blob["info"]
-    perm = np.random.default_rng(seed).permutation(len(ids))
-    held, train = ids[perm[: cfg.dvae_held_out]], ids[perm[cfg.dvae_held_out :]]
-    train = train[: cfg.dvae_train_cells or len(train)]
-    t0 = time.perf_counter()
-    model = train_dvae(codec, train.tolist(), seed=seed, hidden=cfg.dvae_hidden, latent=cfg.dvae_latent, epochs=cfg.dvae_epochs, batch=cfg.dvae_batch, lr=cfg.dvae_lr)
-    info = {"dvae_seconds": time.perf_counter() - t0, **autoencoder_quality(model, codec, held.tolist(), seed=seed)}
+    held, train = dvae_split(ids, cfg, seed)
+    checkpoint = path.with_suffix(".ckpt")  # per-epoch state: a killed training resumes there
+    model = train_dvae(codec, train.tolist(), seed=seed, hidden=cfg.dvae_hidden, latent=cfg.dvae_latent, epochs=cfg.dvae_epochs,
+                       batch=cfg.dvae_batch, lr=cfg.dvae_lr, checkpoint=checkpoint)
+    spent = model.training_time
+    info = {"dvae_seconds": spent["wall"], "dvae_cpu_seconds": spent["cpu"], **autoencoder_quality(model, codec, held.tolist(), seed=seed)}
     artefacts.write_atomic(path, lambda tmp: torch.save({"cfg": asdict(model.cfg), "state": model.state_dict(), "info": info}, tmp))
+    checkpoint.unlink(missing_ok=True)
     return model, info
+
+
+def load_or_train_dvae(seed: int, cfg: MetaConfig | None = None, cache=None, scale: str | None = None):
+    """The seed's D-VAE alone (trained, or resumed from its per-epoch checkpoint, on first use)
+    and its info: what tools/grabnas_generation.py trains in the background."""
+    from nasbench_harness.tasks.cache import DataCache
+
+    cache = cache or DataCache()
+    return _dvae(cache, NB201Codec(), scaled(cfg or DEFAULT_CONFIG, scale), seed, cache.root / MODEL_DIR)
 
 
 def _seed_as_after_dvae_training(seed: int, dvae_cfg: DVAEConfig) -> None:
@@ -254,15 +290,16 @@ def _seed_as_after_dvae_training(seed: int, dvae_cfg: DVAEConfig) -> None:
     DVAE(dvae_cfg)  # only its draws matter
 
 
-def load_or_train(setting: str, task_name: str, seed: int, cfg: MetaConfig | None = None, cache=None, threads: int = 1) -> MetaModels:
+def load_or_train(setting: str, task_name: str, seed: int, cfg: MetaConfig | None = None, cache=None, threads: int = 1,
+                  scale: str | None = None) -> MetaModels:
     """The (setting, fold, seed) models, trained on first use and then read from disk.
 
     ``cache``: the data cache the target task was loaded from (None: the default one); the
-    models are stored beside its tables.
+    models are stored beside its tables. ``scale``: a ``DVAE_SCALES`` name (None: ``cfg``'s sizes).
     """
     from nasbench_harness.tasks.cache import DataCache
 
-    cfg = cfg or DEFAULT_CONFIG
+    cfg = scaled(cfg or DEFAULT_CONFIG, scale)
     cache = cache or DataCache()
     fold = fold_of(setting, task_name)
     codec = NB201Codec()

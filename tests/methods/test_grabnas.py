@@ -138,3 +138,37 @@ def test_surrogate_is_the_same_whether_its_dvae_was_trained_here_or_read_from_di
     assert dvae_from_disk.info["nll_first"] == trained_here.info["nll_first"]
     for a, b in zip(trained_here.gp.state_dict().values(), dvae_from_disk.gp.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_dvae_training_killed_after_an_epoch_resumes_to_the_uninterrupted_weights(codec, tmp_path, monkeypatch):
+    """The paper-scale D-VAE trains for hours across sessions: a run killed after its first epoch
+    resumes from the per-epoch checkpoint and ends with the weights of an uninterrupted run."""
+    ids = codec.space.enumerate()[:160].tolist()
+    kw = {"seed": 3, "hidden": 8, "latent": 4, "epochs": 3, "batch": 32, "lr": 1e-2}
+    whole = train_dvae(codec, ids, **kw)
+    checkpoint = tmp_path / "dvae.ckpt"
+    real_write, writes = meta.artefacts.write_atomic, []
+
+    def killed_after_first_epoch(target, write):
+        writes.append(target)
+        real_write(target, write)
+        if len(writes) == 1:
+            raise KeyboardInterrupt  # the session ends here
+
+    monkeypatch.setattr("nasbench_harness.methods.grabnas.dvae.artefacts.write_atomic", killed_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_dvae(codec, ids, **kw, checkpoint=checkpoint)
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
+    torch.manual_seed(99)  # the next session's process has drawn other numbers
+    resumed = train_dvae(codec, ids, **kw, checkpoint=checkpoint)
+    assert len(writes) == 3  # epochs 2 and 3 only: epoch 1 was not trained again
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_dvae_scale_names_the_model_sizes():
+    assert meta.scaled(TINY, None) == TINY
+    paper = meta.scaled(TINY, "paper")
+    assert (paper.dvae_hidden, paper.dvae_latent) == (501, 56) and paper.meta_steps == TINY.meta_steps
+    with pytest.raises(ConfigError, match="dvae_scale"):
+        meta.scaled(TINY, "huge")
