@@ -11,7 +11,10 @@ the top-B cells by mean meta-training accuracy, evaluated on the target (charged
   decoded cell is evaluated if it is new (from the full table, even when it lies outside a
   pruned candidate set). Invalid decodes and decodes of already-evaluated cells are counted;
   the ascent continues (up to ``retries`` more times) and the decode is then given up: nothing
-  is substituted, the iteration just has no ascent evaluation.
+  is substituted, the iteration just has no ascent evaluation. Every decode is counted once by
+  what it gave (``n_decodes`` = invalid + known + unlabelled + novel, docs/GRABNAS.md);
+  ``ascent_steps: 1, retries: 0`` is Algorithm 1's single step. ``dvae_scale`` picks the
+  D-VAE's size (methods/grabnas/meta.py ``DVAE_SCALES``).
 - ``grabnas_knn``: the paper's Table 2 ablation: the candidate nearest (latent distance) to
   the ascended embedding instead of the decoder.
 - ``tnas``: TNAS-like: the same surrogate and BO, no ascent, no decoder.
@@ -58,22 +61,25 @@ class MetaBO(Strategy):
         "bo_rounds": 10,  # T_BO: BO-only rounds before the hybrid iterations (the paper gives no value; set a priori)
         "ascent_steps": 20,
         "ascent_lr": 0.05,
-        "retries": 3,
+        "retries": 3,  # 0 with ascent_steps 1: Algorithm 1's single step
+        "dvae_scale": None,  # a methods/grabnas/meta.py DVAE_SCALES name; None: its DEFAULT_CONFIG
     }
-    positive_int_params = ("ascent_steps", "retries")
+    positive_int_params = ("ascent_steps",)
     uses_ascent = False
     uses_decoder = False
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        for key in ("prune_top", "bo_rounds"):
+        for key in ("prune_top", "bo_rounds", "retries"):
             k = self.params[key]
             if isinstance(k, bool) or not isinstance(k, int) or k < 0:
                 raise ConfigError(f"The {self.name} strategy's '{key}' must be a non-negative integer, got {k!r}.")
-        from nasbench_harness.methods.grabnas.meta import SETTINGS
+        from nasbench_harness.methods.grabnas.meta import DVAE_SCALES, SETTINGS
 
         if self.params["setting"] not in SETTINGS:
             raise ConfigError(f"The {self.name} strategy's 'setting' must be one of {list(SETTINGS)}, got {self.params['setting']!r}.")
+        if self.params["dvae_scale"] is not None and self.params["dvae_scale"] not in DVAE_SCALES:
+            raise ConfigError(f"The {self.name} strategy's 'dvae_scale' must be one of {list(DVAE_SCALES)}, got {self.params['dvae_scale']!r}.")
         self.stats: dict[str, Any] = {}
 
     # -- setup ----------------------------------------------------------------------------
@@ -81,11 +87,16 @@ class MetaBO(Strategy):
         import torch
         from nasbench_harness.methods.grabnas.meta import load_or_train
 
-        self.models = ctx.timed(lambda: load_or_train(self.params["setting"], ctx.task_name, ctx.seed, cache=ctx.data_cache, threads=ctx.threads))
+        self.models = ctx.timed(lambda: load_or_train(self.params["setting"], ctx.task_name, ctx.seed, cache=ctx.data_cache, threads=ctx.threads,
+                                                      scale=self.params["dvae_scale"]))
         index = {a: i for i, a in enumerate(self.models.ids.tolist())}
         self.pool_emb = torch.as_tensor(self.models.emb[[index[a] for a in oracle.ids(np.arange(oracle.n_pool))]])
         self.candidate = np.ones(oracle.n_pool, bool) if ctx.candidates is None else ctx.candidates
-        self.stats = {"n_decoded": 0, "n_invalid_decodes": 0, "n_decoded_known": 0, "n_decoded_unlabelled": 0, "n_outside_candidates": 0, "decoded_ids": []}
+        # n_decodes: every decode (each try of each ascent; every generated sample); it splits into
+        # n_invalid_decodes, n_decoded_known (already queried, or an isomorph of a queried cell),
+        # n_decoded_unlabelled (a valid cell the task has no value for) and n_decoded (novel: charged)
+        self.stats = {"n_ascents": 0, "n_decodes": 0, "ascent_distance": 0.0, "n_decoded": 0, "n_invalid_decodes": 0, "n_decoded_known": 0, "n_decoded_start": 0,
+                      "n_decoded_unlabelled": 0, "n_outside_candidates": 0, "decoded_ids": []}
 
     def _support(self, oracle: Oracle) -> np.ndarray:
         """Evaluate the top-B cells (by mean meta-training accuracy) that are in the candidate set."""
@@ -145,17 +156,21 @@ class MetaBO(Strategy):
         from nasbench_harness.methods.grabnas.dvae import decode_ids
 
         post = ctx.timed(lambda: self._posterior(oracle, task_vec))
-        z = self.pool_emb[oracle.trace_rows[int(np.argmax(oracle.queried_scores))]]
+        start_row = int(oracle.trace_rows[int(np.argmax(oracle.queried_scores))])
+        z = start = self.pool_emb[start_row]
+        self.stats["n_ascents"] += 1
         for _ in range(self.params["retries"] + 1):
             z = ctx.timed(lambda z=z: self._ascend(post, z, self.params["ascent_steps"]))
             if not self.uses_decoder:
                 self._query_nearest(oracle, z)
                 return
             arch = ctx.timed(lambda z=z: decode_ids(self.models.dvae, self.models.codec, z[None].numpy()))[0]
+            self.stats["n_decodes"] += 1
+            self.stats["ascent_distance"] += float((z - start).norm())  # summed here, a mean per decode in the row
             if arch is None:
                 self.stats["n_invalid_decodes"] += 1
                 continue
-            if self._query_decoded(oracle, arch):
+            if self._query_decoded(oracle, arch, start_row):
                 return
             # an already-evaluated cell (often the start itself): ascend further, as for an invalid decode
 
@@ -167,14 +182,16 @@ class MetaBO(Strategy):
             d = torch.cdist(z[None], self.pool_emb[pool])[0]
             oracle.query_row(int(pool[int(torch.argmin(d))]))
 
-    def _query_decoded(self, oracle: Oracle, arch: str) -> bool:
-        """Evaluate a decoded/generated cell if new; True when it was charged."""
+    def _query_decoded(self, oracle: Oracle, arch: str, start_row: int | None = None) -> bool:
+        """Evaluate a decoded/generated cell if new; True when it was charged. ``start_row``: the
+        ascent's start (a decode back to it, or an isomorph of it, is counted in n_decoded_start too)."""
         row = int(oracle.rows_of([arch], validate=False)[0])
         if row < 0:  # a valid cell without a label in this task (counted by the oracle as a redraw)
             self.stats["n_decoded_unlabelled"] += 1
             return False
         if oracle.is_queried(np.array([row]))[0]:
             self.stats["n_decoded_known"] += 1
+            self.stats["n_decoded_start"] += int(start_row is not None and oracle.groups([row])[0] == oracle.groups([start_row])[0])
             return False
         oracle.query_row(row)
         self.stats["n_decoded"] += 1
@@ -200,14 +217,17 @@ class MetaBO(Strategy):
     def row_extras(self, oracle: Oracle) -> dict:
         """Columns of this strategy's own (the protocol adds the eval-metric ones)."""
         keep = getattr(self, "candidate", np.ones(oracle.n_pool, bool))
-        info = getattr(self, "models", None)
-        info = info.info if info is not None else {}
+        models = getattr(self, "models", None)
+        info = models.info if models is not None else {}
         return {
             "setting": self.params["setting"],
             "prune_top": int(self.params["prune_top"]),
             **{k: v for k, v in self.stats.items() if k != "decoded_ids"},
+            "ascent_distance": self.stats.get("ascent_distance", 0.0) / max(self.stats.get("n_decodes", 0), 1) if self.uses_decoder else np.nan,
             "decoded_ids": list(self.stats.get("decoded_ids", [])),
             "n_queried_outside_candidates": int((~keep[oracle.trace_rows]).sum()),
+            "dvae_hidden": int(models.dvae.cfg.hidden) if models is not None else -1,
+            "dvae_latent": int(models.dvae.cfg.latent) if models is not None else -1,
             "dvae_reconstruction": float(info.get("reconstruction", np.nan)),
             "dvae_validity": float(info.get("validity", np.nan)),
             "meta_seconds": float(info.get("meta_seconds", np.nan)),
@@ -259,6 +279,7 @@ class MetaD2A(MetaBO):
                 ctx.rng.standard_normal((n, centres.shape[1])), dtype=torch.float32
             )
             decoded = ctx.timed(lambda z=z: decode_ids(self.models.dvae, self.models.codec, z.numpy()))
+            self.stats["n_decodes"] += len(decoded)
             self.stats["n_invalid_decodes"] += sum(d is None for d in decoded)
             fresh = sorted({d for d in decoded if d is not None})
             rows = oracle.rows_of(fresh, validate=False)

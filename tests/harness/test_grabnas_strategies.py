@@ -76,6 +76,23 @@ def test_pruned_candidates_are_only_reached_by_decoding(task):
     assert knn["n_queried_outside_candidates"] == 0
 
 
+def test_every_decode_is_counted_once_by_what_it_gave(task):
+    """n_decodes counts every decode of every ascent try; each is invalid, already queried (or an
+    isomorph of a queried cell), unlabelled, or novel (charged, listed in decoded_ids)."""
+    _, extras = run(task, "grabnas", 25, bo_rounds=2)
+    parts = extras["n_invalid_decodes"] + extras["n_decoded_known"] + extras["n_decoded_unlabelled"] + extras["n_decoded"]
+    assert extras["n_decodes"] == parts > 0
+    assert extras["n_ascents"] <= extras["n_decodes"] <= extras["n_ascents"] * 4  # retries 3: at most four decodes an ascent
+    assert len(extras["decoded_ids"]) == extras["n_decoded"] <= extras["n_ascents"]
+
+
+def test_algorithm1_takes_one_step_and_decodes_once_per_iteration(task):
+    """ascent_steps 1, retries 0: the paper's single gradient step, decoded once, no retry."""
+    oracle, extras = run(task, "grabnas", 20, bo_rounds=2, ascent_steps=1, retries=0)
+    assert oracle.n_queries == 20
+    assert extras["n_decodes"] == extras["n_ascents"] > 0
+
+
 def test_bad_parameters_and_tasks_are_refused(task):
     with pytest.raises(ConfigError, match="prune_top"):
         make_strategy("grabnas", {"prune_top": -1})
@@ -83,6 +100,10 @@ def test_bad_parameters_and_tasks_are_refused(task):
         make_strategy("tnas", {"setting": "imagenet"})
     with pytest.raises(ConfigError, match="does not accept"):
         make_strategy("metad2a", {"steps": 3})
+    with pytest.raises(ConfigError, match="retries"):
+        make_strategy("grabnas", {"retries": -1})
+    with pytest.raises(ConfigError, match="dvae_scale"):
+        make_strategy("grabnas", {"dvae_scale": "huge"})
     strategy = make_strategy("tnas", {})
     ctx = SearchContext(rng=np.random.default_rng(0), initial_order=np.arange(len(task)), task_name="nb201/svhn")
     with pytest.raises(ConfigError, match="NB201"):
