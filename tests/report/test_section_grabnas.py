@@ -21,7 +21,7 @@ def rows(strategy, task, budget, best, *, prune=0, seeds=3, decoded_best=False):
             "setting": None if strategy == "random" else "metad2a", "prune_top": prune, "best_eval": best + 0.01 * s,
             "best_arch": "arch-best", "decoded_ids": decoded, "n_decoded": 1, "n_decoded_known": 0, "n_invalid_decodes": 0,
             "n_queried_outside_candidates": int(decoded_best and prune > 0), "remaining_best_eval": 93.0,
-            "curve_eval": [best - 1.0, best], "dvae_reconstruction": 0.9, "dvae_validity": 0.95, "dvae_seconds": 60.0, "meta_seconds": 30.0,
+            "curve_eval": [best - 1.0, best], "best_eval_queried": best + 0.01 * s, "n_decodes": 10, "dvae_reconstruction": 0.9, "dvae_validity": 0.95, "dvae_seconds": 60.0, "meta_seconds": 30.0,
         })
     return out
 
@@ -87,3 +87,19 @@ def test_the_sentences_are_quoted_from_the_paper(shared_papers):
     text = " ".join((shared_papers / "grab-nas-meta-nas.txt").read_text(encoding="utf-8").split())
     for claim, sentence in checks.SENTENCES.items():
         assert sentence in text, claim
+
+
+def test_pruned_table_shows_generation_per_run_and_runs_beyond_the_remaining_best():
+    """The pruned-space table carries, from the stored rows alone, the novel decodes per run, the share
+    of runs whose best was decoded and of runs that queried a cell better than every remaining one."""
+    df = fake_results(prune_grab=93.5)
+    is_pruned_grab = (df["strategy"] == "grabnas") & (df["prune_top"] > 0)
+    df.loc[is_pruned_grab, "n_decoded"] = df.loc[is_pruned_grab, "seed"] + 2  # 2, 3, 4 novel decodes per run
+    df.loc[is_pruned_grab & (df["seed"] == 0), "best_eval_queried"] = 92.0  # one run of three stayed below the remaining best
+    df = df.drop(columns="best_eval_queried").assign(best_eval_found_any=df["best_eval_queried"])  # a store from before the rename
+    _, table = grabnas.pruned(ReportContext(df), grabnas.study_rows(df))
+    grab = table[table["method"] == "GraB-NAS"].iloc[0]
+    assert grab["novel decodes per run"] == "3.0 (2–4)"
+    assert grab["best was decoded"] == 1.0
+    assert abs(grab["runs that queried beyond the remaining best"] - 2 / 3) < 1e-9
+    assert table[table["method"] == "TNAS"]["best was decoded"].eq(0.0).all()
