@@ -1,102 +1,268 @@
-"""Choose each loss's default learning rate by cross-validation inside the training cells.
+"""Choose the GCN's learning rate per (loss, search-space family) on held-out training-metric folds.
 
-The loss study (docs/LOSSES.md) gives every loss its own learning rate for the GCN. Those
-rates must not be picked on what the study is judged on (test accuracy of the whole space),
-so this module picks them on the *train metric of the training cells only*: for each seed
-it samples the study's training set (1% of the task, as the ``predict`` protocol does),
-splits it into K folds, fits the GCN on K-1 folds and scores Kendall's tau of the held-out
-fold against its train metric (validation accuracy). The rate with the highest mean
-held-out tau over folds, seeds and tasks wins.
+The loss study (docs/LOSSES.md) trains the GCN with each loss at that loss's own learning
+rate. This module chooses the rate, per loss and per space family, by a rule fixed before any
+result was seen (issue 20, item 8):
 
-Run (prints a Markdown table and writes the full numbers as JSON)::
+- **Criterion.** On a held-out fold, ``score = 0.5 * Kendall tau + 0.5 * Precision@10%``,
+  both against the *train metric* of the fold's cells (``harness.metrics.prediction_metrics``:
+  Precision@10% is the share of the fold's true top-10 % that is in the predicted top-10 %,
+  ``ceil(0.1 n)`` cells, so at least 10 on a fold of 100). The score is averaged over folds,
+  draws and the family's tasks; the rate with the highest mean wins, a tie (within 1e-12) goes
+  to the smaller rate. A fit that diverges (``TrainingDivergedError``) is scored as a constant
+  prediction (tau 0, Precision@10% its chance level) and counted.
+- **Families and their training sets.** A family is a search space; its tasks and training-set
+  size are those of the ``main`` block of the study's matrix (studies/losses/paper-losses.yaml:
+  NB101 423 cells, NB201 1 %, TransNAS micro and macro 0.3 %, NAS-Bench-Graph 3 %, DARTS 100).
+- **Folds, never reading the eval metric.** Where a task's eval metric differs from its train
+  metric (validation data exists, e.g. NB201, NAS-Bench-Graph), a draw is a Monte-Carlo fold:
+  fit on a random sample of exactly the study's training-set size, score on a disjoint random
+  sample of 200 other cells, reading their train metric (validation data: "choose settings on
+  training or validation data"). Where the task is judged on its train metric (e.g. our NB101
+  subset, TransNAS without its test column, DARTS), only the study's training sample may be
+  read: a draw samples it and splits it into K = n // 100 folds (every held-out fold >= 100
+  cells; NB101's 423 cells give 4); with K < 2 (TransNAS at 0.3 % = 10-12 cells, DARTS at 100)
+  the family cannot be tuned on its own and takes the *pooled* choice: the best mean score over
+  the folds of every tuned family together. Which case applies is read from the task's metric
+  *names* (``judged_on_train_metric``); the eval metric's values are never read.
+- **Draws.** Seeds ``1000 + r`` (the studies use seeds from 0), as many draws per task as give
+  every (loss, rate) at least 12 held-out folds per tuned family.
+- **Grid** {3e-3, 1e-2, 3e-2} for the study's eight losses; ``pw`` takes its second loss's rate.
 
-    python -m nasbench_harness.methods.neural.lr_selection --out lr.json
+Run (prints the Markdown tables, writes every number as JSON; ``lr.json`` in the folder you
+run it from)::
 
-(``lr.json`` in the folder you run it from, as docs/LOSSES.md shows).
+    nice python -m nasbench_harness.methods.neural.lr_selection --out lr.json
 
-The chosen rates are copied by hand into the losses' ``default_lr`` (methods/losses.py);
-CHANGELOG.md records the run (2026-11-30, "Per-loss learning rates").
+The chosen table is copied into methods/neural/gcn_lr.py (read by the GCN only); the full table
+and the run's CPU time are in docs/LOSSES.md ("Learning rate per loss") and CHANGELOG.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
+import zlib
+from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import kendalltau
 
 LOSSES = ("mse", "hr", "logistic", "mse_sr", "listmle", "ew", "mape", "warp")
 GRID = (3e-3, 1e-2, 3e-2)
-TASKS = ("nb201/cifar10", "nb201/cifar100")
+FAMILIES = ("nb101", "nb201", "tnb101-micro", "tnb101-macro", "nbgraph", "darts")
+STUDY = "paper-losses"
+HELD_OUT = 200  # cells of a Monte-Carlo held-out fold
+MIN_FOLD = 100  # smallest held-out fold: its top 10 % is at least 10 cells
+MIN_FOLDS = 12  # held-out folds per (loss, rate) and tuned family
+TOP_PERCENT = 10
+SEED_BASE = 1000  # draw seeds 1000 + r, disjoint from the studies' seeds
+TIE = 1e-12
 
 
-def fold_taus(task, loss: str, lr: float, seed: int, *, budget: float, folds: int) -> list[float]:
-    """Held-out Kendall tau (train metric) of each fold of one seed's training sample."""
+@dataclass(frozen=True)
+class Fold:
+    """One fit and its held-out rows, both rows of ``task``."""
+
+    task: str
+    draw: int
+    fit: np.ndarray
+    held: np.ndarray
+
+
+def main_block(study: str = STUDY) -> dict[str, tuple[list[str], int | float]]:
+    """Per space family: the tasks and the training budget of the study's ``main`` blocks."""
+    import yaml
+    from nasbench_harness.matrix import find_matrix
+
+    doc = yaml.safe_load(find_matrix(study).read_text())
+    out: dict[str, tuple[list[str], int | float]] = {}
+    for block in doc.get("blocks", []):
+        if block.get("name") == "main":
+            (budget,) = block["budgets"]
+            for task in block["tasks"]:
+                family = task.split("/")[0]
+                out.setdefault(family, ([], budget))[0].append(task)
+    return out
+
+
+def held_out_score(y_held: np.ndarray, pred: np.ndarray | None) -> dict[str, float]:
+    """tau, Precision@10% and their mean on one held-out fold; ``pred`` None = a diverged fit
+    (scored as a constant prediction)."""
+    from nasbench_harness.metrics import prediction_metrics
+
+    pred = np.zeros(len(y_held)) if pred is None else pred
+    m = prediction_metrics(y_held, pred, precision_T=(TOP_PERCENT,), n_K=(), recall_k=(), top_K=())
+    tau, p10 = m["kendall_tau"], m[f"precision@{TOP_PERCENT}"]
+    return {"score": 0.5 * tau + 0.5 * p10, "tau": tau, "p10": p10}
+
+
+def k_folds(n_train: int) -> int:
+    """Folds of a training sample judged on its own labels: every fold >= MIN_FOLD cells (0 or 1: untunable)."""
+    return n_train // MIN_FOLD
+
+
+def task_folds(task, n_train: int, draws: int) -> list[Fold]:
+    """The held-out folds of ``draws`` draws of one task (the module docstring's rules)."""
+    from nasbench_harness.protocols.predict import judged_on_train_metric
+
+    n = len(task)
+    out = []
+    for r in range(draws):
+        rng = np.random.default_rng((SEED_BASE + r, zlib.crc32(task.name.encode())))
+        if not judged_on_train_metric(task):
+            rows = rng.choice(n, size=n_train + HELD_OUT, replace=False)
+            out.append(Fold(task.name, r, np.sort(rows[:n_train]), np.sort(rows[n_train:])))
+            continue
+        k = k_folds(n_train)
+        if k < 2:
+            return []
+        sample = rng.choice(n, size=n_train, replace=False)
+        for held in np.array_split(sample, k):
+            out.append(Fold(task.name, r, np.sort(np.setdiff1d(sample, held)), np.sort(held)))
+    return out
+
+
+def fit_and_score(task, fold: Fold, loss: str, lr: float) -> dict[str, float]:
+    """Fit the GCN on the fold's fit rows (train metric) and score its held-out rows."""
     from nasbench_harness.methods.base import ArchSet
+    from nasbench_harness.methods.neural.training import TrainingDivergedError
     from nasbench_harness.registry import load
 
-    rng = np.random.default_rng(seed)
-    n_train = max(2, int(round(budget * len(task))))
-    rows = rng.choice(len(task), size=n_train, replace=False)
     y = task.train_scores
-    taus = []
-    for k, held in enumerate(np.array_split(rng.permutation(rows), folds)):
-        fit_rows = np.setdiff1d(rows, held)
-        model = load("predictors", "gcn")(seed=seed * folds + k, loss=loss, lr=lr, threads=1)
-        model.fit(ArchSet(task, fit_rows), y[fit_rows])
-        pred = model.predict(ArchSet(task, held))
-        tau = kendalltau(pred, y[held]).statistic
-        taus.append(0.0 if not np.isfinite(tau) else float(tau))  # a constant prediction ranks nothing
-    return taus
+    model = load("predictors", "gcn")(seed=SEED_BASE + fold.draw, loss=loss, lr=lr, threads=1)
+    try:
+        model.fit(ArchSet(task, fold.fit), y[fold.fit])
+        pred = model.predict(ArchSet(task, fold.held))
+    except TrainingDivergedError:
+        return {**held_out_score(y[fold.held], None), "diverged": 1}
+    return {**held_out_score(y[fold.held], pred), "diverged": 0}
 
 
-def select(tasks=TASKS, losses=LOSSES, grid=GRID, seeds: int = 2, folds: int = 5, budget: float = 0.01) -> dict:
-    """Mean and standard error of the held-out tau per (loss, lr), and the chosen lr per loss."""
+def summarise(scores: list[dict[str, float]]) -> dict:
+    """Mean and standard error of score, tau and Precision@10% over held-out folds."""
+    out: dict = {"n": len(scores), "diverged": int(sum(s["diverged"] for s in scores))}
+    for key in ("score", "tau", "p10"):
+        v = np.array([s[key] for s in scores], dtype=np.float64)
+        out[key] = {"mean": float(v.mean()), "se": float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")}
+    return out
+
+
+def choose(table: dict[str, dict], grid) -> float:
+    """The rate with the highest mean score; ties within TIE go to the smaller rate."""
+    best = max(table[f"{lr:g}"]["score"]["mean"] for lr in grid)
+    return float(min(lr for lr in grid if table[f"{lr:g}"]["score"]["mean"] >= best - TIE))
+
+
+def family_folds(tasks: list, n_train: dict[str, int], min_folds: int) -> list[Fold]:
+    """Every held-out fold of a family's tasks (none when one of them cannot be split into >= 2 folds)."""
+    from nasbench_harness.protocols.predict import judged_on_train_metric
+
+    per_draw = [k_folds(n_train[t.name]) if judged_on_train_metric(t) else 1 for t in tasks]
+    if any(judged_on_train_metric(t) and k < 2 for t, k in zip(tasks, per_draw, strict=True)):
+        return []
+    draws = max(1, math.ceil(min_folds / sum(per_draw)))
+    return [f for t in tasks for f in task_folds(t, n_train[t.name], draws)]
+
+
+def run_scores(loaded: dict, folds: list[Fold], losses, grid, jobs: int) -> dict:
+    """{(loss, lr): [fold score, ...]} over every fold, fits run by joblib (``jobs`` workers)."""
+    from joblib import Parallel, delayed
+
+    work = [(loss, lr, f) for loss in losses for lr in grid for f in folds]
+    results = Parallel(n_jobs=jobs)(delayed(fit_and_score)(loaded[f.task], f, loss, lr) for loss, lr, f in work)
+    out: dict = {}
+    for (loss, lr, _), res in zip(work, results, strict=True):
+        out.setdefault((loss, lr), []).append(res)
+    return out
+
+
+def select(families=FAMILIES, losses=LOSSES, grid=GRID, *, min_folds: int = MIN_FOLDS, jobs: int = 1,
+           study: str = STUDY, load=None, log=sys.stderr) -> dict:
+    """Per family: its fold scheme, the per-(loss, rate) summary and the chosen rates; plus the pooled choice."""
+    from nasbench_harness.protocols.predict import judged_on_train_metric, n_train_for
     from nasbench_harness.tasks.catalog import load_task
 
-    loaded = [load_task(name) for name in tasks]
-    table: dict[str, dict[str, dict[str, float]]] = {}
-    chosen: dict[str, float] = {}
-    for loss in losses:
-        table[loss] = {}
-        for lr in grid:
-            taus = [t for task in loaded for s in range(seeds) for t in fold_taus(task, loss, lr, s, budget=budget, folds=folds)]
-            table[loss][f"{lr:g}"] = {"mean": float(np.mean(taus)), "se": float(np.std(taus, ddof=1) / np.sqrt(len(taus))), "n": len(taus)}
-            print(f"{loss:9s} lr={lr:<7g} tau={np.mean(taus):.3f}", file=sys.stderr, flush=True)
-        chosen[loss] = float(max(grid, key=lambda lr: table[loss][f"{lr:g}"]["mean"]))
-    return {"tasks": list(tasks), "budget": budget, "seeds": seeds, "folds": folds, "grid": list(grid), "table": table, "chosen": chosen}
+    load = load or load_task
+    plan = main_block(study)
+    result: dict = {"study": study, "grid": list(grid), "losses": list(losses), "families": {}}
+    pooled: dict = {}
+    for family in families:
+        names, budget = plan[family]
+        tasks = [load(name) for name in names]
+        n_train = {t.name: n_train_for(budget, len(t)) for t in tasks}
+        folds = family_folds(tasks, n_train, min_folds)
+        info = {"tasks": names, "budget": budget, "n_train": n_train,
+                "scheme": "k-fold" if any(judged_on_train_metric(t) for t in tasks) else "monte-carlo",
+                "tuned": bool(folds), "folds": len(folds),
+                "held_out_sizes": sorted({len(f.held) for f in folds}), "fit_sizes": sorted({len(f.fit) for f in folds})}
+        if folds:
+            t0 = time.process_time()
+            scores = run_scores({t.name: t for t in tasks}, folds, losses, grid, jobs)
+            for key, v in scores.items():
+                pooled.setdefault(key, []).extend(v)
+            info["table"] = {loss: {f"{lr:g}": summarise(scores[(loss, lr)]) for lr in grid} for loss in losses}
+            info["chosen"] = {loss: choose(info["table"][loss], grid) for loss in losses}
+            info["cpu_seconds"] = round(time.process_time() - t0, 1)
+        print(f"{family}: {info['scheme']}, {len(folds)} folds, tuned={info['tuned']}", file=log, flush=True)
+        result["families"][family] = info
+    if pooled:
+        result["pooled"] = {loss: {f"{lr:g}": summarise(pooled[(loss, lr)]) for lr in grid} for loss in losses}
+        result["pooled_chosen"] = {loss: choose(result["pooled"][loss], grid) for loss in losses}
+    result["chosen"] = {
+        family: info["chosen"] if info["tuned"] else result.get("pooled_chosen", {})
+        for family, info in result["families"].items()
+    }
+    return result
+
+
+def _cell(s: dict) -> str:
+    return f"{s['mean']:.3f} ± {s['se']:.3f}"
 
 
 def markdown(result: dict) -> str:
+    """The chosen table (loss x family) and, per tuned family and pooled, score / tau / P@10% per rate."""
     grid = [f"{lr:g}" for lr in result["grid"]]
-    lines = ["| loss | " + " | ".join(f"lr {g}" for g in grid) + " | chosen |", "|---" * (len(grid) + 2) + "|"]
-    for loss, row in result["table"].items():
-        cells = [f"{row[g]['mean']:.3f} ± {row[g]['se']:.3f}" for g in grid]
-        lines.append(f"| `{loss}` | " + " | ".join(cells) + f" | {result['chosen'][loss]:g} |")
+    fams = list(result["families"])
+    lines = ["| loss | " + " | ".join(f"`{f}`" for f in fams) + " |", "|---" * (len(fams) + 1) + "|"]
+    for loss in result["losses"]:
+        cells = [f"{result['chosen'][f][loss]:g}" + ("" if result["families"][f]["tuned"] else " (pooled)") for f in fams]
+        lines.append(f"| `{loss}` | " + " | ".join(cells) + " |")
+    blocks = [(f, info["table"], info) for f, info in result["families"].items() if info["tuned"]]
+    if "pooled" in result:
+        blocks.append(("pooled", result["pooled"], None))
+    for family, table, info in blocks:
+        head = f"\n**{family}**" + (f" ({info['scheme']}, held-out folds of {'/'.join(map(str, info['held_out_sizes']))} cells, "
+                                    f"fits on {'/'.join(map(str, info['fit_sizes']))})" if info else " (every tuned family's folds)")
+        lines += [head + ": score, tau, P@10% (mean ± se over n folds)", "",
+                  "| loss | lr | score | tau | P@10% | n | diverged |", "|---|---|---|---|---|---|---|"]
+        for loss, row in table.items():
+            for g in grid:
+                s = row[g]
+                lines.append(f"| `{loss}` | {g} | {_cell(s['score'])} | {_cell(s['tau'])} | {_cell(s['p10'])} | {s['n']} | {s['diverged']} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tasks", nargs="+", default=list(TASKS))
+    ap.add_argument("--families", nargs="+", default=list(FAMILIES))
     ap.add_argument("--losses", nargs="+", default=list(LOSSES))
     ap.add_argument("--grid", nargs="+", type=float, default=list(GRID))
-    ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--budget", type=float, default=0.01, help="training portion of each task (the study's 1%% on NB201)")
+    ap.add_argument("--min-folds", type=int, default=MIN_FOLDS, help="held-out folds per (loss, rate) and tuned family")
+    ap.add_argument("--jobs", type=int, default=1, help="joblib workers over fits (each fit uses one thread)")
     ap.add_argument("--out", help="write the full result as JSON here")
     args = ap.parse_args(argv)
-    start = time.perf_counter()
-    result = select(args.tasks, args.losses, args.grid, args.seeds, args.folds, args.budget)
-    result["seconds"] = round(time.perf_counter() - start, 1)
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = select(args.families, args.losses, args.grid, min_folds=args.min_folds, jobs=args.jobs)
+    result["seconds"] = round(time.perf_counter() - wall, 1)
+    result["cpu_seconds"] = round(time.process_time() - cpu, 1)  # this process (jobs=1: every fit)
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(result, fh, indent=1)
     print(markdown(result))
-    print(f"\n{result['seconds']} s", file=sys.stderr)
+    print(f"\n{result['seconds']} s wall, {result['cpu_seconds']} s CPU", file=sys.stderr)
     return 0
 
 
