@@ -125,14 +125,15 @@ def task_folds(task, n_train: int, draws: int) -> list[Fold]:
     return out
 
 
-def fit_and_score(task, fold: Fold, loss: str, lr: float) -> dict[str, float]:
+def fit_and_score(task, fold: Fold, loss: str, lr: float, epochs: int | None = None) -> dict[str, float]:
     """Fit the GCN on the fold's fit rows (train metric) and score its held-out rows."""
     from nasbench_harness.methods.base import ArchSet
     from nasbench_harness.methods.neural.training import TrainingDivergedError
     from nasbench_harness.registry import load
 
     y = task.train_scores
-    model = load("predictors", "gcn")(seed=SEED_BASE + fold.draw, loss=loss, lr=lr, threads=1)
+    short = {} if epochs is None else {"epochs": epochs}  # tests train shorter; the selection uses the GCN's own
+    model = load("predictors", "gcn")(seed=SEED_BASE + fold.draw, loss=loss, lr=lr, threads=1, **short)
     try:
         model.fit(ArchSet(task, fold.fit), y[fold.fit])
         pred = model.predict(ArchSet(task, fold.held))
@@ -167,12 +168,12 @@ def family_folds(tasks: list, n_train: dict[str, int], min_folds: int) -> list[F
     return [f for t in tasks for f in task_folds(t, n_train[t.name], draws)]
 
 
-def run_scores(loaded: dict, folds: list[Fold], losses, grid, jobs: int) -> dict:
+def run_scores(loaded: dict, folds: list[Fold], losses, grid, jobs: int, epochs: int | None = None) -> dict:
     """{(loss, lr): [fold score, ...]} over every fold, fits run by joblib (``jobs`` workers)."""
     from joblib import Parallel, delayed
 
     work = [(loss, lr, f) for loss in losses for lr in grid for f in folds]
-    results = Parallel(n_jobs=jobs)(delayed(fit_and_score)(loaded[f.task], f, loss, lr) for loss, lr, f in work)
+    results = Parallel(n_jobs=jobs)(delayed(fit_and_score)(loaded[f.task], f, loss, lr, epochs) for loss, lr, f in work)
     out: dict = {}
     for (loss, lr, _), res in zip(work, results, strict=True):
         out.setdefault((loss, lr), []).append(res)
@@ -180,13 +181,17 @@ def run_scores(loaded: dict, folds: list[Fold], losses, grid, jobs: int) -> dict
 
 
 def select(families=FAMILIES, losses=LOSSES, grid=GRID, *, min_folds: int = MIN_FOLDS, jobs: int = 1,
-           study: str = STUDY, load=None, log=sys.stderr) -> dict:
-    """Per family: its fold scheme, the per-(loss, rate) summary and the chosen rates; plus the pooled choice."""
+           study: str = STUDY, plan: dict | None = None, load=None, epochs: int | None = None, log=sys.stderr) -> dict:
+    """Per family: its fold scheme, the per-(loss, rate) summary and the chosen rates; plus the pooled choice.
+
+    ``plan`` ({family: (tasks, budget)}) defaults to the study's main block, ``load`` (task
+    name -> Task) to the catalog; tests pass their own, and a short ``epochs``.
+    """
     from nasbench_harness.protocols.predict import judged_on_train_metric, n_train_for
     from nasbench_harness.tasks.catalog import load_task
 
     load = load or load_task
-    plan = main_block(study)
+    plan = plan or main_block(study)
     result: dict = {"study": study, "grid": list(grid), "losses": list(losses), "families": {}}
     pooled: dict = {}
     for family in families:
@@ -200,9 +205,10 @@ def select(families=FAMILIES, losses=LOSSES, grid=GRID, *, min_folds: int = MIN_
                 "held_out_sizes": sorted({len(f.held) for f in folds}), "fit_sizes": sorted({len(f.fit) for f in folds})}
         if folds:
             t0 = time.process_time()
-            scores = run_scores({t.name: t for t in tasks}, folds, losses, grid, jobs)
+            scores = run_scores({t.name: t for t in tasks}, folds, losses, grid, jobs, epochs)
             for key, v in scores.items():
                 pooled.setdefault(key, []).extend(v)
+            info["scores"] = {loss: {f"{lr:g}": scores[(loss, lr)] for lr in grid} for loss in losses}  # per fold
             info["table"] = {loss: {f"{lr:g}": summarise(scores[(loss, lr)]) for lr in grid} for loss in losses}
             info["chosen"] = {loss: choose(info["table"][loss], grid) for loss in losses}
             info["cpu_seconds"] = round(time.process_time() - t0, 1)
