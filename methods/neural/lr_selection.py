@@ -34,6 +34,9 @@ run it from)::
 
     nice python -m nasbench_harness.methods.neural.lr_selection --out lr.json
 
+``--families`` runs some families only; ``--merge a.json b.json --out lr.json`` joins runs over
+different families (their per-fold scores make the pooled choice) without refitting anything.
+
 The chosen table is copied into methods/neural/gcn_lr.py (read by the GCN only); the full table
 and the run's CPU time are in docs/LOSSES.md ("Learning rate per loss") and CHANGELOG.md.
 """
@@ -49,6 +52,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+from nasbench_harness.errors import ConfigError
 
 LOSSES = ("mse", "hr", "logistic", "mse_sr", "listmle", "ew", "mape", "warp")
 GRID = (3e-3, 1e-2, 3e-2)
@@ -168,24 +172,34 @@ def family_folds(tasks: list, n_train: dict[str, int], min_folds: int) -> list[F
     return [f for t in tasks for f in task_folds(t, n_train[t.name], draws)]
 
 
-def run_scores(loaded: dict, folds: list[Fold], losses, grid, jobs: int, epochs: int | None = None) -> dict:
-    """{(loss, lr): [fold score, ...]} over every fold, fits run by joblib (``jobs`` workers)."""
+def run_scores(loaded: dict, folds: list[Fold], losses, grid, jobs: int, epochs: int | None = None,
+               done: dict | None = None, save=None) -> dict:
+    """{(loss, lr): [fold score, ...]} over every fold, fits run by joblib (``jobs`` workers).
+
+    ``done`` holds (loss, lr) groups already scored (a checkpoint: they are not refitted);
+    ``save(key, scores)`` is called after each group, so a stopped run resumes where it was.
+    """
     from joblib import Parallel, delayed
 
-    work = [(loss, lr, f) for loss in losses for lr in grid for f in folds]
-    results = Parallel(n_jobs=jobs)(delayed(fit_and_score)(loaded[f.task], f, loss, lr, epochs) for loss, lr, f in work)
-    out: dict = {}
-    for (loss, lr, _), res in zip(work, results, strict=True):
-        out.setdefault((loss, lr), []).append(res)
+    out = dict(done or {})
+    for loss in losses:
+        for lr in grid:
+            if (loss, lr) not in out:
+                out[(loss, lr)] = Parallel(n_jobs=jobs)(delayed(fit_and_score)(loaded[f.task], f, loss, lr, epochs) for f in folds)
+                if save:
+                    save((loss, lr), out[(loss, lr)])
     return out
 
 
 def select(families=FAMILIES, losses=LOSSES, grid=GRID, *, min_folds: int = MIN_FOLDS, jobs: int = 1,
-           study: str = STUDY, plan: dict | None = None, load=None, epochs: int | None = None, log=sys.stderr) -> dict:
+           study: str = STUDY, plan: dict | None = None, load=None, epochs: int | None = None,
+           checkpoint: str | None = None, log=sys.stderr) -> dict:
     """Per family: its fold scheme, the per-(loss, rate) summary and the chosen rates; plus the pooled choice.
 
     ``plan`` ({family: (tasks, budget)}) defaults to the study's main block, ``load`` (task
-    name -> Task) to the catalog; tests pass their own, and a short ``epochs``.
+    name -> Task) to the catalog; tests pass their own, and a short ``epochs``. ``checkpoint``:
+    a JSON file of the (family, loss, rate) groups scored so far, read at the start and
+    rewritten after each group.
     """
     from nasbench_harness.protocols.predict import judged_on_train_metric, n_train_for
     from nasbench_harness.tasks.catalog import load_task
@@ -193,7 +207,14 @@ def select(families=FAMILIES, losses=LOSSES, grid=GRID, *, min_folds: int = MIN_
     load = load or load_task
     plan = plan or main_block(study)
     result: dict = {"study": study, "grid": list(grid), "losses": list(losses), "families": {}}
-    pooled: dict = {}
+    saved = _read_checkpoint(checkpoint)
+
+    def save(family, key, scores):
+        saved[f"{family}|{key[0]}|{key[1]:g}"] = scores
+        if checkpoint:
+            with open(checkpoint, "w") as fh:
+                json.dump(saved, fh)
+
     for family in families:
         names, budget = plan[family]
         tasks = [load(name) for name in names]
@@ -205,23 +226,53 @@ def select(families=FAMILIES, losses=LOSSES, grid=GRID, *, min_folds: int = MIN_
                 "held_out_sizes": sorted({len(f.held) for f in folds}), "fit_sizes": sorted({len(f.fit) for f in folds})}
         if folds:
             t0 = time.process_time()
-            scores = run_scores({t.name: t for t in tasks}, folds, losses, grid, jobs, epochs)
-            for key, v in scores.items():
-                pooled.setdefault(key, []).extend(v)
+            done = {(loss, lr): saved[k] for loss in losses for lr in grid if (k := f"{family}|{loss}|{lr:g}") in saved}
+            scores = run_scores({t.name: t for t in tasks}, folds, losses, grid, jobs, epochs, done,
+                                lambda key, v, family=family: save(family, key, v))
             info["scores"] = {loss: {f"{lr:g}": scores[(loss, lr)] for lr in grid} for loss in losses}  # per fold
             info["table"] = {loss: {f"{lr:g}": summarise(scores[(loss, lr)]) for lr in grid} for loss in losses}
             info["chosen"] = {loss: choose(info["table"][loss], grid) for loss in losses}
             info["cpu_seconds"] = round(time.process_time() - t0, 1)
         print(f"{family}: {info['scheme']}, {len(folds)} folds, tuned={info['tuned']}", file=log, flush=True)
         result["families"][family] = info
-    if pooled:
-        result["pooled"] = {loss: {f"{lr:g}": summarise(pooled[(loss, lr)]) for lr in grid} for loss in losses}
+    return with_choices(result)
+
+
+def _read_checkpoint(path: str | None) -> dict:
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (TypeError, FileNotFoundError):  # no checkpoint asked for, or none written yet
+        return {}
+
+
+def with_choices(result: dict) -> dict:
+    """Add the pooled table (every tuned family's folds together) and the chosen rate per family:
+    its own where it was tuned, the pooled choice where it was not."""
+    grid, losses = result["grid"], result["losses"]
+    tuned = [info for info in result["families"].values() if info["tuned"]]
+    if tuned:
+        pooled = {loss: {f"{lr:g}": [s for info in tuned for s in info["scores"][loss][f"{lr:g}"]] for lr in grid} for loss in losses}
+        result["pooled"] = {loss: {g: summarise(v) for g, v in row.items()} for loss, row in pooled.items()}
         result["pooled_chosen"] = {loss: choose(result["pooled"][loss], grid) for loss in losses}
     result["chosen"] = {
         family: info["chosen"] if info["tuned"] else result.get("pooled_chosen", {})
         for family, info in result["families"].items()
     }
     return result
+
+
+def merge(results: list[dict]) -> dict:
+    """One result from runs over different families (same study, losses and grid), e.g. run side by side."""
+    first = results[0]
+    if any((r["study"], r["grid"], r["losses"]) != (first["study"], first["grid"], first["losses"]) for r in results):
+        raise ConfigError("Only runs of the same study, losses and grid can be merged; rerun the odd one out.")
+    families = {f: info for r in results for f, info in r["families"].items()}
+    order = [f for f in FAMILIES if f in families] + [f for f in families if f not in FAMILIES]
+    merged = {k: first[k] for k in ("study", "grid", "losses")}
+    merged["families"] = {f: families[f] for f in order}
+    merged["cpu_seconds"] = round(sum(r.get("cpu_seconds", 0.0) for r in results), 1)
+    return with_choices(merged)
 
 
 def _cell(s: dict) -> str:
@@ -259,17 +310,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-folds", type=int, default=MIN_FOLDS, help="held-out folds per (loss, rate) and tuned family")
     ap.add_argument("--jobs", type=int, default=1, help="joblib workers over fits (each fit uses one thread)")
     ap.add_argument("--out", help="write the full result as JSON here")
+    ap.add_argument("--checkpoint", help="JSON file of the groups scored so far: resume from it, extend it")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge earlier runs' --out files (over different families) instead of running")
     args = ap.parse_args(argv)
+    if args.merge:
+        try:
+            result = merge([json.loads(open(path).read()) for path in args.merge])
+        except (OSError, ValueError, KeyError, ConfigError) as exc:
+            print(f"Cannot merge {args.merge}: {exc}", file=sys.stderr)
+            return 2
+        _write(result, args.out)
+        return 0
     wall, cpu = time.perf_counter(), time.process_time()
-    result = select(args.families, args.losses, args.grid, min_folds=args.min_folds, jobs=args.jobs)
+    result = select(args.families, args.losses, args.grid, min_folds=args.min_folds, jobs=args.jobs, checkpoint=args.checkpoint)
     result["seconds"] = round(time.perf_counter() - wall, 1)
     result["cpu_seconds"] = round(time.process_time() - cpu, 1)  # this process (jobs=1: every fit)
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(result, fh, indent=1)
-    print(markdown(result))
+    _write(result, args.out)
     print(f"\n{result['seconds']} s wall, {result['cpu_seconds']} s CPU", file=sys.stderr)
     return 0
+
+
+def _write(result: dict, out: str | None) -> None:
+    if out:
+        with open(out, "w") as fh:
+            json.dump(result, fh, indent=1)
+    print(markdown(result))
 
 
 if __name__ == "__main__":  # pragma: no cover
