@@ -173,18 +173,19 @@ def family_folds(tasks: list, n_train: dict[str, int], min_folds: int) -> list[F
 
 
 def run_scores(loaded: dict, folds: list[Fold], losses, grid, jobs: int, epochs: int | None = None,
-               done: dict | None = None, save=None) -> dict:
+               done: dict | None = None, save=None, fit: bool = True) -> dict:
     """{(loss, lr): [fold score, ...]} over every fold, fits run by joblib (``jobs`` workers).
 
     ``done`` holds (loss, lr) groups already scored (a checkpoint: they are not refitted);
     ``save(key, scores)`` is called after each group, so a stopped run resumes where it was.
+    ``fit`` False: only the groups in ``done``.
     """
     from joblib import Parallel, delayed
 
     out = dict(done or {})
     for loss in losses:
         for lr in grid:
-            if (loss, lr) not in out:
+            if fit and (loss, lr) not in out:
                 out[(loss, lr)] = Parallel(n_jobs=jobs)(delayed(fit_and_score)(loaded[f.task], f, loss, lr, epochs) for f in folds)
                 if save:
                     save((loss, lr), out[(loss, lr)])
@@ -193,13 +194,15 @@ def run_scores(loaded: dict, folds: list[Fold], losses, grid, jobs: int, epochs:
 
 def select(families=FAMILIES, losses=LOSSES, grid=GRID, *, min_folds: int = MIN_FOLDS, jobs: int = 1,
            study: str = STUDY, plan: dict | None = None, load=None, epochs: int | None = None,
-           checkpoint: str | None = None, log=sys.stderr) -> dict:
+           checkpoint: str | None = None, fit: bool = True, log=sys.stderr) -> dict:
     """Per family: its fold scheme, the per-(loss, rate) summary and the chosen rates; plus the pooled choice.
 
     ``plan`` ({family: (tasks, budget)}) defaults to the study's main block, ``load`` (task
     name -> Task) to the catalog; tests pass their own, and a short ``epochs``. ``checkpoint``:
     a JSON file of the (family, loss, rate) groups scored so far, read at the start and
-    rewritten after each group.
+    rewritten after each group. ``fit`` False fits nothing: the tables of a stopped run, from
+    its checkpoint; a loss without every rate scored is left out (``missing``), and the GCN keeps
+    its ``default_lr`` for it.
     """
     from nasbench_harness.protocols.predict import judged_on_train_metric, n_train_for
     from nasbench_harness.tasks.catalog import load_task
@@ -228,10 +231,12 @@ def select(families=FAMILIES, losses=LOSSES, grid=GRID, *, min_folds: int = MIN_
             t0 = time.process_time()
             done = {(loss, lr): saved[k] for loss in losses for lr in grid if (k := f"{family}|{loss}|{lr:g}") in saved}
             scores = run_scores({t.name: t for t in tasks}, folds, losses, grid, jobs, epochs, done,
-                                lambda key, v, family=family: save(family, key, v))
-            info["scores"] = {loss: {f"{lr:g}": scores[(loss, lr)] for lr in grid} for loss in losses}  # per fold
-            info["table"] = {loss: {f"{lr:g}": summarise(scores[(loss, lr)]) for lr in grid} for loss in losses}
-            info["chosen"] = {loss: choose(info["table"][loss], grid) for loss in losses}
+                                lambda key, v, family=family: save(family, key, v), fit)
+            complete = [loss for loss in losses if all((loss, lr) in scores for lr in grid)]
+            info["missing"] = [loss for loss in losses if loss not in complete]
+            info["scores"] = {loss: {f"{lr:g}": scores[(loss, lr)] for lr in grid} for loss in complete}  # per fold
+            info["table"] = {loss: {f"{lr:g}": summarise(scores[(loss, lr)]) for lr in grid} for loss in complete}
+            info["chosen"] = {loss: choose(info["table"][loss], grid) for loss in complete}
             info["cpu_seconds"] = round(time.process_time() - t0, 1)
         print(f"{family}: {info['scheme']}, {len(folds)} folds, tuned={info['tuned']}", file=log, flush=True)
         result["families"][family] = info
@@ -251,10 +256,13 @@ def with_choices(result: dict) -> dict:
     its own where it was tuned, the pooled choice where it was not."""
     grid, losses = result["grid"], result["losses"]
     tuned = [info for info in result["families"].values() if info["tuned"]]
-    if tuned:
-        pooled = {loss: {f"{lr:g}": [s for info in tuned for s in info["scores"][loss][f"{lr:g}"]] for lr in grid} for loss in losses}
+    # A loss is pooled once every tuned family has scored it (a stopped run may lack some).
+    pooled_losses = [loss for loss in losses if tuned and all(loss in info["scores"] for info in tuned)]
+    if pooled_losses:
+        pooled = {loss: {f"{lr:g}": [s for info in tuned for s in info["scores"][loss][f"{lr:g}"]] for lr in grid}
+                  for loss in pooled_losses}
         result["pooled"] = {loss: {g: summarise(v) for g, v in row.items()} for loss, row in pooled.items()}
-        result["pooled_chosen"] = {loss: choose(result["pooled"][loss], grid) for loss in losses}
+        result["pooled_chosen"] = {loss: choose(result["pooled"][loss], grid) for loss in pooled_losses}
     result["chosen"] = {
         family: info["chosen"] if info["tuned"] else result.get("pooled_chosen", {})
         for family, info in result["families"].items()
@@ -279,13 +287,20 @@ def _cell(s: dict) -> str:
     return f"{s['mean']:.3f} ± {s['se']:.3f}"
 
 
+def _choice(result: dict, family: str, loss: str) -> str:
+    lr = result["chosen"][family].get(loss)
+    if lr is None:
+        return "not scored (`default_lr`)"
+    return f"{lr:g}" + ("" if result["families"][family]["tuned"] else " (pooled)")
+
+
 def markdown(result: dict) -> str:
     """The chosen table (loss x family) and, per tuned family and pooled, score / tau / P@10% per rate."""
     grid = [f"{lr:g}" for lr in result["grid"]]
     fams = list(result["families"])
     lines = ["| loss | " + " | ".join(f"`{f}`" for f in fams) + " |", "|---" * (len(fams) + 1) + "|"]
     for loss in result["losses"]:
-        cells = [f"{result['chosen'][f][loss]:g}" + ("" if result["families"][f]["tuned"] else " (pooled)") for f in fams]
+        cells = [_choice(result, f, loss) for f in fams]
         lines.append(f"| `{loss}` | " + " | ".join(cells) + " |")
     blocks = [(f, info["table"], info) for f, info in result["families"].items() if info["tuned"]]
     if "pooled" in result:
@@ -302,6 +317,31 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def table_module(result: dict, command: str, date: str) -> str:
+    """The text of methods/neural/gcn_lr.py for ``result``'s chosen rates (written, never edited by hand)."""
+    rows = []
+    for family, rates in result["chosen"].items():
+        how = "tuned on its own folds" if result["families"][family]["tuned"] else "pooled choice (too few training cells to tune)"
+        body = ", ".join(f'"{loss}": {lr!r}' for loss, lr in rates.items())
+        rows.append(f'    "{family}": {{{body}}},  # {how}')
+    return "\n".join([
+        '"""The GCN\'s learning rate per (search space, loss), read by methods/neural/gcn.py only.',
+        "",
+        "Made by methods/neural/lr_selection.py (its docstring and docs/LOSSES.md give the rule, the",
+        f"full table and the run), on {date}, with::",
+        "",
+        f"    {command}",
+        "",
+        "A space or loss missing here trains at the loss's ``default_lr`` (methods/losses.py).",
+        '"""',
+        "",
+        "GCN_LR: dict[str, dict[str, float]] = {",
+        *rows,
+        "}",
+        "",
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--families", nargs="+", default=list(FAMILIES))
@@ -311,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="joblib workers over fits (each fit uses one thread)")
     ap.add_argument("--out", help="write the full result as JSON here")
     ap.add_argument("--checkpoint", help="JSON file of the groups scored so far: resume from it, extend it")
+    ap.add_argument("--no-fit", action="store_true", help="fit nothing: the tables from --checkpoint only (a stopped run)")
+    ap.add_argument("--module", help="also write the chosen table as a gcn_lr.py module here")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="merge earlier runs' --out files (over different families) instead of running")
     args = ap.parse_args(argv)
     if args.merge:
@@ -319,21 +361,26 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, KeyError, ConfigError) as exc:
             print(f"Cannot merge {args.merge}: {exc}", file=sys.stderr)
             return 2
-        _write(result, args.out)
+        _write(result, args.out, args.module)
         return 0
     wall, cpu = time.perf_counter(), time.process_time()
-    result = select(args.families, args.losses, args.grid, min_folds=args.min_folds, jobs=args.jobs, checkpoint=args.checkpoint)
+    result = select(args.families, args.losses, args.grid, min_folds=args.min_folds, jobs=args.jobs,
+                    checkpoint=args.checkpoint, fit=not args.no_fit)
     result["seconds"] = round(time.perf_counter() - wall, 1)
     result["cpu_seconds"] = round(time.process_time() - cpu, 1)  # this process (jobs=1: every fit)
-    _write(result, args.out)
+    _write(result, args.out, args.module)
     print(f"\n{result['seconds']} s wall, {result['cpu_seconds']} s CPU", file=sys.stderr)
     return 0
 
 
-def _write(result: dict, out: str | None) -> None:
+def _write(result: dict, out: str | None, module: str | None = None) -> None:
     if out:
         with open(out, "w") as fh:
             json.dump(result, fh, indent=1)
+    if module:
+        command = "python -m nasbench_harness.methods.neural.lr_selection " + " ".join(sys.argv[1:])
+        with open(module, "w") as fh:
+            fh.write(table_module(result, command, time.strftime("%Y-%m-%d", time.gmtime())))
     print(markdown(result))
 
 
