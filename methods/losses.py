@@ -25,8 +25,9 @@ WEIGHTINGS = ("GT", "EXP-GT", "Ranking")
 # the raw score / 100. docs/LOSSES.md shows what the weights look like under each.
 WEIGHT_TARGETS = ("minmax", "percent", "fraction")
 # Learning rate a predictor uses with a loss when its own ``lr`` is not set (docs/LOSSES.md).
-# Each loss's own ``default_lr`` (used by the GCN, the study's predictor) was chosen by
-# cross-validation inside the training cells: methods/neural/lr_selection.py.
+# Each loss's own ``default_lr`` is the GCN's rate on a space its table
+# (methods/neural/gcn_lr.py, chosen per space by methods/neural/lr_selection.py) does not name;
+# these were chosen on NB201 alone (CHANGELOG.md, 2026-11-30, "Per-loss learning rates").
 DEFAULT_LR = 3e-3
 
 

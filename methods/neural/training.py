@@ -136,7 +136,8 @@ class NeuralPredictor(Predictor):
 
     supports_loss = True
     default_loss = "mse"
-    # lr None: 3e-3, or for predictors with ``loss_lr`` the loss's ``default_lr`` (docs/LOSSES.md).
+    # lr None: 3e-3, or for predictors with ``loss_lr`` the loss's ``default_lr`` (docs/LOSSES.md;
+    # the GCN first looks up its space's rate in methods/neural/gcn_lr.py).
     loss_lr: ClassVar[bool] = False
     train_params: ClassVar[dict[str, Any]] = {"epochs": 300, "batch_size": 1024, "lr": None, "weight_decay": 1e-4}
     predict_chunk: ClassVar[int] = 8192  # measured: larger chunks fall out of cache and run slower

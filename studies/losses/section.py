@@ -232,7 +232,8 @@ def render(results: pd.DataFrame, ctx) -> str | None:
             f"our reading of its '13 tasks across five search spaces': {INFERRED_TASKS}. Its figures print no values and its "
             "Table 1 is withheld from our copy; the numbers it states in the text are shown beside ours. NB101 uses our "
             "20,001-cell subset with the paper's training-set size of 423 cells. Loss hyperparameters are ours "
-            "(docs/LOSSES.md); the per-loss learning rates were chosen by cross-validation inside the training cells."
+            "(docs/LOSSES.md); the GCN's learning rate per loss and search space was chosen on held-out training-metric folds "
+            "(docs/LOSSES.md, 'Learning rate per loss'; rows do not record it)."
         ),
         validation_note(ctx, df, "every metric"),
     ]
