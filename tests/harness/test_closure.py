@@ -47,7 +47,7 @@ def test_gcn_cell_covers_training_loop_layers_bases_and_space_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     modules = json.loads(out[0])
-    for needed in ("methods.neural.training", "methods.neural.layers", "methods.base", "methods.losses", "metrics",
+    for needed in ("methods.neural.training", "methods.neural.layers", "methods.neural.gcn_lr", "methods.base", "methods.losses", "metrics",
                    "tasks.encodings", "tasks.spaces.nb201", "tasks.spaces.base", "protocols.testsets"):
         assert f"nasbench_harness.{needed}" in modules, needed
     assert not [m for m in modules if m.startswith(("nasbench_harness.report", "nasbench_harness.cli", "nasbench_harness.store"))]

@@ -125,8 +125,9 @@ def test_every_registered_loss_trains_the_gcn(synthetic):
 
 
 def test_learning_rate_comes_from_the_loss_only_for_the_gcn():
+    # Not fitted yet (no space known): the loss's default_lr; per-space rates: tests/methods/test_gcn_lr.py.
     assert GCNPredictor().train_config(MSELoss()).lr == pytest.approx(1e-2)
-    assert GCNPredictor().train_config(HingeRankingLoss()).lr == pytest.approx(3e-2)  # chosen by lr_selection (docs/LOSSES.md)
+    assert GCNPredictor().train_config(HingeRankingLoss()).lr == pytest.approx(3e-2)
     assert GCNPredictor(lr=5e-4).train_config(MSELoss()).lr == pytest.approx(5e-4)
     assert GINPredictor().train_config(MSELoss()).lr == pytest.approx(3e-3)
     pw = load("losses", "pw")(first="hr", second="mape")
