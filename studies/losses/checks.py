@@ -89,9 +89,10 @@ def lr_rule(scope: str = "the GCN") -> str:
             "when the rates' verdicts differ.")
 
 
-def _with_lr(main: V.Verdict, judge_at) -> V.Verdict:
-    """``main`` with its sensitivity to the learning rate: ``judge_at(lr)`` judges the claim on the ``lr`` block's rows."""
-    return V.with_setting(main, LR, {f"{lr:g}": judge_at(lr) for lr in lr_grid()})
+def _with_lr(judge_at) -> V.Verdict:
+    """The claim judged at the per-loss rates (``judge_at(None)``, deciding) with its sensitivity to the
+    learning rate: ``judge_at(lr)`` judges it on the ``lr`` block's rows at each shared rate."""
+    return V.with_setting(judge_at(None), LR, {f"{lr:g}": judge_at(lr) for lr in lr_grid()})
 
 
 # -- row selection ------------------------------------------------------------------------------
@@ -178,8 +179,7 @@ def check_weighted_top(ctx, df: pd.DataFrame) -> V.Verdict:
             "paired over seeds (GCN); weighted must be better. Every part counts (weakest of the ten); the main block's other "
             "tasks are shown beyond the paper and do not change the verdict." + lr_rule())
     ours, theirs = ("weighted", _of("weighted")), ("non-weighted", _of("weighted", True))
-    main = _category_claim(df, "weighted_top", ours, theirs, TOP, rule)
-    return _with_lr(main, lambda lr: _category_claim(df, "weighted_top", ours, theirs, TOP, rule, lr))
+    return _with_lr(lambda lr: _category_claim(df, "weighted_top", ours, theirs, TOP, rule, lr))
 
 
 def check_ranking_tau(ctx, df: pd.DataFrame) -> V.Verdict:
@@ -187,15 +187,14 @@ def check_ranking_tau(ctx, df: pd.DataFrame) -> V.Verdict:
             "tau against the best non-ranking loss, paired over seeds (GCN); ranking must be higher. Weakest of the five "
             "parts; the main block's other tasks are shown beyond the paper." + lr_rule())
     ours, theirs, tau = ("ranking", _of("ranking")), ("non-ranking", _of("ranking", True)), (("kendall_tau", True),)
-    main = _category_claim(df, "ranking_tau", ours, theirs, tau, rule)
-    return _with_lr(main, lambda lr: _category_claim(df, "ranking_tau", ours, theirs, tau, rule, lr))
+    return _with_lr(lambda lr: _category_claim(df, "ranking_tau", ours, theirs, tau, rule, lr))
 
 
 def check_ranking_small(ctx, df: pd.DataFrame) -> V.Verdict:
     rule = ("On the paper's NAS-Bench-201 and NAS-Bench-Graph tasks (cifar10, cora) at the smallest portion of the matrix's "
             "sweep: the ranking loss with the best mean N@10 against the weighted loss with the best mean N@10, paired over "
             "seeds (GCN); ranking must be lower. Both tasks count (weakest of the two)." + lr_rule())
-    return _with_lr(_ranking_small(df, rule), lambda lr: _ranking_small(df, rule, lr))
+    return _with_lr(lambda lr: _ranking_small(df, rule, lr))
 
 
 def _ranking_small(df: pd.DataFrame, rule: str, lr: float | None = None) -> V.Verdict:
@@ -214,7 +213,7 @@ def check_predictor_preference(ctx, df: pd.DataFrame) -> V.Verdict:
             "ranking loss must beat the best weighted loss; with the GCN (MAPE, EW and WARP among its weighted losses) and the "
             "Transformer the best weighted loss must beat the best ranking loss; paired over seeds. A tie is no preference. "
             "Weakest of the six parts." + lr_rule("the GCN's parts; AP and the Transformer use one rate for every loss"))
-    return _with_lr(_preference(df, rule), lambda lr: _preference(df, rule, lr))
+    return _with_lr(lambda lr: _preference(df, rule, lr))
 
 
 def _preference(df: pd.DataFrame, rule: str, lr: float | None = None) -> V.Verdict:
@@ -299,8 +298,7 @@ def check_gt_weighting(ctx, df: pd.DataFrame) -> V.Verdict:
             "each with its own Holm correction: the verdict depends on weight_target when the readings' verdicts differ."
             + lr_rule("the GCN at the default reading"))
     # The default reading at the per-loss rates decides; the shared rates and the other readings are its sensitivity runs.
-    main = _with_lr(_gt_weighting_reading(df, DEFAULT_READING, rule),
-                    lambda lr: _gt_weighting_reading(df, DEFAULT_READING, rule, lr))
+    main = _with_lr(lambda lr: _gt_weighting_reading(df, DEFAULT_READING, rule, lr))
     others = {r: _gt_weighting_reading(df, r, rule) for r in weight_readings()[1:]}
     return V.with_setting(main, READING, others, "the paper's ordering")
 
