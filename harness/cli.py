@@ -330,6 +330,30 @@ def results_merge(
     out.print(f"merged {len(pooled.rows)} row(s) (one per run key; {read}) into {into}", markup=False)
 
 
+@results_app.command("prune")
+def results_prune(
+    store: Annotated[Path, typer.Argument(help="Results folder to prune (plain or kept store).")],
+    matrices: Annotated[list[str], typer.Option("--matrix", "-m", help="A matrix whose cells stay (built-in name or YAML path); repeatable.")],
+    apply: Annotated[bool, typer.Option("--apply", help="Remove the stale rows; without it, only list them.")] = False,
+) -> None:
+    """Drop the rows whose run key no named matrix has today (computed before a code or data
+    change). Lists them; removes them only with --apply. Rows of tasks without imported data stay."""
+    from nasbench_harness import prune
+    from nasbench_harness.errors import ResultStoreError
+
+    if not store.is_dir():
+        raise ResultStoreError(f"The results folder {store} does not exist or is not a folder; pass a folder that `run --results` wrote.")
+    found = prune.find(store, matrices)
+    for line in prune.summary(found.dropped)[:MAX_LISTED]:
+        out.print(line, markup=False, highlight=False)
+    if found.unkeyed_tasks:
+        out.print(f"kept unchecked (data not imported here): the rows of {', '.join(found.unkeyed_tasks)}", markup=False)
+    if apply:
+        prune.apply(store, found)
+    verb = "removed" if apply else "would remove (pass --apply)"
+    out.print(f"{verb} {len(found.dropped)} of {len(found.rows) + len(found.dropped)} row(s) of {store} that no cell of {', '.join(matrices)} has", markup=False)
+
+
 @results_app.command("verify")
 def results_verify(
     store: Annotated[Path, typer.Argument(help="Results folder to check (only read).")],

@@ -50,10 +50,10 @@ class Merge:
 
 def read_store(path: Path) -> pd.DataFrame:
     """All rows of one store, refused in one sentence when it is not a readable store."""
-    return _read(path)[0]
+    return read_with_shards(path)[0]
 
 
-def _read(path: Path) -> tuple[pd.DataFrame, list[Path]]:
+def read_with_shards(path: Path) -> tuple[pd.DataFrame, list[Path]]:
     """The rows of one store and the shards they came from (a damaged shard, skipped with a
     warning, is not among them: it stays for its owner to inspect, as compaction leaves it)."""
     from nasbench_harness.store import ResultStore
@@ -73,7 +73,7 @@ def pool(paths: list[Path], keep: str = "last") -> Merge:
         raise ResultStoreError(f"--keep must be one of {list(KEEP)}, got '{keep}'.")
     frames, sources, shards = [], {}, {}
     for path in dict.fromkeys(Path(p).resolve() for p in paths):
-        df, shards[str(path)] = _read(path)
+        df, shards[str(path)] = read_with_shards(path)
         sources[str(path)] = len(df) if "status" in df.columns else 0
         if sources[str(path)]:
             frames.append(df.assign(_source=str(path)))
