@@ -207,7 +207,7 @@ class ReportContext:
             else ("fail", "✗", "not reproduced")
         )
         anchor = f"check-{len(self.checks) + 1}"
-        self.checks.append({"claim": claim, "state": state, "icon": icon, "anchor": anchor, "section": self.section[0]})
+        self.checks.append({"claim": claim, "state": state, "icon": icon, "anchor": anchor, "section": self.section[0], "page": self.section[1]})
         return (
             f'<div class="check {state}" id="{anchor}"><span class="icon" aria-hidden="true">{icon}</span>'
             f'<div><div class="claim">{escape(claim)} <span class="verdict">{word}</span></div>'
@@ -221,7 +221,9 @@ class ReportContext:
 
         state, icon = VERDICT_STATE[v.verdict]
         anchor = f"check-{len(self.checks) + 1}"
-        self.checks.append({"claim": f"{v.study}/{v.claim}", "state": state, "icon": icon, "anchor": anchor, "section": self.section[0]})
+        self.checks.append(
+            {"claim": f"{v.study}/{v.claim}", "state": state, "icon": icon, "anchor": anchor, "section": self.section[0], "page": self.section[1], "verdict": v.verdict}
+        )
         lines = "".join(f"<li>{escape(line)}</li>" for line in panel_parts(v, self.format_budget))
         return (
             f'<div class="check {state}" id="{anchor}" data-claim="{escape(v.study)}/{escape(v.claim)}">'

@@ -396,3 +396,19 @@ def test_each_study_section_gets_its_own_page_and_stale_ones_go(tmp_path, monkey
     build_report(write_store(tmp_path / "r2", make_rows()), out)
     assert not page.exists()
     assert sorted(p.name for p in (out / "boards").iterdir()) == ["nb201-cifar10.html", "nb201-cifar100.html"]
+
+
+def test_a_full_scale_index_shows_each_study_by_its_claims_linking_to_its_page(tmp_path, monkeypatch):
+    def render(results, ctx):
+        return "<p>figures of A</p>" + ctx.check("A holds", True, "because")
+
+    module = types.SimpleNamespace(TITLE="Study A", ORDER=1, render=render)
+    monkeypatch.setattr(sections_mod, "discover", lambda: [sections_mod.Section("study_a", "Study A", 1, module)])
+    index = build_report(write_store(tmp_path / "r", make_rows(tasks=MANY_TASKS, budgets=[0.05], seeds=[0, 1])), tmp_path / "o", jobs=1)
+    html = index.read_text()
+    assert "figures of A" not in html  # on the study's page only
+    assert html.count('href="studies/section-study-a.html#check-1"') == 2  # the overview's list and the study's card
+    page = (index.parent / "studies" / "section-study-a.html").read_text()
+    assert "figures of A" in page and 'id="check-1"' in page
+    small = build_report(write_store(tmp_path / "s", make_rows()), tmp_path / "p", jobs=1).read_text()
+    assert "figures of A" in small and 'href="#check-1"' in small  # a small report keeps the study inline
