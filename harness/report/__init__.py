@@ -61,7 +61,8 @@ def build_report(
     sections = render_all(results, ctx)
     claims = _claims(results, ctx, problems)
     env = _environment()
-    common = {"title": title, "generated": generated, "results_dir": str(results_dir.resolve())}
+    # relative to the report, so that a committed board names no machine's folders
+    common = {"title": title, "generated": generated, "results_dir": os.path.relpath(results_dir.resolve(), out_dir.resolve())}
     index = env.get_template("index.html.j2").render(
         **common,
         overview=_overview(results, problems),
@@ -308,7 +309,40 @@ def _task_meta(rows: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
         "n_eval": f"{int(n_eval.median()):,}" if len(n_eval) else "—",
         "notes": getattr(spec, "notes", ""),
         "params": A._short_params(comp["protocol_params"]),
+        "protocol_facts": _protocol_facts(rows, comp["protocol"], getattr(spec, "train_metric", ""), getattr(spec, "eval_metric", "")),
     }
+
+
+def _protocol_facts(rows: pd.DataFrame, protocol: str, train_metric: str, eval_metric: str) -> list[str]:
+    """What a reader needs to compare a board with published numbers: the evaluation set, how
+    isomorphic architectures count, the seeds and how each model was configured."""
+    ok = rows[rows["status"] == "ok"]
+    seeds = sorted(int(s) for s in ok["seed"].dropna().unique())
+    params = rows["protocol_params"].dropna().map(lambda p: A._short_params(p)).unique()
+    facts = []
+    if protocol == "predict":
+        sets = {dict(json.loads(p or "{}")).get("eval_set", "space") for p in rows["protocol_params"].dropna().unique()}
+        same = bool(train_metric) and train_metric == eval_metric
+        for kind in sorted(sets):
+            facts.append(
+                "evaluated on a mutation-based test set that holds no training architecture"
+                if kind == "mutation"
+                else "evaluated on every architecture of the task except the training ones"
+                if kind == "space-minus-train" or same
+                else "evaluated on every architecture of the task, the training ones included (their eval metric is not the one trained on)"
+            )
+        facts.append("each listed architecture is one row: isomorphic cells the benchmark lists separately count separately")
+        if (rows["predictor"] == "gcn").any():
+            facts.append("the GCN's learning rate per loss and space family was chosen on held-out folds of the train metric (docs/LOSSES.md)")
+    elif protocol == "search":
+        facts.append("the strategy sees the train metric only; a query isomorphic to a charged one is free; the best is chosen by the train metric (best_eval)")
+    facts.append(f"seeds {_ranges(seeds)}" if seeds else "no seeds recorded")
+    facts.append(
+        "each method at its registered defaults unless its label names settings; tuned methods choose theirs by cross-validation on the training architectures only"
+        if protocol in ("predict", "select", "transfer")
+        else f"settings: {'; '.join(sorted(params)) or 'defaults'}"
+    )
+    return facts
 
 
 def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:

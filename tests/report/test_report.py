@@ -412,3 +412,19 @@ def test_a_full_scale_index_shows_each_study_by_its_claims_linking_to_its_page(t
     assert "figures of A" in page and 'id="check-1"' in page
     small = build_report(write_store(tmp_path / "s", make_rows()), tmp_path / "p", jobs=1).read_text()
     assert "figures of A" in small and 'href="#check-1"' in small  # a small report keeps the study inline
+
+
+def test_every_board_states_its_protocol(tmp_path):
+    index = build_report(write_store(tmp_path / "r", make_rows(seeds=[0, 1, 2])), tmp_path / "o", jobs=1)
+    page = unescape((index.parent / "boards" / "nb201-cifar10.html").read_text())
+    facts = page[page.index("Protocol: ") :].split("</span>")[0]
+    # NB201 trains on validation accuracy and is judged on test accuracy: the training cells stay in the eval set
+    assert "evaluated on every architecture of the task, the training ones included" in facts
+    assert "isomorphic cells the benchmark lists separately count separately" in facts
+    assert "seeds 0–2;" in facts and "registered defaults" in facts and "learning rate" in facts  # gcn+hr is among the methods
+
+
+def test_a_report_names_its_results_folder_relative_to_itself(tmp_path):
+    index = build_report(write_store(tmp_path / "r" / "store", make_rows()), tmp_path / "board", jobs=1)
+    html = index.read_text()
+    assert "from <code>../r/store</code>" in html and str(tmp_path) not in html
