@@ -382,7 +382,7 @@ def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
                 "html": ctx.table(table, caption, best=hib, csv=f"{comp['slug']}-{A.format_budget(budget)}.csv"),
             }
         )
-    figure = _curves(agg, metrics, hib, ctx)
+    figure = _curves(agg, metrics, hib, ctx) + _rank_figure(agg, metrics, hib, ctx)
     failed = rows[rows["status"] != "ok"]
     return {
         **comp,
@@ -441,6 +441,23 @@ def _curves(agg: pd.DataFrame, metrics: list[str], hib: dict[str, bool], ctx: Re
     )
     caption = f"{names} versus training size ({which}mean over seeds, band = ± 1 std)."
     return ctx.figure(fig, caption, tight=False)  # budget_curves sets its own margins
+
+
+def _rank_figure(agg: pd.DataFrame, metrics: list[str], hib: dict[str, bool], ctx: ReportContext) -> str:
+    """Every method's rank at each budget by the headline metric (a bump chart), readable with dozens of methods."""
+    curve_metrics = plots.pick_curve_metrics(metrics)
+    if not curve_metrics:
+        return ""
+    metric = curve_metrics[0]
+    fig = plots.rank_plot(plots.budget_ranks(agg, metric, hib[metric]), ctx.palette)
+    if fig is None:
+        return ""
+    label = A.metric_info(metric).label
+    caption = (
+        f"Rank of every method at each budget by mean {label} over seeds (1 = best; ties share the average rank); "
+        f"the {plots.MAX_LABELLED_RANKS} methods with the best mean rank are named, the others are grey."
+    )
+    return ctx.figure(fig, caption, tight=False)
 
 
 def _rows_table(rows: pd.DataFrame, metrics: list[str], ctx: ReportContext, slug: str) -> str:

@@ -165,6 +165,70 @@ def _draw_metric(ax, agg: pd.DataFrame, metric: str, x_col: str, colours: Mappin
     return handles
 
 
+MAX_LABELLED_RANKS = 8  # methods named and coloured in a rank plot; the rest are grey lines
+
+
+def budget_ranks(agg: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.DataFrame:
+    """Each method's rank (1 = best; ties share the average) among the methods at each budget
+    by the mean ``metric``: columns budget, method, rank, n (methods ranked at that budget)."""
+    col = f"{metric}.mean"
+    if col not in agg.columns:
+        return pd.DataFrame(columns=["budget", "method", "rank", "n"])
+    ok = agg[np.isfinite(agg[col].to_numpy(dtype=float))]
+    ranks = ok.groupby("budget")[col].rank(ascending=not higher_is_better, method="average")
+    out = ok[["budget", "method"]].assign(rank=ranks.to_numpy(), n=ok.groupby("budget")["method"].transform("size").to_numpy())
+    return out.sort_values(["budget", "rank"]).reset_index(drop=True)
+
+
+def rank_plot(ranks: pd.DataFrame, colours: Mapping[str, str], *, title: str | None = None) -> Figure | None:
+    """A bump chart of ``budget_ranks``: x = budget (in order), y = rank (1 at the top). The
+    ``MAX_LABELLED_RANKS`` methods with the best mean rank are coloured and named at their last budget;
+    the others are thin grey lines, so that dozens of methods stay readable. None with fewer
+    than two budgets or three methods."""
+    if ranks.empty or ranks["budget"].nunique() < 2 or ranks["method"].nunique() < 3:
+        return None
+    import matplotlib as mpl
+    from matplotlib.collections import LineCollection
+
+    budgets = sorted(ranks["budget"].unique())
+    where = {b: i for i, b in enumerate(budgets)}
+    mean_rank = ranks.groupby("method")["rank"].mean().sort_values()
+    shown = list(mean_rank.index[:MAX_LABELLED_RANKS])
+    n_max = int(ranks["n"].max())
+    width, height = 0.7 + 1.1 * len(budgets) + 1.9, min(9.0, 1.2 + 0.2 * n_max)
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(width, height))
+        fig.subplots_adjust(left=0.7 / width, right=1 - 1.9 / width, top=1 - 0.35 / height, bottom=0.55 / height)
+        ax = fig.add_subplot()
+        grey, coloured, colour_of = [], [], []
+        for method, g in ranks.groupby("method", sort=True):
+            xy = np.column_stack([g["budget"].map(where).to_numpy(dtype=float), g["rank"].to_numpy(dtype=float)])
+            if method in shown:
+                coloured.append(xy)
+                colour_of.append(colours.get(method, "#777777"))
+            else:
+                grey.append(xy)
+        ax.add_collection(LineCollection(grey, colors="#d1d5db", linewidths=0.8))
+        ax.add_collection(LineCollection(coloured, colors=colour_of, linewidths=2.0))
+        pts = np.concatenate(coloured)
+        ax.scatter(pts[:, 0], pts[:, 1], s=14, c=[c for c, xy in zip(colour_of, coloured, strict=True) for _ in xy], zorder=3, linewidths=0)
+        for method in shown:
+            g = ranks[ranks["method"] == method]
+            last = g.iloc[-1]
+            colour = colours.get(method, "#777777")
+            ax.annotate(method, (where[last["budget"]], last["rank"]), xytext=(6, 0), textcoords="offset points", ha="left", va="center", fontsize=7, color=colour)
+        ax.set_xlim(-0.15, len(budgets) - 0.85)
+        ax.set_ylim(n_max + 0.5, 0.5)
+        ax.set_xticks(range(len(budgets)), [format_budget(b) for b in budgets])
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=min(n_max, 10), integer=True))
+        ax.set_xlabel("training budget")
+        ax.set_ylabel("rank (1 = best)")
+        ax.grid(axis="x", visible=False)
+        if title:
+            ax.set_title(title, y=1.01)
+    return fig
+
+
 def cd_diagram(test, colours: Mapping[str, str] | None = None, *, title: str | None = None) -> Figure | None:
     """Critical-difference diagram (Demšar 2006) of a ``stats.RankTest``: methods on their mean
     rank (1 = best, at the left), the better half labelled on the left and the rest on the

@@ -428,3 +428,23 @@ def test_a_report_names_its_results_folder_relative_to_itself(tmp_path):
     index = build_report(write_store(tmp_path / "r" / "store", make_rows()), tmp_path / "board", jobs=1)
     html = index.read_text()
     assert "from <code>../r/store</code>" in html and str(tmp_path) not in html
+
+
+def test_a_board_ranks_its_methods_at_each_budget(tmp_path):
+    from nasbench_harness.report import plots
+
+    agg = pd.DataFrame(
+        {"budget": [0.01, 0.01, 0.01, 0.05, 0.05, 0.05], "method": ["a", "b", "c", "a", "b", "c"], "kendall_tau.mean": [0.1, 0.3, 0.3, 0.5, 0.2, np.nan]}
+    )
+    ranks = plots.budget_ranks(agg, "kendall_tau", higher_is_better=True)
+    assert ranks.to_dict("records") == [
+        {"budget": 0.01, "method": "b", "rank": 1.5, "n": 3},
+        {"budget": 0.01, "method": "c", "rank": 1.5, "n": 3},
+        {"budget": 0.01, "method": "a", "rank": 3.0, "n": 3},
+        {"budget": 0.05, "method": "a", "rank": 1.0, "n": 2},
+        {"budget": 0.05, "method": "b", "rank": 2.0, "n": 2},
+    ]
+    assert plots.budget_ranks(agg, "kendall_tau", higher_is_better=False)["rank"].tolist()[:3] == [1.0, 2.5, 2.5]
+    index = build_report(write_store(tmp_path / "r", make_rows()), tmp_path / "o", jobs=1)
+    page = unescape((index.parent / "boards" / "nb201-cifar10.html").read_text())
+    assert "Rank of every method at each budget by mean Kendall" in page
