@@ -57,8 +57,9 @@ def build_report(
     title = title or f"NAS predictor benchmark · {results_dir.resolve().name}"
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
-    boards = _boards(results, A.comparisons(results), ctx, jobs)
-    sections = render_all(results, ctx)
+    collect_boards = _start_boards(results, A.comparisons(results), ctx, jobs)
+    sections = render_all(results, ctx)  # here, while the pool renders the boards
+    boards = collect_boards()
     claims = _claims(results, ctx, problems)
     env = _environment()
     # relative to the report, so that a committed board names no machine's folders
@@ -253,39 +254,52 @@ def _report_jobs(jobs: int | None, n_boards: int) -> int:
     return max(1, min(int(jobs), n_boards // MIN_BOARDS_PER_JOB))
 
 
-def _boards(results: pd.DataFrame, comps: list[dict], ctx: ReportContext, jobs: int | None) -> list[dict]:
-    """Every comparison's board, in a pool of forked processes when there are enough of them
-    (figures and tables are CPU-bound Python; a full-scale report has dozens of boards).
+def _start_boards(results: pd.DataFrame, comps: list[dict], ctx: ReportContext, jobs: int | None):
+    """Start rendering every comparison's board; returns the function that waits for them.
 
-    Forked (Linux only), the processes share the loaded rows and imports with this one
-    instead of paying both again; elsewhere, or when no process can be had, the boards are
-    rendered here, one after another.
+    With enough boards they render in a pool of forked processes (figures and tables are
+    CPU-bound Python; a full-scale report has dozens of boards) while this process renders
+    the study sections, so both use every core. Forked (Linux only), the processes share the
+    loaded rows and imports with this one instead of paying both again; elsewhere, or when no
+    process can be had, the boards are rendered here, one after another, when collected.
     """
     import multiprocessing
     import sys
 
     jobs = _report_jobs(jobs, len(comps))
+    serial = lambda: [_board(results, comp, ctx) for comp in comps]  # noqa: E731
     if jobs == 1 or not sys.platform.startswith("linux"):
-        return [_board(results, comp, ctx) for comp in comps]
+        return serial
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     global _SHARED
     _SHARED = (results, comps, ctx)
     try:
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_board_at, range(len(comps)), chunksize=max(1, len(comps) // (jobs * 2))))
-    except (BrokenProcessPool, OSError):  # no processes to be had (limits, memory): render them here
-        return [_board(results, comp, ctx) for comp in comps]
-    finally:
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+        pending = pool.map(_board_at, range(len(comps)), chunksize=max(1, len(comps) // (jobs * 2)))
+    except (BrokenProcessPool, OSError):  # no processes to be had (limits, memory)
         _SHARED = None
+        return serial
+
+    def collect() -> list[dict]:
+        global _SHARED
+        try:
+            return list(pending)
+        except (BrokenProcessPool, OSError):  # a process died: render them here
+            return serial()
+        finally:
+            pool.shutdown()
+            _SHARED = None
+
+    return collect
 
 
 _SHARED: tuple | None = None  # (results, comparisons, ctx) that forked board processes inherit
 
 
 def _board_at(i: int) -> dict:
-    """The i-th comparison's board, in a forked pool process (see ``_boards``)."""
+    """The i-th comparison's board, in a forked pool process (see ``_start_boards``)."""
     results, comps, ctx = _SHARED
     return _board(results, comps[i], ctx)
 
