@@ -270,3 +270,21 @@ def test_a_section_of_only_headings_is_not_rendered(rows):
     out = render_all(rows, ctx, sections)
     assert [(s.name, s.html) for s in out] == [("some", "<h3>B</h3><p>x</p>")]
     assert all(isinstance(s, RenderedSection) for s in out)
+
+
+def test_the_report_checker_reads_every_page_and_names_broken_links(browser, report, tmp_path, capsys):
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    import check_report
+
+    folder = shutil.copytree(report.parent, tmp_path / "board")
+    sys.argv = ["check_report.py", str(folder)]
+    assert check_report.main() == 0, capsys.readouterr().out
+    assert f"checked {len(check_report.pages(folder))} pages" in capsys.readouterr().out
+    page = folder / "boards" / sorted(p.name for p in (folder / "boards").iterdir())[0]
+    page.write_text(page.read_text().replace("</main>", '<a href="../boards/gone.html">x</a><script src="https://cdn.example/x.js"></script></main>'))
+    assert check_report.main() == 1
+    out = capsys.readouterr().out
+    assert "broken link ../boards/gone.html" in out and "https://cdn.example/x.js (loads from the network)" in out
