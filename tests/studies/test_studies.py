@@ -38,6 +38,14 @@ def test_own_rows_compare_cells_by_content_not_by_matrix_name_or_key():
     assert studies.own_rows(rows.drop(columns="method"), path).empty
 
 
+def test_a_study_s_cells_expanded_with_one_seed_are_those_of_every_seed():
+    from nasbench_harness.matrix import canonical_json, load_matrix
+
+    for name, path in studies.matrices().items():
+        every = {(c.protocol, canonical_json(c.protocol_params), c.task, c.method, float(c.budget)) for c in load_matrix(path).cells}
+        assert studies.matrix_cells(path) == every, name
+
+
 def test_published_numbers_are_read_from_the_study_folder():
     from nasbench_harness.report.context import ReportContext
 
