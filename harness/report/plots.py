@@ -155,11 +155,12 @@ def _draw_metric(ax, agg: pd.DataFrame, metric: str, x_col: str, colours: Mappin
         ax.scatter(xy[:, 0], xy[:, 1], s=9, c=colour_of_point, linewidths=0, zorder=3)
     ax.autoscale_view()
     budgets = agg[["budget", x_col]].drop_duplicates("budget").sort_values(x_col)
-    if x_col == "n_train" and len(budgets) <= 8 and (budgets["budget"] < 1).any():
-        # Fractions asked: say which percentage each tick is.
+    if x_col == "n_train" and len(budgets) <= 8:
+        # A tick at each budget (a log axis's own minor labels collide): fractions say their percentage too.
         ax.set_xticks(budgets[x_col].to_numpy(dtype=float), minor=False)
         ax.set_xticklabels(
-            [f"{int(n):,}\n({format_budget(b)})" for b, n in budgets.itertuples(index=False)], fontsize=7
+            [f"{int(n):,}\n({format_budget(b)})" if b < 1 else f"{int(n):,}" for b, n in budgets.itertuples(index=False)],
+            fontsize=7,
         )
         ax.minorticks_off()
     return handles
