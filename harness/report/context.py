@@ -128,6 +128,7 @@ def _csv_link(df: pd.DataFrame, name: str) -> str:
 
 # A check whose premise does not hold in our results (it cannot pass or fail).
 NOT_APPLICABLE = "not applicable"
+SVG_SALT = "nasbench-harness"  # matplotlib's svg.hashsalt: element ids that do not change between builds
 # A verdict level's check-box state (the overview counts states) and icon.
 VERDICT_STATE = {
     "reproduced": ("pass", "✓"),
@@ -294,10 +295,14 @@ class ReportContext:
         # "tight" costs a second draw: skip it when a layout engine or the caller fitted the figure.
         bbox = "tight" if tight and fig.get_layout_engine() is None else None
         if fmt == "svg":
-            fig.savefig(buf, format="svg", bbox_inches=bbox)
+            import matplotlib as mpl
+
+            # no date and fixed element ids: an unchanged figure is the same bytes in the next build
+            with mpl.rc_context({"svg.hashsalt": SVG_SALT}):
+                fig.savefig(buf, format="svg", bbox_inches=bbox, metadata={"Date": None})
             mime = "image/svg+xml"
         else:
-            fig.savefig(buf, format="png", dpi=110, bbox_inches=bbox)
+            fig.savefig(buf, format="png", dpi=110, bbox_inches=bbox, metadata={"Software": None})
             mime = "image/png"
         _close(fig)
         data = base64.b64encode(buf.getvalue()).decode()
