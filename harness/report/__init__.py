@@ -350,13 +350,25 @@ def _protocol_facts(rows: pd.DataFrame, protocol: str, train_metric: str, eval_m
             facts.append("the GCN's learning rate per loss and space family was chosen on held-out folds of the train metric (docs/LOSSES.md)")
     elif protocol == "search":
         facts.append("the strategy sees the train metric only; a query isomorphic to a charged one is free; the best is chosen by the train metric (best_eval)")
+    elif protocol == "select":
+        facts.append(
+            "N architectures observed, K more chosen by the predictor (or the baseline strategy); the best is picked by the train "
+            "metric and reported on the eval metric"
+        )
+    elif protocol == "transfer":
+        facts.append("fitted on the source task's cells (and the target shots), evaluated on every other target cell; the shots are never evaluated")
     facts.append(f"seeds {_ranges(seeds)}" if seeds else "no seeds recorded")
     facts.append(
         "each method at its registered defaults unless its label names settings; tuned methods choose theirs by cross-validation on the training architectures only"
         if protocol in ("predict", "select", "transfer")
-        else f"settings: {'; '.join(sorted(params)) or 'defaults'}"
+        else f"settings: {_listed(sorted(params)) or 'defaults'}"
     )
     return facts
+
+
+def _listed(items: list[str], most: int = 6) -> str:
+    """'a; b; c' or, past ``most``, the first ones and how many more (each row says its own)."""
+    return "; ".join(items) if len(items) <= most else f"{'; '.join(items[:most])} and {len(items) - most} more (see the rows)"
 
 
 def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
