@@ -3,7 +3,7 @@
 A results folder holding a ``manifest.json`` is a kept store. Besides the working
 ``shards/`` of a run in progress (ignored by git), it holds one compact Parquet file per
 study, named after the matrix that ran its cells (``<matrix>.parquet``), with rows sorted
-by run key and no timestamps or library metadata of our own; so a re-run of one study
+by run key, columns by name (``key`` first) and no timestamps or library metadata of our own; so a re-run of one study
 rewrites only its own file, and rewriting unchanged rows gives the same bytes. The
 manifest lists, per file, its rows and sha256, and the code digests and machines of its
 rows; the schema version of the whole store. A file whose sha256 differs from the manifest
@@ -139,6 +139,9 @@ def _stage(path: Path, rows: pd.DataFrame, files: dict, write_table) -> dict[Pat
     try:
         for name, part in rows.groupby(matrices.map(partition_name), sort=True):
             part = part.sort_values("key", kind="stable").dropna(axis=1, how="all").reset_index(drop=True)
+            # columns in a fixed order: pooled with other studies' rows (a merge), the order of
+            # the concatenation would otherwise rewrite a study whose rows did not change
+            part = part[sorted(part.columns, key=lambda c: (c != "key", c))]
             target = path / name
             if target.is_file() and files.get(name, {}).get("rows") == len(part) and _same_rows(target, part):
                 continue  # nothing of this study changed: its file (and its bytes) stay

@@ -62,6 +62,7 @@ def main() -> int:
     if chromium is None:
         print("No chromium found: install the Debian package `chromium` or set NASBENCH_HARNESS_CHROMIUM.", file=sys.stderr)
         return 2
+    args.folder = args.folder.resolve()  # file:// URIs need absolute paths
     found, start = pages(args.folder), time.time()
     if not found[0].is_file():
         print(f"{found[0]} does not exist: build the report first (nasbench-harness report --out {args.folder}).", file=sys.stderr)

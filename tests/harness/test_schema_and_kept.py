@@ -154,3 +154,15 @@ def test_a_write_past_the_size_limit_is_refused_and_changes_nothing(toy_matrix, 
     assert "\n" not in str(exc.value)
     assert {f.name: f.read_bytes() for f in path.iterdir() if f.is_file()} == before  # no partition, manifest or pending file
     assert len(ResultStore(path).read()) == 9  # the new row stays in its shard: nothing is lost
+
+
+def test_merging_another_study_leaves_an_unchanged_study_file_byte_for_byte(toy_matrix, write_matrix, tmp_path):
+    ref = kept_store(tmp_path)
+    run_into(toy_matrix, ref)
+    before = (ref / "toy.parquet").read_bytes()
+    other = run_into(write_matrix(SEARCH_MATRIX), tmp_path / "elsewhere").read()  # other columns, pooled first
+    from nasbench_harness import merge
+
+    merge.write(ref, pd.concat([other, ResultStore(ref).read()], ignore_index=True), [])
+    assert (ref / "toy.parquet").read_bytes() == before
+    assert list(pd.read_parquet(ref / "search-toy.parquet").columns)[:2] == ["key", sorted(c for c in other.columns if c != "key")[0]]
