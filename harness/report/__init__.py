@@ -346,7 +346,7 @@ def _protocol_facts(rows: pd.DataFrame, protocol: str, train_metric: str, eval_m
                 else "evaluated on every architecture of the task, the training ones included (their eval metric is not the one trained on)"
             )
         facts.append("each listed architecture is one row: isomorphic cells the benchmark lists separately count separately")
-        if (rows["predictor"] == "gcn").any():
+        if "predictor" in rows.columns and (rows["predictor"] == "gcn").any():
             facts.append("the GCN's learning rate per loss and space family was chosen on held-out folds of the train metric (docs/LOSSES.md)")
     elif protocol == "search":
         facts.append("the strategy sees the train metric only; a query isomorphic to a charged one is free; the best is chosen by the train metric (best_eval)")
