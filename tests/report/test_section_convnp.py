@@ -21,19 +21,29 @@ def rows(method, task, budget, seeds=3, tau=0.5, test=94.0, recall=0.2, strategy
     return out
 
 
-def fake_results(convnp_tau=0.57, convnp_recall=0.3, ablation_tau=None):
+SIZE_TAUS = (0.30, 0.50, 0.58, 0.60, 0.61, 0.615, 0.62)  # ConvNP's tau at 50 ... 860 observed: rising, gains shrinking
+MAIN_BUDGET = {"nb101/cifar10": 172, "nb201/cifar10": 90, "nb201/cifar100": 90, "nb201/ImageNet16-120": 90}
+
+
+def size_rows(taus) -> list[dict]:
+    """ConvNP on the sizes block's tasks at every size but the main comparison's (that cell is the main block's)."""
+    out = []
+    for task in ("nb101/cifar10", "nb201/ImageNet16-120"):
+        for b, tau in zip(convnp.training_sizes(), taus, strict=True):
+            out += [] if b == MAIN_BUDGET[task] else rows("ConvNP", task, b, tau=tau)
+    return out
+
+
+def fake_results(convnp_tau=0.57, convnp_recall=0.3, ablation_tau=None, size_taus=SIZE_TAUS):
     r = []
-    for task, b in (("nb101/cifar10", 172), ("nb201/cifar10", 90), ("nb201/cifar100", 90), ("nb201/ImageNet16-120", 90)):
+    for task, b in MAIN_BUDGET.items():
         r += rows("ConvNP", task, b, tau=convnp_tau, recall=convnp_recall, test=94.1)
         r += rows("CARL", task, b, tau=0.68, recall=0.2, test=94.0)
         r += rows("LR", task, b, tau=0.46, recall=0.1, test=93.5)
         r += rows("RS", task, b, strategy="random", test=93.0)
     for name, test in (("ConvNP (MSE)", 93.0), ("ConvNP (Ranking)", 92.0), ("ConvNP (ML)", 93.8), ("ConvNP (no split)", 93.8), ("ConvNP (no synthetic)", 93.5)):
         r += rows(name, "nb101/cifar10", 172, test=test, tau=convnp_tau - 0.05 if ablation_tau is None else ablation_tau)
-    for task in ("nb101/cifar10", "nb201/ImageNet16-120"):
-        for b, tau in zip((50, 344, 860), (0.3, 0.6, 0.62)):
-            r += rows("ConvNP", task, b, tau=tau)
-    return pd.DataFrame(r)
+    return pd.DataFrame(r + size_rows(size_taus))
 
 
 def test_section_renders_tables_figure_and_passing_checks():
@@ -46,7 +56,8 @@ def test_section_renders_tables_figure_and_passing_checks():
 
 
 def test_checks_fail_when_the_claims_do_not_hold():
-    bad = fake_results(convnp_tau=0.3, convnp_recall=0.05)  # below CARL's recall and LR's tau
+    # below CARL's recall and LR's tau; the sizes curve still rises through the main cells' 0.3
+    bad = fake_results(convnp_tau=0.3, convnp_recall=0.05, size_taus=(0.10, 0.25, 0.32, 0.33, 0.34, 0.345, 0.35))
     ctx = ReportContext(bad)
     convnp.render(bad, ctx)
     states = {c["claim"][:25]: c["state"] for c in ctx.checks}
@@ -107,3 +118,17 @@ def test_unlabelled_search_baselines_are_read_under_the_paper_names():
     df["predictor"] = ["none"] * 6 + ["evolution"] * 3  # a (hypothetical) predictor whose label is "evolution" keeps it
     got = convnp.study_rows(df).groupby("method")["predictor"].agg(set).to_dict()
     assert got == {"RS": {"none"}, "RE": {"none"}, "evolution": {"evolution"}}
+
+
+def test_more_data_needs_every_step_to_improve_and_the_first_to_gain_most():
+    def verdict(taus):  # the sizes block alone, every size its own cell
+        sized = [r for task in ("nb101/cifar10", "nb201/ImageNet16-120")
+                 for b, tau in zip(convnp.training_sizes(), taus, strict=True) for r in rows("ConvNP", task, b, tau=tau)]
+        df = convnp.study_rows(pd.DataFrame(sized))
+        return checks.check_more_data(ReportContext(df), df)
+
+    assert verdict(SIZE_TAUS).verdict == "reproduced"
+    dips = verdict((0.30, 0.45, 0.55, 0.60, 0.61, 0.63, 0.62))  # higher at 860 than at 50, but not consistently
+    assert dips.verdict == "contradicted" and "688 observed (consistently)" in min(dips.parts, key=lambda p: p.diff).label
+    late = verdict((0.30, 0.32, 0.34, 0.36, 0.50, 0.60, 0.62))  # every step up, the largest gains late
+    assert late.verdict == "contradicted" and any("largest at low data" in p.label and p.level == "contradicted" for p in late.parts)
