@@ -332,7 +332,7 @@ def _protocol_facts(rows: pd.DataFrame, protocol: str, train_metric: str, eval_m
     isomorphic architectures count, the seeds and how each model was configured."""
     ok = rows[rows["status"] == "ok"]
     seeds = sorted(int(s) for s in ok["seed"].dropna().unique())
-    params = rows["protocol_params"].dropna().map(lambda p: A._short_params(p)).unique()
+    params = {A._short_params(p) for p in rows["protocol_params"].dropna().unique()}
     facts = []
     if protocol == "predict":
         sets = {dict(json.loads(p or "{}")).get("eval_set", "space") for p in rows["protocol_params"].dropna().unique()}
