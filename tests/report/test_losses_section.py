@@ -115,6 +115,21 @@ def test_ranking_small_is_about_nb201_and_nbgraph_at_the_sweeps_smallest_portion
     assert checks.small_cells() == [("nb201/cifar10", 0.001), ("nbgraph/cora", 0.005)]
 
 
+def test_ranking_small_shows_warp_alone_beside_the_deciding_category_comparison(ctx):
+    # Ranking losses beat WARP at the smallest portion, but a weighted loss other than WARP beats them:
+    # the category comparison decides (contradicted); "WARP alone" agrees and is shown, not deciding.
+    out = []
+    for task, budget in checks.small_cells():
+        for loss in section.STUDY_LOSSES:
+            n10 = {"warp": 60, "ew": 2}.get(loss, 10 if section.loss_category()[loss] == "ranking" else 40)
+            out += rows(task, "gcn", loss, budget, n_train=10, p05=0.3, n10=n10, tau=0.4)
+    v = checks.check_ranking_small(ctx, section.study_rows(pd.DataFrame(out)))
+    assert v.verdict == "contradicted"
+    alone = [p for p in v.parts if p.label.startswith("WARP alone: ")]
+    assert len(alone) == 2 and not any(p.deciding for p in alone) and {p.level for p in alone} == {"reproduced"}
+    assert all("vs best weighted (ew)" in p.label for p in v.deciding)
+
+
 def test_ranking_small_without_those_cells_is_insufficient_whatever_else_was_swept(ctx):
     # The 30-seed run's accident: sweeps at 0.3 % and 1 % on TransNAS and Cora, none on NB201.
     out = []
