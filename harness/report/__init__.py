@@ -454,8 +454,8 @@ def _curves(agg: pd.DataFrame, metrics: list[str], hib: dict[str, bool], ctx: Re
     if not curve_metrics:
         return ""
     shown = plots.top_methods(agg, curve_metrics[0], hib[curve_metrics[0]])
-    fig = plots.budget_curves(agg[agg["method"].isin(shown)], curve_metrics, ctx.palette)
-    if fig is None:
+    svg = plots.budget_curves(agg[agg["method"].isin(shown)], curve_metrics, ctx.palette)
+    if svg is None:
         return ""
     labels = [A.metric_info(m).label for m in curve_metrics]
     names = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
@@ -466,7 +466,7 @@ def _curves(agg: pd.DataFrame, metrics: list[str], hib: dict[str, bool], ctx: Re
         else ""
     )
     caption = f"{names} versus training size ({which}mean over seeds, band = ± 1 std)."
-    return ctx.figure(fig, caption, tight=False)  # budget_curves sets its own margins
+    return ctx.svg_figure(svg, caption)
 
 
 def _rank_figure(agg: pd.DataFrame, metrics: list[str], hib: dict[str, bool], ctx: ReportContext) -> str:

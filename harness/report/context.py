@@ -305,10 +305,17 @@ class ReportContext:
             fig.savefig(buf, format="png", dpi=110, bbox_inches=bbox, metadata={"Software": None})
             mime = "image/png"
         _close(fig)
-        data = base64.b64encode(buf.getvalue()).decode()
+        return self._embed(buf.getvalue(), mime, caption)
+
+    def svg_figure(self, svg: str, caption: str | None = None) -> str:
+        """An SVG document written without matplotlib (``svgplot``), embedded as ``figure`` embeds one."""
+        return self._embed(svg.encode(), "image/svg+xml", caption)
+
+    @staticmethod
+    def _embed(data: bytes, mime: str, caption: str | None) -> str:
         cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
         alt = escape(caption or "figure")
-        return f'<figure><img src="data:{mime};base64,{data}" alt="{alt}">{cap}</figure>'
+        return f'<figure><img src="data:{mime};base64,{base64.b64encode(data).decode()}" alt="{alt}">{cap}</figure>'
 
     # -- tables ------------------------------------------------------------------------
     def table(

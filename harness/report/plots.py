@@ -1,7 +1,8 @@
 """Report figures: one colour per method across the whole report, metric-vs-budget curves.
 
 Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot global state), so
-rendering is thread-safe and needs no display; ``ReportContext.figure`` embeds them.
+rendering is thread-safe and needs no display; ``ReportContext.figure`` embeds them. The
+budget curves, one per leaderboard, are written as SVG text (``svgplot``) for speed.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ def pick_curve_metrics(metrics: list[str]) -> list[str]:
 
 
 MAX_CURVES = 10
-MAX_MARKERS = 400  # points per axes above which budget_curves draws lines without markers
 
 
 def top_methods(agg: pd.DataFrame, metric: str, higher_is_better: bool, k: int = MAX_CURVES) -> list[str]:
@@ -61,109 +61,36 @@ def top_methods(agg: pd.DataFrame, metric: str, higher_is_better: bool, k: int =
     return score.index[:k].tolist()
 
 
-def budget_curves(
-    agg: pd.DataFrame, metrics: list[str], colours: Mapping[str, str], *, title: str | None = None
-) -> Figure | None:
-    """Mean ± std (band) of each metric versus training size, one line per method.
+def budget_curves(agg: pd.DataFrame, metrics: list[str], colours: Mapping[str, str]) -> str | None:
+    """Mean ± std (band) of each metric versus training size, one line per method: an SVG
+    document (``svgplot``: a full-scale report draws hundreds of these; matplotlib is slower by ~50x).
 
     ``agg`` is ``aggregate(rows, ["budget", "method"], metrics)`` (callers keep it to about
     ``MAX_CURVES`` methods: more lines are unreadable). The x axis is the mean number of
-    training architectures (log scale when it spans a decade); returns None when there are
-    fewer than two budgets to draw a curve through.
+    training architectures (log scale when it spans a decade), with a tick at each budget when
+    there are at most 8 (fractions say their percentage too); None when there are fewer than
+    two budgets to draw a curve through.
     """
+    from nasbench_harness.report import svgplot
+
     if agg.empty or agg["budget"].nunique() < 2 or not metrics:
         return None
-    import matplotlib as mpl
-
-    n_methods = agg["method"].nunique()
-    ncol = n_methods if n_methods <= 6 else 5
-    legend_rows = -(-n_methods // ncol)
-    width, height = 4.3 * len(metrics), 3.0 + 0.2 * legend_rows
-    with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(width, height))
-        # Fixed margins (inches) instead of a layout engine: one draw per figure, not three.
-        fig.subplots_adjust(
-            left=0.5 / width,
-            right=1 - 0.15 / width,
-            top=1 - 0.3 / height,
-            bottom=(0.8 + 0.2 * legend_rows) / height,
-            wspace=0.25,
-        )
-        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-        x_col = "n_train" if "n_train" in agg.columns and agg["n_train"].notna().all() else "budget"
-        xs = agg[x_col].to_numpy(dtype=float)
-        log_x = np.nanmin(xs) > 0 and np.nanmax(xs) / np.nanmin(xs) >= 8
-        handles: list = []
-        for ax, metric in zip(axes, metrics, strict=True):
-            if log_x:  # before drawing: set_xscale resets the tick locators set below
-                ax.set_xscale("log")
-            drawn = _draw_metric(ax, agg, metric, x_col, colours)
-            handles = handles or drawn
+    x_col = "n_train" if "n_train" in agg.columns and agg["n_train"].notna().all() else "budget"
+    xs = agg[x_col].to_numpy(dtype=float)
+    log_x = bool(np.nanmin(xs) > 0 and np.nanmax(xs) / np.nanmin(xs) >= 8)
+    panels = []
+    for metric in metrics:
+        series = svgplot.series_of(agg, metric, x_col, colours)
+        if series:
             info = metric_info(metric)
-            # a fixed title height: matplotlib's automatic one measures every tick label again
-            ax.set_title(f"{info.label} {'↑' if info.higher_is_better else '↓'}", y=1.02)
-            ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
-            ax.set_xlabel("training architectures" if x_col == "n_train" else "budget")
-        if handles:
-            fig.legend(
-                handles,
-                [h.get_label() for h in handles],
-                loc="lower center",
-                bbox_to_anchor=(0.5, 0.0),
-                ncol=ncol,
-                fontsize=8,
-                handlelength=1.5,
-            )
-        if title:
-            fig.suptitle(title, fontsize=10)
-    return fig
-
-
-def _draw_metric(ax, agg: pd.DataFrame, metric: str, x_col: str, colours: Mapping[str, str]) -> list:
-    """Every method's mean line, ± std band and points as three artists per axes (a
-    LineCollection, a PolyCollection, one scatter) rather than three per method: drawing
-    and writing the SVG cost per artist, and a full-scale report has hundreds of curves.
-    Returns legend handles (one proxy line per method drawn)."""
-    from matplotlib.collections import LineCollection, PolyCollection
-    from matplotlib.lines import Line2D
-
-    mean_col, std_col = f"{metric}.mean", f"{metric}.std"
-    if mean_col not in agg.columns:
-        return []
-    lines, bands, points, colour_of_line, colour_of_point, handles = [], [], [], [], [], []
-    for method, g in agg.sort_values(x_col).groupby("method", sort=True):
-        x = g[x_col].to_numpy(dtype=float)
-        m = g[mean_col].to_numpy(dtype=float)
-        s = np.nan_to_num(g[std_col].to_numpy(dtype=float))
-        ok = np.isfinite(m)
-        if not ok.any():
-            continue
-        colour = colours.get(method, "#777777")
-        x, m, s = x[ok], m[ok], s[ok]
-        lines.append(np.column_stack([x, m]))
-        bands.append(np.concatenate([np.column_stack([x, m - s]), np.column_stack([x[::-1], (m + s)[::-1]])]))
-        points.append(lines[-1])
-        colour_of_line.append(colour)
-        colour_of_point += [colour] * len(x)
-        handles.append(Line2D([], [], color=colour, linewidth=1.6, marker="o", markersize=3, label=method))
-    if not lines:
-        return []
-    ax.add_collection(PolyCollection(bands, facecolors=colour_of_line, alpha=0.15, linewidths=0))
-    ax.add_collection(LineCollection(lines, colors=colour_of_line, linewidths=1.6))
-    xy = np.concatenate(points)
-    if len(xy) <= MAX_MARKERS:  # markers show where the budgets are; past that they are clutter
-        ax.scatter(xy[:, 0], xy[:, 1], s=9, c=colour_of_point, linewidths=0, zorder=3)
-    ax.autoscale_view()
+            panels.append(svgplot.Panel(f"{info.label} {'↑' if info.higher_is_better else '↓'}", series))
+    if not panels:
+        return None
     budgets = agg[["budget", x_col]].drop_duplicates("budget").sort_values(x_col)
+    xticks = None
     if x_col == "n_train" and len(budgets) <= 8:
-        # A tick at each budget (a log axis's own minor labels collide): fractions say their percentage too.
-        ax.set_xticks(budgets[x_col].to_numpy(dtype=float), minor=False)
-        ax.set_xticklabels(
-            [f"{int(n):,}\n({format_budget(b)})" if b < 1 else f"{int(n):,}" for b, n in budgets.itertuples(index=False)],
-            fontsize=7,
-        )
-        ax.minorticks_off()
-    return handles
+        xticks = [(float(n), f"{int(n):,}\n({format_budget(b)})" if b < 1 else f"{int(n):,}") for b, n in budgets.itertuples(index=False)]
+    return svgplot.line_chart(panels, log_x=log_x, xticks=xticks, xlabel="training architectures" if x_col == "n_train" else "budget")
 
 
 MAX_LABELLED_RANKS = 8  # methods named and coloured in a rank plot; the rest are grey lines

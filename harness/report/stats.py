@@ -298,19 +298,34 @@ def rank_test(values, *, higher_is_better, metric: str = "", alpha: float = ALPH
 def _wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sided Wilcoxon signed-rank p of ``a - b`` (zero differences dropped, scipy's default);
     1 when every difference is zero (nothing to tell apart)."""
-    d = a - b
-    if not np.any(d != 0):
-        return 1.0
+    return float(wilcoxon_columns((a - b)[:, None])[0])
+
+
+def wilcoxon_columns(d: np.ndarray) -> np.ndarray:
+    """``_wilcoxon`` of every column of the differences ``d`` (blocks x pairs), the same numbers
+    as one scipy call per column: the columns without zeros or tied |d| (scipy's exact test up to
+    50 blocks for each) go to scipy in one vectorised call, which answers them identically; the
+    others one by one (scipy picks the method per call from that column's zeros and ties)."""
+    out = np.ones(d.shape[1])
+    if not len(d):
+        return np.full(d.shape[1], math.nan)
+    nonzero = (d != 0).any(axis=0)
+    srt = np.sort(np.abs(d), axis=0)
+    clean = (d != 0).all(axis=0) & ((np.diff(srt, axis=0) != 0).all(axis=0) if len(d) > 1 else True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # few non-zero differences: scipy warns and still answers
-        return float(stats.wilcoxon(a, b).pvalue)
+        if clean.any():
+            out[clean] = stats.wilcoxon(d[:, clean], axis=0).pvalue
+        for k in np.flatnonzero(nonzero & ~clean):
+            out[k] = stats.wilcoxon(d[:, k]).pvalue
+    return out
 
 
 def _pairs(names: list[str], oriented: np.ndarray, omnibus_rejects: bool, alpha: float) -> pd.DataFrame:
     """Every pair (in mean-rank order) with its Wilcoxon p, Holm-adjusted p and verdict."""
-    rows = [(names[i], names[j], _wilcoxon(oriented[:, i], oriented[:, j]) if len(oriented) else math.nan)
-            for i in range(len(names)) for j in range(i + 1, len(names))]
-    pairs = pd.DataFrame(rows, columns=["a", "b", "p"])
+    i, j = np.triu_indices(len(names), 1)
+    p = wilcoxon_columns(oriented[:, i] - oriented[:, j]) if len(i) else np.array([])
+    pairs = pd.DataFrame({"a": [names[k] for k in i], "b": [names[k] for k in j], "p": p})
     pairs["p_holm"] = holm(pairs["p"].to_numpy()) if len(pairs) else []
     pairs["significant"] = bool(omnibus_rejects) & (pairs["p_holm"] < alpha)
     return pairs

@@ -67,6 +67,23 @@ def _constructed(separated) -> stats.RankTest:
                           separated=frozenset(frozenset(p) for p in separated))
 
 
+@pytest.mark.parametrize("n", [1, 2, 5, 20, 50, 51, 80])
+def test_the_vectorised_wilcoxon_gives_scipys_p_of_each_pair_with_zeros_and_ties(n):
+    # scipy picks exact or normal approximation per call from the column's zeros and ties (and n);
+    # the vectorised path must give the very same numbers, column by column.
+    import warnings
+
+    x = np.round(np.random.default_rng(n).normal(size=(n, 9)), 3)
+    x[:, 3] = x[:, 2]  # every difference zero
+    x[: min(2, n), 5] = x[: min(2, n), 4]  # some zeros
+    x[:, 7] = np.round(x[:, 7], 1)  # ties in |d|
+    i, j = np.triu_indices(9, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = [1.0 if not np.any(x[:, a] != x[:, b]) else sps.wilcoxon(x[:, a], x[:, b]).pvalue for a, b in zip(i, j, strict=True)]
+    assert np.array_equal(stats.wilcoxon_columns(x[:, i] - x[:, j]), np.array(want))
+
+
 def test_cliques_when_a_and_c_differ_but_b_is_close_to_both():
     test = _constructed([("A", "C")])
     assert test.cliques() == [("A", "B"), ("B", "C")]

@@ -1,0 +1,78 @@
+"""The budget curves written as SVG text (report/svgplot.py via plots.budget_curves)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+from nasbench_harness.report import plots, svgplot
+
+NS = {"s": "http://www.w3.org/2000/svg"}
+COLOURS = {"a<b & c": "#1f77b4", "gcn+hr": "#ff7f0e", "rf@onehot": "#2ca02c"}
+
+
+def agg(budgets=(0.001, 0.01, 0.1), n_space=15625, methods=tuple(COLOURS)) -> pd.DataFrame:
+    rows = []
+    for k, m in enumerate(methods):
+        for b in budgets:
+            rows.append({"budget": b, "method": m, "n_train": round(b * n_space), "kendall_tau.mean": 0.2 + 0.1 * k + b,
+                         "kendall_tau.std": 0.02, "n@10.mean": 30 - 5 * k, "n@10.std": 3.0})
+    return pd.DataFrame(rows)
+
+
+def parse(svg: str) -> ET.Element:
+    assert svg.startswith('<?xml version="1.0" encoding="utf-8"?>')
+    return ET.fromstring(svg.split("\n", 1)[1])
+
+
+def test_curves_are_valid_svg_with_a_line_band_and_legend_entry_per_method():
+    svg = plots.budget_curves(agg(), ["kendall_tau", "n@10"], COLOURS)
+    root = parse(svg)
+    lines = [p for p in root.iterfind(".//s:path", NS) if p.get("stroke-width") == "1.6" and p.find("s:title", NS) is not None]
+    assert [p.find("s:title", NS).text for p in lines] == list(COLOURS) * 2  # two panels, one line per method each
+    assert {p.get("stroke") for p in lines} == set(COLOURS.values())
+    bands = [p for p in root.iterfind(".//s:path", NS) if p.get("fill-opacity") == "0.15"]
+    assert len(bands) == 6 and all(b.get("d").endswith("Z") for b in bands)
+    texts = ["".join(t.itertext()) for t in root.iterfind(".//s:text", NS)]
+    assert "Kendall τ ↑" in texts and any(t.startswith("N@10") and t.endswith("↓") for t in texts)
+    assert "a<b & c" in texts  # escaped in the document, the name itself when read
+    assert "a<b & c" not in svg and "a&lt;b &amp; c" in svg
+
+
+def test_a_tick_at_each_budget_says_its_size_and_portion_and_values_map_upwards():
+    root = parse(plots.budget_curves(agg(), ["kendall_tau"], COLOURS))
+    ticks = ["|".join(t.itertext()) for t in root.iterfind(".//s:text", NS) if t.find("s:tspan", NS) is not None]
+    assert ticks == ["16|(0.1%)", "156|(1%)", "1,562|(10%)"]
+    line = next(p for p in root.iterfind(".//s:path", NS) if p.find("s:title", NS) is not None)
+    xy = np.array([[float(v) for v in pt.split(",")] for pt in re.split("[ML]", line.get("d"))[1:]])
+    assert (np.diff(xy[:, 0]) > 0).all()  # x grows with the budget
+    assert (np.diff(xy[:, 1]) < 0).all()  # a higher tau is higher on the page (smaller y)
+    # log x: distance along x is proportional to the log of the training size
+    per_decade = np.diff(xy[:, 0]) / np.diff(np.log10([16, 156, 1562]))
+    assert per_decade[0] == pytest.approx(per_decade[1], abs=0.2)
+
+
+def test_y_ticks_are_matplotlibs_choice_and_labelled_with_enough_decimals():
+    from matplotlib.ticker import MaxNLocator
+
+    a = agg()
+    root = parse(plots.budget_curves(a, ["kendall_tau"], COLOURS))
+    labels = [t.text for t in root.iterfind(".//s:text", NS) if t.get("text-anchor") == "end"]
+    lo, hi = svgplot._limits(float((a["kendall_tau.mean"] - 0.02).min()), float((a["kendall_tau.mean"] + 0.02).max()), False)
+    want = [v for v in MaxNLocator(nbins=5).tick_values(lo, hi) if lo <= v <= hi]
+    assert [float(x) for x in labels] == pytest.approx(want) and all(len(x.split(".")[1]) == 2 for x in labels)
+
+
+def test_markers_are_left_out_past_the_limit_and_one_budget_draws_nothing():
+    many = agg(budgets=tuple(np.geomspace(0.001, 0.5, 150)), methods=("gcn+hr", "rf@onehot", "x"))
+    assert plots.budget_curves(many, ["kendall_tau"], COLOURS).count("<circle") == 3  # 450 points: the legend's only
+    assert plots.budget_curves(agg(), ["kendall_tau"], COLOURS).count("<circle") == 9 + 3  # a marker per budget, and the legend's
+    assert plots.budget_curves(agg(budgets=(0.01,)), ["kendall_tau"], COLOURS) is None
+
+
+def test_the_same_curves_are_the_same_bytes():
+    a = agg()
+    assert plots.budget_curves(a, ["kendall_tau", "n@10"], COLOURS) == plots.budget_curves(a.copy(), ["kendall_tau", "n@10"], COLOURS)
