@@ -86,6 +86,9 @@ def build_report(
             for name, item in items:
                 _write(out_dir / folder / f"{name}.html", env.get_template(template).render(**common, **{key: item}))
                 written.add(f"{folder}/{name}.html")
+                for file, data in sorted((item.get("files") or {}).items() if isinstance(item, dict) else ()):
+                    _write(out_dir / folder / file, data)
+                    written.add(f"{folder}/{file}")
         for stale in _previously_written(out_dir) - written:  # our pages of comparisons or studies no longer in the results
             (out_dir / stale).unlink(missing_ok=True)
         _write(out_dir / WRITTEN_LIST, json.dumps(sorted(written)))
@@ -104,8 +107,9 @@ WRITTEN_LIST = ".nbh-report-pages.json"  # the pages the last report wrote ("boa
 
 
 def _previously_written(out_dir: Path) -> set[str]:
-    """Pages the last report wrote, as ``<folder>/<name>.html`` (a bare name is a board page,
-    as reports before the study pages listed them); anything else in the list is ignored."""
+    """Pages the last report wrote and the CSV files beside them, as ``<folder>/<name>.html|.csv`` (a
+    bare name is a board page, as reports before the study pages listed them); anything else in the
+    list is ignored."""
     try:
         names = json.loads((out_dir / WRITTEN_LIST).read_text())
     except (OSError, ValueError):
@@ -113,7 +117,7 @@ def _previously_written(out_dir: Path) -> set[str]:
     out = set()
     for n in names if isinstance(names, list) else []:
         folder, _, name = n.rpartition("/") if isinstance(n, str) else ("", "", "")
-        if name.endswith(".html") and not name.startswith(".") and folder in ("", BOARDS_DIR, STUDIES_DIR):
+        if name.endswith((".html", ".csv")) and not name.startswith(".") and folder in ("", BOARDS_DIR, STUDIES_DIR):
             out.add(f"{folder or BOARDS_DIR}/{name}")
     return out
 
@@ -129,12 +133,12 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, content: str | bytes) -> None:
     """Atomic write: a reader never sees half a page."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content.encode("utf-8") if isinstance(content, str) else content)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
         os.replace(tmp, path)
     except BaseException:
@@ -375,6 +379,7 @@ def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
     """Everything one comparison shows: meta, a table per budget, curves, failures, rows."""
     rows = A.select(results, comp)
     ok_rows = rows[rows["status"] == "ok"]
+    files_before = set(ctx.files)
     metrics = A.metric_columns(ok_rows)
     meta = _task_meta(rows, comp, ctx)
     hib = {m: A.higher_is_better(m, meta["higher_is_better"]) for m in metrics}
@@ -422,6 +427,8 @@ def _board(results: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
         "figure": figure,
         "failed_html": _failed_table(failed, ctx, csv=f"{comp['slug']}-failed.csv") if len(failed) else "",
         "rows_html": _rows_table(rows, metrics, ctx, comp["slug"]),
+        # files this board's page links to (its rows CSV): handed back with the board from a pool process
+        "files": {name: ctx.files.pop(name) for name in set(ctx.files) - files_before},
         "href": f"{BOARDS_DIR}/{comp['slug']}.html",
     }
 
@@ -490,7 +497,12 @@ def _rows_table(rows: pd.DataFrame, metrics: list[str], ctx: ReportContext, slug
     cols = ["method", "origin", "budget", "seed", "n_train", "status", *metrics, "finished_at", "key"]
     table = rows[[c for c in cols if c in rows.columns]].sort_values(["method", "budget", "seed"])
     table = table.assign(budget=table["budget"].map(A.format_budget))
-    return ctx.table(table, "Every result row behind this leaderboard", csv=f"{slug}-rows.csv", max_rows=1000)
+    # The CSV of every row is a file beside the page (the largest board has thousands of rows: as a
+    # data URI they would be most of a page); the page shows the first ROWS_SHOWN.
+    return ctx.table(table, "Every result row behind this leaderboard", csv=f"{slug}-rows.csv", max_rows=ROWS_SHOWN, csv_file=True)
+
+
+ROWS_SHOWN = 100  # result rows a leaderboard page shows (its CSV file holds every one)
 
 
 # -- ranking and failures -----------------------------------------------------------------

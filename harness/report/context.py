@@ -11,7 +11,7 @@ API (keyword arguments are optional):
     Mean and sample std (ddof=1) over the ok rows of each ``by`` group: the ``by``
     columns, ``n``, ``keys`` (run keys, ";"-joined), ``n_train`` (mean),
     ``<metric>.mean`` and ``<metric>.std``. ``metrics=None`` takes every metric column.
-``ctx.table(df, caption=None, sortable=True, fmt=None, best=None, csv="table.csv", max_rows=None, labels=None) -> str``
+``ctx.table(df, caption=None, sortable=True, fmt=None, best=None, csv="table.csv", max_rows=None, labels=None, csv_file=False) -> str``
     An HTML table. ``<m>.mean``/``<m>.std`` column pairs are merged into one "mean ± std"
     column headed by the metric's label and grouped by metric family. ``fmt``: a format
     spec (".3f"), a dict {column: spec or callable}, or a callable for every number
@@ -20,6 +20,8 @@ API (keyword arguments are optional):
     chooses columns and directions. A ``keys`` column becomes a tooltip on ``n`` and is
     kept in the downloadable CSV (``csv=None`` for no download link). ``labels`` renames
     headers ({column: label}); ``max_rows`` caps the rows shown (the CSV keeps all).
+    ``csv_file``: the CSV goes into ``ctx.files`` (written beside the page, linked by its
+    name) instead of into the page as a data URI: for the large tables of every result row.
     Clicking a header sorts when ``sortable``.
 ``ctx.tabs({label: html, ...}, title="", active=-1) -> str``
     Switchable panels (e.g. one table per budget), like the leaderboards' budget selector.
@@ -146,6 +148,7 @@ class ReportContext:
         self.results = results
         self.palette = dict(palette or {})
         self._table_counter = 0
+        self.files: dict[str, bytes] = {}  # files a page links to by name (csv_file tables), written beside it
         self.checks: list[dict] = []  # every claim check rendered, for the overview's summary
         self.verdicts: dict[str, list] = {}  # checks module -> its claims' Verdicts (panels and claims.json)
         self.section: tuple[str, str] = ("", "")  # (title, anchor) of the section rendering now
@@ -329,6 +332,7 @@ class ReportContext:
         csv: str | None = "table.csv",
         max_rows: int | None = None,
         labels: Mapping[str, str] | None = None,
+        csv_file: bool = False,
     ) -> str:
         """See the module docstring; returns ``<div class="table-wrap">…</div>``."""
         self._table_counter += 1
@@ -354,13 +358,18 @@ class ReportContext:
             more = f'<p class="more">Showing {max_rows:,} of {len(df):,} rows; the CSV has all of them.</p>'
         bar = ""
         if caption or csv:
-            link = _csv_link(df, csv) if csv else ""
+            link = self._csv_file_link(df, csv) if csv and csv_file else _csv_link(df, csv) if csv else ""
             bar = f'<div class="table-bar"><span class="caption">{escape(caption or "")}</span>{link}</div>'
         cls = "board sortable" if sortable else "board"
         return (
             f'<div class="table-wrap">{bar}<div class="scroll"><table class="{cls}">'
             f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table></div>{more}</div>"
         )
+
+    def _csv_file_link(self, df: pd.DataFrame, name: str) -> str:
+        self.files[name] = _csv_bytes(df)
+        return (f'<a class="csv" download="{escape(name)}" href="{escape(name)}" '
+                'title="Every row, in a CSV file beside this page">CSV</a>')
 
     def _column_cells(self, df, shown, col, fmt, hib: bool | None) -> list[str]:
         name, kind = col
@@ -378,7 +387,7 @@ class ReportContext:
                     continue
                 sd = f'<span class="sd">± {f(s)}</span>' if math.isfinite(s) else ""
                 cls = "num best" if b else "num"
-                out.append(f'<td class="{cls}" data-v="{float(m)!r}">{f(m)}{sd}</td>')
+                out.append(f'<td class="{cls}" data-v="{float(m):.7g}">{f(m)}{sd}</td>')
             return out
         series = shown[name]
         # object columns may still hold only numbers; typed columns say so by their dtype
@@ -391,7 +400,7 @@ class ReportContext:
             f = _formatter(spec, pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float))
             best = _best_mask(arr, hib)
             return [
-                f'<td class="num{" best" if b else ""}" data-v="{float(v)!r}">{f(v)}</td>'
+                f'<td class="num{" best" if b else ""}" data-v="{float(v):.7g}">{f(v)}</td>'
                 if math.isfinite(v)
                 else '<td class="num" data-v="">—</td>'
                 for v, b in zip(arr, best, strict=True)

@@ -34,13 +34,14 @@ def _board_html(index) -> str:
 
 
 def test_leaderboard_shows_independent_mean_and_std(report, rows):
+    # data-v (the sort key) keeps 7 significant digits: rel=1e-6 below
     html = report.read_text()
     ok = rows[rows["status"] == "ok"]
     for (task, budget, method), g in ok.groupby(["task", "budget", "method"]):
         tau = g["kendall_tau"].to_numpy()
         mean, std = float(np.mean(tau)), float(np.std(tau, ddof=1))
         shown = re.findall(rf'data-v="([^"]+)">{mean:.3f}<span class="sd">± {std:.3f}</span>', html)
-        assert any(float(v) == pytest.approx(mean, rel=1e-12) for v in shown), (task, budget, method)
+        assert any(float(v) == pytest.approx(mean, rel=1e-6) for v in shown), (task, budget, method)
         mae = g["mae"].to_numpy()
         assert f'>{mae.mean():.3f}<span class="sd">± {mae.std(ddof=1):.3f}</span>' in html
 
@@ -52,10 +53,10 @@ def test_best_mean_per_column_is_highlighted(report, rows):
     best_tau, best_mae = means["kendall_tau"].max(), means["mae"].min()  # MAE: lower is better
     best = [float(v) for v in re.findall(r'class="num best" data-v="([^"]+)"', html)]
     plain = [float(v) for v in re.findall(r'class="num" data-v="([^"]+)"', html) if v]
-    assert any(v == pytest.approx(best_tau, rel=1e-12) for v in best)
-    assert any(v == pytest.approx(best_mae, rel=1e-12) for v in best)
-    assert not any(v == pytest.approx(means["kendall_tau"].min(), rel=1e-12) for v in best)
-    assert any(v == pytest.approx(means["kendall_tau"].min(), rel=1e-12) for v in plain)
+    assert any(v == pytest.approx(best_tau, rel=1e-6) for v in best)
+    assert any(v == pytest.approx(best_mae, rel=1e-6) for v in best)
+    assert not any(v == pytest.approx(means["kendall_tau"].min(), rel=1e-6) for v in best)
+    assert any(v == pytest.approx(means["kendall_tau"].min(), rel=1e-6) for v in plain)
 
 
 def test_sorting_markup_tabs_and_seed_counts(report):
@@ -67,7 +68,7 @@ def test_sorting_markup_tabs_and_seed_counts(report):
         assert f">{label}</button>" in html
     # n seeds with the run keys as a tooltip
     assert re.search(
-        r'<td title="run keys: [0-9a-f]{12}, [0-9a-f]{12}, [0-9a-f]{12}" class="num" data-v="3.0">3</td>', html
+        r'<td title="run keys: [0-9a-f]{12}, [0-9a-f]{12}, [0-9a-f]{12}" class="num" data-v="3">3</td>', html
     )
 
 
@@ -97,9 +98,9 @@ def test_csv_downloads_trace_numbers_to_run_keys(report, rows):
         csv.set_index("method")["kendall_tau.mean"].sort_index(),
         ok.groupby("method")["kendall_tau"].mean().sort_index(),
     )
-    # The comparison page's rows CSV holds every row with its full run key.
-    link = re.search(r'download="nb201-cifar10-rows.csv" href="data:text/csv;base64,([^"]+)"', html)
-    rows_csv = pd.read_csv(io.StringIO(base64.b64decode(link.group(1)).decode()))
+    # The comparison page's rows CSV, a file beside the page, holds every row with its full run key.
+    assert re.search(r'download="nb201-cifar10-rows.csv" href="nb201-cifar10-rows.csv"', html)
+    rows_csv = pd.read_csv(report.parent / "boards" / "nb201-cifar10-rows.csv")
     assert set(rows_csv["key"]) == set(rows.loc[rows["task"] == "nb201/cifar10", "key"])
 
 
@@ -136,7 +137,7 @@ def test_single_budget_has_no_curve_and_single_seed_has_no_std(tmp_path):
     assert len(re.findall("data:image/svg\\+xml", html)) == 1 and "Critical-difference diagram" in html
     assert "Failed cells (0)" in html
     tau = rows.loc[rows["method"] == "gcn+hr", "kendall_tau"].iloc[0]
-    assert f'data-v="{float(tau)!r}">{tau:.3f}</td>' in html
+    assert f'data-v="{float(tau):.7g}">{tau:.3f}</td>' in html
 
 
 def test_broken_section_does_not_break_the_report(results_dir, tmp_path, monkeypatch):
@@ -244,7 +245,7 @@ def test_ctx_table_formats_and_escapes():
     df = pd.DataFrame({"name": ["<a>", "b"], "x": [1.23456, 2.5], "n@10.mean": [3.0, 1.0], "n@10.std": [0.5, np.nan]})
     html = ctx.table(df, caption="cap", fmt={"x": ".1f"}, best=True, csv=None)
     assert "&lt;a&gt;" in html and ">1.2</td>" in html and ">2.5</td>" in html
-    assert 'class="num best" data-v="1.0">1<' in html  # n@10: lower is better
+    assert 'class="num best" data-v="1">1<' in html  # n@10: lower is better
     assert "download=" not in html
     assert "N@10 ↓" in html
 
@@ -259,7 +260,7 @@ def test_cross_task_table_averages_task_means(report, rows):
         cells = re.findall(
             rf"<td>{re.escape(method)}</td><td class=\"num(?: best)?\" data-v=\"([^\"]+)\">{overall:.3f}</td>", html
         )
-        assert any(float(v) == pytest.approx(overall, rel=1e-12) for v in cells), method
+        assert any(float(v) == pytest.approx(overall, rel=1e-6) for v in cells), method
 
 
 def test_task_with_only_failed_cells_still_renders(tmp_path):
@@ -276,7 +277,7 @@ def test_rebuild_replaces_pages_of_vanished_comparisons(tmp_path):
     build_report(write_store(tmp_path / "a", make_rows()), out)
     assert (out / "boards" / "nb201-cifar100.html").exists()
     build_report(write_store(tmp_path / "b", make_rows(tasks=["nb201/cifar10"])), out)
-    assert sorted(p.name for p in (out / "boards").iterdir()) == ["nb201-cifar10.html"]
+    assert sorted(p.name for p in (out / "boards").iterdir()) == ["nb201-cifar10-rows.csv", "nb201-cifar10.html"]
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -359,7 +360,7 @@ def test_boards_rendered_in_a_process_pool_are_the_same_pages(tmp_path):
     alone = build_report(results, tmp_path / "one", jobs=1).parent
     pooled = build_report(results, tmp_path / "two", jobs=2).parent
     pages = sorted(p.name for p in (alone / "boards").iterdir())
-    assert len(pages) == 8 and pages == sorted(p.name for p in (pooled / "boards").iterdir())
+    assert len(pages) == 16 and pages == sorted(p.name for p in (pooled / "boards").iterdir())  # 8 pages, 8 rows CSVs
     for name in pages:
         assert _without_figures_and_dates((alone / "boards" / name).read_text()) == _without_figures_and_dates((pooled / "boards" / name).read_text())
     assert _without_figures_and_dates((alone / "index.html").read_text()) == _without_figures_and_dates((pooled / "index.html").read_text())
@@ -395,7 +396,12 @@ def test_each_study_section_gets_its_own_page_and_stale_ones_go(tmp_path, monkey
     monkeypatch.setattr(sections_mod, "discover", lambda: [])
     build_report(write_store(tmp_path / "r2", make_rows()), out)
     assert not page.exists()
-    assert sorted(p.name for p in (out / "boards").iterdir()) == ["nb201-cifar10.html", "nb201-cifar100.html"]
+    assert sorted(p.name for p in (out / "boards").iterdir()) == ["nb201-cifar10-rows.csv", "nb201-cifar10.html",
+                                                                   "nb201-cifar100-rows.csv", "nb201-cifar100.html"]
+    # a board no longer in the results leaves with its rows CSV; a file the report did not write stays
+    (out / "boards" / "mine.csv").write_text("a\n")
+    build_report(write_store(tmp_path / "r3", make_rows(tasks=["nb201/cifar10"])), out)
+    assert sorted(p.name for p in (out / "boards").iterdir()) == ["mine.csv", "nb201-cifar10-rows.csv", "nb201-cifar10.html"]
 
 
 def test_a_full_scale_index_shows_each_study_by_its_claims_linking_to_its_page(tmp_path, monkeypatch):

@@ -284,7 +284,7 @@ def test_the_report_checker_reads_every_page_and_names_broken_links(browser, rep
     sys.argv = ["check_report.py", "board"]  # a relative folder, as the README writes it
     assert check_report.main() == 0, capsys.readouterr().out
     assert f"checked {len(check_report.pages(folder))} pages" in capsys.readouterr().out
-    page = folder / "boards" / sorted(p.name for p in (folder / "boards").iterdir())[0]
+    page = folder / "boards" / sorted(p.name for p in (folder / "boards").glob("*.html"))[0]
     page.write_text(page.read_text().replace("</main>", '<a href="../boards/gone.html">x</a><script src="https://cdn.example/x.js"></script></main>'))
     assert check_report.main() == 1
     out = capsys.readouterr().out
