@@ -482,15 +482,15 @@ def _rank_figure(agg: pd.DataFrame, metrics: list[str], hib: dict[str, bool], ct
     if not curve_metrics:
         return ""
     metric = curve_metrics[0]
-    fig = plots.rank_plot(plots.budget_ranks(agg, metric, hib[metric]), ctx.palette)
-    if fig is None:
+    svg = plots.rank_plot(plots.budget_ranks(agg, metric, hib[metric]), ctx.palette)
+    if svg is None:
         return ""
     label = A.metric_info(metric).label
     caption = (
         f"Rank of every method at each budget by mean {label} over seeds (1 = best; ties share the average rank); "
         f"the {plots.MAX_LABELLED_RANKS} methods with the best mean rank are named, the others are grey."
     )
-    return ctx.figure(fig, caption, tight=False)
+    return ctx.svg_figure(svg, caption)
 
 
 def _rows_table(rows: pd.DataFrame, metrics: list[str], ctx: ReportContext, slug: str) -> str:

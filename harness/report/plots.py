@@ -108,53 +108,23 @@ def budget_ranks(agg: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.D
     return out.sort_values(["budget", "rank"]).reset_index(drop=True)
 
 
-def rank_plot(ranks: pd.DataFrame, colours: Mapping[str, str], *, title: str | None = None) -> Figure | None:
-    """A bump chart of ``budget_ranks``: x = budget (in order), y = rank (1 at the top). The
-    ``MAX_LABELLED_RANKS`` methods with the best mean rank are coloured and named at their last budget;
-    the others are thin grey lines, so that dozens of methods stay readable. None with fewer
-    than two budgets or three methods."""
+def rank_plot(ranks: pd.DataFrame, colours: Mapping[str, str]) -> str | None:
+    """A bump chart of ``budget_ranks`` as an SVG document (``svgplot``; one per leaderboard): x =
+    budget (in order), y = rank (1 at the top). The ``MAX_LABELLED_RANKS`` methods with the best
+    mean rank are coloured and named at their last budget; the others are thin grey lines, so
+    that dozens of methods stay readable. None with fewer than two budgets or three methods."""
+    from nasbench_harness.report import svgplot
+
     if ranks.empty or ranks["budget"].nunique() < 2 or ranks["method"].nunique() < 3:
         return None
-    import matplotlib as mpl
-    from matplotlib.collections import LineCollection
-
     budgets = sorted(ranks["budget"].unique())
     where = {b: i for i, b in enumerate(budgets)}
-    mean_rank = ranks.groupby("method")["rank"].mean().sort_values()
-    shown = list(mean_rank.index[:MAX_LABELLED_RANKS])
-    n_max = int(ranks["n"].max())
-    width, height = 0.7 + 1.1 * len(budgets) + 1.9, min(9.0, 1.2 + 0.2 * n_max)
-    with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(width, height))
-        fig.subplots_adjust(left=0.7 / width, right=1 - 1.9 / width, top=1 - 0.35 / height, bottom=0.55 / height)
-        ax = fig.add_subplot()
-        grey, coloured, colour_of = [], [], []
-        for method, g in ranks.groupby("method", sort=True):
-            xy = np.column_stack([g["budget"].map(where).to_numpy(dtype=float), g["rank"].to_numpy(dtype=float)])
-            if method in shown:
-                coloured.append(xy)
-                colour_of.append(colours.get(method, "#777777"))
-            else:
-                grey.append(xy)
-        ax.add_collection(LineCollection(grey, colors="#d1d5db", linewidths=0.8))
-        ax.add_collection(LineCollection(coloured, colors=colour_of, linewidths=2.0))
-        pts = np.concatenate(coloured)
-        ax.scatter(pts[:, 0], pts[:, 1], s=14, c=[c for c, xy in zip(colour_of, coloured, strict=True) for _ in xy], zorder=3, linewidths=0)
-        for method in shown:
-            g = ranks[ranks["method"] == method]
-            last = g.iloc[-1]
-            colour = colours.get(method, "#777777")
-            ax.annotate(method, (where[last["budget"]], last["rank"]), xytext=(6, 0), textcoords="offset points", ha="left", va="center", fontsize=7, color=colour)
-        ax.set_xlim(-0.15, len(budgets) - 0.85)
-        ax.set_ylim(n_max + 0.5, 0.5)
-        ax.set_xticks(range(len(budgets)), [format_budget(b) for b in budgets])
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=min(n_max, 10), integer=True))
-        ax.set_xlabel("training budget")
-        ax.set_ylabel("rank (1 = best)")
-        ax.grid(axis="x", visible=False)
-        if title:
-            ax.set_title(title, y=1.01)
-    return fig
+    shown = set(ranks.groupby("method")["rank"].mean().sort_values().index[:MAX_LABELLED_RANKS])
+    lines = [svgplot.RankLine(str(m), colours.get(m, "#777777") if m in shown else None,
+                              g["budget"].map(where).to_numpy(dtype=float), g["rank"].to_numpy(dtype=float))
+             for m, g in ranks.groupby("method", sort=True)]
+    return svgplot.bump_chart(lines, [format_budget(b) for b in budgets], int(ranks["n"].max()),
+                              xlabel="training budget", ylabel="rank (1 = best)")
 
 
 def cd_diagram(test, colours: Mapping[str, str] | None = None, *, title: str | None = None) -> Figure | None:

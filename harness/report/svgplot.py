@@ -136,8 +136,8 @@ def _panel(p: Panel, x0: float, *, log_x: bool, xticks: list[tuple[float, str]] 
     out += [f'<line x1="{_f(ax0 - 3.5)}" x2="{_f(ax0)}" y1="{_f(float(py(v)))}" y2="{_f(float(py(v)))}"/>' for v in yt]
     out += [f'<line x1="{_f(float(px(v)))}" x2="{_f(float(px(v)))}" y1="{_f(ay1)}" y2="{_f(ay1 + 3.5)}"/>' for v, _ in xticks]
     out.append("</g>")
-    out += [_text(ax0 - 6, float(py(v)) + 3, _tick_label(v, yd), size=8, anchor="end") for v in yt]
-    out += [_text(float(px(v)), ay1 + 14, label, size=7 if "\n" in label else 8) for v, label in xticks]
+    out += [_text(ax0 - 6, float(py(v)) + 3, _tick_label(v, yd), size=9, anchor="end") for v in yt]
+    out += [_text(float(px(v)), ay1 + 14, label, size=7 if "\n" in label else 9) for v, label in xticks]
     rows = max(label.count("\n") + 1 for _, label in xticks) if xticks else 1
     out.append(_text((ax0 + ax1) / 2, ay1 + 18 + 9 * rows, xlabel))
     out.append(_text((ax0 + ax1) / 2, TOP - 9, p.title, size=10))
@@ -191,3 +191,55 @@ def series_of(agg: pd.DataFrame, metric: str, x_col: str, colours: Mapping[str, 
         if ok.any():
             out.append(Series(str(method), colours.get(method, "#777777"), x[ok], m[ok], s[ok]))
     return out
+
+
+@dataclass(frozen=True)
+class RankLine:
+    """One method's ranks at the budgets it has (x: the budgets' positions); ``colour`` None: a grey line."""
+
+    label: str
+    colour: str | None
+    x: np.ndarray
+    rank: np.ndarray
+
+
+def bump_chart(lines: list[RankLine], xlabels: list[str], n_max: int, *, xlabel: str, ylabel: str) -> str:
+    """Ranks (1 at the top) across budgets in order: grey lines first, then the coloured ones with
+    markers and their label at their last point. Sizes as the matplotlib chart it replaces."""
+    nb = len(xlabels)
+    width, height = (0.7 + 1.1 * nb + 1.9) * PT, min(9.0, 1.2 + 0.2 * n_max) * PT
+    ax0, ax1, ay0, ay1 = 0.7 * PT, width - 1.9 * PT, 0.35 * PT, height - 0.55 * PT
+    xlo, xhi, ylo, yhi = -0.15, nb - 0.85, 0.5, n_max + 0.5
+
+    def px(v):
+        return ax0 + (np.asarray(v, dtype=float) - xlo) / (xhi - xlo) * (ax1 - ax0)
+
+    def py(v):  # rank 1 at the top
+        return ay0 + (np.asarray(v, dtype=float) - ylo) / (yhi - ylo) * (ay1 - ay0)
+
+    yt = [v for v in MaxNLocator(nbins=min(n_max, 10), integer=True).tick_values(1, n_max) if ylo <= v <= yhi]
+    out = [f'<g stroke="{GRID}" stroke-width="0.8">']
+    out += [f'<line x1="{_f(ax0)}" x2="{_f(ax1)}" y1="{_f(float(py(v)))}" y2="{_f(float(py(v)))}"/>' for v in yt]
+    out.append("</g>")
+    for line in sorted(lines, key=lambda r: r.colour is not None):  # grey under coloured
+        pts = "L".join(f"{_f(a)},{_f(b)}" for a, b in zip(px(line.x), py(line.rank), strict=True))
+        stroke, w = (line.colour, "2") if line.colour else ("#d1d5db", "0.8")
+        out.append(f'<path d="M{pts}" fill="none" stroke="{stroke}" stroke-width="{w}" stroke-linejoin="round"><title>{escape(line.label)}</title></path>')
+    for line in lines:
+        if line.colour:
+            out += [f'<circle cx="{_f(a)}" cy="{_f(b)}" r="2.1" fill="{line.colour}"/>' for a, b in zip(px(line.x), py(line.rank), strict=True)]
+            x, y = float(px(line.x[-1])) + 6, float(py(line.rank[-1])) + 2.5
+            out.append(f'<text x="{_f(x)}" y="{_f(y)}" font-size="7" fill="{line.colour}">{escape(line.label)}</text>')
+    out.append(f'<path d="M{_f(ax0)},{_f(ay0)}V{_f(ay1)}H{_f(ax1)}" fill="none" stroke="{AXIS}" stroke-width="0.8"/>')
+    out.append(f'<g stroke="{AXIS}" stroke-width="0.8">')
+    out += [f'<line x1="{_f(ax0 - 3.5)}" x2="{_f(ax0)}" y1="{_f(float(py(v)))}" y2="{_f(float(py(v)))}"/>' for v in yt]
+    out += [f'<line x1="{_f(float(px(i)))}" x2="{_f(float(px(i)))}" y1="{_f(ay1)}" y2="{_f(ay1 + 3.5)}"/>' for i in range(nb)]
+    out.append("</g>")
+    out += [_text(ax0 - 6, float(py(v)) + 3, f"{v:.0f}", size=9, anchor="end") for v in yt]
+    out += [_text(float(px(i)), ay1 + 14, label, size=9) for i, label in enumerate(xlabels)]
+    out.append(_text((ax0 + ax1) / 2, ay1 + 30, xlabel))
+    cy = (ay0 + ay1) / 2
+    out.append(f'<text x="{_f(14)}" y="{_f(cy)}" font-size="9" text-anchor="middle" transform="rotate(-90 14 {_f(cy)})">{escape(ylabel)}</text>')
+    head = (f'<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}pt" height="{_f(height)}pt" '
+            f'viewBox="0 0 {_f(width)} {_f(height)}" font-family="{FONT}" fill="{TEXT}">')
+    return "".join([head, '<rect width="100%" height="100%" fill="#ffffff"/>', *out, "</svg>"])

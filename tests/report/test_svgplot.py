@@ -76,3 +76,20 @@ def test_markers_are_left_out_past_the_limit_and_one_budget_draws_nothing():
 def test_the_same_curves_are_the_same_bytes():
     a = agg()
     assert plots.budget_curves(a, ["kendall_tau", "n@10"], COLOURS) == plots.budget_curves(a.copy(), ["kendall_tau", "n@10"], COLOURS)
+
+
+def test_the_rank_chart_names_the_best_eight_and_greys_the_rest_with_rank_one_on_top():
+    methods = [f"m{i:02d}" for i in range(12)]
+    a = pd.DataFrame([{"budget": b, "method": m, "kendall_tau.mean": 0.9 - 0.05 * i + (0.07 if (b, i) == (0.1, 3) else 0)}
+                      for b in (0.01, 0.1) for i, m in enumerate(methods)])
+    ranks = plots.budget_ranks(a, "kendall_tau", higher_is_better=True)
+    root = parse(plots.rank_plot(ranks, {m: f"#00{i:02d}00" for i, m in enumerate(methods)}))
+    lines = {p.find("s:title", NS).text: p for p in root.iterfind(".//s:path", NS) if p.find("s:title", NS) is not None}
+    assert sorted(lines) == methods
+    assert {m for m, p in lines.items() if p.get("stroke") == "#d1d5db"} == set(methods[8:])  # the worst four by mean rank
+    named = [t.text for t in root.iterfind(".//s:text", NS) if t.get("font-size") == "7"]
+    assert sorted(named) == methods[:8]
+    y = {m: [float(pt.split(",")[1]) for pt in re.split("[ML]", p.get("d"))[1:]] for m, p in lines.items()}
+    assert y["m00"][0] < y["m01"][0] < y["m11"][0]  # rank 1 highest on the page
+    assert y["m03"][1] < y["m02"][1]  # m03 overtakes m02 at the larger budget
+    assert plots.rank_plot(ranks[ranks["budget"] == 0.01], {}) is None  # one budget: no chart
