@@ -262,10 +262,12 @@ def _start_boards(results: pd.DataFrame, comps: list[dict], ctx: ReportContext, 
     """Start rendering every comparison's board; returns the function that waits for them.
 
     With enough boards they render in a pool of forked processes (figures and tables are
-    CPU-bound Python; a full-scale report has dozens of boards) while this process renders
-    the study sections, so both use every core. Forked (Linux only), the processes share the
-    loaded rows and imports with this one instead of paying both again; elsewhere, or when no
-    process can be had, the boards are rendered here, one after another, when collected.
+    CPU-bound Python; a full-scale report has over a hundred boards) while this process renders
+    the study sections; when it has done so, it takes back every board no process has started
+    and renders those itself, so that no core idles while boards are left. Forked (Linux only),
+    the processes share the loaded rows and imports with this one instead of paying both again;
+    elsewhere, or when no process can be had, the boards are rendered here, one after another,
+    when collected.
     """
     import multiprocessing
     import sys
@@ -281,7 +283,7 @@ def _start_boards(results: pd.DataFrame, comps: list[dict], ctx: ReportContext, 
     _SHARED = (results, comps, ctx)
     try:
         pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
-        pending = pool.map(_board_at, range(len(comps)), chunksize=max(1, len(comps) // (jobs * 2)))
+        futures = [pool.submit(_board_at, i) for i in range(len(comps))]
     except (BrokenProcessPool, OSError):  # no processes to be had (limits, memory)
         _SHARED = None
         return serial
@@ -289,11 +291,13 @@ def _start_boards(results: pd.DataFrame, comps: list[dict], ctx: ReportContext, 
     def collect() -> list[dict]:
         global _SHARED
         try:
-            return list(pending)
+            # the boards no process has started, taken back from the end of the queue
+            mine = {i for i in reversed(range(len(futures))) if futures[i].cancel()}
+            return [_board(results, comps[i], ctx) if i in mine else f.result() for i, f in enumerate(futures)]
         except (BrokenProcessPool, OSError):  # a process died: render them here
             return serial()
         finally:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)
             _SHARED = None
 
     return collect

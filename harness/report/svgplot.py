@@ -32,19 +32,31 @@ CHAR_W = 0.56  # mean glyph width in em of the sans-serif fonts, to size legend 
 
 @dataclass(frozen=True)
 class Series:
-    """One method's line: x, mean and std per budget (finite means only)."""
+    """One line: x and its mean per point, with a band from ``lo`` to ``hi`` (finite means only)."""
 
     label: str
     colour: str
     x: np.ndarray
     mean: np.ndarray
-    std: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class HLine:
+    """A dashed reference level across a panel (e.g. a baseline without an x axis of its own)."""
+
+    label: str
+    colour: str
+    y: float
 
 
 @dataclass(frozen=True)
 class Panel:
     title: str
     series: list[Series]
+    hlines: tuple[HLine, ...] = ()
 
 
 def _f(v: float) -> str:
@@ -61,11 +73,10 @@ def _text(x: float, y: float, s: str, *, size: float = 9, anchor: str = "middle"
 
 
 def _decimals(ticks: np.ndarray) -> int:
-    """Decimals that tell neighbouring ticks apart (at most 6)."""
-    if len(ticks) < 2:
-        return 2
-    step = float(np.min(np.diff(ticks)))
-    return 0 if step >= 1 else min(6, max(0, -math.floor(math.log10(step) + 1e-9)))
+    """The fewest decimals (at most 6) that write every tick exactly (0.15 needs two, not one)."""
+    ticks = np.asarray(ticks, dtype=float)
+    scale = max(1.0, float(np.max(np.abs(ticks)))) if len(ticks) else 1.0
+    return next((d for d in range(7) if np.allclose(np.round(ticks, d), ticks, rtol=0, atol=1e-9 * scale)), 6)
 
 
 def _tick_label(v: float, decimals: int) -> str:
@@ -95,12 +106,14 @@ def _ticks(lo: float, hi: float, log: bool) -> np.ndarray:
     return ticks[(ticks >= lo - 1e-12 * abs(hi - lo)) & (ticks <= hi + 1e-12 * abs(hi - lo))]
 
 
-def _panel(p: Panel, x0: float, *, log_x: bool, xticks: list[tuple[float, str]] | None, xlabel: str) -> list[str]:
-    """One panel's SVG elements, its axes' left edge at ``x0``."""
+def _panel(p: Panel, x0: float, y0: float, *, log_x: bool, xticks: list[tuple[float, str]] | None, xlabel: str,
+           ylabel: str = "") -> list[str]:
+    """One panel's SVG elements, its axes' top left corner at (``x0`` + LEFT, ``y0`` + TOP)."""
     out: list[str] = []
-    ax0, ax1, ay0, ay1 = x0 + LEFT, x0 + PANEL_W - RIGHT, TOP, TOP + PLOT_H
+    ax0, ax1, ay0, ay1 = x0 + LEFT, x0 + PANEL_W - RIGHT, y0 + TOP, y0 + TOP + PLOT_H
     xs = np.concatenate([s.x for s in p.series])
-    ys = np.concatenate([np.concatenate([s.mean - s.std, s.mean + s.std]) for s in p.series])
+    ys = np.concatenate([np.concatenate([s.mean, s.lo, s.hi]) for s in p.series] + [np.array([h.y for h in p.hlines])])
+    ys = ys[np.isfinite(ys)]
     xlo, xhi = _limits(float(xs.min()), float(xs.max()), log_x)
     ylo, yhi = _limits(float(ys.min()), float(ys.max()), False)
     fx = (lambda v: np.log10(v)) if log_x else (lambda v: np.asarray(v, dtype=float))
@@ -123,11 +136,19 @@ def _panel(p: Panel, x0: float, *, log_x: bool, xticks: list[tuple[float, str]] 
     out += [f'<line x1="{_f(float(px(v)))}" x2="{_f(float(px(v)))}" y1="{_f(ay0)}" y2="{_f(ay1)}"/>' for v, _ in xticks]
     out.append("</g>")
     for s in p.series:  # bands under lines under markers, as matplotlib's z-order had them
-        band = np.concatenate([np.column_stack([px(s.x), py(s.mean - s.std)]), np.column_stack([px(s.x[::-1]), py((s.mean + s.std)[::-1])])])
-        out.append(f'<path d="M{"L".join(f"{_f(a)},{_f(b)}" for a, b in band)}Z" fill="{s.colour}" fill-opacity="0.15"/>')
+        ok = np.isfinite(s.lo) & np.isfinite(s.hi)  # no band where there is no spread (one seed)
+        if ok.sum() >= 2:
+            x, lo, hi = s.x[ok], s.lo[ok], s.hi[ok]
+            band = np.concatenate([np.column_stack([px(x), py(lo)]), np.column_stack([px(x[::-1]), py(hi[::-1])])])
+            out.append(f'<path d="M{"L".join(f"{_f(a)},{_f(b)}" for a, b in band)}Z" fill="{s.colour}" fill-opacity="0.15"/>')
+    for h in p.hlines:
+        out.append(f'<line x1="{_f(ax0)}" x2="{_f(ax1)}" y1="{_f(float(py(h.y)))}" y2="{_f(float(py(h.y)))}" stroke="{h.colour}" '
+                   f'stroke-width="1" stroke-dasharray="4,2"><title>{escape(h.label)}</title></line>')
     for s in p.series:
         pts = "L".join(f"{_f(a)},{_f(b)}" for a, b in zip(px(s.x), py(s.mean), strict=True))
-        out.append(f'<path d="M{pts}" fill="none" stroke="{s.colour}" stroke-width="1.6" stroke-linejoin="round"><title>{escape(s.label)}</title></path>')
+        dash = ' stroke-dasharray="5,2.5"' if s.dashed else ""
+        out.append(f'<path d="M{pts}" fill="none" stroke="{s.colour}" stroke-width="1.6" stroke-linejoin="round"{dash}>'
+                   f'<title>{escape(s.label)}</title></path>')
     if sum(len(s.x) for s in p.series) <= MAX_MARKERS:
         for s in p.series:
             out += [f'<circle cx="{_f(a)}" cy="{_f(b)}" r="1.7" fill="{s.colour}"/>' for a, b in zip(px(s.x), py(s.mean), strict=True)]
@@ -140,38 +161,52 @@ def _panel(p: Panel, x0: float, *, log_x: bool, xticks: list[tuple[float, str]] 
     out += [_text(float(px(v)), ay1 + 14, label, size=7 if "\n" in label else 9) for v, label in xticks]
     rows = max(label.count("\n") + 1 for _, label in xticks) if xticks else 1
     out.append(_text((ax0 + ax1) / 2, ay1 + 18 + 9 * rows, xlabel))
-    out.append(_text((ax0 + ax1) / 2, TOP - 9, p.title, size=10))
+    out.append(_text((ax0 + ax1) / 2, ay0 - 9, p.title, size=10))
+    if ylabel:
+        cy = (ay0 + ay1) / 2
+        out.append(f'<text x="{_f(x0 + 9)}" y="{_f(cy)}" font-size="9" text-anchor="middle" transform="rotate(-90 {_f(x0 + 9)} {_f(cy)})">{escape(ylabel)}</text>')
     return out
 
 
-def _legend(series: list[Series], width: float, y0: float) -> tuple[list[str], float]:
-    """One entry per method, in rows of equal columns centred under the panels; returns the
-    elements and the legend's height."""
-    if not series:
+def _legend(entries: list[Series | HLine], width: float, y0: float) -> tuple[list[str], float]:
+    """One entry per label (a line with its marker, or dashed), in rows of equal columns centred
+    under the panels; returns the elements and the legend's height."""
+    if not entries:
         return [], 0.0
-    n = len(series)
-    ncol = n if n <= 6 else 5
-    col_w = min(width / ncol, 30 + CHAR_W * 8 * max(len(s.label) for s in series))
+    n = len(entries)
+    need = 30 + CHAR_W * 8 * max(len(s.label) for s in entries)  # swatch, gap and the longest label
+    ncol = max(1, min(n if n <= 6 else 5, int(width // need)))
+    col_w = min(width / ncol, need)
     left = (width - col_w * min(n, ncol)) / 2
     out = []
-    for i, s in enumerate(series):
+    for i, s in enumerate(entries):
         x, y = left + (i % ncol) * col_w, y0 + (i // ncol) * LEGEND_ROW
-        out.append(f'<path d="M{_f(x)},{_f(y)}h18" stroke="{s.colour}" stroke-width="1.6"/>')
-        out.append(f'<circle cx="{_f(x + 9)}" cy="{_f(y)}" r="1.7" fill="{s.colour}"/>')
+        dashed = isinstance(s, HLine) or s.dashed
+        dash = ' stroke-dasharray="4,2"' if dashed else ""
+        out.append(f'<path d="M{_f(x)},{_f(y)}h18" stroke="{s.colour}" stroke-width="1.6"{dash}/>')
+        if isinstance(s, Series):
+            out.append(f'<circle cx="{_f(x + 9)}" cy="{_f(y)}" r="1.7" fill="{s.colour}"/>')
         out.append(_text(x + 23, y + 3, s.label, size=8, anchor="start"))
     return out, LEGEND_ROW * (-(-n // ncol))
 
 
-def line_chart(panels: list[Panel], *, log_x: bool, xticks: list[tuple[float, str]] | None, xlabel: str) -> str:
-    """Panels side by side sharing one legend (the first panel's series): the SVG document."""
-    width = PANEL_W * len(panels)
+def line_chart(panels: list[Panel], *, log_x: bool, xticks: list[tuple[float, str]] | None, xlabel: str,
+               ncols: int | None = None, ylabel: str = "", title: str = "") -> str:
+    """Panels in a grid (side by side unless ``ncols``) sharing one legend (every label once, in
+    order of appearance), under an optional ``title``: the SVG document."""
+    ncols = min(ncols or len(panels), len(panels))
+    nrows = -(-len(panels) // ncols)
+    width = PANEL_W * ncols
     ticks_h = 18 + 9 * (max((label.count("\n") + 1 for _, label in xticks), default=1) if xticks else 1) + 14
-    legend_y = TOP + PLOT_H + ticks_h + 6
-    legend, legend_h = _legend(panels[0].series, width, legend_y)
-    height = legend_y + legend_h + 4
-    body: list[str] = []
+    title_h = 18.0 if title else 0.0
+    row_h = TOP + PLOT_H + ticks_h + 6
+    entries = list({e.label: e for p in panels for e in [*p.series, *p.hlines]}.values())
+    legend, legend_h = _legend(entries, width, title_h + row_h * nrows)
+    height = title_h + row_h * nrows + legend_h + 4
+    body: list[str] = [_text(width / 2, 13, title, size=10)] if title else []
     for i, p in enumerate(panels):
-        body += _panel(p, i * PANEL_W, log_x=log_x, xticks=xticks, xlabel=xlabel)
+        body += _panel(p, (i % ncols) * PANEL_W, title_h + (i // ncols) * row_h, log_x=log_x, xticks=xticks, xlabel=xlabel,
+                       ylabel=ylabel if i % ncols == 0 else "")
     head = (f'<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}pt" height="{_f(height)}pt" '
             f'viewBox="0 0 {_f(width)} {_f(height)}" font-family="{FONT}" fill="{TEXT}">')
     return "".join([head, '<rect width="100%" height="100%" fill="#ffffff"/>', *body, *legend, "</svg>"])
@@ -189,7 +224,7 @@ def series_of(agg: pd.DataFrame, metric: str, x_col: str, colours: Mapping[str, 
         s = np.nan_to_num(g[std_col].to_numpy(dtype=float)) if std_col in g.columns else np.zeros(len(g))
         ok = np.isfinite(m) & np.isfinite(x)
         if ok.any():
-            out.append(Series(str(method), colours.get(method, "#777777"), x[ok], m[ok], s[ok]))
+            out.append(Series(str(method), colours.get(method, "#777777"), x[ok], m[ok], m[ok] - s[ok], m[ok] + s[ok]))
     return out
 
 

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from nasbench_harness.report import stats
+from nasbench_harness.report import stats, svgplot
 from nasbench_harness.report.labels import validation_note
 from nasbench_harness.studies.losses import search_section as search
 
@@ -151,20 +151,23 @@ def _colour(ctx, g: pd.DataFrame) -> str:
     return ctx.color(str(g["method"].iloc[0])) if "method" in g.columns and len(g) else "#777777"
 
 
-def ci_lines(ax, df: pd.DataFrame, x: str, y: str, ctx, *, style: str = "-") -> None:
-    """Mean and 95% t band over seeds of ``y`` against ``x``, one line per ``family``."""
+def ci_series(df: pd.DataFrame, x: str, y: str, ctx, *, dashed: bool = False) -> list[svgplot.Series]:
+    """Mean and 95% t band over seeds of ``y`` against ``x``, one line per ``family`` (labelled
+    with its number of seeds); the report's SVG line charts draw them (``svgplot``)."""
     if df.empty:
-        return
+        return []
     table = df.pivot_table(index=["family", "seed"], columns=x, values=y, aggfunc="mean")
+    out = []
     for family, wide in table.groupby(level="family", sort=True):
         wide = wide.dropna(axis=1, how="all")
         if wide.empty:
             continue
         m, lo, hi = stats.mean_ci_columns(wide.to_numpy(dtype=float))
         xs = wide.columns.to_numpy(dtype=float)
+        ok = np.isfinite(m)
         colour = _colour(ctx, df[df["family"] == family])
-        ax.plot(xs, m, marker="o", ms=3, lw=1.5, ls=style, color=colour, label=f"{family} (n={len(wide)})")
-        ax.fill_between(xs, lo, hi, color=colour, alpha=0.15, lw=0)
+        out.append(svgplot.Series(f"{family} (n={len(wide)})", colour, xs[ok], m[ok], lo[ok], hi[ok], dashed=dashed))
+    return out
 
 
 def _ci(p: stats.Paired) -> str:
@@ -215,25 +218,20 @@ def _ci_frame(g: pd.DataFrame, metrics: list[str], ctx) -> pd.DataFrame:
     return out.rename_axis("family").reset_index()
 
 
-def curves_figure(ctx, g: pd.DataFrame, x: str, metrics: list[str], xlabel: str, title: str):
-    """One panel per metric: ``ci_lines`` of every family against ``x``."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(4.0 * len(metrics) + 1.8, 3.3))
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+def curves_figure(ctx, g: pd.DataFrame, x: str, metrics: list[str], xlabel: str, title: str) -> str | None:
+    """One panel per metric: ``ci_series`` of every family against ``x`` (an SVG document), a tick
+    at each size run (not at decades)."""
     xs = g[x].to_numpy(dtype=float)
-    for ax, metric in zip(axes, metrics, strict=True):
-        if xs.min() > 0 and xs.max() / xs.min() >= 8:
-            ax.set_xscale("log")
-        ci_lines(ax, g, x, metric, ctx)
-        ax.set_xticks(np.unique(xs), [f"{v:g}" for v in np.unique(xs)])  # the sizes run, not decades
-        ax.minorticks_off()
-        info = ctx.metric_info(metric)
-        ax.set_title(f"{info.label} {'↑' if info.higher_is_better else '↓'}")
-        ax.set_xlabel(xlabel)
-    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(title, fontsize=10)
-    return fig
+    panels = []
+    for metric in metrics:
+        series = ci_series(g, x, metric, ctx)
+        if series:
+            info = ctx.metric_info(metric)
+            panels.append(svgplot.Panel(f"{info.label} {'↑' if info.higher_is_better else '↓'}", series))
+    if not panels:
+        return None
+    log_x = bool(xs.min() > 0 and xs.max() / xs.min() >= 8)
+    return svgplot.line_chart(panels, log_x=log_x, xticks=[(float(v), f"{v:g}") for v in np.unique(xs)], xlabel=xlabel, title=title)
 
 
 def regressor_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -246,13 +244,13 @@ def within_html(ctx, df: pd.DataFrame) -> str:
         prec = precision_column(g)
         metrics = [m for m in (TAU, prec) if m and m in g.columns]
         x = "n_train" if g["n_train"].notna().all() else "budget"  # fractions asked: plot the counts they gave
-        fig = curves_figure(ctx, g, x, metrics, "training architectures", task)
+        svg = curves_figure(ctx, g, x, metrics, "training architectures", task)
         n_eval = pd.to_numeric(_col(g, "n_eval", np.nan), errors="coerce").median()
         caption = f"{task}: mean and 95% t band over seeds." + (
             f" {ctx.metric_info(prec).label}: the smallest T whose top T% holds ≥ {MIN_TOP} of the {n_eval:,.0f} evaluated cells."
             if prec and math.isfinite(n_eval) else "")
         frame = _ci_frame(g, metrics, ctx)
-        panels[task] = ctx.figure(fig, caption=caption) + ctx.table(
+        panels[task] = (ctx.svg_figure(svg, caption=caption) if svg else "") + ctx.table(
             frame, caption=f"{task}: mean ± 95% t half-width over seeds at each training size N", fmt=FMT,
             csv=f"surrogates-within-{task.replace('/', '-')}.csv")
     note = ctx.note("Each family is a regressor (or the LM) on one encoding, fitted on N sampled cells of the task and "
@@ -358,31 +356,26 @@ def cross_pairs(df: pd.DataFrame, shots: int = 0, metric: str = TAU, min_gain: f
 def fewshot_html(ctx, df: pd.DataFrame) -> str:
     if df["shots"].nunique() < 2:
         return ""
-    from matplotlib.figure import Figure
-
     panels = {}
     for task, g in df.groupby("task", sort=True):
-        sources = sorted(g["source"].unique())
-        cols = min(3, len(sources))
-        rows = -(-len(sources) // cols)
-        fig = Figure(figsize=(1.8 + 4.0 * cols, 3.3 * rows))
-        axes = fig.subplots(rows, cols, squeeze=False, gridspec_kw={"hspace": 0.45}).ravel()
-        for ax in axes[len(sources):]:
-            ax.set_visible(False)
-        for ax, source in zip(axes, sources, strict=False):
+        charts = []
+        for source in sorted(g["source"].unique()):
             gs = g[g["source"] == source]
-            ci_lines(ax, gs[~gs["baseline"]], "shots", TAU, ctx)
-            base = gs[gs["baseline"]]
+            series, base, hlines = ci_series(gs[~gs["baseline"]], "shots", TAU, ctx), gs[gs["baseline"]], ()
             if base["shots"].nunique() > 1:
-                ci_lines(ax, base, "shots", TAU, ctx, style="--")
+                series += ci_series(base, "shots", TAU, ctx, dashed=True)
             elif len(base):
-                ax.axhline(float(base[TAU].mean()), color="#111827", ls="--", lw=1, label=f"{BASELINE} (zero-shot)")
-            ax.set_title(f"source {source}", fontsize=9)
-            ax.set_xlabel("target cells added to training")
-        axes[0].set_ylabel("Kendall τ on the target ↑")
-        axes[cols - 1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        panels[task] = ctx.figure(fig, caption=f"Target {task}: τ against the number of target cells added to the "
-                                  "source's training set; mean and 95% t band over seeds; dashed: the baseline.")
+                hlines = (svgplot.HLine(f"{BASELINE} (zero-shot)", "#111827", float(base[TAU].mean())),)
+            if series:
+                charts.append(svgplot.Panel(f"source {source}", series, hlines))
+        if not charts:
+            continue
+        svg = svgplot.line_chart(charts, log_x=False, xticks=None, xlabel="target cells added to training", ncols=3,
+                                 ylabel="Kendall τ on the target ↑")
+        panels[task] = ctx.svg_figure(svg, caption=f"Target {task}: τ against the number of target cells added to the "
+                                      "source's training set; mean and 95% t band over seeds; dashed: the baseline.")
+    if not panels:
+        return ""
     return "<h4>Few-shot: τ against target shots</h4>" + ctx.tabs(panels, title="Target", active=0)
 
 

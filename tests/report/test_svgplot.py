@@ -93,3 +93,13 @@ def test_the_rank_chart_names_the_best_eight_and_greys_the_rest_with_rank_one_on
     assert y["m00"][0] < y["m01"][0] < y["m11"][0]  # rank 1 highest on the page
     assert y["m03"][1] < y["m02"][1]  # m03 overtakes m02 at the larger budget
     assert plots.rank_plot(ranks[ranks["budget"] == 0.01], {}) is None  # one budget: no chart
+
+
+def test_tick_labels_write_every_tick_exactly_and_the_legend_stays_inside():
+    assert [svgplot._tick_label(v, svgplot._decimals(np.array([0.35, 0.5, 0.65, 0.8]))) for v in (0.35, 0.5)] == ["0.35", "0.50"]
+    assert svgplot._decimals(np.array([10.0, 20.0])) == 0 and svgplot._tick_label(-0.0, 2) == "0.00"
+    long = {f"a surrogate with a long name {i}": c for i, c in enumerate(COLOURS.values())}
+    root = parse(plots.budget_curves(agg(methods=tuple(long)), ["kendall_tau"], long))
+    width = float(root.get("viewBox").split()[2])
+    starts = [float(t.get("x")) for t in root.iterfind(".//s:text", NS) if t.get("text-anchor") == "start"]
+    assert len(starts) == 3 and min(starts) > 0 and max(starts) + svgplot.CHAR_W * 8 * 30 <= width + 1
