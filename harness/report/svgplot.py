@@ -107,10 +107,12 @@ def _ticks(lo: float, hi: float, log: bool) -> np.ndarray:
 
 
 def _panel(p: Panel, x0: float, y0: float, *, log_x: bool, xticks: list[tuple[float, str]] | None, xlabel: str,
-           ylabel: str = "") -> list[str]:
+           ylabel: str = "", panel_w: float = PANEL_W) -> list[str]:
     """One panel's SVG elements, its axes' top left corner at (``x0`` + LEFT, ``y0`` + TOP)."""
     out: list[str] = []
-    ax0, ax1, ay0, ay1 = x0 + LEFT, x0 + PANEL_W - RIGHT, y0 + TOP, y0 + TOP + PLOT_H
+    ax0, ax1, ay0, ay1 = x0 + LEFT, x0 + panel_w - RIGHT, y0 + TOP, y0 + TOP + PLOT_H
+    if not p.series:  # nothing measured here: the title says which panel is empty
+        return [_text((ax0 + ax1) / 2, ay0 - 9, p.title, size=10), _text((ax0 + ax1) / 2, (ay0 + ay1) / 2, "no values", size=9)]
     xs = np.concatenate([s.x for s in p.series])
     ys = np.concatenate([np.concatenate([s.mean, s.lo, s.hi]) for s in p.series] + [np.array([h.y for h in p.hlines])])
     ys = ys[np.isfinite(ys)]
@@ -160,7 +162,8 @@ def _panel(p: Panel, x0: float, y0: float, *, log_x: bool, xticks: list[tuple[fl
     out += [_text(ax0 - 6, float(py(v)) + 3, _tick_label(v, yd), size=9, anchor="end") for v in yt]
     out += [_text(float(px(v)), ay1 + 14, label, size=7 if "\n" in label else 9) for v, label in xticks]
     rows = max(label.count("\n") + 1 for _, label in xticks) if xticks else 1
-    out.append(_text((ax0 + ax1) / 2, ay1 + 18 + 9 * rows, xlabel))
+    if xlabel:
+        out.append(_text((ax0 + ax1) / 2, ay1 + 18 + 9 * rows, xlabel))
     out.append(_text((ax0 + ax1) / 2, ay0 - 9, p.title, size=10))
     if ylabel:
         cy = (ay0 + ay1) / 2
@@ -191,12 +194,15 @@ def _legend(entries: list[Series | HLine], width: float, y0: float) -> tuple[lis
 
 
 def line_chart(panels: list[Panel], *, log_x: bool, xticks: list[tuple[float, str]] | None, xlabel: str,
-               ncols: int | None = None, ylabel: str = "", title: str = "") -> str:
+               ncols: int | None = None, ylabel: str | list[str] = "", title: str = "", panel_w: float = PANEL_W,
+               xlabel_last_row: bool = False) -> str:
     """Panels in a grid (side by side unless ``ncols``) sharing one legend (every label once, in
-    order of appearance), under an optional ``title``: the SVG document."""
+    order of appearance), under an optional ``title``: the SVG document. ``ylabel``: one for the
+    first column, or one per row; ``xlabel_last_row``: the x label under the bottom row only."""
     ncols = min(ncols or len(panels), len(panels))
     nrows = -(-len(panels) // ncols)
-    width = PANEL_W * ncols
+    ylabels = ylabel if isinstance(ylabel, list) else [ylabel] * nrows
+    width = panel_w * ncols
     ticks_h = 18 + 9 * (max((label.count("\n") + 1 for _, label in xticks), default=1) if xticks else 1) + 14
     title_h = 18.0 if title else 0.0
     row_h = TOP + PLOT_H + ticks_h + 6
@@ -205,8 +211,10 @@ def line_chart(panels: list[Panel], *, log_x: bool, xticks: list[tuple[float, st
     height = title_h + row_h * nrows + legend_h + 4
     body: list[str] = [_text(width / 2, 13, title, size=10)] if title else []
     for i, p in enumerate(panels):
-        body += _panel(p, (i % ncols) * PANEL_W, title_h + (i // ncols) * row_h, log_x=log_x, xticks=xticks, xlabel=xlabel,
-                       ylabel=ylabel if i % ncols == 0 else "")
+        row = i // ncols
+        body += _panel(p, (i % ncols) * panel_w, title_h + row * row_h, log_x=log_x, xticks=xticks,
+                       xlabel="" if xlabel_last_row and row < nrows - 1 else xlabel, ylabel=ylabels[row] if i % ncols == 0 else "",
+                       panel_w=panel_w)
     head = (f'<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}pt" height="{_f(height)}pt" '
             f'viewBox="0 0 {_f(width)} {_f(height)}" font-family="{FONT}" fill="{TEXT}">')
     return "".join([head, '<rect width="100%" height="100%" fill="#ffffff"/>', *body, *legend, "</svg>"])

@@ -14,6 +14,7 @@ import json
 
 import numpy as np
 import pandas as pd
+from nasbench_harness.report import svgplot
 from nasbench_harness.report.labels import validation_note
 from nasbench_harness.studies.losses import LossStudy
 
@@ -149,56 +150,52 @@ def main_figure(ctx, df: pd.DataFrame) -> str:
 
 
 def trend_figure(ctx, df: pd.DataFrame, eval_set: str = "space", metrics=HEADLINE, caption: str = "") -> str:
-    import matplotlib.pyplot as plt
-
+    """Each metric (a row of panels) against the training size per task (a column), a line per loss."""
     plain = _plain(df, eval_set=eval_set)
     tasks = [t for t, g in plain.groupby("task") if g["n_train"].nunique() > 1]
-    if not tasks:
-        return ""
     metrics = [m for m in metrics if m in plain.columns]
-    fig, axes = plt.subplots(len(metrics), len(tasks), figsize=(3.2 * len(tasks), 2.4 * len(metrics)), squeeze=False)
-    for j, task in enumerate(tasks):
-        agg = _means(ctx, plain[plain["task"] == task], ["method", "n_train"], metrics)
-        for i, metric in enumerate(metrics):
-            ax = axes[i][j]
-            for method, g in agg.groupby("method"):
-                ax.plot(g["n_train"], g[f"{metric}.mean"], marker="o", ms=3, label=method, color=ctx.color(method))
-            ax.set_xscale("log")
-            if i == 0:
-                ax.set_title(task, fontsize=8)
-            if i == len(metrics) - 1:
-                ax.set_xlabel("training architectures")
-            if j == 0:
-                ax.set_ylabel(ctx.metric_info(metric).label)
-    axes[0][-1].legend(fontsize=6, loc="best")
-    fig.tight_layout()
-    return ctx.figure(fig, caption=caption)
+    if not tasks or not metrics:
+        return ""
+    aggs = {task: _means(ctx, plain[plain["task"] == task], ["method", "n_train"], metrics) for task in tasks}
+    panels = [svgplot.Panel(task if i == 0 else "", _lines(ctx, aggs[task], "n_train", metric)) for i, metric in enumerate(metrics)
+              for task in tasks]
+    svg = svgplot.line_chart(panels, log_x=True, xticks=None, xlabel="training architectures", ncols=len(tasks),
+                             ylabel=[ctx.metric_info(m).label for m in metrics], panel_w=3.2 * svgplot.PT, xlabel_last_row=True)
+    return ctx.svg_figure(svg, caption=caption)
+
+
+def _lines(ctx, agg: pd.DataFrame, x: str, metric: str) -> list:
+    """One line per method of ``agg`` (means only, no band) against ``x``."""
+    out = []
+    for method, g in agg.sort_values(x).groupby("method", sort=True):
+        xs, m = g[x].to_numpy(dtype=float), g[f"{metric}.mean"].to_numpy(dtype=float)
+        ok = np.isfinite(m) & np.isfinite(xs) & (xs > 0)
+        if ok.any():
+            nan = np.full(int(ok.sum()), np.nan)
+            out.append(svgplot.Series(str(method), ctx.color(method), xs[ok], m[ok], nan, nan))
+    return out
 
 
 def curves_figure(ctx, df: pd.DataFrame) -> str:
-    import matplotlib.pyplot as plt
-
+    """Precision@T against T and N@K against K (rows) per curve task (columns), a line per loss."""
     main = _plain(df)[_is_main(_plain(df))]
     tasks = [t for t in CURVE_TASKS if t in set(main["task"])]
     if not tasks:
         return ""
-    fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 6), squeeze=False)
-    for j, task in enumerate(tasks):
-        g = main[main["task"] == task]
-        for i, prefix in enumerate(("precision@", "n@")):
+    panels = []
+    for prefix in ("precision@", "n@"):
+        for task in tasks:
+            g = main[main["task"] == task]
             cols = _metric_sorted(g.columns, prefix)
             agg = _means(ctx, g, ["method"], cols)
-            xs = [float(c.split("@")[1]) for c in cols]
-            ax = axes[i][j]
-            for _, row in agg.iterrows():
-                ax.plot(xs, [row[f"{c}.mean"] for c in cols], marker="o", ms=3, label=row["method"], color=ctx.color(row["method"]))
-            ax.set_xscale("log")
-            ax.set_xlabel("T (% of the space)" if prefix == "precision@" else "K")
-            ax.set_ylabel("Precision@T" if prefix == "precision@" else "N@K")
-            ax.set_title(task, fontsize=8)
-    axes[0][-1].legend(fontsize=6)
-    fig.tight_layout()
-    return ctx.figure(fig, caption="Precision@T and N@K of each loss (cf. Figure 5).")
+            long = pd.DataFrame([{"method": r["method"], "x": float(c.split("@")[1]), "v.mean": r[f"{c}.mean"]}
+                                 for _, r in agg.iterrows() for c in cols])
+            panels.append(svgplot.Panel(task, _lines(ctx, long, "x", "v") if len(long) else []))
+    if not all(p.series for p in panels):
+        return ""
+    svg = svgplot.line_chart(panels, log_x=True, xticks=None, xlabel="", ncols=len(tasks), ylabel=["Precision@T (T: % of the space)", "N@K"],
+                             panel_w=4.2 * svgplot.PT)
+    return ctx.svg_figure(svg, caption="Precision@T against T (% of the space) and N@K against K of each loss (cf. Figure 5).")
 
 
 def published_diffs(ctx, df: pd.DataFrame, published: dict) -> str:
