@@ -18,11 +18,11 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
-from nasbench_harness.errors import ConfigError, ResultStoreError
+from nasbench_harness.errors import ResultStoreError
 from nasbench_harness.report import aggregate as A
 from nasbench_harness.report import plots, stats
 from nasbench_harness.report.context import ReportContext
-from nasbench_harness.report.sections import render_all
+from nasbench_harness.report.parallel import render_pages
 
 __all__ = ["build_report"]
 
@@ -33,8 +33,6 @@ STUDIES_DIR = "studies"  # one page per paper section (study), beside its place 
 INDEX_FULL_BOARDS = 12
 
 
-JOBS_ENV = "NASBENCH_HARNESS_REPORT_JOBS"  # processes rendering leaderboard pages (1: in this process)
-MIN_BOARDS_PER_JOB = 4  # fewer boards than this per process do not repay forking it and sending the pages back
 
 
 def build_report(
@@ -46,9 +44,9 @@ def build_report(
     those of ``results_dir`` (which may also be a merge of both); every leaderboard row then
     says whether it is the reference's or local, with the local rows' code version, machine and date.
 
-    ``jobs``: processes that render the leaderboards (each with its figure and tables) in
-    parallel (forked, Linux); default ``$NASBENCH_HARNESS_REPORT_JOBS`` or the CPU count,
-    never more than one per ``MIN_BOARDS_PER_JOB`` boards. The pages are the same whatever
+    ``jobs``: processes that render the study sections and leaderboards in parallel (forked,
+    Linux; ``parallel.py``); default ``$NASBENCH_HARNESS_REPORT_JOBS`` or the CPU count, never
+    more than one per ``parallel.MIN_BOARDS_PER_JOB`` boards. The pages are the same whatever
     ``jobs`` is.
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
@@ -57,9 +55,7 @@ def build_report(
     title = title or f"NAS predictor benchmark · {results_dir.resolve().name}"
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
-    collect_boards = _start_boards(results, A.comparisons(results), ctx, jobs)
-    sections = render_all(results, ctx)  # here, while the pool renders the boards
-    boards = collect_boards()
+    boards, sections = render_pages(results, ctx, A.comparisons(results), None, _board, jobs)
     claims = _claims(results, ctx, problems)
     env = _environment()
     # relative to the report, so that a committed board names no machine's folders
@@ -248,70 +244,6 @@ def _machine_fields(raw: str) -> dict:
 
 
 # -- leaderboards -------------------------------------------------------------------------
-def _report_jobs(jobs: int | None, n_boards: int) -> int:
-    if jobs is None:
-        raw = os.environ.get(JOBS_ENV, "")
-        try:
-            jobs = int(raw) if raw else (os.cpu_count() or 1)
-        except ValueError:
-            raise ConfigError(f"{JOBS_ENV} must be a whole number of processes (1: no pool), got '{raw}'.") from None
-    return max(1, min(int(jobs), n_boards // MIN_BOARDS_PER_JOB))
-
-
-def _start_boards(results: pd.DataFrame, comps: list[dict], ctx: ReportContext, jobs: int | None):
-    """Start rendering every comparison's board; returns the function that waits for them.
-
-    With enough boards they render in a pool of forked processes (figures and tables are
-    CPU-bound Python; a full-scale report has over a hundred boards) while this process renders
-    the study sections; when it has done so, it takes back every board no process has started
-    and renders those itself, so that no core idles while boards are left. Forked (Linux only),
-    the processes share the loaded rows and imports with this one instead of paying both again;
-    elsewhere, or when no process can be had, the boards are rendered here, one after another,
-    when collected.
-    """
-    import multiprocessing
-    import sys
-
-    jobs = _report_jobs(jobs, len(comps))
-    serial = lambda: [_board(results, comp, ctx) for comp in comps]  # noqa: E731
-    if jobs == 1 or not sys.platform.startswith("linux"):
-        return serial
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    global _SHARED
-    _SHARED = (results, comps, ctx)
-    try:
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
-        futures = [pool.submit(_board_at, i) for i in range(len(comps))]
-    except (BrokenProcessPool, OSError):  # no processes to be had (limits, memory)
-        _SHARED = None
-        return serial
-
-    def collect() -> list[dict]:
-        global _SHARED
-        try:
-            # the boards no process has started, taken back from the end of the queue
-            mine = {i for i in reversed(range(len(futures))) if futures[i].cancel()}
-            return [_board(results, comps[i], ctx) if i in mine else f.result() for i, f in enumerate(futures)]
-        except (BrokenProcessPool, OSError):  # a process died: render them here
-            return serial()
-        finally:
-            pool.shutdown(cancel_futures=True)
-            _SHARED = None
-
-    return collect
-
-
-_SHARED: tuple | None = None  # (results, comparisons, ctx) that forked board processes inherit
-
-
-def _board_at(i: int) -> dict:
-    """The i-th comparison's board, in a forked pool process (see ``_start_boards``)."""
-    results, comps, ctx = _SHARED
-    return _board(results, comps[i], ctx)
-
-
 def _task_meta(rows: pd.DataFrame, comp: dict, ctx: ReportContext) -> dict:
     spec = ctx.task(comp["task"])
     eval_is_test = None

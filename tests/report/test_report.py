@@ -343,6 +343,28 @@ def test_cli_report_command(results_dir, tmp_path):
 
 
 # -- full scale: boards rendered in a pool, a short index, one page per study -------------------
+def test_sections_rendered_in_the_pool_number_their_checks_as_a_serial_build_does(tmp_path, monkeypatch):
+    def module(name, n):
+        def render(results, ctx):
+            return f"<p>{name}</p>" + "".join(ctx.check(f"{name} claim {i}", i % 2 == 0, "evidence") for i in range(n))
+        return types.SimpleNamespace(TITLE=name, ORDER=0, render=render)
+
+    found = [sections_mod.Section(f"s{k}", f"Study {k}", k, module(f"Study {k}", n)) for k, n in enumerate((2, 0, 3))]
+    monkeypatch.setattr(sections_mod, "discover", lambda: found)
+    store = write_store(tmp_path / "r", make_rows(tasks=MANY_TASKS[:8], budgets=[0.01, 0.05], seeds=[0, 1]))
+    alone = build_report(store, tmp_path / "one", jobs=1).parent
+    pooled = build_report(store, tmp_path / "two", jobs=2).parent
+    names = sorted(p.relative_to(alone).as_posix() for p in alone.rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert names == sorted(p.relative_to(pooled).as_posix() for p in pooled.rglob("*") if p.is_file() and not p.name.startswith("."))
+    for name in names:
+        a, b = (alone / name).read_text(), (pooled / name).read_text()
+        assert _without_figures_and_dates(a) == _without_figures_and_dates(b), name
+    page = (pooled / "studies" / "section-s2.html").read_text()
+    assert [int(x) for x in re.findall(r'id="check-(\d+)"', page)] == [3, 4, 5]  # after Study 0's two
+    claims = json.loads((pooled / "claims.json").read_text())
+    assert claims == json.loads((alone / "claims.json").read_text())
+
+
 MANY_TASKS = [f"nb201/task{i:02d}" for i in range(14)]  # past INDEX_FULL_BOARDS
 
 
@@ -353,7 +375,7 @@ def _without_figures_and_dates(html: str) -> str:
 
 
 def test_boards_rendered_in_a_process_pool_are_the_same_pages(tmp_path):
-    from nasbench_harness.report import _report_jobs
+    from nasbench_harness.report.parallel import report_jobs as _report_jobs
 
     results = write_store(tmp_path / "r", make_rows(methods=["gcn+hr", "ridge@path"], tasks=MANY_TASKS[:8], budgets=[0.01, 0.05], seeds=[0, 1]))
     assert _report_jobs(2, 8) == 2 and _report_jobs(8, 7) == 1  # enough boards for two processes, not for eight
