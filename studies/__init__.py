@@ -64,6 +64,9 @@ class Study:
         """Every claim's verdict over ``results`` (each checks module on its matrix's own rows)."""
         out = []
         for name in cls.checks:
+            if name in ctx.verdicts:  # judged while its section rendered: no need to find its rows again
+                out += ctx.verdicts[name]
+                continue
             rows = own_rows(results, cls.matrix_paths()[import_module(name).MATRIX])
             out += checks_verdicts(ctx, name, rows)
         return out

@@ -55,7 +55,8 @@ def build_report(
     title = title or f"NAS predictor benchmark · {results_dir.resolve().name}"
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
-    boards, sections = render_pages(results, ctx, A.comparisons(results), None, _board, jobs)
+    boards, sections, called = render_pages(results, ctx, A.comparisons(results), None, _board, jobs,
+                                            {"rankings": lambda: _rankings(results, ctx)})
     claims = _claims(results, ctx, problems)
     env = _environment()
     # relative to the report, so that a committed board names no machine's folders
@@ -65,7 +66,7 @@ def build_report(
         overview=_overview(results, problems),
         palette=ctx.palette,
         provenance=_provenance(results, ctx),
-        rankings=_rankings(results, ctx),
+        rankings=called["rankings"],
         boards=boards,
         compact=len(boards) > INDEX_FULL_BOARDS,
         failed=_failed(results, ctx),

@@ -1,4 +1,5 @@
-"""Rendering a report's pages on every core: the study sections and the leaderboards as one queue.
+"""Rendering a report's pages on every core: the study sections, the leaderboards (and the index's
+overall ranking) as one queue.
 
 A full-scale report has five study sections (seconds each: statistics and figures) and over a
 hundred leaderboards (a fraction of a second each). They go into one queue, sections first,
@@ -27,7 +28,7 @@ JOBS_ENV = "NASBENCH_HARNESS_REPORT_JOBS"  # processes rendering pages (1: in th
 MIN_BOARDS_PER_JOB = 4  # fewer boards than this per process do not repay forking it and sending the pages back
 SECTION_WEIGHT = MIN_BOARDS_PER_JOB  # a study section counts as this many boards when sizing the pool
 
-_SHARED: tuple | None = None  # (results, ctx, jobs, board function) that forked processes inherit
+_SHARED: tuple | None = None  # (results, ctx, jobs, board function, calls) that forked processes inherit
 
 
 def report_jobs(jobs: int | None, n_boards: int) -> int:
@@ -43,21 +44,24 @@ def report_jobs(jobs: int | None, n_boards: int) -> int:
 
 
 def render_pages(results: pd.DataFrame, ctx, comps: list[dict], sections: list[Section] | None,
-                 board: Callable, jobs: int | None) -> tuple[list[dict], list[RenderedSection]]:
-    """Every comparison's board (``board(results, comp, ctx)``) and every section, rendered; the
-    sections' claim checks are added to ``ctx.checks`` and their verdicts to ``ctx.verdicts``."""
+                 board: Callable, jobs: int | None, calls: dict[str, Callable] | None = None):
+    """Every comparison's board (``board(results, comp, ctx)``) and every section, rendered, and each
+    of ``calls`` (name -> a function of no arguments, e.g. the index's overall ranking) called:
+    (boards, sections, {name: what its call returned}). The sections' claim checks are added to
+    ``ctx.checks`` and their verdicts to ``ctx.verdicts``."""
     from nasbench_harness.report.sections import discover
 
     global _SHARED
     sections = discover() if sections is None else sections
-    work = [("section", s) for s in sections] + [("board", c) for c in comps]
+    calls = dict(calls or {})
+    work = [("call", c) for c in calls] + [("section", s) for s in sections] + [("board", c) for c in comps]
     n = report_jobs(jobs, len(comps) + SECTION_WEIGHT * len(sections))
     done: list = [None] * len(work)
     pool = None
     if n > 1 and sys.platform.startswith("linux"):
         from concurrent.futures import ProcessPoolExecutor
 
-        _SHARED = (results, ctx, work, board)
+        _SHARED = (results, ctx, work, board, calls)
         try:
             pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"))
             futures = [pool.submit(_job_at, k) for k in range(len(work))]
@@ -71,7 +75,7 @@ def render_pages(results: pd.DataFrame, ctx, comps: list[dict], sections: list[S
                 for k in reversed(range(len(work))):  # from the back, while no process has reached the job
                     if not futures[k].cancel():
                         break
-                    done[k] = _job(results, ctx, work[k], board)
+                    done[k] = _job(results, ctx, work[k], board, calls)
                 for k, f in enumerate(futures):
                     if done[k] is None:
                         done[k] = f.result()
@@ -79,25 +83,28 @@ def render_pages(results: pd.DataFrame, ctx, comps: list[dict], sections: list[S
                 pass
         for k, item in enumerate(work):
             if done[k] is None:
-                done[k] = _job(results, ctx, item, board)
+                done[k] = _job(results, ctx, item, board, calls)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         _SHARED = None
     rendered = [r for (kind, _), out in zip(work, done, strict=True) if kind == "section" for r in _adopt(ctx, *out)]
-    return [out for (kind, _), out in zip(work, done, strict=True) if kind == "board"], rendered
+    called = {what: out for (kind, what), out in zip(work, done, strict=True) if kind == "call"}
+    return [out for (kind, _), out in zip(work, done, strict=True) if kind == "board"], rendered, called
 
 
 def _job_at(k: int):
     """The k-th job, in a forked pool process (see ``render_pages``)."""
-    results, ctx, work, board = _SHARED
-    return _job(results, ctx, work[k], board)
+    results, ctx, work, board, calls = _SHARED
+    return _job(results, ctx, work[k], board, calls)
 
 
-def _job(results, ctx, item: tuple, board: Callable):
+def _job(results, ctx, item: tuple, board: Callable, calls: dict[str, Callable]):
     kind, what = item
     if kind == "board":
         return board(results, what, ctx)
+    if kind == "call":
+        return calls[what]()
     # A section's checks leave ctx.checks again (numbered from where it stood): render_pages numbers
     # every section's checks in section order when all are back, wherever each was rendered.
     n0, known = len(ctx.checks), set(ctx.verdicts)
