@@ -33,8 +33,6 @@ STUDIES_DIR = "studies"  # one page per paper section (study), beside its place 
 INDEX_FULL_BOARDS = 12
 
 
-
-
 def build_report(
     results_dir: Path | str, out_dir: Path | str, *, title: str | None = None, jobs: int | None = None, reference: Path | str | None = None
 ) -> Path:

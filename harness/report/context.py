@@ -21,7 +21,8 @@ API (keyword arguments are optional):
     kept in the downloadable CSV (``csv=None`` for no download link). ``labels`` renames
     headers ({column: label}); ``max_rows`` caps the rows shown (the CSV keeps all).
     ``csv_file``: the CSV goes into ``ctx.files`` (written beside the page, linked by its
-    name) instead of into the page as a data URI: for the large tables of every result row.
+    name) instead of into the page as a data URI: for a leaderboard's table of every result row
+    (leaderboard pages write their files; other pages keep data URIs).
     Clicking a header sorts when ``sortable``.
 ``ctx.tabs({label: html, ...}, title="", active=-1) -> str``
     Switchable panels (e.g. one table per budget), like the leaderboards' budget selector.
