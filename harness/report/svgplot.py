@@ -215,13 +215,19 @@ def line_chart(panels: list[Panel], *, log_x: bool, xticks: list[tuple[float, st
         body += _panel(p, (i % ncols) * panel_w, title_h + row * row_h, log_x=log_x, xticks=xticks,
                        xlabel="" if xlabel_last_row and row < nrows - 1 else xlabel, ylabel=ylabels[row] if i % ncols == 0 else "",
                        panel_w=panel_w)
+    return _document(width, height, [*body, *legend])
+
+
+def _document(width: float, height: float, elements: list[str]) -> str:
+    """The standalone SVG document (sizes in points, as matplotlib's) on a white background."""
     head = (f'<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}pt" height="{_f(height)}pt" '
             f'viewBox="0 0 {_f(width)} {_f(height)}" font-family="{FONT}" fill="{TEXT}">')
-    return "".join([head, '<rect width="100%" height="100%" fill="#ffffff"/>', *body, *legend, "</svg>"])
+    return "".join([head, '<rect width="100%" height="100%" fill="#ffffff"/>', *elements, "</svg>"])
 
 
-def series_of(agg: pd.DataFrame, metric: str, x_col: str, colours: Mapping[str, str]) -> list[Series]:
-    """Each method's mean and std of ``metric`` per budget from ``aggregate`` rows, by method name."""
+def series_of(agg: pd.DataFrame, metric: str, x_col: str, colours: Mapping[str, str], *, band: bool = True) -> list[Series]:
+    """Each method's mean of ``metric`` per ``x_col`` value from ``aggregate`` rows, by method name,
+    with a ± std band (``band=False``: the means alone)."""
     mean_col, std_col = f"{metric}.mean", f"{metric}.std"
     if mean_col not in agg.columns:
         return []
@@ -229,7 +235,8 @@ def series_of(agg: pd.DataFrame, metric: str, x_col: str, colours: Mapping[str, 
     for method, g in agg.sort_values(x_col).groupby("method", sort=True):
         x = g[x_col].to_numpy(dtype=float)
         m = g[mean_col].to_numpy(dtype=float)
-        s = np.nan_to_num(g[std_col].to_numpy(dtype=float)) if std_col in g.columns else np.zeros(len(g))
+        s = np.nan_to_num(g[std_col].to_numpy(dtype=float)) if band and std_col in g.columns else np.zeros(len(g))
+        s = s if band else np.full(len(g), np.nan)  # NaN bounds: no band is drawn
         ok = np.isfinite(m) & np.isfinite(x)
         if ok.any():
             out.append(Series(str(method), colours.get(method, "#777777"), x[ok], m[ok], m[ok] - s[ok], m[ok] + s[ok]))
@@ -283,6 +290,4 @@ def bump_chart(lines: list[RankLine], xlabels: list[str], n_max: int, *, xlabel:
     out.append(_text((ax0 + ax1) / 2, ay1 + 30, xlabel))
     cy = (ay0 + ay1) / 2
     out.append(f'<text x="{_f(14)}" y="{_f(cy)}" font-size="9" text-anchor="middle" transform="rotate(-90 14 {_f(cy)})">{escape(ylabel)}</text>')
-    head = (f'<?xml version="1.0" encoding="utf-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}pt" height="{_f(height)}pt" '
-            f'viewBox="0 0 {_f(width)} {_f(height)}" font-family="{FONT}" fill="{TEXT}">')
-    return "".join([head, '<rect width="100%" height="100%" fill="#ffffff"/>', *out, "</svg>"])
+    return _document(width, height, out)

@@ -157,23 +157,11 @@ def trend_figure(ctx, df: pd.DataFrame, eval_set: str = "space", metrics=HEADLIN
     if not tasks or not metrics:
         return ""
     aggs = {task: _means(ctx, plain[plain["task"] == task], ["method", "n_train"], metrics) for task in tasks}
-    panels = [svgplot.Panel(task if i == 0 else "", _lines(ctx, aggs[task], "n_train", metric)) for i, metric in enumerate(metrics)
-              for task in tasks]
+    panels = [svgplot.Panel(task if i == 0 else "", svgplot.series_of(aggs[task], metric, "n_train", ctx.palette, band=False))
+              for i, metric in enumerate(metrics) for task in tasks]
     svg = svgplot.line_chart(panels, log_x=True, xticks=None, xlabel="training architectures", ncols=len(tasks),
                              ylabel=[ctx.metric_info(m).label for m in metrics], panel_w=3.2 * svgplot.PT, xlabel_last_row=True)
     return ctx.svg_figure(svg, caption=caption)
-
-
-def _lines(ctx, agg: pd.DataFrame, x: str, metric: str) -> list:
-    """One line per method of ``agg`` (means only, no band) against ``x``."""
-    out = []
-    for method, g in agg.sort_values(x).groupby("method", sort=True):
-        xs, m = g[x].to_numpy(dtype=float), g[f"{metric}.mean"].to_numpy(dtype=float)
-        ok = np.isfinite(m) & np.isfinite(xs) & (xs > 0)
-        if ok.any():
-            nan = np.full(int(ok.sum()), np.nan)
-            out.append(svgplot.Series(str(method), ctx.color(method), xs[ok], m[ok], nan, nan))
-    return out
 
 
 def curves_figure(ctx, df: pd.DataFrame) -> str:
@@ -188,9 +176,10 @@ def curves_figure(ctx, df: pd.DataFrame) -> str:
             g = main[main["task"] == task]
             cols = _metric_sorted(g.columns, prefix)
             agg = _means(ctx, g, ["method"], cols)
-            long = pd.DataFrame([{"method": r["method"], "x": float(c.split("@")[1]), "v.mean": r[f"{c}.mean"]}
-                                 for _, r in agg.iterrows() for c in cols])
-            panels.append(svgplot.Panel(task, _lines(ctx, long, "x", "v") if len(long) else []))
+            # one row per (method, T or K): the curve's x is the number after "@"
+            long = agg.melt(id_vars="method", value_vars=[f"{c}.mean" for c in cols], var_name="x", value_name="v.mean")
+            long["x"] = long["x"].str.split("@").str[1].str.removesuffix(".mean").astype(float)
+            panels.append(svgplot.Panel(task, svgplot.series_of(long, "v", "x", ctx.palette, band=False)))
     if not all(p.series for p in panels):
         return ""
     svg = svgplot.line_chart(panels, log_x=True, xticks=None, xlabel="", ncols=len(tasks), ylabel=["Precision@T (T: % of the space)", "N@K"],
