@@ -309,6 +309,10 @@ def results_merge(
     allow_nondeterminism: Annotated[
         bool, typer.Option("--allow-nondeterminism", help="Write the merge even when one run key has different results in two stores (they are listed; --keep picks one).")
     ] = False,
+    matrices: Annotated[
+        list[str] | None,
+        typer.Option("--matrix", "-m", help="Take from the sources only the cells of this matrix as this code and data key them (built-in name or YAML path; repeatable); the destination keeps all its rows."),
+    ] = None,
 ) -> None:
     """Pool result stores into one: one row per run key.
 
@@ -318,7 +322,13 @@ def results_merge(
     a kept file that does not match its manifest, or rows of a newer result schema."""
     from nasbench_harness import merge
 
-    pooled = merge.pool([*sources, *([into] if into.is_dir() else [])], keep)
+    only = None
+    if matrices:
+        from nasbench_harness.prune import current_keys
+        from nasbench_harness.store import ResultStore
+
+        only = current_keys(matrices, ResultStore(into))[0]
+    pooled = merge.pool([*sources, *([into] if into.is_dir() else [])], keep, only, whole=into)
     if pooled.disagreements:
         _print_disagreements(pooled.disagreements, err)
         if not allow_nondeterminism:

@@ -3,7 +3,8 @@
 One row per run key survives, the newest by default (``keep="first"``: the oldest); an ``ok``
 row always beats a ``failed`` one. Two ``ok`` rows of one run key whose results differ
 (``rowdiff.result_columns``) are non-determinism: they are reported (which cells, which
-machines and code versions) and, unless allowed, nothing is written. Everything that can
+machines and code versions) and, unless allowed, nothing is written. ``only`` (``--matrix``) takes
+from the sources just the run keys a matrix has today; the destination keeps all its rows. Everything that can
 refuse a merge happens before anything is written: a store that cannot be read (a kept
 file not matching its manifest, rows of a newer schema) or stores holding one task's
 results on different data (data digests) are one sentence each. The destination's own rows
@@ -67,13 +68,18 @@ def read_with_shards(path: Path) -> tuple[pd.DataFrame, list[Path]]:
     return rows, [f for f in listed if f.is_file() and not any(str(f) in m for m in store.problems)]
 
 
-def pool(paths: list[Path], keep: str = "last") -> Merge:
-    """The rows of every store (duplicates of one path read once), one per run key."""
+def pool(paths: list[Path], keep: str = "last", only: set[str] | None = None, whole: Path | None = None) -> Merge:
+    """The rows of every store (duplicates of one path read once), one per run key; with ``only``,
+    a store's rows whose run key is not in it are left out, except the store ``whole``'s (the
+    destination keeps all its own rows)."""
     if keep not in KEEP:
         raise ResultStoreError(f"--keep must be one of {list(KEEP)}, got '{keep}'.")
     frames, sources, shards = [], {}, {}
+    whole = Path(whole).resolve() if whole is not None else None
     for path in dict.fromkeys(Path(p).resolve() for p in paths):
         df, shards[str(path)] = read_with_shards(path)
+        if only is not None and path != whole and "key" in df.columns:
+            df = df[df["key"].isin(only)]
         sources[str(path)] = len(df) if "status" in df.columns else 0
         if sources[str(path)]:
             frames.append(df.assign(_source=str(path)))

@@ -140,3 +140,18 @@ def test_a_damaged_shard_of_the_destination_is_left_where_it_is(capsys, toy_stor
     code, _, err = cli(capsys, "results", "merge", str(toy_store), "--into", str(dst))
     assert code == 0 and "part-damaged.parquet" in err  # reported as skipped
     assert damaged.read_bytes() == b"not parquet" and len(ResultStore(dst).read()) == 8
+
+
+def test_merge_with_a_matrix_takes_only_its_cells_from_the_sources(capsys, toy_store, tmp_path):
+    from test_results_prune import with_stale_rows
+
+    source, rows = with_stale_rows(toy_store, tmp_path / "src")  # 8 cells of toy.yaml + 3 rows under other keys
+    dst, own = with_stale_rows(toy_store, tmp_path / "dst", n=2)
+    matrix = str(toy_store.parent / "toy.yaml")
+    code, out, err = cli(capsys, "results", "merge", str(source), "--into", str(tmp_path / "new"), "--matrix", matrix)
+    assert code == 0, err
+    assert set(ResultStore(tmp_path / "new").read()["key"]) == set(rows["key"]) and "merged 8 row(s)" in out
+    code, out, err = cli(capsys, "results", "merge", str(source), "--into", str(dst), "--matrix", matrix)
+    assert code == 0, err
+    merged = ResultStore(dst).read()
+    assert len(merged) == 10 and merged["key"].str.startswith("stale").sum() == 2  # the destination's own stale rows stay
