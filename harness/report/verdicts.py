@@ -26,7 +26,10 @@ Open settings (a value the paper leaves open, e.g. the learning rate): ``with_se
 verdict the claim judged at each other value of the setting, each with its own Holm correction. The
 deciding value alone sets the level; ``depends_on`` names the settings whose values' verdicts differ,
 the note gives each value's outcome, and a value without rows is listed in ``missing`` under the
-setting's name (``Missing.setting``): it leaves the dependency unjudged, never the verdict.
+setting's name (``Missing.setting``): it leaves the dependency unjudged, never the verdict, except for
+a *blocking* setting (``Setting.blocking``: the setting is part of the claim's question, as the reading
+of y is for ``gt_weighting``, which asks which reading reproduces the paper), whose missing cells make
+the verdict insufficient like the deciding ones.
 """
 
 from __future__ import annotations
@@ -254,7 +257,7 @@ class Verdict:
         return {"study": self.study, "claim": self.claim, "sentence": self.sentence, "verdict": self.verdict,
                 "rule": self.rule, "effect": self.effect, "tasks": self.tasks, "seeds": self.seeds,
                 "per_task": [p.as_dict() for p in self.parts], "missing": [m.as_dict() for m in self.missing],
-                "statistic": self.statistic, "depends_on": list(self.depends_on)}
+                "statistic": self.statistic, "depends_on": list(self.depends_on), "note": self.note or None}
 
 
 def judge(study: str, claim: str, sentence: str, rule: str, parts, missing=(), **extra) -> Verdict:
@@ -304,11 +307,17 @@ def with_setting(main: Verdict, setting: Setting, others: dict[str, Verdict], fi
         which += f" Without rows (see Missing): {', '.join(unjudged)}."
     each = "; ".join(f"{value}: {v.verdict.replace('_', ' ')}" for value, v in outcomes.items())
     tag = "" if setting.blocking else setting.name
-    missing = main.missing + [dataclasses.replace(m, setting=m.setting or tag) for v in others.values() for m in v.missing]
+    # A part or missing cell that every value shares (rows the setting does not touch) is listed once.
+    seen_parts, seen_missing = {p.label for p in main.parts}, {m.what for m in main.missing}
+    parts, missing = list(main.parts), list(main.missing)
+    for v in others.values():
+        parts += [dataclasses.replace(p, deciding=False) for p in v.parts if p.label not in seen_parts]
+        missing += [dataclasses.replace(m, setting=m.setting or tag) for m in v.missing if m.what not in seen_missing]
+        seen_parts.update(p.label for p in v.parts)
+        seen_missing.update(m.what for m in v.missing)
     depends = [*main.depends_on, *([setting.name] if len(set(judged.values())) > 1 else [])]
     return dataclasses.replace(
-        main, parts=main.parts + [dataclasses.replace(p, deciding=False) for v in others.values() for p in v.parts],
-        missing=missing, depends_on=list(dict.fromkeys(depends)),
+        main, parts=parts, missing=missing, depends_on=list(dict.fromkeys(depends)),
         note=" ".join(filter(None, [main.note, f"{setting.about}: {each}. {which}"])))
 
 

@@ -102,9 +102,14 @@ def table2(ctx, df: pd.DataFrame) -> tuple[str, dict]:
             printed = paper[method]
             g = main[(main["task"] == task) & (main["base"] == method)]
             mean, half, n = ci95(g["best_eval"].to_numpy())
+            queried, q_half, _ = ci95(_best_queried(g).dropna().to_numpy())
             means[(task, method)] = mean
-            rows.append({"task": task, "method": method, "ours": _fmt(mean, half), "n": n, "paper": _fmt(*printed), "ours − paper": mean - printed[0]})
-    caption = f"Table 2 (ablation), setting metad2a, budget {budget}: ours (95% CI) beside the paper's printed mean ± std"
+            rows.append({"task": task, "method": method, "ours (picked by validation)": _fmt(mean, half),
+                         "ours (best queried)": _fmt(queried, q_half), "n": n, "paper": _fmt(*printed),
+                         "ours − paper": mean - printed[0]})
+    caption = (f"Table 2 (ablation), setting metad2a, budget {budget}: ours (95% CI) beside the paper's printed mean ± std. "
+               "Ours twice: the test accuracy of the architecture picked by the validation metric (compared with the paper), "
+               "and the best test accuracy among the queried cells; the paper does not say which it printed.")
     return ctx.table(pd.DataFrame(rows), caption=caption, csv="grabnas-table2.csv"), means
 
 

@@ -211,7 +211,9 @@ def _ranking_small(df: pd.DataFrame, rule: str, lr: float | None = None) -> V.Ve
                                       f"{_lr_prefix(lr)}WARP alone: ", deciding=False))
         if part is None:
             missing.append(_missing(task, budget, "GCN with ranking and weighted losses (N@10)", lr, predictor="gcn"))
-    return V.judge(STUDY, "ranking_small", SENTENCES["ranking_small"], rule, parts + readings, missing)
+    cells = small_cells()
+    return V.judge(STUDY, "ranking_small", SENTENCES["ranking_small"], rule, parts + readings, missing,
+                   tasks=[t for t, _ in cells], portions=sorted({b for _, b in cells}))
 
 
 def check_predictor_preference(ctx, df: pd.DataFrame) -> V.Verdict:
@@ -231,7 +233,8 @@ def _preference(df: pd.DataFrame, rule: str, lr: float | None = None) -> V.Verdi
         at = lr if predictor == "gcn" else None
         rows = _at(df, task, budget, predictor, at)
         for metric, higher in TOP:
-            part = _best_vs_best(rows, ours, theirs, metric, higher, task, budget, prefix=f"{_lr_prefix(lr)}{predictor}: ")
+            # AP's and the Transformer's rows are the same at every shared GCN rate: unprefixed, they are listed once
+            part = _best_vs_best(rows, ours, theirs, metric, higher, task, budget, prefix=f"{_lr_prefix(at)}{predictor}: ")
             parts.append(part)
             if part is None:
                 missing.append(_missing(task, budget, f"{predictor} with ranking and weighted losses ({metric})", at, predictor=predictor))
@@ -315,7 +318,7 @@ FINDING_CHECKS = {
     "ranking_small": check_ranking_small,
     "mlp_ranking": check_predictor_preference,
     "gt_weighting": check_gt_weighting,
-    # Whether PW beats its parts is a search-time claim (the paper's Tables 3-4): search_checks.py.
+    # Whether PW beats its parts is a search-time claim (the paper's Figure 7, NB201): search_checks.py.
 }
 
 

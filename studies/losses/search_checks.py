@@ -54,6 +54,30 @@ def warmup_rule() -> str:
             "decides, and the verdict depends on warmup when the warm-ups' verdicts differ.")
 
 
+# -- the reporting convention, an open setting (issue 20, item 6) --------------------------------
+# Our rows report the test value of the architecture picked by validation (``final``, from best_eval);
+# the paper most likely printed the best test value among the queried cells (``final_queried``).
+CONVENTIONS = {"picked by validation": "final", "best queried": "final_queried"}
+
+
+def convention_setting() -> V.Setting:
+    return V.Setting("convention", "picked by validation", "By the reporting convention (the test value of the "
+                     "architecture picked by validation, which decides; or the best test value among the queried cells, the "
+                     "convention the paper most likely printed)", "convention", "under the convention")
+
+
+def convention_rule() -> str:
+    return (" Judged the same way on the best test value among the queried cells (best_eval_queried, the convention the "
+            "paper most likely printed; at the default warm-up): the verdict depends on the convention when the two verdicts "
+            "differ.")
+
+
+def _with_convention(main: V.Verdict, judge_on) -> V.Verdict:
+    """``main`` (judged on ``final``) with its sensitivity to the reporting convention: ``judge_on(col)`` judges
+    the claim on the other convention's column, at the default warm-up."""
+    return V.with_setting(main, convention_setting(), {name: judge_on(col) for name, col in CONVENTIONS.items() if col != "final"})
+
+
 def _with_warmup(main: V.Verdict, judge_at) -> V.Verdict:
     """``main`` with its sensitivity to PWLNAS's warm-up: ``judge_at(w)`` judges the claim on the ``warmup`` block's rows."""
     return V.with_setting(main, warmup_setting(), {f"{w:g}": judge_at(w) for w in warmup_grid()})
@@ -94,29 +118,35 @@ def _seeds(rows: pd.DataFrame, col: str) -> pd.Series:
 def check_pw_beats_single(ctx, df, units, spec: dict, budget) -> V.Verdict:
     rule = ("On each Figure-7 dataset (NB201 cifar10, cifar100, ImageNet16-120) at Table 2's budget: PWLNAS with PW against "
             "the single-loss PWLNAS with the best mean final result, paired over seeds (the mean ordering: PW lowest error). "
-            "Weakest of the three datasets." + warmup_rule())
-    return _with_warmup(_pw_beats_single(df, units, spec, budget, rule), lambda w: _pw_beats_single(df, units, spec, budget, rule, w))
+            "Weakest of the three datasets." + warmup_rule() + convention_rule())
+    main = _with_warmup(_pw_beats_single(df, units, spec, budget, rule), lambda w: _pw_beats_single(df, units, spec, budget, rule, w))
+    return _with_convention(main, lambda col: _pw_beats_single(df, units, spec, budget, rule, col=col))
 
 
-def _pw_beats_single(df, units, spec: dict, budget, rule: str, warmup: float | None = None) -> V.Verdict:
+def _convention_tag(col: str) -> str:
+    return "" if col == "final" else "[best queried] "
+
+
+def _pw_beats_single(df, units, spec: dict, budget, rule: str, warmup: float | None = None, col: str = "final") -> V.Verdict:
     parts, missing = [], []
     for task in spec.get("tasks", []):
         rows = _family(df, task, budget, spec)
         singles = rows[rows["family"] != "pw"]
         pw = rows[rows["family"] == "pw"] if warmup is None else _pw_rows(_final_rows(df, task, budget), warmup)
         part = None
+        pw, singles = pw[pw[col].notna()] if len(pw) else pw, singles[singles[col].notna()] if len(singles) else singles
         if len(pw) and len(singles):
             unit = units[task]
-            means = singles.groupby("family")["final"].mean()
+            means = singles.groupby("family")[col].mean()
             best = str(means.idxmin() if unit.lower_is_better else means.idxmax())
-            tag = "" if warmup is None else f"[warmup={warmup:g}] "
-            part = V.compare(_seeds(pw, "final"), _seeds(singles[singles["family"] == best], "final"),
+            tag = _convention_tag(col) + ("" if warmup is None else f"[warmup={warmup:g}] ")
+            part = V.compare(_seeds(pw, col), _seeds(singles[singles["family"] == best], col),
                              label=f"{tag}{task} ({unit.label}): PW vs best single loss ({best}, of {len(means)})", task=task,
                              budget=budget, higher_is_better=not unit.lower_is_better)
         parts.append(part)
         if part is None:
             missing.append(V.Missing(f"{task} at {budget}: PWLNAS with PW{_at_warmup(warmup)} and with single losses on two or "
-                                     "more common seeds", _warmup_command(task, warmup)))
+                                     f"more common seeds{_on_convention(col)}", _warmup_command(task, warmup)))
     return V.judge(STUDY, "pw_beats_single", SENTENCES["pw_beats_single"], rule, parts, missing)
 
 
@@ -191,15 +221,22 @@ def check_pwlnas_vs_npenas(ctx, df, units, tables: list[dict]) -> V.Verdict:
             "prints (NASBOT = our GP-BO, ReNAS = our ReNAS-LR, NPENAS = npenas with its gin), paired over seeds on each "
             "dataset; PWLNAS must be better (lower test error). Weakest of the 9 comparisons. The same comparison with "
             "the rivals of Tables 3 (NB101) and 5 (DARTS) is shown beyond the paper's sentence and does not change the "
-            "verdict." + warmup_rule())
-    return _with_warmup(_pwlnas_vs_npenas(df, units, tables, rule), lambda w: _pwlnas_vs_npenas(df, units, tables, rule, w))
+            "verdict." + warmup_rule() + convention_rule())
+    main = _with_warmup(_pwlnas_vs_npenas(df, units, tables, rule), lambda w: _pwlnas_vs_npenas(df, units, tables, rule, w))
+    return _with_convention(main, lambda col: _pwlnas_vs_npenas(df, units, tables, rule, col=col))
 
 
-def _pwlnas_vs_npenas(df, units, tables: list[dict], rule: str, warmup: float | None = None) -> V.Verdict:
+def _on_convention(col: str) -> str:
+    return "" if col == "final" else " (best queried)"
+
+
+def _pwlnas_vs_npenas(df, units, tables: list[dict], rule: str, warmup: float | None = None, col: str = "final") -> V.Verdict:
     parts, missing, beyond_missing = [], [], []
-    tag = "" if warmup is None else f"[warmup={warmup:g}] "
+    tag = _convention_tag(col) + ("" if warmup is None else f"[warmup={warmup:g}] ")
     for table in tables:
         deciding = table.get("id") == "table2"
+        if not deciding and col != "final":  # the other convention only on the sentence's own table
+            continue
         for task in table.get("columns", []):
             rows = _final_rows(df, task, table.get("budget"))
             for name, match in rivals(table):
@@ -208,12 +245,13 @@ def _pwlnas_vs_npenas(df, units, tables: list[dict], rule: str, warmup: float | 
                 if len(pw) and len(rival):
                     unit = units[task]
                     budget = float(pw["budget"].iloc[0])
-                    part = V.compare(_seeds(pw, "final"), _seeds(rival, "final"),
+                    part = V.compare(_seeds(pw, col), _seeds(rival, col),
                                      label=f"{tag}{task} @{budget:g} ({unit.label}): PWLNAS (PW) vs {name}", task=task,
                                      budget=budget, higher_is_better=not unit.lower_is_better, deciding=deciding)
                 parts.append(part)
                 if part is None and deciding:
-                    missing.append(V.Missing(f"{task}: PWLNAS (PW){_at_warmup(warmup)} and {name} on two or more common seeds",
+                    missing.append(V.Missing(f"{task}: PWLNAS (PW){_at_warmup(warmup)} and {name} on two or more common "
+                                             f"seeds{_on_convention(col)}",
                                              _warmup_command(task, warmup)))
                 elif part is None:
                     beyond_missing.append(f"{task} vs {name}")

@@ -255,7 +255,7 @@ def render(results: pd.DataFrame, ctx) -> str | None:
         parts = _plain(df)
         parts = parts[parts["task"].isin(pw["task"].unique()) & parts["loss"].isin(["hr", "mape"]) & parts["budget"].isin(pw["budget"].unique())]
         html += ["<h3>Piecewise loss against its parts</h3>", validation_note(ctx, pw),
-                 ctx.note("Whether PW beats its parts in search (the paper's Tables 3-4) is judged in the search section."),
+                 ctx.note("Whether PW beats its parts in search (the paper's Figure 7, on NB201) is judged in the search section."),
                  ctx.table(_means(ctx, pd.concat([pw, parts]), ["task", "budget", "method"], HEADLINE), best=True, csv="losses-pw.csv")]
     html.append(rank_test_html(ctx, df))
     html.append("<h3>The paper's findings, checked on our results</h3>")

@@ -10,7 +10,7 @@ from nasbench_harness.report.verdicts import LEVELS
 from report_rows import make_rows, write_store
 from test_losses_section import study
 
-KEYS = ["study", "claim", "sentence", "verdict", "rule", "effect", "tasks", "seeds", "per_task", "missing", "statistic", "depends_on"]
+KEYS = ["study", "claim", "sentence", "verdict", "rule", "effect", "tasks", "seeds", "per_task", "missing", "statistic", "depends_on", "note"]
 CLAIMS = {
     "losses": ["weighted_top", "ranking_tau", "ranking_small", "mlp_ranking", "gt_weighting", "pw_beats_single",
                "hr_beats_mape_early", "pwlnas_vs_npenas"],
@@ -35,6 +35,9 @@ def test_a_store_without_the_studies_rows_lists_every_claim_as_insufficient_with
         assert c["verdict"] == "insufficient_evidence" and c["missing"], c["claim"]
         assert all(m["command"].startswith("nasbench-harness run --matrix ") for m in c["missing"])
         assert c["sentence"] and c["rule"] and c["statistic"] and c["depends_on"] == [] and c["per_task"] == []
+    # A claim about fixed cells names them even when none has rows.
+    about = {c["claim"]: (c["tasks"], c["seeds"]) for c in claims}
+    assert about["ranking_small"] == (["nb201/cifar10", "nbgraph/cora"], []) and about["gt_weighting"][0] == ["nb201/cifar10"]
 
 
 def test_a_store_with_the_loss_studys_cells_judges_them_and_the_panels_show_the_same_verdicts(tmp_path):

@@ -103,3 +103,11 @@ def test_pruned_table_shows_generation_per_run_and_runs_beyond_the_remaining_bes
     assert grab["best was decoded"] == 1.0
     assert abs(grab["runs that queried beyond the remaining best"] - 2 / 3) < 1e-9
     assert table[table["method"] == "TNAS"]["best was decoded"].eq(0.0).all()
+
+
+def test_table2_shows_both_reporting_conventions():
+    df = fake_results()
+    df["best_eval_queried"] = df["best_eval"] + 0.5  # every run queried a cell 0.5 points better on test than its pick
+    html = grabnas.render(df, ReportContext(df))
+    assert "ours (picked by validation)" in html and "ours (best queried)" in html and "does not say which it printed" in html
+    assert "94.31 ±" in html and "94.81 ±" in html  # GraB-NAS's mean over 3 seeds: picked, and best queried

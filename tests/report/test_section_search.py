@@ -63,7 +63,7 @@ def run_rows(task, method, *, gap, tau=20.0, budget=100, seeds=8, gb=94.37, nois
             "eval_is_test": eval_is_test, "code_version": "0.1.0+abc", "data_checksum": "d" * 64, "versions": "{}",
             "finished_at": "2026-11-30T07:00:00", "total_seconds": 1.0, "strategy": strategy, "higher_is_better": hib,
             "n_queries": budget, "n_redraws": 0, "best_arch": f"a{s}", "best_train": sign * end, "best_eval": sign * end,
-            "global_best_eval": sign * gb, "global_best_train": sign * gb, "regret": abs(gb - end),
+            "best_eval_queried": sign * end, "global_best_eval": sign * gb, "global_best_train": sign * gb, "regret": abs(gb - end),
             "queries_to_optimum": q_opt, "found_optimum": found, "fit_share": 0.5,
             "curve_eval": list(sign * curve), "curve_train": list(sign * curve),
             "trace_ids": [f"a{i}" for i in range(budget)], "trace_train": list(sign * curve),
@@ -171,16 +171,25 @@ def test_an_unresolved_difference_is_never_a_win():
 
 
 def test_pw_beats_single_judges_the_mean_ordering_against_the_best_single_loss():
-    # PW's mean is the lowest error and resolved against the best single loss (MAPE); against HR it is
-    # unresolved on every seed's common optimum. The old rule (a resolved win on every comparison) failed this.
+    # PW's mean is the lowest error. MAPE is far behind; HR, the best single loss by its mean, is close and
+    # noisy, so PW against HR is unresolved: the paper's mean ordering holds without a resolved win, which
+    # is direction_agrees (the old rule, a resolved win on every comparison, called it not reproduced).
     rows = []
     for task, gb in NB201.items():
         rows += run_rows(task, "PWLNAS", gap=0.05, gb=gb)
         rows += run_rows(task, "PWLNAS-MAPE", gap=0.3, gb=gb)
         rows += run_rows(task, "PWLNAS-HR", gap=0.06, gb=gb, noise=0.3)
     v = verdicts(pd.DataFrame(rows))["pw_beats_single"]
-    assert len(v.parts) == 3 and all("best single loss (hr" in p.label for p in v.parts)
-    assert v.verdict in ("reproduced", "direction_agrees") and all(p.diff > 0 for p in v.parts)
+    assert len(v.deciding) == 3 and all("best single loss (hr" in p.label for p in v.deciding)
+    assert v.verdict == "direction_agrees" and all(p.diff > 0 and p.p_holm > 0.05 for p in v.deciding)
+    # PW resolved ahead of both single losses on every dataset: reproduced.
+    rows = []
+    for task, gb in NB201.items():
+        rows += run_rows(task, "PWLNAS", gap=0.05, gb=gb)
+        rows += run_rows(task, "PWLNAS-MAPE", gap=0.4, gb=gb)
+        rows += run_rows(task, "PWLNAS-HR", gap=0.3, gb=gb)
+    v = verdicts(pd.DataFrame(rows))["pw_beats_single"]
+    assert v.verdict == "reproduced" and all("best single loss (hr" in p.label for p in v.deciding)
 
 
 def test_hr_beats_mape_early_pools_the_datasets_into_one_paired_test():
@@ -347,9 +356,12 @@ def test_pwlnas_vs_npenas_is_decided_by_every_table2_rival_on_nb201_only():
     deciding = {p.label.split(": ", 1)[1] for p in v.deciding}
     assert deciding == {"PWLNAS (PW) vs NASBOT (MSE)", "PWLNAS (PW) vs ReNAS (LR)", "PWLNAS (PW) vs NPENAS (MSE)"}
     assert len(v.deciding) == 9 and {p.task for p in v.deciding} == set(NB201)
-    beyond = {(p.task, p.label.split(": ", 1)[1]) for p in v.parts if not p.deciding}
+    beyond = {(p.task, p.label.split(": ", 1)[1]) for p in v.parts if not p.deciding and not p.label.startswith("[best queried]")}
     assert beyond == {("nb101/cifar10", "PWLNAS (PW) vs NPENAS (MSE)"), ("darts/cifar10", "PWLNAS (PW) vs NPENAS (MSE)")}
-    assert v.verdict == "reproduced"
+    # The other reporting convention is judged on Table 2's own cells only.
+    queried = [p for p in v.parts if p.label.startswith("[best queried]")]
+    assert len(queried) == 9 and {p.task for p in queried} == set(NB201) and not any(p.deciding for p in queried)
+    assert v.verdict == "reproduced" and v.depends_on == []
     # PW loses clearly to NASBOT (GP-BO) on NB201: contradicted, though it still beats NPENAS.
     lost = verdicts(pd.DataFrame(nb201_rows(pw_gap=0.3, gpbo_gap=0.02)))["pwlnas_vs_npenas"]
     assert lost.verdict == "contradicted" and "NASBOT" in lost.effect["part"]
@@ -493,3 +505,14 @@ def test_warmup_rows_stand_for_no_paper_row_and_no_method_of_the_rank_test():
     assert search.reference_method(prepared[prepared["task"] == "nb201/cifar10"], units["nb201/cifar10"]) == "PWLNAS"
     ranked = search.rank_test_html(ctx, prepared)
     assert "PWLNAS-HR" in ranked and "warmup=" not in ranked
+
+
+def test_a_verdict_that_changes_with_the_reporting_convention_depends_on_it():
+    # PW's picked-by-validation error is clearly lowest, but every method queried an equally good cell
+    # (best_eval_queried at the optimum): the paper's most likely convention shows no ordering.
+    rows = pd.DataFrame(nb201_rows())
+    rows["best_eval_queried"] = rows["global_best_eval"]
+    v = verdicts(rows)
+    for claim in ("pw_beats_single", "pwlnas_vs_npenas"):
+        assert v[claim].verdict == "reproduced" and v[claim].depends_on == ["convention"], claim
+        assert "best queried: direction disagrees" in v[claim].note and "picked by validation: reproduced" in v[claim].note

@@ -120,7 +120,7 @@ def test_the_json_object_has_exactly_the_claims_keys():
     v = V.judge("s", "c", "x", "r", [], [V.Missing("w", V.run_command("paper-losses", task="nb201/cifar10", budget=[0.001]))])
     d = v.as_dict()
     assert list(d) == ["study", "claim", "sentence", "verdict", "rule", "effect", "tasks", "seeds", "per_task", "missing",
-                       "statistic", "depends_on"]
+                       "statistic", "depends_on", "note"]
     assert d["missing"][0]["command"] == "nasbench-harness run --matrix paper-losses --filter task=nb201/cifar10 --filter budget=0.001"
     assert d["depends_on"] == [] and d["effect"] is None
 
@@ -167,3 +167,17 @@ def test_chained_settings_each_add_their_dependency_and_note():
     v = V.with_setting(main, other, {"2": judged(0.1, "[2] main")})
     assert v.depends_on == ["knob"] and v.note.startswith("By the knob") and "By the dial: 1: reproduced; 2: reproduced." in v.note
     assert len(v.parts) == 3 and len(v.deciding) == 1
+
+
+def test_parts_and_missing_cells_every_value_shares_are_listed_once():
+    # Rows the setting does not touch (e.g. AP's under a shared GCN rate) carry one label at every value.
+    def two(diff):
+        noise = np.random.default_rng(3).normal(0, 0.01, 10)
+        base = series(np.zeros(10))
+        shared = V.compare(base + 0.2 + noise, base, label="ap: shared", task="t", higher_is_better=True)
+        own = V.compare(base + diff + noise, base, label=f"[{diff:g}] gcn", task="t", higher_is_better=True)
+        return V.judge("s", "c", "x", "r", [shared, own], [V.Missing("transformer cells", "cmd")])
+
+    v = V.with_setting(two(0.1), SETTING, {"low": two(0.05), "high": two(-0.1)})
+    assert [p.label for p in v.parts] == ["ap: shared", "[0.1] gcn", "[0.05] gcn", "[-0.1] gcn"]
+    assert [m.what for m in v.missing] == ["transformer cells"] and v.verdict == "insufficient_evidence"
