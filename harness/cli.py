@@ -81,9 +81,10 @@ def _print_estimate(name: str, p, store, n_jobs: int) -> None:
     from nasbench_harness.runner import cell_estimates
 
     pending = [p.cells[i] for i in p.pending]
-    cpu = family_costs(pending, cell_estimates(p, store, "cpu_seconds"))
+    done = [i for i, d in enumerate(p.done) if d]
+    cpu = family_costs(pending, cell_estimates(p, store, "cpu_seconds"), [p.cells[i] for i in done], _stored_cpu(store, [p.keys[i] for i in done]))
     wall = {f.family: f.seconds for f in family_costs(pending, cell_estimates(p, store, "total_seconds"))}
-    total = sum(f.seconds for f in cpu)
+    total, measured = sum(f.seconds for f in cpu), sum(f.done_seconds for f in cpu)
     out.print(
         f"matrix {name}: {len(p.cells)} cells, {p.n_done} already done, {len(p.pending)} to run; "
         f"estimated {_fmt_seconds(total / n_jobs)} on {n_jobs} worker(s); data checksums read from the manifests, not re-hashed (`run` verifies them)",
@@ -94,11 +95,30 @@ def _print_estimate(name: str, p, store, n_jobs: int) -> None:
     table = Table(title=f"projection on {n_jobs} worker(s), per cost family (docs/FULL.md)")
     for col in ("family", "cells to run", f"on {n_jobs} dedicated core(s)", "at the measured load", "estimated from"):
         table.add_column(col, justify="left" if col in ("family", "estimated from") else "right")
-    for f in cpu:
+    for f in (f for f in cpu if f.pending):
         bases = ", ".join(f"{n} {b}" for b, n in sorted(f.bases.items(), key=lambda kv: -kv[1]))
         table.add_row(escape(f.family), str(f.pending), _fmt_seconds(f.seconds / n_jobs), _fmt_seconds(wall.get(f.family, 0.0) / n_jobs), escape(bases))
     table.add_row("total", str(len(p.pending)), _fmt_seconds(total / n_jobs), _fmt_seconds(sum(wall.values()) / n_jobs), "")
     out.print(table)
+    if not p.n_done:
+        return
+    # What the done cells cost when they ran, beside the projection: the whole matrix per family.
+    table = Table(title=f"the whole matrix on {n_jobs} dedicated core(s): the done cells' stored CPU seconds plus the projection")
+    for col in ("family", "cells done", f"stored CPU / {n_jobs}", "whole matrix"):
+        table.add_column(col, justify="left" if col == "family" else "right")
+    for f in cpu:
+        table.add_row(escape(f.family), str(f.done), _fmt_seconds(f.done_seconds / n_jobs), _fmt_seconds((f.seconds + f.done_seconds) / n_jobs))
+    table.add_row("total", str(p.n_done), _fmt_seconds(measured / n_jobs), _fmt_seconds((total + measured) / n_jobs))
+    out.print(table)
+
+
+def _stored_cpu(store, keys: list[str]) -> list[float]:
+    """The stored ``cpu_seconds`` of each run key (NaN where a row has none)."""
+    if not keys:
+        return []
+    rows = store.read(columns=["cpu_seconds"])
+    by_key = rows.set_index("key")["cpu_seconds"] if "cpu_seconds" in rows.columns else {}
+    return [float(by_key.get(k, float("nan"))) for k in keys]
 
 
 @app.command()

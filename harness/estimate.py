@@ -279,10 +279,14 @@ class FamilyCost:
     pending: int = 0
     seconds: float = 0.0  # summed single-core seconds of the pending cells
     bases: dict[str, int] | None = None
+    done: int = 0
+    done_seconds: float = 0.0  # the done cells' stored seconds (what they cost when they ran)
 
 
-def family_costs(cells: list[Cell], costs: list[tuple[float, str]]) -> list[FamilyCost]:
-    """Pending cells' estimated seconds summed per family (in ``FAMILIES`` order, then any other)."""
+def family_costs(cells: list[Cell], costs: list[tuple[float, str]], done: list[Cell] = (),
+                 done_seconds: list[float] = ()) -> list[FamilyCost]:
+    """Pending cells' estimated seconds summed per family (in ``FAMILIES`` order, then any other),
+    beside the done cells' stored seconds (a done cell without a timing counts 0)."""
     out = {f: FamilyCost(f, bases={}) for f in FAMILIES}
     for c, (s, basis) in zip(cells, costs, strict=True):
         family = cell_family(c)
@@ -290,7 +294,11 @@ def family_costs(cells: list[Cell], costs: list[tuple[float, str]]) -> list[Fami
         fc.pending += 1
         fc.seconds += s
         fc.bases[basis] = fc.bases.get(basis, 0) + 1
-    return [fc for fc in out.values() if fc.pending]
+    for c, s in zip(done, done_seconds, strict=True):
+        fc = out.setdefault(cell_family(c), FamilyCost(cell_family(c), bases={}))
+        fc.done += 1
+        fc.done_seconds += s if s == s else 0.0
+    return [fc for fc in out.values() if fc.pending or fc.done]
 
 
 # -- stratified sample ------------------------------------------------------------------------

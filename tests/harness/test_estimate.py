@@ -100,6 +100,12 @@ def test_cost_families():
     fc = {f.family: f for f in family_costs(cells, [(1.0, "stratum"), (5.0, "prior"), (2.0, "stratum")])}
     assert fc["GCN family"].pending == 2 and fc["GCN family"].seconds == 3.0 and fc["GCN family"].bases == {"stratum": 2}
     assert fc["ConvNP"].bases == {"prior": 1}
+    # Done cells count their stored seconds beside the projection (a row without a timing counts 0),
+    # and a family with nothing left to run is still listed.
+    done = [_cell(seed=2), _cell(seed=3), _cell(predictor="carl", loss="")]
+    fc = {f.family: f for f in family_costs(cells[:1], [(1.0, "stratum")], done, [4.0, float("nan"), 6.0])}
+    assert (fc["GCN family"].done, fc["GCN family"].done_seconds, fc["GCN family"].pending) == (2, 4.0, 1)
+    assert (fc["CAP/CARL/NP"].done, fc["CAP/CARL/NP"].done_seconds, fc["CAP/CARL/NP"].pending) == (1, 6.0, 0)
 
 
 def test_a_plugin_declares_its_cost_family_and_prior_on_its_class(example_plugin):
@@ -173,6 +179,7 @@ def test_sample_run_then_dry_run_projects_per_family(capsys, write_matrix, examp
     assert code == 0 and "18 cells, 4 already done, 14 to run" in out
     # knn declares itself a regressor (its class's cost_family), so both strata sum under one family
     assert "regressors" in out and "other" not in out and "stratum" in out and "prior" not in out
+    assert "the whole matrix" in out and "cells done" in out  # the 4 done cells' stored CPU beside the projection
 
 
 def test_dry_run_reads_the_cached_plan_and_a_changed_matrix_replans(capsys, write_matrix, example_plugin, tmp_path, monkeypatch):
