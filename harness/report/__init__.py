@@ -296,6 +296,8 @@ def _protocol_facts(rows: pd.DataFrame, protocol: str, train_metric: str, eval_m
         )
     elif protocol == "transfer":
         facts.append("fitted on the source task's cells (and the target shots), evaluated on every other target cell; the shots are never evaluated")
+    if protocol in ("select", "transfer"):
+        facts.append("each listed architecture is one row: isomorphic cells the benchmark lists separately count separately")
     facts.append(f"seeds {_ranges(seeds)}" if seeds else "no seeds recorded")
     facts.append(
         "each method at its registered defaults unless its label names settings; tuned methods choose theirs by cross-validation on the training architectures only"

@@ -452,6 +452,14 @@ def test_every_board_states_its_protocol(tmp_path):
     assert "seeds 0–2;" in facts and "registered defaults" in facts and "learning rate" in facts  # gcn+hr is among the methods
 
 
+def test_select_and_transfer_boards_say_how_isomorphs_count():
+    from nasbench_harness.report import _protocol_facts
+
+    rows = pd.DataFrame({"status": ["ok"], "seed": [0], "protocol_params": ["{}"]})
+    for protocol in ("select", "transfer"):
+        assert any("isomorphic cells" in f for f in _protocol_facts(rows, protocol, "valid_acc", "test_acc")), protocol
+
+
 def test_a_report_names_its_results_folder_relative_to_itself(tmp_path):
     index = build_report(write_store(tmp_path / "r" / "store", make_rows()), tmp_path / "board", jobs=1)
     html = index.read_text()
