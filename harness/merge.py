@@ -101,8 +101,9 @@ def check_data(rows: pd.DataFrame) -> None:
         by_digest = g.groupby("data_checksum")["_source"].agg(lambda s: sorted(set(s)))
         if len(by_digest) > 1 and g["_source"].nunique() > 1:
             (d1, s1), (d2, s2) = list(by_digest.items())[:2]
+            other = next((s for s in s2 if s != s1[0]), s2[-1])  # name two different stores where there are two
             raise ResultStoreError(
-                f"The stores {s1[0]} and {s2[-1]} hold results of task {g['task'].iloc[0]} computed on different data "
+                f"The stores {s1[0]} and {other} hold results of task {g['task'].iloc[0]} computed on different data "
                 f"(data digests {d1[:12]}... and {d2[:12]}...); merge only stores run on the same imported data, "
                 f"or rerun one of them after importing the other's data."
             )

@@ -155,3 +155,12 @@ def test_merge_with_a_matrix_takes_only_its_cells_from_the_sources(capsys, toy_s
     assert code == 0, err
     merged = ResultStore(dst).read()
     assert len(merged) == 10 and merged["key"].str.startswith("stale").sum() == 2  # the destination's own stale rows stay
+
+
+def test_the_refusal_names_two_different_stores(capsys, toy_store, tmp_path):
+    # b alone holds the first digest, both hold the second: the sentence still names a and b
+    a = copy_of(toy_store, tmp_path / "a", data_checksum="f" * 64)
+    b = copy_of(toy_store, tmp_path / "b", key=lambda df: df["key"].str[::-1],
+                data_checksum=lambda df: ["0" * 64 if i % 2 else "f" * 64 for i in range(len(df))])
+    code, _, err = cli(capsys, "results", "merge", str(a), str(b), "--into", str(tmp_path / "m"))
+    assert_one_sentence_error(code, err, f"The stores {b.resolve()} and {a.resolve()} hold results")
