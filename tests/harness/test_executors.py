@@ -10,11 +10,10 @@ import pytest
 from nasbench_harness.errors import ConfigError
 from nasbench_harness.executors import make_executor
 from nasbench_harness.matrix import load_matrix
+from nasbench_harness.rowdiff import result_columns
 from nasbench_harness.runner import execute, plan
 from nasbench_harness.store import ResultStore
 from nasbench_harness.threads import pin_threads
-
-METRIC_COLS = ["kendall_tau", "spearman", "n_train", "n_eval"]
 
 
 def run_with(matrix_path, results, name: str, **kw) -> pd.DataFrame:
@@ -23,8 +22,10 @@ def run_with(matrix_path, results, name: str, **kw) -> pd.DataFrame:
     with make_executor(name, **kw) as ex:
         summary = execute(p, store, ex)
     assert summary.n_ok == len(p.cells), summary.failures
-    df = store.read().set_index("key").sort_index()
-    return df[[c for c in METRIC_COLS if c in df.columns]]
+    df = store.read().sort_values("key").reset_index(drop=True)
+    cols = ["key", *result_columns(list(df.columns))]  # every column but timings, timestamps and provenance
+    assert {"kendall_tau", "spearman", "n_train", "n_eval"} <= set(cols)
+    return df[cols]
 
 
 @pytest.fixture(scope="module")
