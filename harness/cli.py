@@ -401,12 +401,19 @@ def results_verify(
         checks = verify(store, sample, seed, ex)
     bad = [c for c in checks if not c.ok]
     for c in bad[:MAX_LISTED]:
-        what = f"failed here: {c.error}" if c.error else f"differs in {', '.join(c.columns)}"
+        what = f"failed here: {c.error}" if c.error else f"differs in {', '.join(_gap(col, (c.gaps or {}).get(col)) for col in c.columns)}"
         why = f"; {'; '.join(c.causes)}" if c.causes else "; same code and data digests as the stored row"
         out.print(f"{c.cell} (run key {c.key[:16]}): {what}{why}", markup=False, highlight=False)
     out.print(f"verified {len(checks)} cell(s) of {store}: {len(checks) - len(bad)} identical, {len(bad)} differ", markup=False)
+    gaps = [g for c in bad for g in (c.gaps or {}).values()]
+    if bad and not any(c.error for c in bad) and gaps and all(g is not None for g in gaps):
+        out.print(f"every difference is numeric, at most {max(gaps):.1e} relative to the value", markup=False)
     if bad:
         raise typer.Exit(1)
+
+
+def _gap(column: str, gap: float | None) -> str:
+    return column if gap is None else f"{column} (relative {gap:.1e})"
 
 
 # -- entry point --------------------------------------------------------------------------

@@ -125,6 +125,21 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The widest vector extension first: numpy and OpenBLAS pick their kernels by it at run time,
+# so float sums over many values can round differently in the last bits on another CPU.
+_SIMD_LEVELS = ("avx512f", "avx2", "avx", "sse4_2", "neon", "asimd")
+
+
+def _simd() -> str:
+    """The CPU's widest vector extension of ``_SIMD_LEVELS`` ("" when /proc/cpuinfo is unreadable)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((set(line.split(":", 1)[1].split()) for line in f if line.startswith(("flags", "Features"))), set())
+    except OSError:
+        return ""
+    return next((level for level in _SIMD_LEVELS if level in flags), "")
+
+
 def _physical_cores() -> int | None:
     try:
         import psutil
@@ -155,12 +170,14 @@ def _host() -> dict:
         "cores": _physical_cores(),
         "threads": os.cpu_count(),
         "os": f"{platform.system()} {platform.release()}",
+        "simd": _simd(),
     }
 
 
 def machine() -> str:
     """JSON of the host running this process (called by the worker that ran the cell): host
-    name, CPU model, physical cores, logical threads, OS, accelerator (empty when none)."""
+    name, CPU model, physical cores, logical threads, OS, widest vector extension (``simd``),
+    accelerator (empty when none)."""
     return json.dumps({**_host(), "accelerator": _accelerator()}, sort_keys=True)
 
 

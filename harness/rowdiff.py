@@ -58,3 +58,21 @@ def same(a, b) -> bool:
 def differing(a: dict, b: dict, columns: Sequence[str]) -> list[str]:
     """The ``columns`` whose values differ between rows ``a`` and ``b`` (absent = missing)."""
     return [c for c in columns if not same(a.get(c), b.get(c))]
+
+
+def relative_gap(a, b) -> float | None:
+    """How far two differing values are apart, relative to the larger (over a sequence's
+    elements, the largest); None when they are not both numbers of one shape (a text, a
+    missing value on one side, sequences of different lengths)."""
+    try:
+        x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if x.shape != y.shape or (np.isnan(x) != np.isnan(y)).any():
+        return None
+    ok = ~np.isnan(x)
+    if not ok.any():
+        return 0.0
+    x, y = x[ok], y[ok]
+    scale = np.maximum(np.maximum(np.abs(x), np.abs(y)), np.finfo(float).tiny)
+    return float(np.max(np.abs(x - y) / scale))

@@ -6,7 +6,10 @@ run exactly as ``run`` does (``runner.plan`` and ``runner.execute``, the same wo
 into a temporary store that is deleted afterwards; the given store is only read. Every result
 column (``rowdiff.result_columns``) of each fresh row is compared bit for bit with the stored
 one. Where they differ, the run key says why it may: the code digest or the data digest this
-machine computes for the cell differs from the stored row's.
+machine computes for the cell differs from the stored row's; and each differing number's
+relative difference is given, so that rounding in the last bits (a sum over thousands of
+predictions taken in another order, e.g. by another CPU's BLAS kernels) reads apart from a
+different result.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import pandas as pd
 from nasbench_harness import kept
 from nasbench_harness.cell import Cell
-from nasbench_harness.rowdiff import differing, result_columns
+from nasbench_harness.rowdiff import differing, relative_gap, result_columns
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Check:
     columns: list[str]  # result columns that differ ([] = identical)
     causes: list[str]  # what differs in the run key (code or data digest)
     error: str = ""  # the re-run failed
+    gaps: dict[str, float | None] | None = None  # per differing column, its relative difference (None: not numeric)
 
     @property
     def ok(self) -> bool:
@@ -78,7 +82,20 @@ def _causes(stored: dict, payload: dict) -> list[str]:
             out.append(f"its {what} here is {payload[column][:21]}, the stored row's {_text(stored.get(column))[:21] or '(none)'}")
     if not out and payload["key"] != stored["key"]:
         out.append("the cell rebuilt from the row has another run key (its stored fields do not say the whole cell)")
+    if not out:
+        from nasbench_harness.provenance import machine
+
+        there, here = _simd_of(stored.get("machine")), json.loads(machine()).get("simd", "")
+        if there and here and there != here:
+            out.append(f"same code and data digests as the stored row, but it ran on a CPU with {there} and this one has {here} (numpy and OpenBLAS choose kernels by it)")
     return out
+
+
+def _simd_of(machine_json) -> str:
+    try:
+        return str(json.loads(machine_json or "{}").get("simd", ""))
+    except (TypeError, ValueError):
+        return ""
 
 
 def verify(path: Path, n: int, seed: int, executor) -> list[Check]:
@@ -107,5 +124,7 @@ def verify(path: Path, n: int, seed: int, executor) -> list[Check]:
             continue
         skip = {c for c in kept.BENCHMARK_COLUMNS if c not in row or _text(row.get(c)) == ""}  # left out by a kept store
         columns = [c for c in result_columns(sorted({*row, *new})) if c not in skip]
-        checks.append(Check(_describe(row), row["key"], differing(row, new, columns), _causes(row, payload)))
+        diff = differing(row, new, columns)
+        gaps = {c: relative_gap(row.get(c), new.get(c)) for c in diff}
+        checks.append(Check(_describe(row), row["key"], diff, _causes(row, payload), gaps=gaps))
     return checks

@@ -164,7 +164,14 @@ def _json_value(value):
 def _check_summary(checks: list[dict]) -> dict:
     """Counts of the paper-claim checks the sections rendered, by verdict."""
     counts = {state: sum(c["state"] == state for c in checks) for state in ("pass", "fail", "agree", "disagree", "unknown", "na")}
-    return {"items": checks, **counts}
+    # The five-level verdicts' own names (as in claims.json); a plugin section's binary
+    # ``ctx.check`` says "not reproduced" / "not enough results", so mixed counts name both.
+    binary = any("verdict" not in c for c in checks)
+    labels = {
+        "fail": "contradicted or not reproduced" if binary else "contradicted",
+        "unknown": "insufficient evidence or not enough results" if binary else "insufficient evidence",
+    }
+    return {"items": checks, "labels": labels, **counts}
 
 
 def _overview(results: pd.DataFrame, problems: list[str]) -> dict:
@@ -381,6 +388,11 @@ def _mark_near_best(table: pd.DataFrame, rows: pd.DataFrame, metric: str, meta: 
     test = stats.rank_test_rows(rows, metric, ["task", "seed"], task_hib=task_hib)
     if len(test.methods) < 2 or test.n_blocks < 2:
         return table, ""
+    if not test.can_separate:
+        return table, (
+            f" · {NEAR_BEST} not marked: over {test.n_blocks} common seeds no Wilcoxon signed-rank test can reach "
+            f"p < {test.alpha:g} (its smallest two-sided p is 2 / 2^{test.n_blocks}), so no method could be found worse"
+        )
     near = test.near_best()
     marks = {m: "≈ best" if m in near else "worse" for m in test.methods} | {test.methods[0]: "best"}
     table = table.copy()

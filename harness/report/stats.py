@@ -195,6 +195,13 @@ class RankTest:
     def rejects(self) -> bool:
         return math.isfinite(self.p) and self.p < self.alpha
 
+    @property
+    def can_separate(self) -> bool:
+        """Whether a post-hoc test could separate two methods at all: the exact two-sided
+        signed-rank p over n blocks is at least 2 / 2**n, so with 5 blocks (5 seeds) nothing
+        reaches 0.05 and "not separated" says nothing about the methods."""
+        return 2.0 ** (1 - self.n_blocks) < self.alpha
+
     def differ(self, a: str, b: str) -> bool:
         """Whether the post-hoc test separates ``a`` and ``b``."""
         return frozenset((a, b)) in self.separated

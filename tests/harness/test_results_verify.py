@@ -38,8 +38,10 @@ def test_a_changed_metric_is_named_with_its_cell(capsys, toy_store, tmp_path):
     tampered = copy_of(toy_store, tmp_path / "t", spearman=lambda df: df["spearman"] + 1e-15)
     code, out, _ = cli(capsys, "results", "verify", str(tampered), "--sample", "2")
     assert code == 1
-    assert "toy/synthetic knn" in out and "differs in spearman" in out and "same code and data digests" in out
+    assert "toy/synthetic knn" in out and "differs in spearman (relative " in out and "same code and data digests" in out
     assert "0 identical, 2 differ" in out
+    # A last-bit difference reads as one: its size relative to the value is given.
+    assert "every difference is numeric, at most " in out and "e-1" in out.split("at most ")[1].split()[0]
 
 
 def test_a_difference_is_explained_by_the_code_digest_when_it_differs(capsys, toy_store, tmp_path):
@@ -67,3 +69,26 @@ def test_a_count_budget_of_zero_stays_a_count():
     row = {"protocol": "transfer", "task": "t/a", "predictor": "none", "budget": 0.0, "seed": 0, "params": "{}"}
     assert cell_of(row).budget == 0 and isinstance(cell_of(row).budget, int)
     assert isinstance(cell_of({**row, "budget": 0.01}).budget, float) and cell_of({**row, "budget": 172.0}).budget == 172
+
+
+def test_relative_gap_sizes_a_difference_and_refuses_what_is_not_two_numbers():
+    from nasbench_harness.rowdiff import relative_gap
+
+    assert relative_gap(0.5460113444247601, 0.5460113444247597) < 1e-15
+    assert relative_gap(2.0, 1.0) == 0.5 and relative_gap([1.0, 4.0], [1.0, 2.0]) == 0.5
+    assert relative_gap([1.0, float("nan")], [1.0, float("nan")]) == 0.0
+    assert relative_gap("gcn", "gin") is None and relative_gap(1.0, None) is None
+    assert relative_gap([1.0], [1.0, 2.0]) is None and relative_gap(float("nan"), 1.0) is None
+
+
+def test_a_difference_names_another_cpus_vector_extension(capsys, toy_store, tmp_path):
+    """Rows record the CPU's widest vector extension; a row from a CPU with another one says so."""
+    import json
+
+    def other_cpu(df):
+        return [json.dumps({**json.loads(m), "simd": "sse2-only-test-cpu"}) for m in df["machine"]]
+
+    moved = copy_of(toy_store, tmp_path / "m", machine=other_cpu, spearman=lambda df: df["spearman"] + 1e-15)
+    code, out, _ = cli(capsys, "results", "verify", str(moved), "--sample", "1")
+    assert code == 1 and "differs in spearman (relative " in out
+    assert "same code and data digests as the stored row, but it ran on a CPU with sse2-only-test-cpu and this one has" in out

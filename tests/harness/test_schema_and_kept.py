@@ -29,7 +29,7 @@ def test_every_row_records_its_machine_and_schema_version(toy_matrix, tmp_path):
     df = run_into(toy_matrix, tmp_path).read()
     assert (df["schema_version"] == SCHEMA_VERSION).all()
     machine = json.loads(df["machine"].iloc[0])
-    assert set(machine) == {"host", "cpu", "cores", "threads", "os", "accelerator"}
+    assert set(machine) == {"host", "cpu", "cores", "threads", "os", "simd", "accelerator"}
     assert machine["host"] and machine["cpu"] and machine["threads"] >= 1
 
 

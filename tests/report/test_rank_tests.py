@@ -151,6 +151,18 @@ def test_leaderboards_mark_the_methods_not_significantly_worse_than_the_best(tmp
     assert "over 12 common seeds" in board and "Wilcoxon-Holm" in board
 
 
+def test_leaderboards_with_five_seeds_say_no_test_can_separate_methods(tmp_path):
+    """At 5 seeds the smallest two-sided signed-rank p is 0.0625: marking every method "≈ best"
+    would read as a finding; the board says why it marks none instead."""
+    rows = make_rows(methods=["good", "bad"], tasks=["nb201/cifar10"], budgets=[0.01], seeds=list(range(5)), failed=0)
+    rows["kendall_tau"] = rows["method"].map({"good": 0.8, "bad": 0.3})
+    index = build_report(write_store(tmp_path / "r", rows), tmp_path / "o", jobs=1)
+    board = (index.parent / "boards" / "nb201-cifar10.html").read_text()
+    assert ">vs best</th>" not in board and "≈ best" not in board
+    assert "vs best not marked: over 5 common seeds no Wilcoxon signed-rank test can reach p &lt; 0.05" in board
+    assert stats.rank_test(pd.DataFrame({"a": range(6), "b": range(1, 7)}), higher_is_better=True).can_separate
+
+
 def test_overall_ranking_and_study_sections_show_their_diagrams(tmp_path):
     rows = make_rows(methods=["a", "b", "c"], seeds=list(range(6)), failed=0)
     other = make_rows(methods=["x", "y"], tasks=["nb201/cifar10"], budgets=[0.5], seeds=list(range(6)), failed=0)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from nasbench_harness.errors import ConfigError, ResultStoreError
-from nasbench_harness.report import build_report
+from nasbench_harness.report import _check_summary, build_report
 from nasbench_harness.report import sections as sections_mod
 from nasbench_harness.report.context import ReportContext
 from report_rows import make_rows, write_store
@@ -493,3 +493,15 @@ def test_rebuilding_a_report_from_the_same_rows_gives_the_same_figures(tmp_path)
     page = "boards/nb201-cifar10.html"
     figures = [re.findall(r'src="data:image/[^"]+"', (d / page).read_text()) for d in (first, second)]
     assert figures[0] and figures[0] == figures[1]  # a committed board changes only where its rows did
+
+
+def test_the_overview_counts_name_the_verdict_levels_claims_json_uses():
+    """The index's counts say "contradicted" and "insufficient evidence" as claims.json does; only
+    when a plugin section's binary check is among them do they also name its words."""
+    verdicts = [{"state": "fail", "verdict": "contradicted"}, {"state": "unknown", "verdict": "insufficient_evidence"}]
+    summary = _check_summary(verdicts)
+    assert (summary["fail"], summary["unknown"]) == (1, 1)
+    assert summary["labels"] == {"fail": "contradicted", "unknown": "insufficient evidence"}
+    mixed = _check_summary([*verdicts, {"state": "fail"}])
+    assert mixed["fail"] == 2
+    assert mixed["labels"] == {"fail": "contradicted or not reproduced", "unknown": "insufficient evidence or not enough results"}
