@@ -94,7 +94,7 @@ def _causes(stored: dict, payload: dict) -> list[str]:
 def _simd_of(machine_json) -> str:
     try:
         return str(json.loads(machine_json or "{}").get("simd", ""))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):  # an older or foreign machine column
         return ""
 
 

@@ -117,15 +117,20 @@ def _previously_written(out_dir: Path) -> set[str]:
     return out
 
 
+FOLD_CHIPS = 24  # the index folds a list of methods or code digests longer than this into a <details>
+
+
 def _environment() -> jinja2.Environment:
     folder = resources.files("nasbench_harness.report") / "templates"
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.globals["FOLD_CHIPS"] = FOLD_CHIPS
+    return env
 
 
 def _write(path: Path, content: str | bytes) -> None:

@@ -505,3 +505,15 @@ def test_the_overview_counts_name_the_verdict_levels_claims_json_uses():
     mixed = _check_summary([*verdicts, {"state": "fail"}])
     assert mixed["fail"] == 2
     assert mixed["labels"] == {"fail": "contradicted or not reproduced", "unknown": "insufficient evidence or not enough results"}
+
+
+def test_long_lists_of_methods_and_code_digests_fold_on_the_index(results_dir, tmp_path, monkeypatch):
+    """A summary first: past FOLD_CHIPS methods the index folds the list (here the limit is 1)."""
+    from nasbench_harness import report as report_mod
+
+    short = build_report(results_dir, tmp_path / "a").read_text()
+    assert "<dt>Methods</dt><dd class=\"chips\">" in short and "<summary>all " not in short
+    monkeypatch.setattr(report_mod, "FOLD_CHIPS", 1)
+    folded = build_report(results_dir, tmp_path / "b").read_text()
+    n = len(re.findall(r'<i class="dot"', short.split("<dt>Methods</dt>")[1].split("</dd>")[0]))
+    assert f"<dt>Methods</dt><dd><details><summary>all {n}</summary><div class=\"chips\">" in folded
